@@ -1,0 +1,58 @@
+/**
+ * Batch timing for sub-microsecond operations: each candidate runs `batch` awaited calls
+ * per sample, timed as one span, so the timer's own cost is spread thin. Candidates are
+ * interleaved round by round (so drift and GC hit them alike) and the median sample wins.
+ */
+
+/** One thing to time: an async (or sync) call. */
+export interface Candidate {
+  readonly name: string;
+  readonly fn: () => unknown;
+}
+
+/** Median nanoseconds per call, by candidate name. */
+export type Timings = Map<string, number>;
+
+/** Times every candidate; `rounds` samples of `batch` calls each, after a warm-up. */
+export async function measure(candidates: readonly Candidate[], options: { batch?: number; rounds?: number } = {}): Promise<Timings> {
+  const batch = options.batch ?? 20_000;
+  const rounds = options.rounds ?? 15;
+  const samples = new Map<string, number[]>(candidates.map((c) => [c.name, []]));
+  for (const c of candidates) await runBatch(c.fn, batch); // warm-up: let the JIT settle
+  for (let round = 0; round < rounds; round++) {
+    for (const c of candidates) {
+      const start = process.hrtime.bigint();
+      await runBatch(c.fn, batch);
+      samples.get(c.name)?.push(Number(process.hrtime.bigint() - start) / batch);
+    }
+  }
+  return new Map([...samples].map(([name, s]) => [name, median(s)]));
+}
+
+async function runBatch(fn: () => unknown, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await fn();
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
+/** Prints a table of ns/call and overhead over `baseline`, and returns it as Markdown. */
+export function report(title: string, timings: Timings, baseline: string): string {
+  const base = timings.get(baseline) ?? 0;
+  const rows = [...timings].map(([name, ns]) => {
+    const overhead = ns - base;
+    return `| ${name} | ${ns.toFixed(0)} | ${name === baseline ? "—" : overhead.toFixed(0)} |`;
+  });
+  const md = [`### ${title}`, "", "| candidate | ns / call | overhead ns |", "| --- | ---: | ---: |", ...rows].join("\n");
+  console.log(`\n${md}\n`);
+  return md;
+}
+
+/** The installed version of a package, for the results' header. */
+export async function versionOf(pkg: string): Promise<string> {
+  const { createRequire } = await import("node:module");
+  const require = createRequire(import.meta.url);
+  return (require(`${pkg}/package.json`) as { version: string }).version;
+}

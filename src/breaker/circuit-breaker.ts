@@ -1,0 +1,552 @@
+import { constant } from "../backoff/constant.js";
+import type { Backoff, RetryPhase } from "../backoff/backoff.js";
+import { type Clock, systemClock } from "../core/clock.js";
+import { CircuitOpenError, describe, type FailureRecord, InvalidOptionError, ReturnValuePolicyError, TimeoutError } from "../core/errors.js";
+import { Emitter, type ListenerErrorHandler } from "../core/events.js";
+import { type ExecuteOptions, type Operation, type Policy, toContext } from "../core/policy.js";
+import { checkKeys, func, integer, nonEmptyString, nonNegative, nonNegativeOrInfinity, orDefault } from "../core/validate.js";
+import { MemoryStore } from "../store/memory.js";
+import { type BoundState, isPromiseLike, type Store } from "../store/store.js";
+import {
+  checkErrorFilter,
+  checkResultFilter,
+  type ErrorClassifier,
+  errorClassifier,
+  type ErrorFilter,
+  type ResultClassifier,
+  resultClassifier,
+  type ResultFilter,
+} from "./classify.js";
+import { History, type HistoryEntry } from "./history.js";
+import { type BreakerInput, BreakerDecision, type BreakerOutput, type BreakerRecord, type CircuitState, type Permit, type Transition } from "./state.js";
+import { consecutiveFailures, type TripRule } from "./trip.js";
+
+/** Options of {@link CircuitBreaker}. Every one is optional. */
+export interface CircuitBreakerOptions {
+  /** Shown in errors, events, metrics and `status()`. Default `"breaker"`. */
+  readonly name?: string;
+  /** When to open. Default `consecutiveFailures(5)`. */
+  readonly trip?: TripRule;
+  /** How long to stay open: ms, or a backoff over failed probes. Default 30,000 ms. */
+  readonly recovery?: number | Backoff;
+  /** Trial calls while half-open. */
+  readonly halfOpen?: {
+    /** Trial calls allowed at once. Default 1. */
+    readonly maxCalls?: number;
+    /** Successful trials that close the circuit. Default `maxCalls`. */
+    readonly successesToClose?: number;
+    /** Trial permits not returned within this long are taken back. Default 60,000 ms. */
+    readonly trialTimeoutMs?: number;
+  };
+  /** Only these errors count as failures. Default: every error. */
+  readonly failOn?: ErrorFilter;
+  /** These errors never count (they still propagate). Wins over `failOn`. */
+  readonly ignore?: ErrorFilter;
+  /** Return values that count as failures; they reject with `ReturnValuePolicyError`. */
+  readonly failOnResult?: ResultFilter;
+  /** The reason recorded when `failOnResult` matches. Default: a description of the match. */
+  readonly failureReason?: string;
+  /** Where the state lives. Default: a private `MemoryStore`. */
+  readonly store?: Store;
+  /** The store key. Default `breaker:<name>`. */
+  readonly key?: string;
+  /** Default `systemClock`. */
+  readonly clock?: Clock;
+  /** Uniform numbers in [0, 1) for the recovery schedule's jitter. Default `Math.random`. */
+  readonly random?: () => number;
+  /**
+   * How many recent outcomes `history` keeps. Default 0 (off): keeping it costs a clock
+   * read on every call, so it is opt-in.
+   */
+  readonly historySize?: number;
+  /** Called on every state change (the same payload as the `stateChange` event). */
+  readonly onStateChange?: (event: StateChangeEvent) => void;
+  /** Where listener errors go. Default: a process warning. */
+  readonly onListenerError?: ListenerErrorHandler;
+}
+
+/** Per-call classification overrides (used by `CircuitBreakers`' precedence rules). */
+export interface Classification {
+  readonly countsAsFailure: ErrorClassifier;
+  readonly resultFailure: ResultClassifier | undefined;
+  readonly resultPolicy: ResultFilter | undefined;
+}
+
+/** A state change. */
+export interface StateChangeEvent {
+  readonly name: string;
+  readonly from: CircuitState;
+  readonly to: CircuitState;
+  readonly reason: string;
+  /** When it happened, in the breaker's clock. */
+  readonly at: number;
+  /**
+   * `"local"` when this process performed the transition; `"remote"` when another process
+   * sharing the store did (seen through the store's mirror). Always `"local"` in process.
+   */
+  readonly origin: "local" | "remote";
+}
+
+/**
+ * What an asynchronous store's `bind` returns for a breaker (see `RedisStore`): a local
+ * mirror of the shared record, so that the breaker stays synchronous where it can.
+ * Records hold the store's time; `offset` converts.
+ */
+export interface BreakerMirror extends BoundState<BreakerRecord, BreakerInput, BreakerOutput> {
+  /** Marks the handle as a mirror. */
+  readonly mirror: true;
+  /** The store's clock minus the breaker's (ms), as last estimated; 0 until known. */
+  readonly offset: number;
+  /** The mirrored record, synchronously: never a promise. */
+  read(now: number): BreakerRecord;
+  /** Applies an input that needs its answer (an `acquire`), in order with everything sent before it. */
+  apply(input: BreakerInput, now: number): Promise<BreakerOutput>;
+  /** Queues an outcome or a command without waiting; the store applies queued inputs in order, batched. */
+  send(input: BreakerInput): void;
+  /**
+   * Starts mirroring for one breaker: `clock` is its clock (to estimate `offset`), and
+   * `listener` hears every transition, local or remote. Returns the detach function.
+   */
+  attach(clock: Clock, listener: (transition: Transition, origin: "local" | "remote") => void): () => void;
+  /** Resolves once every input sent so far has been applied and the mirror refreshed. */
+  flush(): Promise<void>;
+}
+
+/** True when a bound state is a {@link BreakerMirror}. */
+function isMirror(bound: BoundState<BreakerRecord, BreakerInput, BreakerOutput>): bound is BreakerMirror {
+  return (bound as Partial<BreakerMirror>).mirror === true;
+}
+
+/** The events of a breaker. */
+export interface BreakerEvents {
+  stateChange: StateChangeEvent;
+  success: { readonly name: string; readonly at: number };
+  failure: { readonly name: string; readonly reason: string; readonly error: unknown; readonly at: number };
+  /** An error that did not count (`ignore` / not in `failOn`), or a call the caller aborted. */
+  ignored: { readonly name: string; readonly error: unknown; readonly at: number };
+  rejected: { readonly name: string; readonly retryAfterMs: number; readonly state: CircuitState; readonly at: number };
+}
+
+/** What `status()` reports (seed 002's get_status_info). */
+export interface BreakerStatus {
+  readonly name: string;
+  readonly state: CircuitState;
+  readonly isolated: boolean;
+  readonly store: string;
+  /** Failures that count towards opening now (per the trip rule). */
+  readonly failures: number;
+  /** Calls this process has seen since the breaker was created. */
+  readonly totals: { readonly successes: number; readonly failures: number; readonly ignored: number; readonly rejections: number };
+  readonly openedAt: number | null;
+  readonly nextProbeAt: number | null;
+  /** Milliseconds until a probe may run (0 when not open). */
+  readonly retryAfterMs: number;
+  /** The recovery schedule's phase, while open or half-open. */
+  readonly retryPhase: RetryPhase | null;
+  /** The recovery schedule's attempt: 1 for the first open, +1 per failed probe; 0 when closed. */
+  readonly attempt: number;
+  readonly halfOpen: { readonly trials: number; readonly successes: number; readonly maxCalls: number };
+  readonly lastFailure: FailureRecord | null;
+}
+
+/** Options of `execute`: the caller's signal and attempt. */
+export type BreakerExecuteOptions = ExecuteOptions;
+
+interface Handlers {
+  readonly epoch: number;
+  readonly how: Classification;
+  readonly onValue: (value: unknown) => unknown;
+  readonly onError: (error: unknown) => never;
+}
+
+const WHERE = "CircuitBreaker";
+const OPTION_KEYS = [
+  "name", "trip", "recovery", "halfOpen", "failOn", "ignore", "failOnResult", "failureReason",
+  "store", "key", "clock", "random", "historySize", "onStateChange", "onListenerError",
+] as const;
+const ACQUIRE: BreakerInput = { type: "acquire" };
+
+/**
+ * A circuit breaker: closed, open, half-open. It counts outcomes with a trip rule, opens
+ * when the rule says so, waits out the recovery schedule, lets `halfOpen.maxCalls` trial
+ * calls through, and closes after `halfOpen.successesToClose` of them succeed.
+ *
+ * The decision is a pure function over a plain record (`BreakerDecision`) that a `Store`
+ * applies; this class reads the clock, asks the store, and reports what happened.
+ */
+export class CircuitBreaker implements Policy {
+  /** The name given at construction. */
+  readonly name: string;
+  /** The store holding this breaker's state. */
+  readonly store: Store;
+  /** The key of this breaker's state in the store. */
+  readonly key: string;
+  private readonly decision: BreakerDecision;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly events: Emitter<BreakerEvents>;
+  private readonly classification: Classification;
+  private readonly log: History;
+  private readonly state$: BoundState<BreakerRecord, BreakerInput, BreakerOutput>;
+  /** Set on an asynchronous store: the local mirror of the shared record. */
+  private readonly remote: BreakerMirror | undefined;
+  /** Whether a success in the closed state needs the time (time-window rule, history). */
+  private readonly successNeedsTime: boolean;
+  private successInput: { readonly type: "success"; readonly epoch: number } = { type: "success", epoch: 0 };
+  private readonly totals = { successes: 0, failures: 0, ignored: 0, rejections: 0 };
+  private handlers: Handlers | undefined;
+
+  constructor(options: CircuitBreakerOptions = {}) {
+    checkKeys(WHERE, options, OPTION_KEYS);
+    this.name = nonEmptyString(WHERE, "name", orDefault(options.name, "breaker"));
+    const trip = options.trip ?? consecutiveFailures(5);
+    if (typeof trip !== "object" || trip === null || typeof trip.record !== "function") {
+      throw new InvalidOptionError(WHERE, "trip", trip, "a trip rule such as consecutiveFailures(5)");
+    }
+    const recovery = toBackoff(options.recovery);
+    checkKeys(WHERE, options.halfOpen, ["maxCalls", "successesToClose", "trialTimeoutMs"], "halfOpen.");
+    const maxCalls = integer(WHERE, "halfOpen.maxCalls", orDefault(options.halfOpen?.maxCalls, 1));
+    const successesToClose = integer(WHERE, "halfOpen.successesToClose", orDefault(options.halfOpen?.successesToClose, maxCalls));
+    const trialTimeoutMs = nonNegativeOrInfinity(WHERE, "halfOpen.trialTimeoutMs", orDefault(options.halfOpen?.trialTimeoutMs, 60_000));
+    this.decision = new BreakerDecision({ trip, recovery, maxCalls, successesToClose, trialTimeoutMs });
+
+    const failOn = checkErrorFilter(WHERE, "failOn", options.failOn);
+    const ignore = checkErrorFilter(WHERE, "ignore", options.ignore);
+    const failOnResult = checkResultFilter(WHERE, "failOnResult", options.failOnResult);
+    if (options.failureReason !== undefined) nonEmptyString(WHERE, "failureReason", options.failureReason);
+    this.classification = {
+      countsAsFailure: errorClassifier(failOn, ignore),
+      resultFailure: resultClassifier(failOnResult, options.failureReason),
+      resultPolicy: failOnResult,
+    };
+
+    this.store = options.store ?? new MemoryStore({ sweepIntervalMs: 0 });
+    if (typeof this.store.apply !== "function") throw new InvalidOptionError(WHERE, "store", options.store, "a Store");
+    this.key = nonEmptyString(WHERE, "key", orDefault(options.key, `breaker:${this.name}`));
+    this.clock = options.clock ?? systemClock;
+    if (typeof this.clock.now !== "function" || typeof this.clock.sleep !== "function") {
+      throw new InvalidOptionError(WHERE, "clock", this.clock, "a Clock with now() and sleep()");
+    }
+    this.random = options.random === undefined ? Math.random : func(WHERE, "random", options.random);
+    this.log = new History(integer(WHERE, "historySize", orDefault(options.historySize, 0), 0));
+    this.successNeedsTime = trip.timeBased || this.log.size > 0;
+    this.events = new Emitter<BreakerEvents>(options.onListenerError);
+    if (options.onStateChange !== undefined) this.events.on("stateChange", func(WHERE, "onStateChange", options.onStateChange));
+
+    this.state$ = this.store.bind(this.decision, this.key);
+    if (isMirror(this.state$)) {
+      this.remote = this.state$;
+      this.remote.attach(this.clock, (t, origin) => this.report(t, origin));
+    } else if (!this.store.synchronous) {
+      throw new InvalidOptionError(WHERE, "store", this.store.name, "a synchronous store, or one whose bind() mirrors the breaker (RedisStore)");
+    }
+  }
+
+  /** The breaker's record as this process sees it (for a synchronous store, the record itself). */
+  private get mirror(): BreakerRecord {
+    return this.state$.read(0) as BreakerRecord;
+  }
+
+  /** The current state. */
+  get state(): CircuitState {
+    return this.mirror.state;
+  }
+
+  /** The most recent outcomes, oldest first (seed 004's execution history). */
+  get history(): readonly HistoryEntry[] {
+    return this.log.entries();
+  }
+
+  /** Subscribes to an event; returns the unsubscribe function. */
+  on<K extends keyof BreakerEvents>(event: K, listener: (payload: BreakerEvents[K]) => void): () => void {
+    return this.events.on(event, listener);
+  }
+
+  /**
+   * Runs `fn` if the circuit lets it: rejects with `CircuitOpenError` when open, counts
+   * the outcome, and returns (or rethrows) what `fn` did. Sync and async `fn` alike.
+   */
+  execute<T>(fn: Operation<T>, options?: BreakerExecuteOptions): Promise<T> {
+    return this.run(fn, options, this.classification);
+  }
+
+  /** Wraps `fn` so that every call goes through {@link execute}. */
+  protect<A extends unknown[], T>(fn: (...args: A) => T | PromiseLike<T>): (...args: A) => Promise<T> {
+    return (...args: A) => this.run(() => fn(...args), undefined, this.classification);
+  }
+
+  /**
+   * Runs `fn` with the given classification: how `CircuitBreakers` applies per-call
+   * overrides. Prefer {@link execute}.
+   */
+  run<T>(fn: Operation<T>, options: BreakerExecuteOptions | undefined, how: Classification): Promise<T> {
+    const r = this.mirror;
+    let epoch: number;
+    if (r.state === "closed" && !r.isolated) epoch = r.epoch;
+    else if (this.remote !== undefined) return this.runRemote(this.remote, fn, options, how);
+    else {
+      try {
+        epoch = this.acquire();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.runWith(fn, options, how, epoch);
+  }
+
+  /**
+   * Open or half-open on a mirrored store: rejects locally while the mirrored probe time
+   * is ahead; otherwise asks the store for a permit (trial permits count fleet-wide).
+   */
+  private async runRemote<T>(remote: BreakerMirror, fn: Operation<T>, options: BreakerExecuteOptions | undefined, how: Classification): Promise<T> {
+    const r = remote.read(0);
+    const now = this.clock.now();
+    if (r.isolated) this.reject(now, Infinity);
+    if (r.state === "open" && now + remote.offset < r.nextProbeAt) this.reject(now, r.nextProbeAt - (now + remote.offset));
+    const permit = (await remote.apply(ACQUIRE, now)) as Permit;
+    if (!permit.allowed) this.reject(this.clock.now(), permit.retryAfterMs);
+    return this.runWith(fn, options, how, permit.epoch);
+  }
+
+  private runWith<T>(fn: Operation<T>, options: BreakerExecuteOptions | undefined, how: Classification, epoch: number): Promise<T> {
+    const context = toContext(options);
+    let result: T | PromiseLike<T>;
+    try {
+      result = fn(context);
+    } catch (error) {
+      this.settleError(error, epoch, context.signal, how);
+      return Promise.reject(error);
+    }
+    if (!isPromiseLike(result)) {
+      try {
+        return Promise.resolve(this.settleValue(result, epoch, how));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    const settle = context.signal === undefined ? this.handlersFor(epoch, how) : this.makeHandlers(epoch, how, context.signal);
+    const promise = result instanceof Promise ? result : Promise.resolve(result);
+    return promise.then(settle.onValue as (value: T) => T, settle.onError);
+  }
+
+  /**
+   * The settle handlers for calls without a signal, cached per epoch and classification:
+   * in the closed state they change only on transitions, so a call allocates none.
+   */
+  private handlersFor(epoch: number, how: Classification): Handlers {
+    const cached = this.handlers;
+    if (cached !== undefined && cached.epoch === epoch && cached.how === how) return cached;
+    return (this.handlers = this.makeHandlers(epoch, how, undefined));
+  }
+
+  private makeHandlers(epoch: number, how: Classification, signal: AbortSignal | undefined): Handlers {
+    return {
+      epoch,
+      how,
+      onValue: (value) => this.settleValue(value, epoch, how),
+      onError: (error) => {
+        this.settleError(error, epoch, signal, how);
+        throw error;
+      },
+    };
+  }
+
+  private settleValue<T>(value: T, epoch: number, how: Classification): T {
+    if (how.resultFailure !== undefined) {
+      const reason = how.resultFailure(value);
+      if (reason !== undefined) {
+        this.fail(epoch, reason, value);
+        throw new ReturnValuePolicyError(value, how.resultPolicy, reason);
+      }
+    }
+    this.succeed(epoch);
+    return value;
+  }
+
+  /**
+   * True when a call would be let through now: closed, half-open with a free trial, or
+   * open with a probe due. Synchronous, and takes no permit.
+   */
+  isAvailable(): boolean {
+    const r = this.mirror;
+    if (r.isolated) return false;
+    switch (r.state) {
+      case "closed":
+        return true;
+      case "open":
+        return this.storeNow() >= r.nextProbeAt;
+      case "half-open": {
+        const { maxCalls, trialTimeoutMs } = this.decision.config;
+        return r.trials < maxCalls || this.storeNow() - r.halfOpenAt >= trialTimeoutMs;
+      }
+    }
+  }
+
+  /**
+   * Resolves once every outcome recorded so far has reached the store and this breaker's
+   * view of the state is fresh. Immediate on an in-process store; on `RedisStore`, what a
+   * test or a graceful shutdown awaits.
+   */
+  flush(): Promise<void> {
+    return this.remote === undefined ? Promise.resolve() : this.remote.flush();
+  }
+
+  /** Records a success by hand (for code that checks `isAvailable` and runs the call itself). */
+  recordSuccess(): void {
+    this.succeed(-1);
+  }
+
+  /** Records a failure by hand; `reason` is kept as the last failure. */
+  recordFailure(reason: unknown = "recorded failure"): void {
+    this.fail(-1, typeof reason === "string" ? reason : describe(reason), reason);
+  }
+
+  /** The most recent failure, or undefined. */
+  lastFailure(): FailureRecord | undefined {
+    return this.local(this.mirror.lastFailure) ?? undefined;
+  }
+
+  /**
+   * Holds the circuit open until `reset()` (or the handle's `dispose()`): every call is
+   * rejected with `retryAfterMs: Infinity`.
+   */
+  isolate(): { dispose(): void } {
+    this.apply({ type: "isolate" });
+    return { dispose: () => this.reset() };
+  }
+
+  /** Closes the circuit and clears its counts (and any isolation). */
+  reset(): void {
+    this.apply({ type: "reset" });
+  }
+
+  /** A snapshot for monitoring (seed 002's get_status_info). */
+  status(): BreakerStatus {
+    const r = this.mirror;
+    const now = this.storeNow();
+    const offset = now - this.clock.now();
+    const open = r.state === "open";
+    return {
+      name: this.name,
+      state: r.state,
+      isolated: r.isolated,
+      store: this.store.name,
+      failures: this.decision.config.trip.failures(r.trip, now),
+      totals: { ...this.totals },
+      openedAt: r.openedAt < 0 ? null : r.openedAt - offset,
+      nextProbeAt: open ? r.nextProbeAt - offset : null,
+      retryAfterMs: open ? Math.max(0, r.nextProbeAt - now) : 0,
+      retryPhase: this.decision.phase(r) ?? null,
+      attempt: r.attempt,
+      halfOpen: { trials: r.trials, successes: r.trialSuccesses, maxCalls: this.decision.config.maxCalls },
+      lastFailure: this.local(r.lastFailure),
+    };
+  }
+
+  /** The time in the store's clock: the breaker's clock plus the mirror's offset (0 in process). */
+  private storeNow(): number {
+    return this.remote === undefined ? this.clock.now() : this.clock.now() + this.remote.offset;
+  }
+
+  /** A failure record with its time moved from the store's clock to the breaker's. */
+  private local(f: FailureRecord | null): FailureRecord | null {
+    if (f === null || this.remote === undefined || this.remote.offset === 0) return f;
+    return { reason: f.reason, at: f.at - this.remote.offset };
+  }
+
+  private acquire(): number {
+    const now = this.clock.now();
+    const permit = this.apply(ACQUIRE, now) as Permit;
+    if (permit.allowed) return permit.epoch;
+    return this.reject(now, permit.retryAfterMs);
+  }
+
+  private reject(now: number, retryAfterMs: number): never {
+    this.totals.rejections++;
+    const lastFailure = this.local(this.mirror.lastFailure) ?? undefined;
+    this.log.push(now, "rejected", lastFailure?.reason);
+    if (this.events.has("rejected")) this.events.emit("rejected", { name: this.name, retryAfterMs, state: this.mirror.state, at: now });
+    throw new CircuitOpenError(this.name, retryAfterMs, lastFailure);
+  }
+
+  private succeed(epoch: number): void {
+    const r = this.mirror;
+    const listened = this.events.has("success");
+    if (r.state === "closed" && !this.successNeedsTime && !listened) {
+      // The hot path: a success that keeps a count-based breaker closed needs no clock
+      // read, and none of the store either when it would change nothing. A mirror's
+      // counts may be stale (other processes record too), so it always sends, batched.
+      if (this.remote !== undefined) this.remote.send(this.success(epoch));
+      else if (epoch !== r.epoch || !this.decision.config.trip.successIsNoop(r.trip)) this.apply(this.success(epoch), 0);
+      this.totals.successes++;
+      return;
+    }
+    const now = this.clock.now();
+    this.apply(this.success(epoch), now);
+    this.totals.successes++;
+    this.log.push(now, "success");
+    if (listened) this.events.emit("success", { name: this.name, at: now });
+  }
+
+  private success(epoch: number): BreakerInput {
+    if (this.successInput.epoch !== epoch) this.successInput = { type: "success", epoch };
+    return this.successInput;
+  }
+
+  private fail(epoch: number, reason: string, error: unknown): void {
+    const now = this.clock.now();
+    this.apply({ type: "failure", epoch, reason, random: this.random() }, now);
+    this.totals.failures++;
+    this.log.push(now, "failure", reason);
+    if (this.events.has("failure")) this.events.emit("failure", { name: this.name, reason, error, at: now });
+  }
+
+  private settleError(error: unknown, epoch: number, signal: AbortSignal | undefined, how: Classification): void {
+    const cancelled = signal?.aborted === true && error === signal.reason && !(error instanceof TimeoutError);
+    if (!cancelled && how.countsAsFailure(error)) {
+      this.fail(epoch, describe(error), error);
+      return;
+    }
+    const now = this.clock.now();
+    this.apply({ type: "release", epoch }, now);
+    this.totals.ignored++;
+    this.log.push(now, "ignored", describe(error));
+    if (this.events.has("ignored")) this.events.emit("ignored", { name: this.name, error, at: now });
+  }
+
+  /**
+   * Applies an outcome or a command. In process the answer is immediate and its
+   * transition reported here; a mirror sends it (batched, never awaited) and reports the
+   * transition when the store has decided.
+   */
+  private apply(input: BreakerInput, now = this.clock.now()): BreakerOutput {
+    if (this.remote !== undefined) {
+      this.remote.send(input);
+      return undefined;
+    }
+    const output = this.state$.apply(input, now);
+    if (isPromiseLike(output)) throw new Error("unreachable: synchronous store answered with a promise");
+    if (output !== undefined && "to" in output) this.report(output, "local");
+    else if (output !== undefined && "transition" in output && output.transition !== undefined) this.report(output.transition, "local");
+    return output;
+  }
+
+  private report(t: Transition, origin: "local" | "remote"): void {
+    if (this.events.has("stateChange")) {
+      const at = this.remote === undefined ? t.at : t.at - this.remote.offset;
+      this.events.emit("stateChange", { name: this.name, from: t.from, to: t.to, reason: t.reason, at, origin });
+    }
+  }
+}
+
+function toBackoff(recovery: number | Backoff | undefined): Backoff {
+  if (recovery === undefined) return constant(30_000);
+  if (typeof recovery === "number") {
+    nonNegative(WHERE, "recovery", recovery);
+    return constant(recovery);
+  }
+  if (typeof recovery !== "object" || recovery === null || typeof recovery.delay !== "function") {
+    throw new InvalidOptionError(WHERE, "recovery", recovery, "a number of ms >= 0 or a backoff such as fixedThenExponential({...})");
+  }
+  return recovery;
+}

@@ -1,0 +1,246 @@
+import type { Backoff, RetryPhase } from "../backoff/backoff.js";
+import type { FailureRecord } from "../core/errors.js";
+import type { Decision } from "../store/store.js";
+import type { TripRule, TripState } from "./trip.js";
+
+/** A circuit's state. `isolate()` holds it `open` until `reset()`. */
+export type CircuitState = "closed" | "open" | "half-open";
+
+/**
+ * A breaker's whole state, as one plain record. `epoch` grows by one on every
+ * transition; a permit carries the epoch it was granted in, so an outcome that arrives
+ * after the circuit has moved on (a slow call from before it opened) changes nothing.
+ */
+export interface BreakerRecord {
+  state: CircuitState;
+  isolated: boolean;
+  epoch: number;
+  /** When the circuit last opened (ms), or -1. */
+  openedAt: number;
+  /** While open: when a probe may run. */
+  nextProbeAt: number;
+  /** The recovery schedule's attempt: 1 for the first open, +1 per failed probe; 0 when closed. */
+  attempt: number;
+  /** The open interval in force (ms); decorrelated jitter grows from it. */
+  openForMs: number;
+  /** Half-open: trial permits handed out and not yet returned. */
+  trials: number;
+  /** Half-open: trials that succeeded. */
+  trialSuccesses: number;
+  /** When the circuit went half-open (ms), or -1. */
+  halfOpenAt: number;
+  /** The trip rule's counting state. */
+  trip: TripState;
+  lastFailure: FailureRecord | null;
+}
+
+/** What a caller can ask the breaker's decision. `epoch` -1 means "the current epoch" (manual calls). */
+export type BreakerInput =
+  | { readonly type: "acquire" }
+  | { readonly type: "success"; readonly epoch: number }
+  | { readonly type: "failure"; readonly epoch: number; readonly reason: string; readonly random: number }
+  | { readonly type: "release"; readonly epoch: number }
+  | { readonly type: "isolate" }
+  | { readonly type: "reset" };
+
+/** A change of state, as reported to listeners. */
+export interface Transition {
+  readonly from: CircuitState;
+  readonly to: CircuitState;
+  readonly reason: string;
+  readonly at: number;
+}
+
+/** The answer to `acquire`: a permit for `epoch`, or a refusal. */
+export type Permit =
+  | { readonly allowed: true; readonly epoch: number; readonly transition: Transition | undefined }
+  | { readonly allowed: false; readonly retryAfterMs: number };
+
+/** The answer to the other inputs: the transition they caused, if any. */
+export type BreakerOutput = Permit | Transition | undefined;
+
+/** The breaker's configuration, as the decision needs it. */
+export interface BreakerConfig {
+  readonly trip: TripRule;
+  readonly recovery: Backoff;
+  readonly maxCalls: number;
+  readonly successesToClose: number;
+  /** Trial permits not returned within this long are taken back (a trial that never settles). */
+  readonly trialTimeoutMs: number;
+}
+
+/** The breaker as a {@link Decision}: `(record, input, now) -> outcome`, updating the record. */
+export class BreakerDecision implements Decision<BreakerRecord, BreakerInput, BreakerOutput> {
+  readonly kind = "breaker";
+  readonly evictable = false;
+  readonly params: Decision<BreakerRecord, BreakerInput, BreakerOutput>["params"];
+
+  constructor(readonly config: BreakerConfig) {
+    this.params = {
+      trip: JSON.stringify(config.trip.spec),
+      recovery: JSON.stringify(config.recovery.spec),
+      maxCalls: config.maxCalls,
+      successesToClose: config.successesToClose,
+      trialTimeoutMs: config.trialTimeoutMs,
+    };
+  }
+
+  init(): BreakerRecord {
+    return {
+      state: "closed",
+      isolated: false,
+      epoch: 0,
+      openedAt: -1,
+      nextProbeAt: 0,
+      attempt: 0,
+      openForMs: 0,
+      trials: 0,
+      trialSuccesses: 0,
+      halfOpenAt: -1,
+      trip: this.config.trip.init(),
+      lastFailure: null,
+    };
+  }
+
+  isIdle(r: BreakerRecord, now: number): boolean {
+    return r.state === "closed" && r.lastFailure === null && this.config.trip.isEmpty(r.trip, now);
+  }
+
+  step(r: BreakerRecord, input: BreakerInput, now: number): BreakerOutput {
+    switch (input.type) {
+      case "acquire":
+        return this.acquire(r, now);
+      case "success":
+        return this.success(r, input.epoch, now);
+      case "failure":
+        return this.failure(r, input.epoch, input.reason, input.random, now);
+      case "release":
+        if (r.state === "half-open" && input.epoch === r.epoch && r.trials > 0) r.trials--;
+        return undefined;
+      case "isolate":
+        if (r.isolated) return undefined;
+        r.isolated = true;
+        return this.open(r, now, r.attempt, 0, "isolated");
+      case "reset":
+        if (!r.isolated && r.state === "closed") {
+          r.trip = this.config.trip.init();
+          return undefined;
+        }
+        r.isolated = false;
+        return this.close(r, now, "reset");
+    }
+  }
+
+  private acquire(r: BreakerRecord, now: number): Permit {
+    if (r.isolated) return { allowed: false, retryAfterMs: Infinity };
+    switch (r.state) {
+      case "closed":
+        return { allowed: true, epoch: r.epoch, transition: undefined };
+      case "open": {
+        if (now < r.nextProbeAt) return { allowed: false, retryAfterMs: r.nextProbeAt - now };
+        const transition = this.halfOpen(r, now);
+        r.trials = 1;
+        return { allowed: true, epoch: r.epoch, transition };
+      }
+      case "half-open":
+        if (r.trials >= this.config.maxCalls && now - r.halfOpenAt >= this.config.trialTimeoutMs) {
+          // Every trial permit is out and none came back in time: take them back.
+          r.trials = 0;
+          r.halfOpenAt = now;
+        }
+        if (r.trials >= this.config.maxCalls) return { allowed: false, retryAfterMs: 0 };
+        r.trials++;
+        return { allowed: true, epoch: r.epoch, transition: undefined };
+    }
+  }
+
+  private success(r: BreakerRecord, epoch: number, now: number): Transition | undefined {
+    if (r.isolated) return undefined;
+    const current = epoch === -1 || epoch === r.epoch;
+    switch (r.state) {
+      case "closed":
+        if (current) this.config.trip.record(r.trip, false, now);
+        return undefined;
+      case "open":
+        // A manual success once a probe is due counts as a successful probe.
+        if (epoch !== -1 || now < r.nextProbeAt) return undefined;
+        this.halfOpen(r, now);
+        return this.trialSucceeded(r, now, "open");
+      case "half-open":
+        if (!current) return undefined;
+        if (epoch !== -1 && r.trials > 0) r.trials--;
+        return this.trialSucceeded(r, now, "half-open");
+    }
+  }
+
+  private trialSucceeded(r: BreakerRecord, now: number, from: CircuitState): Transition | undefined {
+    r.trialSuccesses++;
+    if (r.trialSuccesses >= this.config.successesToClose) {
+      const t = this.close(r, now, `${r.trialSuccesses} trial call${r.trialSuccesses === 1 ? "" : "s"} succeeded`);
+      return from === "half-open" ? t : { ...t, from };
+    }
+    return from === "open" ? { from, to: "half-open", reason: "recovery interval elapsed", at: now } : undefined;
+  }
+
+  private failure(r: BreakerRecord, epoch: number, reason: string, random: number, now: number): Transition | undefined {
+    r.lastFailure = { reason, at: now };
+    if (r.isolated) return undefined;
+    const current = epoch === -1 || epoch === r.epoch;
+    switch (r.state) {
+      case "closed":
+        if (!current || !this.config.trip.record(r.trip, true, now)) return undefined;
+        return this.open(r, now, 1, random, `trip rule ${this.config.trip.spec.kind} reached: ${reason}`);
+      case "open":
+        // A manual failure once a probe is due counts as a failed probe.
+        if (epoch !== -1 || now < r.nextProbeAt) return undefined;
+        return this.open(r, now, r.attempt + 1, random, `probe failed: ${reason}`);
+      case "half-open":
+        if (!current) return undefined;
+        return this.open(r, now, r.attempt + 1, random, `trial call failed: ${reason}`);
+    }
+  }
+
+  private open(r: BreakerRecord, now: number, attempt: number, random: number, reason: string): Transition {
+    const from = r.state;
+    r.attempt = Math.max(1, attempt);
+    // Whole milliseconds: the record stays integral (exact in Lua's JSON too).
+    r.openForMs = r.isolated ? 0 : Math.round(this.config.recovery.delay(r.attempt, () => random, r.openForMs || undefined));
+    r.state = "open";
+    r.epoch++;
+    r.openedAt = now;
+    r.nextProbeAt = r.isolated ? Infinity : now + r.openForMs;
+    r.trials = 0;
+    r.trialSuccesses = 0;
+    r.halfOpenAt = -1;
+    return { from, to: "open", reason, at: now };
+  }
+
+  private halfOpen(r: BreakerRecord, now: number): Transition {
+    r.state = "half-open";
+    r.epoch++;
+    r.trials = 0;
+    r.trialSuccesses = 0;
+    r.halfOpenAt = now;
+    return { from: "open", to: "half-open", reason: "recovery interval elapsed", at: now };
+  }
+
+  private close(r: BreakerRecord, now: number, reason: string): Transition {
+    const from = r.state;
+    r.state = "closed";
+    r.epoch++;
+    r.attempt = 0;
+    r.openForMs = 0;
+    r.openedAt = -1;
+    r.nextProbeAt = 0;
+    r.trials = 0;
+    r.trialSuccesses = 0;
+    r.halfOpenAt = -1;
+    r.trip = this.config.trip.init();
+    return { from, to: "closed", reason, at: now };
+  }
+
+  /** Seed 002's retry phase for the record's current attempt. */
+  phase(r: BreakerRecord): RetryPhase | undefined {
+    return r.attempt === 0 ? undefined : this.config.recovery.phase(r.attempt);
+  }
+}

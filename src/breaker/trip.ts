@@ -1,0 +1,147 @@
+import { InvalidOptionError } from "../core/errors.js";
+import { checkKeys, integer, positive, ratio as checkRatio } from "../core/validate.js";
+import { countPush, countWindow, type CountWindow, timePush, timeTotals, timeWindow, type TimeWindow } from "./windows.js";
+
+/** The trip rule's configuration as plain data. */
+export type TripSpec =
+  | { readonly kind: "consecutiveFailures"; readonly threshold: number }
+  | { readonly kind: "failuresInWindow"; readonly threshold: number; readonly windowMs: number; readonly buckets: number }
+  | { readonly kind: "failureRatio"; readonly ratio: number; readonly minimumCalls: number; readonly windowCalls: number }
+  | { readonly kind: "failureRatioInTime"; readonly ratio: number; readonly minimumCalls: number; readonly windowMs: number; readonly buckets: number };
+
+/** The rule's counting state: a plain record. */
+export type TripState = { consecutive: number } | CountWindow | TimeWindow;
+
+/**
+ * When a closed circuit should open. A rule is a tiny object over a plain state record:
+ * `record` adds one outcome and answers "open now?". New rules need no change to the
+ * breaker.
+ */
+export interface TripRule {
+  /** The configuration, as plain data. */
+  readonly spec: TripSpec;
+  /** True when `record` reads `now` (time windows); false lets the breaker skip the clock on successes. */
+  readonly timeBased: boolean;
+  /** Fresh counting state. */
+  init(): TripState;
+  /** Adds one outcome at `now`; true when the circuit should open. */
+  record(state: TripState, failed: boolean, now: number): boolean;
+  /** The failures that currently count towards opening (for `status()`). */
+  failures(state: TripState, now: number): number;
+  /** True when recording a success now would change nothing (lets the hot path skip the store). */
+  successIsNoop(state: TripState): boolean;
+  /** True when the state holds nothing that counts (so a closed breaker is idle). */
+  isEmpty(state: TripState, now: number): boolean;
+}
+
+/** Opens after `threshold` failures in a row; any success starts the count again. */
+export function consecutiveFailures(threshold = 5): TripRule {
+  integer("consecutiveFailures()", "threshold", threshold);
+  type S = { consecutive: number };
+  return {
+    spec: { kind: "consecutiveFailures", threshold },
+    timeBased: false,
+    init: () => ({ consecutive: 0 }),
+    record(state, failed) {
+      const s = state as S;
+      s.consecutive = failed ? s.consecutive + 1 : 0;
+      return s.consecutive >= threshold;
+    },
+    failures: (state) => (state as S).consecutive,
+    successIsNoop: (state) => (state as S).consecutive === 0,
+    isEmpty: (state) => (state as S).consecutive === 0,
+  };
+}
+
+/** Options of {@link failuresInWindow}. */
+export interface FailuresInWindowOptions {
+  /** Slots the window is split into: memory per breaker, and the edge's precision. Default 10. */
+  readonly buckets?: number;
+}
+
+/**
+ * Opens after `threshold` failures within the last `windowMs` (seed 003's
+ * `max_failures` in `window_seconds`), counted in time slots.
+ */
+export function failuresInWindow(threshold: number, windowMs: number, options: FailuresInWindowOptions = {}): TripRule {
+  const where = "failuresInWindow()";
+  integer(where, "threshold", threshold);
+  positive(where, "windowMs", windowMs);
+  checkKeys(where, options, ["buckets"]);
+  const buckets = integer(where, "buckets", options.buckets ?? 10);
+  const slotMs = windowMs / buckets;
+  return {
+    spec: { kind: "failuresInWindow", threshold, windowMs, buckets },
+    timeBased: true,
+    init: () => timeWindow(buckets),
+    record(state, failed, now) {
+      if (!failed) return false;
+      timePush(state as TimeWindow, true, now, slotMs);
+      return timeTotals(state as TimeWindow, now, slotMs).failures >= threshold;
+    },
+    failures: (state, now) => timeTotals(state as TimeWindow, now, slotMs).failures,
+    successIsNoop: () => true,
+    isEmpty: (state, now) => timeTotals(state as TimeWindow, now, slotMs).calls === 0,
+  };
+}
+
+/** Options of {@link failureRatio}: give `windowCalls` (count-based) or `windowMs` (time-based). */
+export interface FailureRatioOptions {
+  /** Judge the last N calls (e.g. 5 for seed 004's `Fraction(2, 5)`). */
+  readonly windowCalls?: number;
+  /** Or judge the calls of the last `windowMs`. */
+  readonly windowMs?: number;
+  /** Calls the window must hold before the ratio is judged. Default: `windowCalls`, or 10 with `windowMs`. */
+  readonly minimumCalls?: number;
+  /** With `windowMs`: slots the window is split into. Default 10. */
+  readonly buckets?: number;
+}
+
+/**
+ * Opens when failures make up at least `ratio` of the calls in the window, once the
+ * window holds `minimumCalls`. `failureRatio(0.4, { windowCalls: 5 })` is "2 of the last 5".
+ */
+export function failureRatio(ratio: number, options: FailureRatioOptions): TripRule {
+  const where = "failureRatio()";
+  checkRatio(where, "ratio", ratio);
+  checkKeys(where, options, ["windowCalls", "windowMs", "minimumCalls", "buckets"]);
+  if (options === undefined || (options.windowCalls === undefined) === (options.windowMs === undefined)) {
+    throw new InvalidOptionError(where, "windowCalls | windowMs", options, "exactly one of windowCalls or windowMs");
+  }
+  if (options.windowCalls !== undefined) {
+    const windowCalls = integer(where, "windowCalls", options.windowCalls);
+    const minimumCalls = integer(where, "minimumCalls", options.minimumCalls ?? windowCalls);
+    if (minimumCalls > windowCalls) throw new InvalidOptionError(where, "minimumCalls", minimumCalls, `<= windowCalls (${windowCalls})`);
+    return {
+      spec: { kind: "failureRatio", ratio, minimumCalls, windowCalls },
+      timeBased: false,
+      init: () => countWindow(windowCalls),
+      record(state, failed) {
+        const w = state as CountWindow;
+        countPush(w, failed);
+        return failed && w.filled >= minimumCalls && w.failures >= ratio * w.filled - 1e-9;
+      },
+      failures: (state) => (state as CountWindow).failures,
+      successIsNoop: () => false,
+      isEmpty: (state) => (state as CountWindow).filled === 0,
+    };
+  }
+  const windowMs = positive(where, "windowMs", options.windowMs);
+  const minimumCalls = integer(where, "minimumCalls", options.minimumCalls ?? 10);
+  const buckets = integer(where, "buckets", options.buckets ?? 10);
+  const slotMs = windowMs / buckets;
+  return {
+    spec: { kind: "failureRatioInTime", ratio, minimumCalls, windowMs, buckets },
+    timeBased: true,
+    init: () => timeWindow(buckets),
+    record(state, failed, now) {
+      timePush(state as TimeWindow, failed, now, slotMs);
+      if (!failed) return false;
+      const { calls, failures } = timeTotals(state as TimeWindow, now, slotMs);
+      return calls >= minimumCalls && failures >= ratio * calls - 1e-9;
+    },
+    failures: (state, now) => timeTotals(state as TimeWindow, now, slotMs).failures,
+    successIsNoop: () => false,
+    isEmpty: (state, now) => timeTotals(state as TimeWindow, now, slotMs).calls === 0,
+  };
+}

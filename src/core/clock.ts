@@ -1,0 +1,138 @@
+import { abortReason } from "./abort.js";
+
+/**
+ * The source of time for every policy. Inject a {@link ManualClock} in tests so that
+ * nothing waits in real time.
+ */
+export interface Clock {
+  /** Milliseconds since an arbitrary epoch; only differences matter. */
+  now(): number;
+  /**
+   * Resolves after `ms` milliseconds, or rejects with the signal's reason as soon as
+   * `signal` aborts. Never keeps the process alive on its own.
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** The real clock: `Date.now()` and unref'ed timers. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        reject(abortReason(signal as AbortSignal));
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      }, Math.max(0, ms));
+      timer.unref?.();
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  },
+};
+
+interface PendingSleep {
+  readonly dueAt: number;
+  readonly seq: number;
+  readonly resolve: () => void;
+  readonly detach: () => void;
+}
+
+/**
+ * A clock that moves only when told to. `advance(ms)` settles, in due order, every sleep
+ * that falls due; `advanceAsync(ms)` also lets the code woken by one sleep schedule and
+ * settle further sleeps inside the same span, as real time would.
+ */
+export class ManualClock implements Clock {
+  private current: number;
+  private seq = 0;
+  private pending: PendingSleep[] = [];
+
+  /** @param startMs the initial reading of `now()`. */
+  constructor(startMs = 0) {
+    this.current = startMs;
+  }
+
+  /** The current reading. */
+  now(): number {
+    return this.current;
+  }
+
+  /** A sleep that settles when the clock is advanced past `now() + ms`. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.pending = this.pending.filter((p) => p !== entry);
+        reject(abortReason(signal as AbortSignal));
+      };
+      const entry: PendingSleep = {
+        dueAt: this.current + Math.max(0, ms),
+        seq: this.seq++,
+        resolve,
+        detach: () => signal?.removeEventListener("abort", onAbort),
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.pending.push(entry);
+    });
+  }
+
+  /** How many sleeps are waiting. */
+  get pendingSleeps(): number {
+    return this.pending.length;
+  }
+
+  /**
+   * Moves time forward by `ms` and settles the sleeps that fall due, in order of due
+   * time (then of creation). Code woken by them runs after this call returns.
+   */
+  advance(ms: number): void {
+    const target = this.current + Math.max(0, ms);
+    for (let next = this.nextDue(target); next; next = this.nextDue(target)) this.fire(next);
+    this.current = target;
+  }
+
+  /** Sets the clock to an absolute reading (never backwards) and settles due sleeps. */
+  set(ms: number): void {
+    this.advance(ms - this.current);
+  }
+
+  /**
+   * Like {@link advance}, but yields to the event loop after each settled sleep, so that
+   * sleeps scheduled by woken code within the span settle too, each at its own time.
+   */
+  async advanceAsync(ms: number): Promise<void> {
+    const target = this.current + Math.max(0, ms);
+    await flush();
+    for (let next = this.nextDue(target); next; next = this.nextDue(target)) {
+      this.fire(next);
+      await flush();
+    }
+    this.current = target;
+    await flush();
+  }
+
+  private nextDue(target: number): PendingSleep | undefined {
+    let best: PendingSleep | undefined;
+    for (const p of this.pending) {
+      if (p.dueAt > target) continue;
+      if (!best || p.dueAt < best.dueAt || (p.dueAt === best.dueAt && p.seq < best.seq)) best = p;
+    }
+    return best;
+  }
+
+  private fire(entry: PendingSleep): void {
+    this.pending = this.pending.filter((p) => p !== entry);
+    this.current = Math.max(this.current, entry.dueAt);
+    entry.detach();
+    entry.resolve();
+  }
+}
+
+/** Lets pending promise callbacks and I/O callbacks run (a macrotask turn, not a timer). */
+function flush(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

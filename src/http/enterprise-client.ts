@@ -1,0 +1,293 @@
+import { CircuitBreaker } from "../breaker/circuit-breaker.js";
+import { CircuitBreakers } from "../breaker/circuit-breakers.js";
+import type { CircuitState } from "../breaker/state.js";
+import { consecutiveFailures } from "../breaker/trip.js";
+import { type Clock, systemClock } from "../core/clock.js";
+import { BackoffExhaustedError, CircuitOpenError, InvalidOptionError, ResilienceError, TimeoutError } from "../core/errors.js";
+import { checkKeys, func, integer, nonEmptyString, orDefault, positive } from "../core/validate.js";
+import type { AdaptiveSnapshot } from "../limit/adaptive.js";
+import type { Store } from "../store/store.js";
+import { ApiClient, type ApiRequestOptions, type ExchangeTally, type FetchLike } from "./api-client.js";
+import type { HeadersInit } from "./build-request.js";
+import type { Logger } from "../core/logger.js";
+import { checkLogger, errorSummary, type HttpLogLevel, safeLog } from "./logger.js";
+import type { RateConfig } from "./rate-config.js";
+
+/** Seed 000's CircuitBreakerConfig: open after `failureThreshold` consecutive failures, for `openIntervalMs`. */
+export interface CircuitBreakerConfig {
+  /** Consecutive failures (5xx, network errors, timeouts) that open the circuit. Default 5. */
+  readonly failureThreshold?: number;
+  /** How long the circuit stays open before a trial request (ms). Default 30,000. */
+  readonly openIntervalMs?: number;
+}
+
+/** The one metrics event of a request. */
+export interface RequestMetricsEvent {
+  readonly integration: string;
+  readonly tenantId: string;
+  /** Upper-cased. */
+  readonly method: string;
+  readonly path: string;
+  /** The final response's status; null when there was none (an error, an open circuit). */
+  readonly statusCode: number | null;
+  /** From the call to the response or the error, on the client's clock (ms). */
+  readonly elapsedMs: number;
+  /** Requests sent (0 when the circuit was open or no permit was granted). */
+  readonly attempts: number;
+  /** The limiter's state after the request. */
+  readonly rateSnapshot: AdaptiveSnapshot;
+  /** The breaker's state after the request. */
+  readonly circuitState: CircuitState;
+  /** The `context` given at construction, passed through. */
+  readonly context: Readonly<Record<string, unknown>>;
+  /** What went wrong, or null. */
+  readonly error: { readonly name: string; readonly message: string } | null;
+  /** How it ended. */
+  readonly outcome: RequestOutcome;
+}
+
+/**
+ * How a request ended: a response below 500 (`ok`, including other 4xx), a 5xx response
+ * (`server-error`), back-off statuses until the retries ran out (`backoff-exhausted`), the
+ * time limit (`timeout`), an open circuit (`circuit-open`), or another error (`error`:
+ * network failure, abort, rate limiter refusal, bad arguments).
+ */
+export type RequestOutcome = "ok" | "server-error" | "backoff-exhausted" | "timeout" | "circuit-open" | "error";
+
+/** Options of {@link EnterpriseClient}. */
+export interface EnterpriseClientOptions {
+  /** The upstream's name, e.g. `"notion"`: names the limiter, the breaker (in a `CircuitBreakers`), logs and metrics. */
+  readonly integration: string;
+  /** Whose requests these are; the limiter is keyed by integration and tenant. Default `"default"`. */
+  readonly tenantId?: string;
+  readonly baseUrl: string;
+  /** How to pace the upstream (e.g. `apiRateConfig("notion")`). Default: find the limit from 10 requests/s. */
+  readonly rateConfig?: RateConfig;
+  /**
+   * The breaker: `{ failureThreshold, openIntervalMs }` (seed 000), a `CircuitBreaker`, or a
+   * `CircuitBreakers` (the service is the integration). Default `{ failureThreshold: 5, openIntervalMs: 30_000 }`.
+   */
+  readonly circuitBreaker?: CircuitBreakerConfig | CircuitBreaker | CircuitBreakers;
+  /** Called with one event per request; an exception it throws is logged and ignored. */
+  readonly onMetrics?: (event: RequestMetricsEvent) => void;
+  /** A pino-style logger; an exception it throws is ignored. Default: no logs. */
+  readonly logger?: Logger;
+  /** Passed through to every metrics event and log line (e.g. a region, a job id). */
+  readonly context?: Readonly<Record<string, unknown>>;
+  /** The underlying client's options. */
+  readonly fetch?: FetchLike;
+  readonly timeoutMs?: number;
+  readonly defaultHeaders?: HeadersInit;
+  readonly maxRetriesOnBackoff?: number;
+  readonly clock?: Clock;
+  /** Where the limiter's state lives: share one store (a `RedisStore` across a fleet) to share each tenant's rate. */
+  readonly store?: Store;
+}
+
+const WHERE = "EnterpriseClient";
+const OPTION_KEYS = [
+  "integration", "tenantId", "baseUrl", "rateConfig", "circuitBreaker", "onMetrics", "logger", "context",
+  "fetch", "timeoutMs", "defaultHeaders", "maxRetriesOnBackoff", "clock", "store",
+] as const;
+const BREAKER_KEYS = ["failureThreshold", "openIntervalMs"];
+
+/**
+ * Marks a 5xx response inside the breaker, so that it counts as a failure; the response
+ * itself is still returned to the caller. Select it in a breaker's `failOn` / `ignore`.
+ */
+export class UpstreamServerError extends ResilienceError {
+  /** The status (500-599). */
+  readonly status: number;
+  /** The response, returned to the caller. */
+  readonly response: Response;
+
+  constructor(response: Response) {
+    super(`Upstream answered ${response.status}`);
+    this.status = response.status;
+    this.response = response;
+  }
+}
+
+type Settled = { readonly kind: "response"; readonly response: Response } | { readonly kind: "error"; readonly error: unknown };
+
+/**
+ * Seed 000's EnterpriseClient: an {@link ApiClient} (adaptive limiter keyed by
+ * integration and tenant) inside a circuit breaker, with exactly one metrics event per
+ * request and structured logs through any pino-style logger.
+ *
+ * An open circuit rejects with `CircuitOpenError` before any HTTP request. 5xx responses
+ * (which are still returned), network errors, timeouts and back-off statuses of 500 and
+ * up that outlast the retries count as failures; other 4xx do not.
+ */
+export class EnterpriseClient {
+  readonly integration: string;
+  readonly tenantId: string;
+  /** The breaker every request goes through. */
+  readonly breaker: CircuitBreaker;
+  /** The underlying client (and its `limiter`). */
+  readonly client: ApiClient;
+  private readonly onMetrics: ((event: RequestMetricsEvent) => void) | undefined;
+  private readonly logger: Logger | undefined;
+  private readonly context: Readonly<Record<string, unknown>>;
+  private readonly clock: Clock;
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(options: EnterpriseClientOptions) {
+    if (options === undefined || options === null || typeof options !== "object") throw new InvalidOptionError(WHERE, "options", options, "an object with integration and baseUrl");
+    checkKeys(WHERE, options, OPTION_KEYS);
+    this.integration = nonEmptyString(WHERE, "integration", options.integration);
+    this.tenantId = nonEmptyString(WHERE, "tenantId", orDefault(options.tenantId, "default"));
+    this.onMetrics = options.onMetrics === undefined ? undefined : func<(event: RequestMetricsEvent) => void>(WHERE, "onMetrics", options.onMetrics);
+    this.logger = checkLogger(WHERE, options.logger);
+    const context = options.context ?? {};
+    if (typeof context !== "object" || context === null || Array.isArray(context)) throw new InvalidOptionError(WHERE, "context", context, "a plain object");
+    this.context = Object.freeze({ ...context });
+    this.client = new ApiClient({
+      baseUrl: options.baseUrl,
+      name: this.integration,
+      key: `adaptive:${this.integration}:${this.tenantId}`,
+      ...definedOnly({
+        rateConfig: options.rateConfig,
+        fetch: options.fetch,
+        timeoutMs: options.timeoutMs,
+        defaultHeaders: options.defaultHeaders,
+        maxRetriesOnBackoff: options.maxRetriesOnBackoff,
+        clock: options.clock,
+        store: options.store,
+      }),
+    });
+    this.clock = options.clock ?? systemClock;
+    this.breaker = toBreaker(options.circuitBreaker, this.integration, options.clock);
+    this.unsubscribe.push(
+      this.breaker.on("stateChange", (e) => this.log(e.to === "closed" ? "info" : "warn", { from: e.from, to: e.to, reason: e.reason }, "circuit state changed")),
+      this.client.limiter.on("rateChange", (e) => this.log("debug", { from: e.from, to: e.to, reason: e.reason }, "rate changed")),
+    );
+  }
+
+  /** The limiter's state now. */
+  rateSnapshot(): AdaptiveSnapshot {
+    return this.client.limiter.snapshot();
+  }
+
+  /**
+   * Sends `method path` through the breaker and the limiter and returns the `fetch`
+   * `Response` (5xx included). Rejects like {@link ApiClient.request}, and with
+   * `CircuitOpenError` when the circuit is open (no request is sent).
+   */
+  async request(method: string, path: string, options: ApiRequestOptions = {}): Promise<Response> {
+    const started = this.clock.now();
+    const upper = typeof method === "string" ? method.toUpperCase() : String(method);
+    const tally: ExchangeTally = {
+      attempts: 0,
+      onBackoff: (n) => this.log("warn", { method: upper, path, status: n.status, retryAfterMs: n.retryAfterMs ?? null, attempt: n.attempt, willRetry: n.willRetry }, "upstream asked to back off"),
+    };
+    const callerSignal = options.signal;
+    let response: Response | undefined;
+    let error: unknown;
+    let failed = false;
+    try {
+      const settled = await this.breaker.execute(async (): Promise<Settled> => {
+        let res: Response;
+        try {
+          res = await this.client.exchange(method, path, options, tally);
+        } catch (e) {
+          if (countsAsFailure(e) || callerSignal?.aborted) throw e;
+          return { kind: "error", error: e };
+        }
+        if (res.status >= 500) throw new UpstreamServerError(res);
+        return { kind: "response", response: res };
+      }, callerSignal === undefined ? undefined : { signal: callerSignal });
+      if (settled.kind === "error") {
+        failed = true;
+        error = settled.error;
+      } else response = settled.response;
+    } catch (e) {
+      if (e instanceof UpstreamServerError) response = e.response;
+      else {
+        failed = true;
+        error = e;
+      }
+    }
+    this.finish(upper, path, started, tally.attempts, response, failed ? error : undefined, failed);
+    if (failed) throw error;
+    return response as Response;
+  }
+
+  /** Detaches from the breaker's and the limiter's events (a shared breaker outlives the client). */
+  close(): void {
+    for (const off of this.unsubscribe.splice(0)) off();
+  }
+
+  private finish(method: string, path: string, started: number, attempts: number, response: Response | undefined, error: unknown, failed: boolean): void {
+    const elapsedMs = Math.max(0, this.clock.now() - started);
+    const outcome = outcomeOf(response, error, failed);
+    const statusCode = response?.status ?? (error instanceof BackoffExhaustedError ? error.status : null);
+    const line = { method, path, statusCode, elapsedMs, attempts, outcome };
+    if (outcome === "ok") this.log("info", line, "upstream request completed");
+    else if (outcome === "circuit-open") this.log("warn", { ...line, retryAfterMs: (error as CircuitOpenError).retryAfterMs }, "circuit open; request rejected");
+    else this.log("error", failed ? { ...line, err: errorSummary(error) } : line, "upstream request failed");
+    if (this.onMetrics === undefined) return;
+    const event: RequestMetricsEvent = {
+      integration: this.integration,
+      tenantId: this.tenantId,
+      method,
+      path,
+      statusCode,
+      elapsedMs,
+      attempts,
+      rateSnapshot: this.client.limiter.snapshot(),
+      circuitState: this.breaker.state,
+      context: this.context,
+      error: failed ? errorSummary(error) : null,
+      outcome,
+    };
+    try {
+      this.onMetrics(event);
+    } catch (e) {
+      this.log("error", { err: errorSummary(e) }, "metrics handler threw; event dropped");
+    }
+  }
+
+  private log(level: HttpLogLevel, fields: Record<string, unknown>, msg: string): void {
+    safeLog(this.logger, level, { integration: this.integration, tenantId: this.tenantId, context: this.context, ...fields }, msg);
+  }
+}
+
+/** Whether an error from the client counts against the circuit: network errors, timeouts, 5xx back-offs. */
+function countsAsFailure(error: unknown): boolean {
+  if (error instanceof BackoffExhaustedError) return error.status >= 500;
+  if (error instanceof TimeoutError) return true;
+  // Everything else Breakwater raises (rate limiter refusal, bad options) is not the upstream's fault.
+  if (error instanceof ResilienceError) return false;
+  return true;
+}
+
+function outcomeOf(response: Response | undefined, error: unknown, failed: boolean): RequestOutcome {
+  if (!failed) return response !== undefined && response.status >= 500 ? "server-error" : "ok";
+  if (error instanceof CircuitOpenError) return "circuit-open";
+  if (error instanceof BackoffExhaustedError) return "backoff-exhausted";
+  if (error instanceof TimeoutError) return "timeout";
+  return "error";
+}
+
+function toBreaker(option: EnterpriseClientOptions["circuitBreaker"], integration: string, clock: Clock | undefined): CircuitBreaker {
+  if (option instanceof CircuitBreaker) return option;
+  if (option instanceof CircuitBreakers) return option.get(integration);
+  const config = option ?? {};
+  if (typeof config !== "object" || config === null) {
+    throw new InvalidOptionError(WHERE, "circuitBreaker", option, "{ failureThreshold, openIntervalMs }, a CircuitBreaker or a CircuitBreakers");
+  }
+  checkKeys(WHERE, config, BREAKER_KEYS, "circuitBreaker.");
+  return new CircuitBreaker({
+    name: integration,
+    trip: consecutiveFailures(integer(WHERE, "circuitBreaker.failureThreshold", orDefault(config.failureThreshold, 5))),
+    recovery: positive(WHERE, "circuitBreaker.openIntervalMs", orDefault(config.openIntervalMs, 30_000)),
+    ...(clock === undefined ? {} : { clock }),
+  });
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

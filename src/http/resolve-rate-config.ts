@@ -1,0 +1,68 @@
+import { InvalidOptionError } from "../core/errors.js";
+import { checkKeys, integer, nonNegative, positive } from "../core/validate.js";
+import { checkStatuses } from "../limit/adaptive.js";
+import type { RateConfig } from "./rate-config.js";
+
+/** A {@link RateConfig} with every field filled in. */
+export interface ResolvedRateConfig {
+  readonly ratePerSec: number;
+  readonly burst: number;
+  readonly minRatePerSec: number;
+  readonly maxRatePerSec: number;
+  readonly backoffStatuses: readonly number[];
+  readonly cooldownMultiplier: number;
+  readonly maxRetriesOnBackoff: number;
+}
+
+/**
+ * What a client uses when given no rate config: start at 10 requests/s and find the
+ * upstream's limit (slow start doubles the rate every 700 ms until the first back-off).
+ */
+export const DEFAULT_RATE_CONFIG: ResolvedRateConfig = Object.freeze({
+  ratePerSec: 10,
+  burst: 1,
+  minRatePerSec: 0.5,
+  maxRatePerSec: 10_000,
+  backoffStatuses: Object.freeze([429, 503]),
+  cooldownMultiplier: 2,
+  maxRetriesOnBackoff: 3,
+});
+
+const WHERE = "resolveRateConfig";
+// Presets (`apiRateConfig`) carry where their figures come from; those keys are allowed and ignored.
+const KEYS = ["ratePerSec", "burst", "minRatePerSec", "maxRatePerSec", "backoffStatuses", "cooldownMultiplier", "maxRetriesOnBackoff", "source", "notes"];
+
+/**
+ * Fills in a rate config's defaults and validates it. Without a config, the conservative
+ * {@link DEFAULT_RATE_CONFIG}. With one (only `ratePerSec` is required):
+ *
+ * | field | default |
+ * | --- | --- |
+ * | `burst` | 1 (strict pacing) |
+ * | `minRatePerSec` | `ratePerSec / 20`, at least 0.1 (and at most `ratePerSec`) |
+ * | `maxRatePerSec` | `2 * ratePerSec` (the limiter probes up to twice the documented rate) |
+ * | `backoffStatuses` | `[429, 503]`; 429 is always added |
+ * | `cooldownMultiplier` | 2 (two pacing intervals after a back-off without `Retry-After`) |
+ * | `maxRetriesOnBackoff` | 3 |
+ *
+ * `ratePerSec` is where the adaptive limiter starts.
+ */
+export function resolveRateConfig(config?: RateConfig): ResolvedRateConfig {
+  if (config === undefined) return DEFAULT_RATE_CONFIG;
+  checkKeys(WHERE, config, KEYS);
+  const ratePerSec = positive(WHERE, "ratePerSec", config.ratePerSec);
+  const minRatePerSec = positive(WHERE, "minRatePerSec", config.minRatePerSec ?? Math.min(ratePerSec, Math.max(0.1, ratePerSec / 20)));
+  const maxRatePerSec = positive(WHERE, "maxRatePerSec", config.maxRatePerSec ?? 2 * ratePerSec);
+  if (minRatePerSec > ratePerSec) throw new InvalidOptionError(WHERE, "minRatePerSec", minRatePerSec, `a number <= ratePerSec (${ratePerSec})`);
+  if (maxRatePerSec < ratePerSec) throw new InvalidOptionError(WHERE, "maxRatePerSec", maxRatePerSec, `a number >= ratePerSec (${ratePerSec})`);
+  const statuses = checkStatuses(WHERE, "backoffStatuses", config.backoffStatuses ?? DEFAULT_RATE_CONFIG.backoffStatuses);
+  return Object.freeze({
+    ratePerSec,
+    burst: integer(WHERE, "burst", config.burst ?? 1),
+    minRatePerSec,
+    maxRatePerSec,
+    backoffStatuses: statuses.includes(429) ? statuses : Object.freeze([429, ...statuses]),
+    cooldownMultiplier: nonNegative(WHERE, "cooldownMultiplier", config.cooldownMultiplier ?? 2),
+    maxRetriesOnBackoff: integer(WHERE, "maxRetriesOnBackoff", config.maxRetriesOnBackoff ?? 3, 0),
+  });
+}

@@ -1,0 +1,23 @@
+export { type Clock, systemClock, ManualClock } from "./core/clock.js";
+export {
+  ResilienceError,
+  CircuitOpenError,
+  RateLimitExceededError,
+  RetryError,
+  ReturnValuePolicyError,
+  TimeoutError,
+  BulkheadRejectedError,
+  BackoffExhaustedError,
+  InvalidOptionError,
+  type FailureRecord,
+} from "./core/errors.js";
+export { Emitter, type Listener, type ListenerErrorHandler } from "./core/events.js";
+export type { Policy, Operation, ExecutionContext, ExecuteOptions } from "./core/policy.js";
+export * from "./backoff/index.js";
+export * from "./breaker/index.js";
+export { MemoryStore, type MemoryStoreOptions } from "./store/memory.js";
+export { type Store, type Decision, isPromiseLike } from "./store/store.js";
+export * from "./retry/index.js";
+export * from "./policy/index.js";
+export * from "./limit/index.js";
+export { logEvents, DEFAULT_LOG_LEVELS, type Logger, type LogLevel, type LoggedEvent, type LogEventsOptions, type ObservableTarget } from "./core/logger.js";

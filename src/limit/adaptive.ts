@@ -1,0 +1,585 @@
+import { abortReason } from "../core/abort.js";
+import { type Clock, systemClock } from "../core/clock.js";
+import { InvalidOptionError, RateLimitExceededError, ResilienceError } from "../core/errors.js";
+import { Emitter, type ListenerErrorHandler } from "../core/events.js";
+import { checkKeys, integer, nonEmptyString, nonNegativeOrInfinity, orDefault, positive } from "../core/validate.js";
+import { type HeadersInput, headerValue, parseBackoffHints, type RateLimitInfo } from "../http/headers.js";
+import { MemoryStore } from "../store/memory.js";
+import { isPromiseLike, type Store } from "../store/store.js";
+import { AdaptiveDecision, type AdaptiveInput, type AdaptiveOutput, type AdaptiveRecord, type QuotaInput, SOURCE_HEADERS } from "./adaptive-decision.js";
+import type { AcquireOptions, RateLimitDecision, RateLimiterEvents } from "./limiter.js";
+
+/** Options of {@link AdaptiveRateLimiter}. Every one is optional; the control law is described on the class. */
+export interface AdaptiveRateLimiterOptions {
+  /** Shown in errors, events and snapshots. Default `"adaptive"`. */
+  readonly name?: string;
+  /** The store key; limiters with the same store and key share rate and cooldown. Default `adaptive:<name>`. */
+  readonly key?: string;
+  /** The rate to start from (requests per second). Default 10. */
+  readonly initialRatePerSec?: number;
+  /** Never pace slower than this. Default 0.5. */
+  readonly minRatePerSec?: number;
+  /** Never pace faster than this. Default 10,000. */
+  readonly maxRatePerSec?: number;
+  /** Permits that may go at once after a quiet spell (the pacing bucket's capacity). Default 1. */
+  readonly burst?: number;
+  /** A back-off without `Retry-After` pauses for `cooldownMultiplier / rate` seconds (that many pacing intervals). Default 2. */
+  readonly cooldownMultiplier?: number;
+  /** The longest cooldown, whatever `Retry-After` asks (ms). Default 60,000. */
+  readonly maxCooldownMs?: number;
+  /** Statuses that {@link AdaptiveRateLimiter.record} treats as back-off signals. Default `[429, 503]`. */
+  readonly backoffStatuses?: readonly number[];
+  /** The cut when a back-off arrives while holding (the limit fell), in (0, 1). Default 0.7. */
+  readonly decrease?: number;
+  /** After a probe hits the limit, pace this far below the measured accepted rate, in [0, 1). Default 0.05. */
+  readonly headroom?: number;
+  /** How long the rate holds after a cut before probing upward (ms). Default 1,000. */
+  readonly holdMs?: number;
+  /** The hold lasts at least this many times the cooldown the last cut drew (e.g. Retry-After). Default 4. */
+  readonly holdPerCooldown?: number;
+  /** In slow start (before the first back-off) the rate doubles every this many ms. Default 700. */
+  readonly doublingMs?: number;
+  /** After the hold the rate grows as `base * (1 + probeGain * t^3)`, t in seconds. Default 1. */
+  readonly probeGain?: number;
+  /** A store may drop this limiter's state after this long without use (ms). Default 600,000. */
+  readonly forgetAfterMs?: number;
+  /** The longest `acquire` waits by default (ms). Default Infinity. */
+  readonly maxWaitMs?: number;
+  /** Where rate and cooldown live. Default: a private `MemoryStore`. */
+  readonly store?: Store;
+  /** Default `systemClock`. */
+  readonly clock?: Clock;
+  /** Where listener errors go. Default: a process warning. */
+  readonly onListenerError?: ListenerErrorHandler;
+}
+
+/** Options of {@link AdaptiveRateLimiter.acquire}. */
+export interface AdaptiveAcquireOptions extends AcquireOptions {
+  /**
+   * A retry of a request that already waited its turn (and was answered with a back-off):
+   * it goes to the front of the queue, so a retried request does not queue twice.
+   */
+  readonly retry?: boolean;
+}
+
+/** A granted permit. Hand it back to `onSuccess`, `onBackoff` or `release` so the single-congestion-event rule can tell old requests from new ones. */
+export interface AdaptivePermit extends RateLimitDecision {
+  /** The congestion epoch the permit was issued in. */
+  readonly epoch: number;
+  /** How long the caller waited for it (ms). */
+  readonly waitedMs: number;
+}
+
+/** Anything with response headers (and maybe a status): a `fetch` `Response`, an `IncomingMessage`, a plain object. */
+export interface ResponseLike {
+  readonly status?: number;
+  readonly headers?: HeadersInput | null;
+}
+
+/** A back-off signal from the upstream. */
+export interface BackoffSignal {
+  /** The status that asked to back off. Default 429. */
+  readonly status?: number;
+  /** The wait the upstream asked for (ms); read from `headers` (`Retry-After`) when not given. */
+  readonly retryAfterMs?: number;
+  /** The response headers: `Retry-After` and the rate-limit fields are read from them. */
+  readonly headers?: HeadersInput | null;
+  /** The permit of the request that was answered. */
+  readonly permit?: AdaptivePermit;
+}
+
+/** Where the current rate comes from. */
+export type RateSource = "initial" | "adaptive" | "headers";
+
+/** What {@link AdaptiveRateLimiter.snapshot} reports (seed 000's rate_snapshot). */
+export interface AdaptiveSnapshot {
+  /** The pace in force (requests per second). */
+  readonly ratePerSec: number;
+  /** When the current cooldown ends (clock ms), or null when none is in force. */
+  readonly cooldownUntil: number | null;
+  /** Permits granted by this limiter and not yet reported back. */
+  readonly inFlight: number;
+  /** Callers waiting for a permit in this limiter. */
+  readonly queued: number;
+  /** Successes recorded (by every limiter sharing the state). */
+  readonly successes: number;
+  /** Back-offs recorded (by every limiter sharing the state). */
+  readonly backoffs: number;
+  /** The last back-off, or null. */
+  readonly lastBackoff: { readonly status: number; readonly at: number; readonly retryAfterMs: number | null } | null;
+  /** What set the rate: the initial value, the control law, or rate-limit headers. */
+  readonly source: RateSource;
+  /** The congestion epoch (grows by one per rate cut). */
+  readonly epoch: number;
+}
+
+/** Why the rate changed. */
+export type RateChangeReason = "increase" | "decrease" | "backoff" | "headers" | "reset";
+
+/** The events of an {@link AdaptiveRateLimiter}. */
+export interface AdaptiveEvents extends RateLimiterEvents {
+  /** The pace changed: at every cut and reset, and on any other change of 10% or more since the last report. */
+  rateChange: { readonly limiter: string; readonly key: string; readonly from: number; readonly to: number; readonly reason: RateChangeReason };
+  /** A back-off was recorded; `congestion` tells whether it cut the rate. */
+  backoff: {
+    readonly limiter: string;
+    readonly key: string;
+    readonly status: number;
+    readonly retryAfterMs: number | undefined;
+    readonly congestion: boolean;
+    readonly ratePerSec: number;
+    readonly epoch: number;
+  };
+  /** A cooldown opened (or was extended): nothing is released until `until`. */
+  cooldown: { readonly limiter: string; readonly key: string; readonly cooldownMs: number; readonly until: number; readonly reason: "retry-after" | "backoff" | "quota" };
+}
+
+interface QueuedWaiter {
+  readonly cost: number;
+  readonly maxWaitMs: number;
+  readonly enqueuedAt: number;
+  readonly resolve: (permit: AdaptivePermit) => void;
+  readonly reject: (error: unknown) => void;
+  settled: boolean;
+  detach: () => void;
+}
+
+const WHERE = "AdaptiveRateLimiter";
+const OPTION_KEYS = [
+  "name", "key", "initialRatePerSec", "minRatePerSec", "maxRatePerSec", "burst", "cooldownMultiplier", "maxCooldownMs",
+  "backoffStatuses", "decrease", "headroom", "holdMs", "holdPerCooldown", "doublingMs", "probeGain", "forgetAfterMs", "maxWaitMs", "store", "clock", "onListenerError",
+] as const;
+const SOURCES: readonly RateSource[] = ["initial", "adaptive", "headers"];
+/** A change that is not a cut or a reset is reported once it reaches this share of the last reported rate. */
+const REPORT_CHANGE = 0.1;
+
+/**
+ * A rate limiter that finds an upstream's limit by itself (seed 000's DynamicRateLimiter,
+ * concurrent-safe and shareable): it paces requests at a rate that grows while they
+ * succeed and falls on back-off signals, honours `Retry-After` exactly, and paces from
+ * `RateLimit-*` / `X-RateLimit-*` headers before a 429 arrives.
+ *
+ * The control law (hold-and-probe with a measured ceiling, see `AdaptiveDecision`):
+ * slow start doubles the rate every `doublingMs`; a back-off while probing sets the rate
+ * to `(1 - headroom)` times the rate the upstream was accepting; a back-off while holding
+ * cuts it by `decrease`; after each cut the rate holds `holdMs`, then doubles every
+ * `doublingMs` until the next back-off. Responses to requests issued before a cut never
+ * cut again: each permit carries its epoch.
+ *
+ * The algorithm is a pure decision run by the `store`; this class is the shell around it:
+ * the clock, the FIFO of waiters, permits in flight, and events.
+ */
+export class AdaptiveRateLimiter {
+  /** The name given at construction. */
+  readonly name: string;
+  /** The store key of this limiter's state. */
+  readonly key: string;
+  /** The store holding the state. */
+  readonly store: Store;
+  /** The statuses {@link record} treats as back-off signals. */
+  readonly backoffStatuses: readonly number[];
+  private readonly decision: AdaptiveDecision;
+  private readonly clock: Clock;
+  private readonly events: Emitter<AdaptiveEvents>;
+  private readonly defaultMaxWaitMs: number;
+  private readonly queue: QueuedWaiter[] = [];
+  private queueHead = 0;
+  private pumping = false;
+  private sleeper: AbortController | undefined;
+  /** Permits in flight, as runs of [epoch, count] in issue order. */
+  private readonly outstanding: [number, number][] = [];
+  private readonly settledPermits = new WeakSet<AdaptivePermit>();
+  private inFlightCount = 0;
+  private mirror: AdaptiveOutput | undefined;
+  private reportedRate: number;
+  private closed = false;
+  private readonly onStoreError: (error: unknown) => void;
+
+  constructor(options: AdaptiveRateLimiterOptions = {}) {
+    checkKeys(WHERE, options, OPTION_KEYS);
+    this.name = nonEmptyString(WHERE, "name", orDefault(options.name, "adaptive"));
+    this.key = nonEmptyString(WHERE, "key", orDefault(options.key, `adaptive:${this.name}`));
+    const minRate = positive(WHERE, "minRatePerSec", orDefault(options.minRatePerSec, 0.5));
+    const maxRate = positive(WHERE, "maxRatePerSec", orDefault(options.maxRatePerSec, 10_000));
+    if (maxRate < minRate) throw new InvalidOptionError(WHERE, "maxRatePerSec", maxRate, `a finite number >= minRatePerSec (${minRate})`);
+    const initialRate = positive(WHERE, "initialRatePerSec", orDefault(options.initialRatePerSec, Math.min(maxRate, Math.max(minRate, 10))));
+    if (initialRate < minRate || initialRate > maxRate) {
+      throw new InvalidOptionError(WHERE, "initialRatePerSec", initialRate, `a number between minRatePerSec (${minRate}) and maxRatePerSec (${maxRate})`);
+    }
+    const decrease = openUnit("decrease", orDefault(options.decrease, 0.7));
+    const headroom = options.headroom === undefined ? 0.05 : options.headroom === 0 ? 0 : openUnit("headroom", options.headroom);
+    this.decision = new AdaptiveDecision({
+      initialRate,
+      minRate,
+      maxRate,
+      burst: integer(WHERE, "burst", orDefault(options.burst, 1)),
+      decrease,
+      headroom,
+      holdMs: nonNegativeFinite("holdMs", orDefault(options.holdMs, 1_000)),
+      holdPerCooldown: nonNegativeFinite("holdPerCooldown", orDefault(options.holdPerCooldown, 4)),
+      doublingMs: positive(WHERE, "doublingMs", orDefault(options.doublingMs, 700)),
+      probeGain: positive(WHERE, "probeGain", orDefault(options.probeGain, 1)),
+      cooldownMultiplier: nonNegativeFinite("cooldownMultiplier", orDefault(options.cooldownMultiplier, 2)),
+      maxCooldownMs: nonNegativeFinite("maxCooldownMs", orDefault(options.maxCooldownMs, 60_000)),
+      forgetAfterMs: positive(WHERE, "forgetAfterMs", orDefault(options.forgetAfterMs, 600_000)),
+    });
+    this.backoffStatuses = checkStatuses(WHERE, "backoffStatuses", orDefault(options.backoffStatuses, [429, 503]));
+    this.defaultMaxWaitMs = nonNegativeOrInfinity(WHERE, "maxWaitMs", orDefault(options.maxWaitMs, Number.POSITIVE_INFINITY));
+    this.store = options.store ?? new MemoryStore({ sweepIntervalMs: 0 });
+    if (typeof this.store !== "object" || this.store === null || typeof this.store.apply !== "function") {
+      throw new InvalidOptionError(WHERE, "store", options.store, "a Store");
+    }
+    this.clock = options.clock ?? systemClock;
+    if (typeof this.clock !== "object" || this.clock === null || typeof this.clock.now !== "function" || typeof this.clock.sleep !== "function") {
+      throw new InvalidOptionError(WHERE, "clock", options.clock, "a Clock with now() and sleep()");
+    }
+    if (options.onListenerError !== undefined && typeof options.onListenerError !== "function") {
+      throw new InvalidOptionError(WHERE, "onListenerError", options.onListenerError, "a function");
+    }
+    this.events = new Emitter<AdaptiveEvents>(options.onListenerError);
+    this.onStoreError = (error) => {
+      if (options.onListenerError) options.onListenerError(error, "store");
+      else process.emitWarning(`${WHERE} "${this.name}": the store failed to record an outcome: ${error instanceof Error ? error.message : String(error)}`, { type: "BreakwaterStoreError" });
+    };
+    this.reportedRate = initialRate;
+  }
+
+  /** Subscribes to an event; returns the unsubscribe function. */
+  on<K extends keyof AdaptiveEvents>(event: K, listener: (payload: AdaptiveEvents[K]) => void): () => void {
+    return this.events.on(event, listener);
+  }
+
+  /**
+   * Waits its turn (FIFO; a `retry` goes first) for a permit: until the cooldown is over
+   * and the pace allows.
+   * Rejects with `RateLimitExceededError` when the wait would exceed `maxWaitMs` (checked
+   * on entry, from the current pace, and again at the head of the queue), and with the
+   * signal's reason when it aborts.
+   */
+  acquire(options: AdaptiveAcquireOptions = {}): Promise<AdaptivePermit> {
+    if (this.closed) return Promise.reject(new ResilienceError(`${WHERE} "${this.name}" is closed`));
+    const cost = options.cost ?? 1;
+    if (!Number.isInteger(cost) || cost < 0) return Promise.reject(new InvalidOptionError(`${WHERE}.acquire`, "cost", cost, "an integer >= 0"));
+    const maxWaitMs = options.maxWaitMs ?? this.defaultMaxWaitMs;
+    if (typeof maxWaitMs !== "number" || Number.isNaN(maxWaitMs) || maxWaitMs < 0) {
+      return Promise.reject(new InvalidOptionError(`${WHERE}.acquire`, "maxWaitMs", maxWaitMs, "a number >= 0 (Infinity for no limit)"));
+    }
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (cost > this.decision.config.burst) return Promise.reject(this.reject(cost, Number.POSITIVE_INFINITY));
+    const now = this.clock.now();
+    if (this.store.synchronous && (options.retry === true || this.pendingCount() === 0)) {
+      const out = this.apply({ type: "acquire", cost }, now) as AdaptiveOutput;
+      this.mirror = out;
+      if (out.allowed) return Promise.resolve(this.grant(out, cost, 0));
+      if (out.waitMs > maxWaitMs) return Promise.reject(this.reject(cost, out.waitMs));
+    } else if (Number.isFinite(maxWaitMs)) {
+      const estimate = this.estimateWait(cost, now);
+      if (estimate > maxWaitMs) return Promise.reject(this.reject(cost, estimate));
+    }
+    return new Promise<AdaptivePermit>((resolve, reject) => {
+      const waiter: QueuedWaiter = { cost, maxWaitMs, enqueuedAt: now, resolve, reject, settled: false, detach: noop };
+      if (signal) {
+        const onAbort = (): void => {
+          if (waiter.settled) return;
+          waiter.settled = true;
+          reject(abortReason(signal));
+          if (this.pendingCount() === 0) this.sleeper?.abort();
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        waiter.detach = () => signal.removeEventListener("abort", onAbort);
+      }
+      if (options.retry === true) {
+        // Ahead of every waiter that has not been served yet.
+        if (this.queueHead > 0) this.queue[--this.queueHead] = waiter;
+        else this.queue.unshift(waiter);
+      } else this.queue.push(waiter);
+      void this.pump();
+    });
+  }
+
+  /** Records a response that was not a back-off; its rate-limit headers, if any, pace what follows. */
+  onSuccess(response?: ResponseLike | null, permit?: AdaptivePermit): void {
+    const epoch = this.settle(permit);
+    const quota = response ? this.quotaOf(response.headers) : null;
+    this.applyFeedback({ type: "success", epoch, quota }, undefined);
+  }
+
+  /**
+   * Records a back-off signal (429, 503, ...). With `Retry-After` (given, or read from
+   * `headers`) nothing is released for exactly that long (capped by `maxCooldownMs`);
+   * without, a congestion event pauses `cooldownMultiplier` pacing intervals. Only a
+   * back-off to a permit issued since the last cut cuts the rate.
+   */
+  onBackoff(signal: BackoffSignal = {}): void {
+    const status = signal.status ?? 429;
+    if (!Number.isInteger(status) || status < 100 || status > 599) {
+      throw new InvalidOptionError(`${WHERE}.onBackoff`, "status", status, "an HTTP status (an integer from 100 to 599)");
+    }
+    let retryAfterMs = signal.retryAfterMs;
+    if (retryAfterMs !== undefined && (typeof retryAfterMs !== "number" || !(retryAfterMs >= 0))) {
+      throw new InvalidOptionError(`${WHERE}.onBackoff`, "retryAfterMs", retryAfterMs, "a number >= 0");
+    }
+    const epoch = this.settle(signal.permit);
+    const hints = signal.headers ? parseBackoffHints(signal.headers, { nowMs: Date.now() }) : {};
+    retryAfterMs ??= hints.retryAfterMs;
+    const quota = hints.rateLimit ? toQuota(hints.rateLimit) : null;
+    this.applyFeedback({ type: "backoff", epoch, status, retryAfterMs: retryAfterMs ?? -1, quota }, retryAfterMs);
+  }
+
+  /** Seed 000's name for {@link onBackoff}, kept for its users: any back-off status, not only 429. */
+  on429(signal: BackoffSignal = {}): void {
+    this.onBackoff(signal);
+  }
+
+  /**
+   * Records a response by its status: a back-off status goes to {@link onBackoff}, any
+   * other to {@link onSuccess}. Returns true when it was a back-off.
+   */
+  record(response: ResponseLike, permit?: AdaptivePermit): boolean {
+    const status = response.status ?? 200;
+    if (this.backoffStatuses.includes(status)) {
+      this.onBackoff({ status, headers: response.headers ?? null, ...(permit === undefined ? {} : { permit }) });
+      return true;
+    }
+    this.onSuccess(response, permit);
+    return false;
+  }
+
+  /** Returns a permit whose request got no response (a network error, an abort): it neither grows nor cuts the rate. */
+  release(permit?: AdaptivePermit): void {
+    this.settle(permit);
+  }
+
+  /** The current rate, cooldown and counts. */
+  snapshot(): AdaptiveSnapshot {
+    const now = this.clock.now();
+    let view: { rate: number; cooldownUntil: number; successes: number; backoffs: number; lastStatus: number; lastAt: number; lastRetryAfterMs: number; source: number; epoch: number };
+    const record = this.store.synchronous ? (this.store.read(this.decision, this.key, now) as AdaptiveRecord | undefined) : undefined;
+    if (record !== undefined) view = { ...record, rate: this.decision.pace(record, now) };
+    else view = this.mirror ?? { ...this.decision.init(now), rate: this.decision.config.initialRate };
+    return {
+      ratePerSec: view.rate,
+      cooldownUntil: view.cooldownUntil > now ? view.cooldownUntil : null,
+      inFlight: this.inFlightCount,
+      queued: this.pendingCount(),
+      successes: view.successes,
+      backoffs: view.backoffs,
+      lastBackoff: view.lastStatus === 0 ? null : { status: view.lastStatus, at: view.lastAt, retryAfterMs: view.lastRetryAfterMs < 0 ? null : view.lastRetryAfterMs },
+      source: SOURCES[view.source] ?? "adaptive",
+      epoch: view.epoch,
+    };
+  }
+
+  /** Forgets what was learned: back to the initial rate, no cooldown. */
+  reset(): void {
+    this.applyFeedback({ type: "reset" }, undefined);
+    this.sleeper?.abort();
+  }
+
+  /** Rejects every waiter and refuses new ones. The store is left open (it may be shared). */
+  close(): void {
+    this.closed = true;
+    const error = new ResilienceError(`${WHERE} "${this.name}" is closed`);
+    for (let i = this.queueHead; i < this.queue.length; i++) {
+      const waiter = this.queue[i]!;
+      if (waiter.settled) continue;
+      waiter.settled = true;
+      waiter.detach();
+      waiter.reject(error);
+    }
+    this.queue.length = 0;
+    this.queueHead = 0;
+    this.sleeper?.abort();
+  }
+
+  private apply(input: AdaptiveInput, now: number): AdaptiveOutput | Promise<AdaptiveOutput> {
+    return this.store.apply(this.decision, this.key, input, now);
+  }
+
+  private pendingCount(): number {
+    let n = 0;
+    for (let i = this.queueHead; i < this.queue.length; i++) if (!this.queue[i]!.settled) n++;
+    return n;
+  }
+
+  private head(): QueuedWaiter | undefined {
+    while (this.queueHead < this.queue.length && this.queue[this.queueHead]!.settled) this.queueHead++;
+    if (this.queueHead >= this.queue.length) {
+      this.queue.length = 0;
+      this.queueHead = 0;
+      return undefined;
+    }
+    return this.queue[this.queueHead];
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (let waiter = this.head(); waiter !== undefined; waiter = this.head()) {
+        const answer = this.apply({ type: "acquire", cost: waiter.cost }, this.clock.now());
+        const out = isPromiseLike(answer) ? await answer : answer;
+        this.mirror = out;
+        if (waiter.settled) continue;
+        const now = this.clock.now();
+        if (out.allowed) {
+          waiter.settled = true;
+          waiter.detach();
+          waiter.resolve(this.grant(out, waiter.cost, now - waiter.enqueuedAt));
+          continue;
+        }
+        if (now - waiter.enqueuedAt + out.waitMs > waiter.maxWaitMs) {
+          waiter.settled = true;
+          waiter.detach();
+          waiter.reject(this.reject(waiter.cost, out.waitMs));
+          continue;
+        }
+        const sleeper = new AbortController();
+        this.sleeper = sleeper;
+        try {
+          await this.clock.sleep(out.waitMs, sleeper.signal);
+        } catch {
+          // Woken early: the queue emptied, or the limiter was reset or closed.
+        }
+        this.sleeper = undefined;
+      }
+    } catch (error) {
+      this.failWaiters(error);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private failWaiters(error: unknown): void {
+    for (let waiter = this.head(); waiter !== undefined; waiter = this.head()) {
+      waiter.settled = true;
+      waiter.detach();
+      waiter.reject(error);
+    }
+  }
+
+  private estimateWait(cost: number, now: number): number {
+    const view = this.mirror;
+    if (view === undefined) return 0;
+    let ahead = cost - view.tokens;
+    for (let i = this.queueHead; i < this.queue.length; i++) if (!this.queue[i]!.settled) ahead += this.queue[i]!.cost;
+    return Math.max(0, view.cooldownUntil - now) + Math.max(0, (ahead * 1000) / view.rate);
+  }
+
+  private grant(out: AdaptiveOutput, cost: number, waitedMs: number): AdaptivePermit {
+    const last = this.outstanding[this.outstanding.length - 1];
+    if (last !== undefined && last[0] === out.epoch) last[1]++;
+    else this.outstanding.push([out.epoch, 1]);
+    this.inFlightCount++;
+    if (this.events.has("acquired")) this.events.emit("acquired", { limiter: this.name, key: this.key, cost, waitedMs });
+    const burst = this.decision.config.burst;
+    return {
+      allowed: true,
+      remaining: Math.floor(out.tokens),
+      limit: burst,
+      retryAfterMs: 0,
+      resetAfterMs: out.rate > 0 ? ((burst - out.tokens) * 1000) / out.rate : 0,
+      epoch: out.epoch,
+      waitedMs,
+    };
+  }
+
+  private reject(cost: number, retryAfterMs: number): RateLimitExceededError {
+    if (this.events.has("rejected")) this.events.emit("rejected", { limiter: this.name, key: this.key, cost, retryAfterMs });
+    return new RateLimitExceededError(retryAfterMs, { limiter: this.name, key: this.key });
+  }
+
+  /**
+   * Takes a permit out of the in-flight set; returns its epoch. Without a permit the
+   * oldest one in flight is taken (responses mostly come back in order); with none in
+   * flight, -1 (the current epoch).
+   */
+  private settle(permit: AdaptivePermit | undefined): number {
+    if (permit !== undefined) {
+      if (this.settledPermits.has(permit)) return permit.epoch;
+      this.settledPermits.add(permit);
+      const run = this.outstanding.find((r) => r[0] === permit.epoch);
+      if (run !== undefined) this.take(run);
+      return permit.epoch;
+    }
+    const oldest = this.outstanding[0];
+    if (oldest === undefined) return -1;
+    this.take(oldest);
+    return oldest[0];
+  }
+
+  private take(run: [number, number]): void {
+    run[1]--;
+    this.inFlightCount--;
+    if (run[1] <= 0) this.outstanding.splice(this.outstanding.indexOf(run), 1);
+  }
+
+  private quotaOf(headers: HeadersInput | null | undefined): QuotaInput | null {
+    if (!headers) return null;
+    // Cheap check first: most responses carry no rate-limit fields.
+    if (headerValue(headers, "ratelimit-remaining") === undefined && headerValue(headers, "ratelimit-policy") === undefined
+      && headerValue(headers, "ratelimit") === undefined && headerValue(headers, "ratelimit-limit") === undefined
+      && headerValue(headers, "x-ratelimit-remaining") === undefined) return null;
+    const info = parseBackoffHints(headers, { nowMs: Date.now() }).rateLimit;
+    return info ? toQuota(info) : null;
+  }
+
+  private applyFeedback(input: AdaptiveInput, retryAfterMs: number | undefined): void {
+    const answer = this.apply(input, this.clock.now());
+    if (isPromiseLike(answer)) {
+      answer.then((out) => this.report(input, out, retryAfterMs), (error: unknown) => this.onStoreError(error));
+    } else this.report(input, answer, retryAfterMs);
+  }
+
+  private report(input: AdaptiveInput, out: AdaptiveOutput, retryAfterMs: number | undefined): void {
+    this.mirror = out;
+    const now = this.clock.now();
+    if (input.type === "backoff") {
+      if (this.events.has("backoff")) {
+        this.events.emit("backoff", { limiter: this.name, key: this.key, status: input.status, retryAfterMs, congestion: out.congestion, ratePerSec: out.rate, epoch: out.epoch });
+      }
+      if (out.cooldownMs > 0 && this.events.has("cooldown")) {
+        const reason = retryAfterMs !== undefined ? "retry-after" : out.congestion ? "backoff" : "quota";
+        this.events.emit("cooldown", { limiter: this.name, key: this.key, cooldownMs: out.cooldownMs, until: now + out.cooldownMs, reason });
+      }
+    } else if (out.cooldownMs > 0 && this.events.has("cooldown")) {
+      this.events.emit("cooldown", { limiter: this.name, key: this.key, cooldownMs: out.cooldownMs, until: now + out.cooldownMs, reason: "quota" });
+    }
+    const from = this.reportedRate;
+    const to = out.rate;
+    if (to === from) return;
+    let reason: RateChangeReason;
+    if (input.type === "reset") reason = "reset";
+    else if (input.type === "backoff" && out.congestion) reason = "backoff";
+    else if (Math.abs(to - from) / from < REPORT_CHANGE) return;
+    else if (out.source === SOURCE_HEADERS) reason = "headers";
+    else reason = to > from ? "increase" : "decrease";
+    this.reportedRate = to;
+    if (this.events.has("rateChange")) this.events.emit("rateChange", { limiter: this.name, key: this.key, from, to, reason });
+  }
+}
+
+function toQuota(info: RateLimitInfo): QuotaInput {
+  return { limit: info.limit ?? -1, remaining: info.remaining ?? -1, resetMs: info.resetMs ?? -1, policyRate: info.policyRatePerSec ?? -1 };
+}
+
+function openUnit(option: string, value: unknown): number {
+  if (typeof value !== "number" || !(value > 0 && value < 1)) throw new InvalidOptionError(WHERE, option, value, "a number in (0, 1)");
+  return value;
+}
+
+function nonNegativeFinite(option: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) throw new InvalidOptionError(WHERE, option, value, "a finite number >= 0");
+  return value;
+}
+
+/** Validates a list of HTTP statuses (integers from 400 to 599). */
+export function checkStatuses(where: string, option: string, value: unknown): readonly number[] {
+  if (!Array.isArray(value) || value.some((s) => typeof s !== "number" || !Number.isInteger(s) || s < 400 || s > 599)) {
+    throw new InvalidOptionError(where, option, value, "an array of HTTP error statuses (integers from 400 to 599)");
+  }
+  return Object.freeze([...(value as number[])]);
+}
+
+function noop(): void {}

@@ -1,0 +1,22 @@
+export {
+  type RateLimiter,
+  type RateLimitDecision,
+  type AcquireOptions,
+  type LimiterExecuteOptions,
+  type RateLimiterEvents,
+  DEFAULT_KEY,
+} from "./limiter.js";
+export { BaseRateLimiter, type RateLimiterOptions } from "./base.js";
+export type { LimitDecision, LimitInput } from "./decision.js";
+export { TokenBucket, TokenBucketDecision, type TokenBucketOptions, type TokenBucketState } from "./token-bucket.js";
+export { FixedWindow, FixedWindowDecision, type WindowOptions, type FixedWindowState } from "./fixed-window.js";
+export {
+  SlidingWindow,
+  SlidingLogDecision,
+  SlidingCounterDecision,
+  type SlidingWindowOptions,
+  type SlidingLogState,
+  type SlidingCounterState,
+} from "./sliding-window.js";
+export { rateLimitHeaders, type RateLimitHeaders, type RateLimitHeadersOptions } from "./headers.js";
+export { rateLimitMiddleware, type RateLimitMiddleware, type RateLimitMiddlewareOptions, type ResponseLike, type NextFunction } from "./middleware.js";

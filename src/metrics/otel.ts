@@ -1,0 +1,99 @@
+/**
+ * `breakwater/otel`: Breakwater's metrics through an OpenTelemetry `Meter`.
+ *
+ * @opentelemetry/api is an optional peer dependency, used for its types only: the
+ * application hands over its own `Meter`, so nothing of OpenTelemetry is loaded here.
+ */
+import type { Counter, Histogram, Meter, Observable as OtelObservable, ObservableCallback } from "@opentelemetry/api";
+import { InvalidOptionError } from "../core/errors.js";
+import { checkKeys } from "../core/validate.js";
+import { type MetricId, METRICS } from "./catalog.js";
+import { type ObserveOptions, Observations, Pulls } from "./observe.js";
+import type { ObservableTarget } from "./targets.js";
+
+export { METRICS, type MetricDefinition, type MetricId, type MetricKind, type Labels } from "./catalog.js";
+export type { ObserveOptions } from "./observe.js";
+export type { ObservableTarget, BreakerTarget, BreakersTarget } from "./targets.js";
+
+/** Options of {@link instrumentOpenTelemetry}. */
+export interface OpenTelemetryOptions {
+  /** The meter to create the instruments on, e.g. `metrics.getMeter("breakwater")`. Required. */
+  readonly meter: Meter;
+  /** Put before every instrument name. Default `""`. */
+  readonly prefix?: string;
+}
+
+/** What {@link instrumentOpenTelemetry} returns. */
+export interface OpenTelemetryMetrics {
+  /** The full name of every instrument created, prefix included. */
+  readonly names: readonly string[];
+  /**
+   * Starts recording `target`'s metrics (the same targets as `breakwater/prometheus`);
+   * returns the function that removes every listener it added.
+   */
+  observe(target: ObservableTarget, options?: ObserveOptions): () => void;
+  /** Stops observing every target and detaches the observable instruments' callbacks. */
+  close(): void;
+}
+
+const WHERE = "instrumentOpenTelemetry";
+
+/**
+ * Creates Breakwater's instruments on an OpenTelemetry meter: counters and histograms fed
+ * by the policies' events, observable gauges and counters read at each collection (the
+ * breakers' state and totals, the adaptive limiters' rate and cooldown). Names and
+ * attributes are those of `breakwater/prometheus`.
+ *
+ * @example
+ * ```ts
+ * const metrics = instrumentOpenTelemetry({ meter: otel.metrics.getMeter("breakwater") });
+ * metrics.observe(breakers);
+ * ```
+ */
+export function instrumentOpenTelemetry(options: OpenTelemetryOptions): OpenTelemetryMetrics {
+  checkKeys(WHERE, options, ["meter", "prefix"]);
+  const meter = options?.meter;
+  if (typeof meter !== "object" || meter === null || typeof meter.createCounter !== "function" || typeof meter.createObservableGauge !== "function") {
+    throw new InvalidOptionError(WHERE, "meter", meter, "an OpenTelemetry Meter (metrics.getMeter(name))");
+  }
+  const prefix = options.prefix ?? "";
+  if (typeof prefix !== "string") throw new InvalidOptionError(WHERE, "prefix", prefix, "a string");
+
+  const pulls = new Pulls();
+  const counters = new Map<MetricId, Counter>();
+  const histograms = new Map<MetricId, Histogram>();
+  const callbacks: [OtelObservable, ObservableCallback][] = [];
+  const ids = Object.keys(METRICS) as MetricId[];
+  for (const id of ids) {
+    const def = METRICS[id];
+    const name = prefix + def.name;
+    const base = { description: def.help, unit: def.unit };
+    if (def.kind === "histogram") {
+      histograms.set(id, meter.createHistogram(name, { ...base, advice: { explicitBucketBoundaries: [...(def.buckets ?? [])] } }));
+    } else if (def.source === "event") {
+      counters.set(id, meter.createCounter(name, base));
+    } else {
+      const instrument = def.kind === "gauge" ? meter.createObservableGauge(name, base) : meter.createObservableCounter(name, base);
+      const callback: ObservableCallback = (result) => pulls.read(id, (labels, value) => result.observe(value, labels));
+      instrument.addCallback(callback);
+      callbacks.push([instrument, callback]);
+    }
+  }
+
+  const observations = new Observations(
+    {
+      add: (id, labels, value) => counters.get(id)?.add(value, labels),
+      record: (id, labels, value) => histograms.get(id)?.record(value, labels),
+      pull: (id, read) => pulls.add(id, read),
+    },
+    `${WHERE}(...).observe`,
+  );
+  return {
+    names: ids.map((id) => prefix + METRICS[id].name),
+    observe: (target, observeOptions) => observations.observe(target, observeOptions),
+    close() {
+      observations.close();
+      for (const [instrument, callback] of callbacks.splice(0)) instrument.removeCallback(callback);
+    },
+  };
+}

@@ -1,0 +1,114 @@
+import { abortReason, throwIfAborted } from "../core/abort.js";
+import { BulkheadRejectedError, InvalidOptionError } from "../core/errors.js";
+import { Emitter, type ListenerErrorHandler } from "../core/events.js";
+import { type ExecuteOptions, type Operation, type Policy, toContext } from "../core/policy.js";
+import { checkKeys, integer, orDefault } from "../core/validate.js";
+import { WaitQueue } from "./wait-queue.js";
+
+/** Options of {@link bulkhead}. */
+export interface BulkheadOptions {
+  /** Calls that may run at once: an integer >= 1. Required. */
+  readonly maxConcurrent: number;
+  /** Calls that may wait for a slot, in FIFO order: an integer >= 0. Default 0 (no queue). */
+  readonly maxQueue?: number;
+  /** Where listener errors go. Default: a process warning. */
+  readonly onListenerError?: ListenerErrorHandler;
+}
+
+/** The events of a {@link BulkheadPolicy}. */
+export interface BulkheadEvents {
+  /** A call was refused: no free slot and no room in the queue. */
+  rejected: { readonly running: number; readonly queued: number };
+}
+
+const WHERE = "bulkhead()";
+
+/**
+ * Caps concurrency: at most `maxConcurrent` calls run; up to `maxQueue` more wait their
+ * turn in FIFO order; beyond that a call rejects at once with `BulkheadRejectedError`.
+ * A waiting call whose signal aborts leaves the queue and rejects with the abort reason.
+ * A finished call hands its slot straight to the first waiter, so no newcomer can jump
+ * the queue.
+ */
+export class BulkheadPolicy implements Policy {
+  /** The concurrency limit. */
+  readonly maxConcurrent: number;
+  /** The queue's capacity. */
+  readonly maxQueue: number;
+  private active = 0;
+  private readonly queue = new WaitQueue();
+  private readonly events: Emitter<BulkheadEvents>;
+
+  constructor(options: BulkheadOptions) {
+    if (options === undefined || options === null) throw new InvalidOptionError(WHERE, "maxConcurrent", undefined, "an integer >= 1");
+    checkKeys(WHERE, options, ["maxConcurrent", "maxQueue", "onListenerError"]);
+    this.maxConcurrent = integer(WHERE, "maxConcurrent", options.maxConcurrent, 1);
+    this.maxQueue = integer(WHERE, "maxQueue", orDefault(options.maxQueue, 0), 0);
+    this.events = new Emitter<BulkheadEvents>(options.onListenerError);
+  }
+
+  /** Calls running now. */
+  get running(): number {
+    return this.active;
+  }
+
+  /** Calls waiting for a slot. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Subscribes to an event; returns the unsubscribe function. */
+  on<K extends keyof BulkheadEvents>(event: K, listener: (payload: BulkheadEvents[K]) => void): () => void {
+    return this.events.on(event, listener);
+  }
+
+  /** Runs `fn` in a free slot, after waiting for one when the queue has room. */
+  execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (this.active < this.maxConcurrent) {
+      this.active++;
+      return this.run(fn, options);
+    }
+    if (this.queue.length >= this.maxQueue) {
+      if (this.events.has("rejected")) this.events.emit("rejected", { running: this.active, queued: this.queue.length });
+      return Promise.reject(new BulkheadRejectedError(this.active, this.queue.length));
+    }
+    return this.wait(signal).then(() => this.run(fn, options));
+  }
+
+  private async run<T>(fn: Operation<T>, options: ExecuteOptions | undefined): Promise<T> {
+    try {
+      throwIfAborted(options?.signal);
+      return await fn(toContext(options));
+    } finally {
+      const next = this.queue.shift();
+      if (next === undefined) this.active--;
+      else next.admit();
+    }
+  }
+
+  /** Resolves when a finished call hands this one its slot; rejects if `signal` aborts first. */
+  private wait(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (signal === undefined) {
+        this.queue.push(resolve);
+        return;
+      }
+      const onAbort = (): void => {
+        this.queue.remove(waiter);
+        reject(abortReason(signal));
+      };
+      const waiter = this.queue.push(() => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      });
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+}
+
+/** A bulkhead policy: `bulkhead({ maxConcurrent: 10, maxQueue: 100 })`. */
+export function bulkhead(options: BulkheadOptions): BulkheadPolicy {
+  return new BulkheadPolicy(options);
+}

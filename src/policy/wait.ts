@@ -1,0 +1,25 @@
+import { abortReason } from "../core/abort.js";
+import { type Clock, systemClock } from "../core/clock.js";
+
+/**
+ * Waits `ms` on `clock`, or rejects with the signal's reason as soon as it aborts (the
+ * timer is then cleared). With the real clock the timer is ref'ed, unlike
+ * `systemClock.sleep`'s: a caller is awaiting this wait, so the process must not exit in
+ * the middle of it (a script would end with an unsettled promise). It lives no longer
+ * than the wait.
+ */
+export function wait(clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (clock !== systemClock) return clock.sleep(ms, signal);
+  if (signal?.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abortReason(signal as AbortSignal));
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,259 @@
+import type { BreakerMirror } from "../breaker/circuit-breaker.js";
+import type { BreakerDecision, BreakerInput, BreakerOutput, BreakerRecord, Permit, Transition } from "../breaker/state.js";
+import type { Clock } from "../core/clock.js";
+import { type BatchEntry, type BreakerReply, decodeBreakerReply, fromEntry, toEntry } from "./codec.js";
+
+/** What to do when Redis cannot be reached (see `RedisStoreOptions.onRedisError`). */
+export type RedisErrorMode = "local" | "allow" | "deny";
+
+/** The store's side of a mirror: how it reaches Redis and what it does when it cannot. */
+export interface MirrorHost {
+  /** This process's id in published messages. */
+  readonly origin: string;
+  readonly channel: string;
+  readonly metaTtlMs: number;
+  readonly mode: RedisErrorMode;
+  readonly retryIntervalMs: number;
+  /** The most inputs a mirror queues while a batch is in flight. */
+  readonly maxQueued: number;
+  /** False while Redis is known to be unreachable: mirrors then decide locally at once. */
+  healthy(): boolean;
+  /** Runs a script with the store's timeout; a failure has been reported when it rejects. */
+  run(keys: readonly string[], args: readonly string[], operation: string): Promise<unknown>;
+  /** Reports a problem that is not a failed command (a dropped input). */
+  warn(error: Error, operation: string): void;
+}
+
+type Waiter = { readonly kind: "acquire"; resolve(permit: Permit): void } | { readonly kind: "flush"; resolve(): void };
+
+const SYNC_REASON = "synchronised with the shared state";
+
+/**
+ * One breaker key's local mirror (see {@link BreakerMirror}). Inputs queue in order and go
+ * to Redis in batches, one batch in flight at a time: a run of equal outcomes is one
+ * entry with a count, so the queue stays small, and it is capped (`maxQueued`). Replies
+ * and published messages refresh the record; the revision orders them.
+ */
+export class RedisBreakerMirror implements BreakerMirror {
+  readonly mirror = true;
+  offset = 0;
+  private record: BreakerRecord;
+  /** In `deny` mode while Redis is down: a record that rejects every call. */
+  private overlay: BreakerRecord | undefined;
+  private rev = -1;
+  /** True after a local fallback changed the record: the next answer from Redis replaces it whatever its revision. */
+  private dirty = false;
+  private queue: BatchEntry[] = [];
+  private waiters: Waiter[] = [];
+  private pumping = false;
+  private scheduled = false;
+  private clock: Clock | undefined;
+  private bestRtt = Infinity;
+  private offsetAt = 0;
+  private readonly listeners: ((transition: Transition, origin: "local" | "remote") => void)[] = [];
+  private readonly paramsJson: string;
+  private readonly pumpBound = (): void => this.pump();
+
+  constructor(
+    private readonly host: MirrorHost,
+    private readonly decision: BreakerDecision,
+    /** The full Redis key. */
+    readonly key: string,
+    paramsJson: string,
+  ) {
+    this.record = decision.init();
+    this.paramsJson = paramsJson;
+  }
+
+  read(): BreakerRecord {
+    return this.overlay ?? this.record;
+  }
+
+  attach(clock: Clock, listener: (transition: Transition, origin: "local" | "remote") => void): () => void {
+    this.clock ??= clock;
+    this.listeners.push(listener);
+    void this.flush();
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  apply(input: BreakerInput, now: number): Promise<BreakerOutput> {
+    if (input.type !== "acquire") {
+      this.send(input);
+      return this.flush().then(() => undefined);
+    }
+    void now;
+    return new Promise<Permit>((resolve) => {
+      const last = this.queue[this.queue.length - 1];
+      if (last !== undefined && last[0] === "a") last[1]++;
+      else this.queue.push(["a", 1]);
+      this.waiters.push({ kind: "acquire", resolve });
+      this.schedule();
+    });
+  }
+
+  send(input: BreakerInput): void {
+    const last = this.queue[this.queue.length - 1];
+    if (last !== undefined && mergeable(last, input)) (last as [string, number, number])[2]++;
+    else {
+      if (this.queue.length >= this.host.maxQueued) this.dropOldest();
+      this.queue.push(toEntry(input));
+    }
+    this.schedule();
+  }
+
+  flush(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiters.push({ kind: "flush", resolve });
+      this.schedule();
+    });
+  }
+
+  /** Called by the store when Redis is back, or the subscriber reconnected: refetch the record. */
+  resync(): void {
+    void this.flush();
+  }
+
+  /** Called by the store for every message published on the channel about this key. */
+  receive(reply: BreakerReply): void {
+    this.adopt(reply, reply.origin === this.host.origin ? "local" : "remote");
+  }
+
+  private dropOldest(): void {
+    const i = this.queue.findIndex((e) => e[0] !== "a");
+    if (i < 0) return;
+    this.queue.splice(i, 1);
+    this.host.warn(new Error(`breaker ${this.key}: more than ${this.host.maxQueued} outcomes queued; the oldest was dropped`), "queue");
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.pumping) return;
+    this.scheduled = true;
+    queueMicrotask(this.pumpBound);
+  }
+
+  private pump(): void {
+    this.scheduled = false;
+    if (this.pumping || (this.queue.length === 0 && this.waiters.length === 0)) return;
+    this.pumping = true;
+    const batch = this.queue;
+    const waiters = this.waiters;
+    this.queue = [];
+    this.waiters = [];
+    const done = (): void => {
+      this.pumping = false;
+      if (this.queue.length > 0 || this.waiters.length > 0) this.schedule();
+    };
+    void this.exchange(batch, waiters).then(done, done);
+  }
+
+  /** Sends one batch and settles its waiters; never rejects. */
+  private async exchange(batch: BatchEntry[], waiters: Waiter[]): Promise<void> {
+    if (!this.host.healthy()) {
+      this.fallback(batch, waiters);
+      return;
+    }
+    const sentAt = this.clock?.now();
+    let reply: BreakerReply;
+    try {
+      const args = [this.paramsJson, JSON.stringify(batch), String(this.host.metaTtlMs), this.host.channel, this.host.origin];
+      reply = decodeBreakerReply(await this.host.run([this.key], args, "breaker"));
+    } catch {
+      this.fallback(batch, waiters);
+      return;
+    }
+    if (sentAt !== undefined && this.clock !== undefined) this.estimateOffset(reply.now, sentAt, this.clock.now());
+    this.overlay = undefined;
+    this.adopt(reply, "local");
+    let p = 0;
+    for (const w of waiters) {
+      if (w.kind === "flush") w.resolve();
+      else w.resolve(reply.permits[p++] ?? { allowed: false, retryAfterMs: 0 });
+    }
+  }
+
+  /**
+   * Store time minus local time, from the exchange with the shortest round trip seen (the
+   * tightest bound), renewed after a minute so that drift is followed.
+   */
+  private estimateOffset(serverNow: number, sentAt: number, receivedAt: number): void {
+    const rtt = receivedAt - sentAt;
+    if (rtt > this.bestRtt && receivedAt - this.offsetAt < 60_000) return;
+    this.bestRtt = rtt;
+    this.offsetAt = receivedAt;
+    this.offset = Math.round(serverNow - (sentAt + receivedAt) / 2);
+  }
+
+  /** Redis could not be reached: decide by `onRedisError`. */
+  private fallback(batch: BatchEntry[], waiters: Waiter[]): void {
+    const permits: Permit[] = [];
+    const mode = this.host.mode;
+    const now = (this.clock?.now() ?? Date.now()) + this.offset;
+    if (mode === "local") {
+      const transitions: Transition[] = [];
+      for (const entry of batch) {
+        const { input, count } = fromEntry(entry);
+        for (let i = 0; i < count; i++) {
+          const out = this.decision.step(this.record, input, now);
+          if (input.type === "acquire") {
+            const permit = out as Permit;
+            permits.push(permit);
+            if (permit.allowed && permit.transition !== undefined) transitions.push(permit.transition);
+          } else if (out !== undefined) transitions.push(out as Transition);
+        }
+      }
+      this.dirty = true;
+      for (const t of transitions) this.emit(t, "local");
+    } else {
+      const allow = mode === "allow";
+      if (!allow) this.overlay = { ...this.record, state: "open", isolated: false, nextProbeAt: now + this.host.retryIntervalMs };
+      for (const entry of batch) {
+        if (entry[0] !== "a") continue;
+        for (let i = 0; i < entry[1]; i++) {
+          permits.push(allow ? { allowed: true, epoch: this.record.epoch, transition: undefined } : { allowed: false, retryAfterMs: this.host.retryIntervalMs });
+        }
+      }
+      this.dirty = true;
+    }
+    let p = 0;
+    for (const w of waiters) {
+      if (w.kind === "flush") w.resolve();
+      else w.resolve(permits[p++] ?? { allowed: false, retryAfterMs: this.host.retryIntervalMs });
+    }
+  }
+
+  /** Takes a newer record (by revision), and reports the transitions that led to it. */
+  private adopt(reply: BreakerReply, origin: "local" | "remote"): void {
+    if (!(reply.rev > this.rev) && !(this.dirty && reply.rev >= this.rev)) return;
+    let state = this.record.state;
+    this.record = reply.record;
+    this.rev = reply.rev;
+    this.dirty = false;
+    for (const t of reply.transitions) {
+      if (t.from !== state) this.emit({ from: state, to: t.from, reason: SYNC_REASON, at: t.at }, "remote");
+      this.emit(t, origin);
+      state = t.to;
+    }
+    if (state !== reply.record.state) this.emit({ from: state, to: reply.record.state, reason: SYNC_REASON, at: reply.now }, "remote");
+  }
+
+  private emit(t: Transition, origin: "local" | "remote"): void {
+    for (const listener of this.listeners) listener(t, origin);
+  }
+}
+
+/** True when `input` extends the run `last` (same kind, epoch and, for failures, reason). */
+function mergeable(last: BatchEntry, input: BreakerInput): boolean {
+  switch (input.type) {
+    case "success":
+      return last[0] === "s" && last[1] === input.epoch;
+    case "release":
+      return last[0] === "r" && last[1] === input.epoch;
+    case "failure":
+      return last[0] === "f" && last[1] === input.epoch && last[3] === input.reason;
+    default:
+      return false;
+  }
+}

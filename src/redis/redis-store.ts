@@ -1,0 +1,354 @@
+import { randomUUID } from "node:crypto";
+import { BreakerDecision, type BreakerInput, type BreakerOutput } from "../breaker/state.js";
+import { InvalidOptionError, ResilienceError } from "../core/errors.js";
+import { Emitter } from "../core/events.js";
+import { checkKeys, integer, nonEmptyString, oneOf, orDefault, positive } from "../core/validate.js";
+import { MemoryStore } from "../store/memory.js";
+import type { BoundState, Decision, Store } from "../store/store.js";
+import { type RedisAdapter, toAdapter } from "./adapter.js";
+import { RedisBreakerMirror, type MirrorHost, type RedisErrorMode } from "./breaker-mirror.js";
+import { decodeBreakerReply, decodeStored, encodeParams, singleOutput, toEntry } from "./codec.js";
+import { BREAKER_SCRIPT } from "./scripts/breaker.js";
+
+export type { RedisErrorMode } from "./breaker-mirror.js";
+
+/** Where RedisStore reports what went wrong with Redis: pino, `console` and the core `Logger` fit. */
+export interface RedisStoreLogger {
+  warn(fields: object, message?: string): void;
+}
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /**
+   * A connected client: ioredis `Redis` or `Cluster`, node-redis v4+ `createClient()` or
+   * `createCluster()` (after `connect()`), or a {@link RedisAdapter}. The store never
+   * closes it. Required.
+   */
+  readonly client: object;
+  /**
+   * The connection SUBSCRIBE uses. Default: a duplicate of `client`, which the store
+   * opens and closes itself.
+   */
+  readonly subscriber?: object;
+  /** The prefix of every key and of the pub/sub channel. No braces. Default `"breakwater"`. */
+  readonly namespace?: string;
+  /**
+   * How long a breaker's record outlives its last write (ms); an open circuit's lasts its
+   * open interval longer. Default 3,600,000 (one hour).
+   */
+  readonly metaTtlMs?: number;
+  /**
+   * What a policy does while Redis cannot be reached: `"local"` (default) decides in
+   * process from the last state it saw; `"allow"` lets every call through and records
+   * nothing; `"deny"` rejects the calls that ask the store (a breaker looks open).
+   */
+  readonly onRedisError?: RedisErrorMode;
+  /** How long a command may take before the store falls back (ms). Default 1,000. */
+  readonly commandTimeoutMs?: number;
+  /** How often an unreachable Redis is probed with PING (ms). Default 1,000. */
+  readonly retryIntervalMs?: number;
+  /** The most outcomes one breaker queues while a batch is in flight; past it the oldest are dropped. Default 10,000. */
+  readonly maxQueued?: number;
+  /** Where outages are logged (once when Redis goes away, once when it is back). Default: process warnings. */
+  readonly logger?: RedisStoreLogger;
+}
+
+/** The events of a {@link RedisStore}. */
+export interface RedisStoreEvents {
+  /** A command failed or timed out (the caller got the fallback's answer instead). */
+  error: { readonly error: unknown; readonly operation: string };
+  /** Redis became unreachable; policies use `fallback` until it is back. */
+  unavailable: { readonly error: unknown; readonly fallback: RedisErrorMode };
+  /** Redis answered again after `downMs`; mirrors are resynchronised. */
+  available: { readonly downMs: number };
+}
+
+const WHERE = "RedisStore";
+const OPTION_KEYS = [
+  "client", "subscriber", "namespace", "metaTtlMs", "onRedisError", "commandTimeoutMs", "retryIntervalMs", "maxQueued", "logger",
+] as const;
+const MODES: readonly RedisErrorMode[] = ["local", "allow", "deny"];
+
+/** A command took longer than `commandTimeoutMs`. */
+export class RedisTimeoutError extends ResilienceError {
+  constructor(operation: string, timeoutMs: number) {
+    super(`Redis ${operation} did not answer within ${timeoutMs} ms`);
+  }
+}
+
+const defaultLogger: RedisStoreLogger = {
+  warn: (fields, message) => process.emitWarning(`${message ?? "RedisStore"} ${JSON.stringify(fields)}`, { type: "BreakwaterRedisWarning" }),
+};
+
+/**
+ * A store in Redis (or Valkey), shared by every process that uses the same namespace.
+ * Each decision runs atomically in one Lua script with the server's TIME as its clock.
+ * A breaker gets a local mirror of its record (`bind`), refreshed from every script reply
+ * and from the pub/sub message each transition publishes, so `isAvailable()` stays
+ * synchronous and a closed breaker never waits for Redis. Redis errors never reach the
+ * caller: they are emitted (`on("error")`), logged, and answered by `onRedisError`.
+ */
+export class RedisStore implements Store {
+  readonly name = "redis";
+  readonly synchronous = false;
+  /** The prefix of every key. */
+  readonly namespace: string;
+  /** The pub/sub channel transitions are published on. */
+  readonly channel: string;
+  /** The client, as the store talks to it. */
+  readonly adapter: RedisAdapter;
+  private readonly metaTtlMs: number;
+  private readonly mode: RedisErrorMode;
+  private readonly commandTimeoutMs: number;
+  private readonly retryIntervalMs: number;
+  private readonly logger: RedisStoreLogger;
+  private readonly events = new Emitter<RedisStoreEvents>();
+  private readonly origin = randomUUID();
+  private readonly host: MirrorHost;
+  private readonly mirrors = new Map<string, RedisBreakerMirror>();
+  private readonly local = new MemoryStore({ sweepIntervalMs: 0 });
+  private readonly detachErrors: () => void;
+  private healthy = true;
+  private downSince = 0;
+  private probeTimer: ReturnType<typeof setInterval> | undefined;
+  private probing = false;
+  private unsubscribe: Promise<(() => Promise<void>) | undefined> | undefined;
+  private closed = false;
+
+  constructor(options: RedisStoreOptions) {
+    if (options === undefined || options === null) throw new InvalidOptionError(WHERE, "client", undefined, "a Redis client");
+    checkKeys(WHERE, options, OPTION_KEYS);
+    this.adapter = toAdapter(options.client, options.subscriber);
+    if (options.subscriber !== undefined && (typeof options.subscriber !== "object" || options.subscriber === null)) {
+      throw new InvalidOptionError(WHERE, "subscriber", options.subscriber, "a Redis client of the same kind as client");
+    }
+    this.namespace = nonEmptyString(WHERE, "namespace", orDefault(options.namespace, "breakwater"));
+    if (/[{}]/.test(this.namespace)) throw new InvalidOptionError(WHERE, "namespace", this.namespace, "a string without { or } (the store adds the hash tags)");
+    this.channel = `${this.namespace}:transitions`;
+    this.metaTtlMs = integer(WHERE, "metaTtlMs", orDefault(options.metaTtlMs, 3_600_000));
+    this.mode = oneOf(WHERE, "onRedisError", orDefault(options.onRedisError, "local"), MODES);
+    this.commandTimeoutMs = positive(WHERE, "commandTimeoutMs", orDefault(options.commandTimeoutMs, 1_000));
+    this.retryIntervalMs = positive(WHERE, "retryIntervalMs", orDefault(options.retryIntervalMs, 1_000));
+    const maxQueued = integer(WHERE, "maxQueued", orDefault(options.maxQueued, 10_000));
+    this.logger = options.logger ?? defaultLogger;
+    if (typeof this.logger.warn !== "function") throw new InvalidOptionError(WHERE, "logger", options.logger, "an object with warn(fields, message)");
+    this.detachErrors = this.adapter.onError((error) => this.failed(error, "connection"));
+    this.host = {
+      origin: this.origin,
+      channel: this.channel,
+      metaTtlMs: this.metaTtlMs,
+      mode: this.mode,
+      retryIntervalMs: this.retryIntervalMs,
+      maxQueued,
+      healthy: () => this.healthy && !this.closed,
+      run: (keys, args, operation) => this.run(keys, args, operation),
+      warn: (error, operation) => this.report(error, operation),
+    };
+  }
+
+  /** Subscribes to an event; returns the unsubscribe function. */
+  on<K extends keyof RedisStoreEvents>(event: K, listener: (payload: RedisStoreEvents[K]) => void): () => void {
+    return this.events.on(event, listener);
+  }
+
+  /** False while Redis is known to be unreachable (policies are on their fallback). */
+  get available(): boolean {
+    return this.healthy;
+  }
+
+  /** The Redis key of a store key: under the namespace, with a hash tag (the key itself unless it has one). */
+  redisKey(key: string): string {
+    const prefix = `${this.namespace}:`;
+    const prefixed = key.startsWith(prefix) ? key : prefix + key;
+    return /\{[^}]+\}/.test(prefixed) ? prefixed : `${prefix}{${key.startsWith(prefix) ? key.slice(prefix.length) : key}}`;
+  }
+
+  apply<S, I, O>(decision: Decision<S, I, O>, key: string, input: I, now: number): Promise<O> {
+    if (decision.kind !== "breaker" || !(decision instanceof BreakerDecision)) return Promise.reject(this.noTwin(decision.kind));
+    return this.applyBreaker(decision, key, input as BreakerInput, now) as Promise<O>;
+  }
+
+  bind<S, I, O>(decision: Decision<S, I, O>, key: string): BoundState<S, I, O> {
+    if (decision.kind === "breaker" && decision instanceof BreakerDecision) {
+      const redisKey = this.redisKey(key);
+      let mirror = this.mirrors.get(redisKey);
+      if (mirror === undefined) {
+        mirror = new RedisBreakerMirror(this.host, decision, redisKey, encodeParams(decision));
+        this.mirrors.set(redisKey, mirror);
+        this.subscribe();
+      }
+      return mirror as unknown as BoundState<S, I, O>;
+    }
+    return {
+      apply: (input, now) => this.apply(decision, key, input, now),
+      read: (now) => this.read(decision as Decision<S, unknown, unknown>, key, now),
+    };
+  }
+
+  async read<S>(decision: Decision<S, unknown, unknown>, key: string, now: number): Promise<S | undefined> {
+    if (decision.kind !== "breaker") throw this.noTwin(decision.kind);
+    if (!this.healthy) return this.local.read(decision, key);
+    try {
+      const text = await this.timed(this.adapter.get(this.redisKey(key)), "get");
+      return decodeStored(text)?.record as S | undefined;
+    } catch (error) {
+      this.failed(error, "get");
+      void now;
+      return this.local.read(decision, key);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const redisKey = this.redisKey(key);
+    this.local.delete(key);
+    try {
+      await this.timed(this.adapter.del(redisKey), "del");
+    } catch (error) {
+      this.failed(error, "del");
+    }
+    this.mirrors.get(redisKey)?.resync();
+  }
+
+  /**
+   * Sends what every breaker has queued, stops probing, unsubscribes (closing the
+   * subscriber it opened) and detaches its listeners. The client stays open: it is yours.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const flushes = [...this.mirrors.values()].map((m) => m.flush());
+    await this.timed(Promise.all(flushes), "close").catch(() => undefined);
+    this.closed = true;
+    if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
+    const pending = this.unsubscribe;
+    this.unsubscribe = undefined;
+    if (pending !== undefined) {
+      // A subscription still connecting (Redis down) is closed whenever it completes.
+      void pending.then((unsubscribe) => unsubscribe?.().catch(() => undefined));
+      const unsubscribe = await this.timed(pending, "close").catch(() => undefined);
+      if (unsubscribe !== undefined) await this.timed(unsubscribe(), "close").catch(() => undefined);
+    }
+    this.detachErrors();
+    await this.local.close();
+  }
+
+  private noTwin(kind: string): Error {
+    return new ResilienceError(`RedisStore has no Lua twin for decision kind "${kind}"`);
+  }
+
+  private async applyBreaker(decision: BreakerDecision, key: string, input: BreakerInput, now: number): Promise<BreakerOutput> {
+    if (this.healthy && !this.closed) {
+      try {
+        const args = [encodeParams(decision), JSON.stringify([toEntry(input)]), String(this.metaTtlMs), this.channel, this.origin];
+        const reply = decodeBreakerReply(await this.run([this.redisKey(key)], args, "breaker"));
+        const mirror = this.mirrors.get(this.redisKey(key));
+        if (mirror !== undefined) mirror.receive({ ...reply, origin: this.origin });
+        return singleOutput(input, reply);
+      } catch {
+        // Reported by run(); answered by the fallback below.
+      }
+    }
+    if (this.mode === "local") return this.local.apply(decision, key, input, now);
+    if (input.type !== "acquire") return undefined;
+    return this.mode === "allow" ? { allowed: true, epoch: -1, transition: undefined } : { allowed: false, retryAfterMs: this.retryIntervalMs };
+  }
+
+  private async run(keys: readonly string[], args: readonly string[], operation: string): Promise<unknown> {
+    if (this.closed) throw new ResilienceError("RedisStore is closed");
+    try {
+      return await this.timed(this.adapter.evalScript(BREAKER_SCRIPT, keys, args), operation);
+    } catch (error) {
+      this.failed(error, operation);
+      throw error;
+    }
+  }
+
+  private timed<T>(promise: Promise<T>, operation: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new RedisTimeoutError(operation, this.commandTimeoutMs)), this.commandTimeoutMs);
+      timer.unref?.();
+      promise.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  private subscribe(): void {
+    if (this.unsubscribe !== undefined || this.closed) return;
+    this.unsubscribe = this.adapter
+      .subscribe(
+        this.channel,
+        (message) => this.onMessage(message),
+        () => this.resyncAll(),
+      )
+      .catch((error: unknown) => {
+        this.failed(error, "subscribe");
+        this.unsubscribe = undefined;
+        return undefined;
+      });
+  }
+
+  private onMessage(message: string): void {
+    try {
+      const reply = decodeBreakerReply(message);
+      if (reply.key !== undefined) this.mirrors.get(reply.key)?.receive(reply);
+    } catch (error) {
+      this.report(error, "message");
+    }
+  }
+
+  private resyncAll(): void {
+    for (const mirror of this.mirrors.values()) mirror.resync();
+  }
+
+  private report(error: unknown, operation: string): void {
+    if (this.events.has("error")) this.events.emit("error", { error, operation });
+  }
+
+  /** A command failed: report it and, unless the server itself answered, fall back until a PING succeeds. */
+  private failed(error: unknown, operation: string): void {
+    this.report(error, operation);
+    if (isServerReply(error) || !this.healthy || this.closed) return;
+    this.healthy = false;
+    this.downSince = Date.now();
+    this.logger.warn({ namespace: this.namespace, operation, error: String(error), fallback: this.mode }, "Redis unreachable; policies fall back");
+    this.events.emit("unavailable", { error, fallback: this.mode });
+    this.probeTimer = setInterval(() => this.probe(), this.retryIntervalMs);
+    this.probeTimer.unref?.();
+  }
+
+  private probe(): void {
+    if (this.probing || this.closed) return;
+    this.probing = true;
+    this.timed(this.adapter.ping(), "ping").then(
+      () => {
+        this.probing = false;
+        if (this.healthy || this.closed) return;
+        this.healthy = true;
+        if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
+        this.probeTimer = undefined;
+        const downMs = Date.now() - this.downSince;
+        this.logger.warn({ namespace: this.namespace, downMs }, "Redis reachable again; resynchronising");
+        this.events.emit("available", { downMs });
+        this.subscribe();
+        this.resyncAll();
+      },
+      () => {
+        this.probing = false;
+      },
+    );
+  }
+}
+
+/** True for an error the server answered with (a script error, WRONGTYPE): Redis is reachable. */
+function isServerReply(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return error.name === "ReplyError" || error.name === "ErrorReply" || error.constructor.name === "ErrorReply";
+}

@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import { ManualClock, systemClock } from "../../src/core/clock.js";
+
+describe("ManualClock", () => {
+  it("starts where told and only moves when advanced", () => {
+    const clock = new ManualClock(1_000);
+    expect(clock.now()).toBe(1_000);
+    clock.advance(250);
+    expect(clock.now()).toBe(1_250);
+  });
+
+  it("settles due sleeps in due order, then creation order", async () => {
+    const clock = new ManualClock();
+    const order: string[] = [];
+    void clock.sleep(30).then(() => order.push("c30"));
+    void clock.sleep(10).then(() => order.push("a10"));
+    void clock.sleep(10).then(() => order.push("b10"));
+    void clock.sleep(50).then(() => order.push("late"));
+    clock.advance(40);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(order).toEqual(["a10", "b10", "c30"]);
+    expect(clock.pendingSleeps).toBe(1);
+  });
+
+  it("advanceAsync settles sleeps scheduled by woken code within the span", async () => {
+    const clock = new ManualClock();
+    const seen: number[] = [];
+    void (async () => {
+      for (let i = 0; i < 3; i++) {
+        await clock.sleep(100);
+        seen.push(clock.now());
+      }
+    })();
+    await clock.advanceAsync(1_000);
+    expect(seen).toEqual([100, 200, 300]);
+    expect(clock.now()).toBe(1_000);
+  });
+
+  it("rejects a sleep at once when its signal aborts, and forgets it", async () => {
+    const clock = new ManualClock();
+    const controller = new AbortController();
+    const sleeping = clock.sleep(1_000, controller.signal);
+    controller.abort(new Error("stop"));
+    await expect(sleeping).rejects.toThrow("stop");
+    expect(clock.pendingSleeps).toBe(0);
+  });
+
+  it("rejects at once on an already-aborted signal", async () => {
+    const clock = new ManualClock();
+    await expect(clock.sleep(10, AbortSignal.abort(new Error("gone")))).rejects.toThrow("gone");
+  });
+});
+
+describe("systemClock", () => {
+  it("sleeps for real (short) and honours abort", async () => {
+    const start = Date.now();
+    await systemClock.sleep(5);
+    expect(Date.now() - start).toBeGreaterThanOrEqual(4);
+    const controller = new AbortController();
+    const p = systemClock.sleep(10_000, controller.signal);
+    controller.abort(new Error("abort"));
+    await expect(p).rejects.toThrow("abort");
+  });
+});

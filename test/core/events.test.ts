@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { Emitter } from "../../src/core/events.js";
+
+interface Events {
+  ping: { n: number };
+}
+
+describe("Emitter", () => {
+  it("delivers to listeners in order and unsubscribes", () => {
+    const e = new Emitter<Events>();
+    const got: string[] = [];
+    const offA = e.on("ping", ({ n }) => got.push(`a${n}`));
+    e.on("ping", ({ n }) => got.push(`b${n}`));
+    e.emit("ping", { n: 1 });
+    offA();
+    offA();
+    e.emit("ping", { n: 2 });
+    expect(got).toEqual(["a1", "b1", "b2"]);
+  });
+
+  it("reports a throwing listener and still calls the others", () => {
+    const errors: unknown[] = [];
+    const e = new Emitter<Events>((error, event) => errors.push([event, (error as Error).message]));
+    const got: number[] = [];
+    e.on("ping", () => {
+      throw new Error("boom");
+    });
+    e.on("ping", ({ n }) => got.push(n));
+    expect(() => e.emit("ping", { n: 7 })).not.toThrow();
+    expect(got).toEqual([7]);
+    expect(errors).toEqual([["ping", "boom"]]);
+  });
+
+  it("survives an error handler that throws too", () => {
+    const e = new Emitter<Events>(() => {
+      throw new Error("handler");
+    });
+    e.on("ping", () => {
+      throw new Error("listener");
+    });
+    expect(() => e.emit("ping", { n: 1 })).not.toThrow();
+  });
+
+  it("has() is false with no listeners", () => {
+    const e = new Emitter<Events>();
+    expect(e.has("ping")).toBe(false);
+    const off = e.on("ping", () => {});
+    expect(e.has("ping")).toBe(true);
+    off();
+    expect(e.has("ping")).toBe(false);
+  });
+});

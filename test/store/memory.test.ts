@@ -1,0 +1,150 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/core/clock.js";
+import { InvalidOptionError } from "../../src/core/errors.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import type { Decision } from "../../src/store/store.js";
+
+interface Counter {
+  n: number;
+  until: number;
+}
+
+/** A test decision: counts calls; idle once `until` has passed. */
+function counter(kind = "counter", evictable = true): Decision<Counter, number, number> {
+  return {
+    kind,
+    params: {},
+    evictable,
+    init: () => ({ n: 0, until: 0 }),
+    step: (s, holdMs, now) => {
+      s.n++;
+      s.until = now + holdMs;
+      return s.n;
+    },
+    isIdle: (s, now) => now >= s.until,
+  };
+}
+
+const quiet = { sweepIntervalMs: 0 };
+
+describe("MemoryStore", () => {
+  it("keeps one state per key and applies the decision to it in place", () => {
+    const store = new MemoryStore(quiet);
+    const d = counter();
+    expect([store.apply(d, "a", 0, 0), store.apply(d, "a", 0, 0), store.apply(d, "b", 0, 0)]).toEqual([1, 2, 1]);
+    expect(store.read(d, "a")).toEqual({ n: 2, until: 0 });
+    expect(store.read(d, "missing")).toBeUndefined();
+    expect(store.size).toBe(2);
+  });
+
+  it("evicts the least recently used key past maxKeys", () => {
+    const store = new MemoryStore({ ...quiet, maxKeys: 3 });
+    const d = counter();
+    for (const key of ["a", "b", "c"]) store.apply(d, key, 1000, 0);
+    store.apply(d, "a", 1000, 0);
+    store.apply(d, "d", 1000, 0);
+    expect(["a", "b", "c", "d"].map((k) => store.read(d, k) !== undefined)).toEqual([true, false, true, true]);
+    for (let i = 0; i < 20; i++) store.apply(d, `k${i}`, 1000, 0);
+    expect(store.size).toBe(3);
+    expect(["k17", "k18", "k19"].every((k) => store.read(d, k) !== undefined)).toBe(true);
+  });
+
+  it("never evicts a key used within the last maxKeys / 2 applies (property)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 12 }), fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 300 }), (maxKeys, uses) => {
+        const store = new MemoryStore({ ...quiet, maxKeys });
+        const d = counter();
+        const recent: number[] = [];
+        for (const key of uses) {
+          store.apply(d, `k${key}`, 1000, 0);
+          recent.push(key);
+          if (recent.length > maxKeys >> 1) recent.shift();
+          for (const k of recent) expect(store.read(d, `k${k}`)).toBeDefined();
+          expect(store.size).toBeLessThanOrEqual(maxKeys);
+        }
+      }),
+    );
+  });
+
+  it("sweeps only idle keys, and never pinned (non-evictable) state", () => {
+    const store = new MemoryStore(quiet);
+    const limiter = counter();
+    const breaker = counter("breaker", false);
+    store.apply(limiter, "idle-soon", 100, 0);
+    store.apply(limiter, "busy", 10_000, 0);
+    store.apply(breaker, "breaker:x", 0, 0);
+    expect(store.sweep(5_000)).toBe(1);
+    expect(store.read(limiter, "idle-soon")).toBeUndefined();
+    expect(store.read(limiter, "busy")).toBeDefined();
+    expect(store.read(breaker, "breaker:x")).toBeDefined();
+  });
+
+  it("never evicts pinned state to make room", () => {
+    const store = new MemoryStore({ ...quiet, maxKeys: 1 });
+    const breaker = counter("breaker", false);
+    store.apply(breaker, "breaker:x", 0, 0);
+    for (let i = 0; i < 10; i++) store.apply(counter(), `k${i}`, 0, 0);
+    expect(store.read(breaker, "breaker:x")).toEqual({ n: 1, until: 0 });
+  });
+
+  it("re-initialises pinned state in place on delete, so a bound handle keeps working", () => {
+    const store = new MemoryStore(quiet);
+    const breaker = counter("breaker", false);
+    const bound = store.bind(breaker, "breaker:x");
+    expect([bound.apply(0, 0), bound.apply(0, 0)]).toEqual([1, 2]);
+    store.delete("breaker:x");
+    expect(bound.apply(0, 0)).toBe(1);
+    expect(store.read(breaker, "breaker:x")).toBe(bound.read(0));
+  });
+
+  it("binds evictable keys through apply", () => {
+    const store = new MemoryStore(quiet);
+    const bound = store.bind(counter(), "k");
+    expect([bound.apply(0, 0), bound.apply(0, 0)]).toEqual([1, 2]);
+    expect(bound.read(0)).toEqual({ n: 2, until: 0 });
+  });
+
+  it("starts afresh when a key's state belongs to another kind of decision", () => {
+    const store = new MemoryStore(quiet);
+    store.apply(counter("a"), "k", 0, 0);
+    store.apply(counter("a"), "k", 0, 0);
+    expect(store.apply(counter("b"), "k", 0, 0)).toBe(1);
+    expect(store.read(counter("a"), "k")).toBeUndefined();
+  });
+
+  it("keeps evicting the oldest key correctly across many evictions, sweeps and refreshes", () => {
+    const store = new MemoryStore({ ...quiet, maxKeys: 100 });
+    const d = counter();
+    for (let i = 0; i < 5_000; i++) {
+      store.apply(d, `k${i}`, i % 7 === 0 ? 0 : 1_000_000, i);
+      store.apply(d, "hot", 1_000_000, i);
+      if (i % 1_000 === 999) store.sweep(i);
+    }
+    expect(store.size).toBeLessThanOrEqual(100);
+    expect(store.read(d, "hot")).toBeDefined();
+    for (let i = 4_960; i < 5_000; i++) expect(store.read(d, `k${i}`) !== undefined).toBe(i % 7 !== 0);
+  });
+
+  it("runs the sweep timer on its own clock, and close() stops it and forgets everything", async () => {
+    const clock = new ManualClock(0);
+    const store = new MemoryStore({ sweepIntervalMs: 5, clock });
+    const d = counter();
+    store.apply(d, "k", 100, 0);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(store.size).toBe(1);
+    clock.advance(100);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(store.size).toBe(0);
+    store.apply(d, "k", 100, 100);
+    await store.close();
+    expect(store.size).toBe(0);
+  });
+
+  it("rejects bad options", () => {
+    expect(() => new MemoryStore({ maxKeys: 0 })).toThrow(InvalidOptionError);
+    expect(() => new MemoryStore({ sweepIntervalMs: -1 })).toThrow(InvalidOptionError);
+    expect(() => new MemoryStore({ clock: {} as never })).toThrow('option "clock"');
+    expect(() => new MemoryStore({ maxkeys: 5 } as never)).toThrow('option "maxkeys"');
+  });
+});

@@ -1,0 +1,22 @@
+import { defineConfig } from "tsup";
+
+// One entry per public subpath; add new subpaths here and in package.json "exports".
+export const entries = {
+  index: "src/index.ts",
+  http: "src/http/index.ts",
+  prometheus: "src/metrics/prometheus.ts",
+  otel: "src/metrics/otel.ts",
+  dashboard: "src/dashboard/index.ts",
+  redis: "src/redis/index.ts",
+};
+
+export default defineConfig({
+  entry: entries,
+  format: ["esm", "cjs"],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  target: "node20",
+  splitting: true,
+  treeshake: true,
+});
