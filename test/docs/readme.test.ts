@@ -9,7 +9,8 @@ import ts from "typescript";
 import { describe, expect, it } from "vitest";
 
 const root = join(import.meta.dirname, "..", "..");
-const readme = readFileSync(join(root, "README.md"), "utf8");
+// README_FILE checks a draft section instead, e.g. README_FILE=.drafts/retry.md npx vitest run test/docs
+const readme = readFileSync(process.env.README_FILE ?? join(root, "README.md"), "utf8");
 const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
 
 function pointAtSources(code: string, fileDir: string): string {
@@ -21,11 +22,11 @@ function pointAtSources(code: string, fileDir: string): string {
 
 describe("README snippets", () => {
   it("has TypeScript snippets", () => {
-    expect(blocks.length).toBeGreaterThan(5);
+    expect(blocks.length).toBeGreaterThan(process.env.README_FILE ? 0 : 5);
   });
 
   it("every snippet typechecks against the current API", () => {
-    const dir = join(root, "test", "docs", ".snippets");
+    const dir = join(root, "test", "docs", `.snippets-${process.pid}`);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const files = blocks.map((code, i) => {
