@@ -8,6 +8,8 @@ export const entries = {
   otel: "src/metrics/otel.ts",
   dashboard: "src/dashboard/index.ts",
   redis: "src/redis/index.ts",
+  // The `breakwater` bin: its source starts with `#!/usr/bin/env node`, which esbuild keeps.
+  cli: "src/cli/main.ts",
 };
 
 export default defineConfig({

@@ -5,16 +5,21 @@
  * per key); then memory per idle key against rate-limiter-flexible, and a million keys
  * going idle (the heap returns to its start).
  *
+ * Each group of candidates is timed in a process of its own, so that one library's shapes
+ * do not make another's call sites polymorphic (an application runs one or two limiter
+ * kinds); the "mixed" groups run every candidate in one process, all four of Breakwater's
+ * algorithms sharing its call sites, as the worst case.
+ *
  *   npm run bench -- limiters
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import Bottleneck from "bottleneck";
 import { TokenBucket as LimiterBucket } from "limiter";
 import { RateLimiterMemory } from "rate-limiter-flexible";
 import { FixedWindow, MemoryStore, type RateLimiter, SlidingWindow, TokenBucket } from "../src/index.js";
-import { type Candidate, measure, report } from "./lib/measure.js";
+import { type Candidate, measure, report, type Timings } from "./lib/measure.js";
 
 /** A package's installed version, read from node_modules (limiter's `exports` hide its package.json). */
 function versionOf(pkg: string): string {
@@ -26,50 +31,125 @@ const HUGE = 1e12;
 const KEYS = Array.from({ length: 10_000 }, (_, i) => `user-${i}`);
 let cursor = 0;
 const nextKey = (): string => KEYS[(cursor = (cursor + 1) % KEYS.length)] as string;
-
-const ours = {
-  tokenBucket: new TokenBucket({ ratePerSec: HUGE, capacity: HUGE }),
-  fixedWindow: new FixedWindow({ limit: HUGE, windowMs: 60_000 }),
-  slidingApprox: new SlidingWindow({ limit: HUGE, windowMs: 60_000, precision: "approximate" }),
-  slidingExact: new SlidingWindow({ limit: HUGE, windowMs: 1_000 }),
-};
-const rlf = new RateLimiterMemory({ points: HUGE, duration: 60 });
-const hotBucket = new LimiterBucket({ bucketSize: HUGE, tokensPerInterval: HUGE, interval: "second" });
-const buckets = new Map<string, LimiterBucket>();
-const bucketOf = (key: string): LimiterBucket => {
-  let bucket = buckets.get(key);
-  if (bucket === undefined) buckets.set(key, (bucket = new LimiterBucket({ bucketSize: HUGE, tokensPerInterval: HUGE, interval: "second" })));
-  return bucket;
-};
-const bottleneckOptions = { reservoir: HUGE };
-const hotBottleneck = new Bottleneck(bottleneckOptions);
-const group = new Bottleneck.Group(bottleneckOptions);
-const noop = async (): Promise<void> => undefined;
-
-function candidates(key: () => string): Candidate[] {
-  return [
-    { name: "breakwater TokenBucket.tryAcquire", fn: () => ours.tokenBucket.tryAcquire(key()) },
-    { name: "breakwater FixedWindow.tryAcquire", fn: () => ours.fixedWindow.tryAcquire(key()) },
-    { name: 'breakwater SlidingWindow.tryAcquire ("approximate")', fn: () => ours.slidingApprox.tryAcquire(key()) },
-    { name: 'breakwater SlidingWindow.tryAcquire ("exact")', fn: () => ours.slidingExact.tryAcquire(key()) },
-    { name: "rate-limiter-flexible RateLimiterMemory.consume", fn: () => rlf.consume(key()) },
-    { name: "limiter TokenBucket.tryRemoveTokens", fn: key === hot ? () => hotBucket.tryRemoveTokens(1) : () => bucketOf(key()).tryRemoveTokens(1) },
-    { name: "bottleneck schedule", fn: key === hot ? () => hotBottleneck.schedule(noop) : () => group.key(key()).schedule(noop) },
-  ];
-}
 const hot = (): string => "hot";
 
-const versions = `node ${process.version}, rate-limiter-flexible ${versionOf("rate-limiter-flexible")}, limiter ${versionOf("limiter")}, bottleneck ${versionOf("bottleneck")}`;
-const options = { batch: 10_000, rounds: 15 };
-const hotTimings = await measure(candidates(hot), options);
-report(`tryAcquire, one hot key, awaited (${versions})`, hotTimings, "breakwater TokenBucket.tryAcquire");
-const spreadTimings = await measure(candidates(nextKey), options);
-report(`tryAcquire, 10,000 keys round-robin, awaited (${versions})`, spreadTimings, "breakwater TokenBucket.tryAcquire");
+const BARE = "bare: await an async function";
+const OURS = "breakwater TokenBucket.tryAcquire";
+const N = {
+  fixed: "breakwater FixedWindow.tryAcquire",
+  approx: 'breakwater SlidingWindow.tryAcquire ("approximate")',
+  exact: 'breakwater SlidingWindow.tryAcquire ("exact")',
+  rlf: "rate-limiter-flexible RateLimiterMemory.consume",
+  limiter: "limiter TokenBucket.tryRemoveTokens",
+  limiterKeyed: "limiter TokenBucket.tryRemoveTokens, looked up by key in a Map",
+  bottleneck: "bottleneck schedule",
+} as const;
+const PEERS = [N.rlf, N.limiter, N.bottleneck] as const;
+const bare = async (): Promise<boolean> => true;
 
-for (const [label, timings] of [["hot key", hotTimings], ["10,000 keys", spreadTimings]] as const) {
-  const ourNs = timings.get("breakwater TokenBucket.tryAcquire") ?? NaN;
-  for (const peer of ["rate-limiter-flexible RateLimiterMemory.consume", "limiter TokenBucket.tryRemoveTokens", "bottleneck schedule"]) {
-    console.log(`${label}: ${peer} / breakwater TokenBucket = ${((timings.get(peer) ?? NaN) / ourNs).toFixed(2)}x`);
+/** Breakwater's candidates (fresh limiters, made in the process that times them). */
+function ourCandidates(key: () => string, all: boolean): Candidate[] {
+  const tokenBucket = new TokenBucket({ ratePerSec: HUGE, capacity: HUGE });
+  const list: Candidate[] = [{ name: OURS, fn: () => tokenBucket.tryAcquire(key()) }];
+  if (!all) return list;
+  const fixedWindow = new FixedWindow({ limit: HUGE, windowMs: 60_000 });
+  const slidingApprox = new SlidingWindow({ limit: HUGE, windowMs: 60_000, precision: "approximate" });
+  const slidingExact = new SlidingWindow({ limit: HUGE, windowMs: 1_000 });
+  return [
+    ...list,
+    { name: N.fixed, fn: () => fixedWindow.tryAcquire(key()) },
+    { name: N.approx, fn: () => slidingApprox.tryAcquire(key()) },
+    { name: N.exact, fn: () => slidingExact.tryAcquire(key()) },
+  ];
+}
+
+/** The peers' candidates, doing the same: take one unit from `key()` now, or say no. */
+function peerCandidates(key: () => string): { candidates: Candidate[]; stop: () => Promise<void> } {
+  const rlf = new RateLimiterMemory({ points: HUGE, duration: 60 });
+  const make = (): LimiterBucket => new LimiterBucket({ bucketSize: HUGE, tokensPerInterval: HUGE, interval: "second" });
+  const hotBucket = make();
+  const buckets = new Map<string, LimiterBucket>();
+  const bucketOf = (k: string): LimiterBucket => {
+    let bucket = buckets.get(k);
+    if (bucket === undefined) buckets.set(k, (bucket = make()));
+    return bucket;
+  };
+  const hotBottleneck = new Bottleneck({ reservoir: HUGE });
+  const group = new Bottleneck.Group({ reservoir: HUGE });
+  const noop = async (): Promise<void> => undefined;
+  return {
+    candidates: [
+      { name: N.rlf, fn: () => rlf.consume(key()) },
+      { name: N.limiter, fn: key === hot ? () => hotBucket.tryRemoveTokens(1) : () => bucketOf(key()).tryRemoveTokens(1) },
+      // The same with the per-key lookup every keyed limiter does (a Map of buckets), on the hot key too.
+      ...(key === hot ? [{ name: N.limiterKeyed, fn: () => bucketOf(key()).tryRemoveTokens(1) }] : []),
+      // bottleneck waits on timers inside every schedule (about 5 ms a call here): fewer calls per sample.
+      { name: N.bottleneck, fn: key === hot ? () => hotBottleneck.schedule(noop) : () => group.key(key()).schedule(noop), batch: 50 },
+    ],
+    stop: async () => {
+      await hotBottleneck.stop({ dropWaitingJobs: true });
+      await Promise.all(group.limiters().map(({ limiter }) => limiter.stop({ dropWaitingJobs: true })));
+    },
+  };
+}
+
+/** Each group: a title and how to build its candidates. */
+const GROUPS: Record<string, { readonly title: string; readonly make: () => { candidates: Candidate[]; stop?: () => Promise<void> } }> = {};
+for (const [path, key] of [["one hot key", hot], ["10,000 keys round-robin", nextKey]] as const) {
+  const tag = key === hot ? "hot" : "spread";
+  const baseline: Candidate = { name: BARE, fn: () => bare() };
+  GROUPS[`peers-${tag}`] = {
+    title: `tryAcquire vs peers, ${path} (each group in its own process)`,
+    make: () => {
+      const peers = peerCandidates(key);
+      return { candidates: [baseline, ...ourCandidates(key, false), ...peers.candidates], stop: peers.stop };
+    },
+  };
+  GROUPS[`algorithms-${tag}`] = {
+    title: `Breakwater's algorithms, ${path} (their own process)`,
+    make: () => ({ candidates: [baseline, ...ourCandidates(key, true)] }),
+  };
+  GROUPS[`mixed-${tag}`] = {
+    title: `mixed: every candidate in one process, ${path}`,
+    make: () => {
+      const peers = peerCandidates(key);
+      return { candidates: [baseline, ...ourCandidates(key, true), ...peers.candidates], stop: peers.stop };
+    },
+  };
+}
+
+const options = { batch: 10_000, rounds: 15, gc: true };
+const child = process.argv[2];
+if (child !== undefined) {
+  // A child: time one group and hand the timings back as JSON on the last line.
+  const group = GROUPS[child];
+  if (group === undefined) throw new Error(`unknown group ${child}`);
+  const { candidates, stop } = group.make();
+  const timings = await measure(candidates, options);
+  await stop?.();
+  console.log(JSON.stringify([...timings]));
+  process.exit(0);
+}
+
+const versions = `node ${process.version}, rate-limiter-flexible ${versionOf("rate-limiter-flexible")}, limiter ${versionOf("limiter")}, bottleneck ${versionOf("bottleneck")}`;
+console.log(versions);
+const results = new Map<string, Timings>();
+for (const [name, group] of Object.entries(GROUPS)) {
+  const run = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", fileURLToPath(import.meta.url), name], { encoding: "utf8" });
+  if (run.status !== 0) throw new Error(`group ${name} failed: ${run.stderr}`);
+  const timings: Timings = new Map(JSON.parse(run.stdout.trim().split("\n").pop() ?? "[]") as [string, number][]);
+  results.set(name, timings);
+  report(group.title, timings, BARE);
+}
+
+console.log("peer ns / breakwater TokenBucket ns (> 1: Breakwater is faster; goal: > 1 for every peer on both paths)");
+for (const tag of ["hot", "spread"]) {
+  for (const where of ["peers", "mixed"]) {
+    const timings = results.get(`${where}-${tag}`);
+    const ours = timings?.get(OURS) ?? NaN;
+    const peers = tag === "hot" ? [...PEERS, N.limiterKeyed] : PEERS;
+    const ratios = peers.map((peer) => `${peer === N.limiterKeyed ? "limiter (keyed)" : peer.split(" ")[0]} ${((timings?.get(peer) ?? NaN) / ours).toFixed(2)}x`).join(", ");
+    console.log(`  ${tag === "hot" ? "one hot key" : "10,000 keys"}, ${where === "peers" ? "own process" : "mixed process"}: ${ratios}`);
   }
 }
 
@@ -95,20 +175,20 @@ async function bytesPerKey(n: number, touch: (key: string) => unknown): Promise<
 if (gc === undefined) {
   console.log("\nmemory: run with --expose-gc (npm run bench does)");
 } else {
-  const N = 100_000;
+  const COUNT = 100_000;
   const fresh = (make: (store: MemoryStore) => RateLimiter): ((key: string) => unknown) => {
-    const limiter = make(new MemoryStore({ maxKeys: N, sweepIntervalMs: 0 }));
+    const limiter = make(new MemoryStore({ maxKeys: COUNT, sweepIntervalMs: 0 }));
     return (key) => limiter.tryAcquire(key);
   };
   const rows: [string, number][] = [
-    ["breakwater TokenBucket", await bytesPerKey(N, fresh((store) => new TokenBucket({ ratePerSec: 10, capacity: 100, store })))],
-    ["breakwater FixedWindow", await bytesPerKey(N, fresh((store) => new FixedWindow({ limit: 100, windowMs: 60_000, store })))],
-    ['breakwater SlidingWindow ("approximate")', await bytesPerKey(N, fresh((store) => new SlidingWindow({ limit: 100, windowMs: 60_000, precision: "approximate", store })))],
-    ['breakwater SlidingWindow ("exact", one admission)', await bytesPerKey(N, fresh((store) => new SlidingWindow({ limit: 100, windowMs: 60_000, store })))],
-    ["rate-limiter-flexible RateLimiterMemory", await bytesPerKey(N, ((limiter) => (key: string) => limiter.consume(key))(new RateLimiterMemory({ points: 100, duration: 60 })))],
+    ["breakwater TokenBucket", await bytesPerKey(COUNT, fresh((store) => new TokenBucket({ ratePerSec: 10, capacity: 100, store })))],
+    ["breakwater FixedWindow", await bytesPerKey(COUNT, fresh((store) => new FixedWindow({ limit: 100, windowMs: 60_000, store })))],
+    ['breakwater SlidingWindow ("approximate")', await bytesPerKey(COUNT, fresh((store) => new SlidingWindow({ limit: 100, windowMs: 60_000, precision: "approximate", store })))],
+    ['breakwater SlidingWindow ("exact", one admission)', await bytesPerKey(COUNT, fresh((store) => new SlidingWindow({ limit: 100, windowMs: 60_000, store })))],
+    ["rate-limiter-flexible RateLimiterMemory", await bytesPerKey(COUNT, ((limiter) => (key: string) => limiter.consume(key))(new RateLimiterMemory({ points: 100, duration: 60 })))],
   ];
   const md = [
-    `### Memory per key, ${N.toLocaleString("en")} keys each used once (${versions})`,
+    `### Memory per key, ${COUNT.toLocaleString("en")} keys each used once (${versions})`,
     "",
     "| limiter | bytes / key |",
     "| --- | ---: |",
@@ -126,5 +206,4 @@ if (gc === undefined) {
   );
 }
 
-await hotBottleneck.stop({ dropWaitingJobs: true });
 process.exit(0);

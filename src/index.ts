@@ -21,3 +21,14 @@ export * from "./retry/index.js";
 export * from "./policy/index.js";
 export * from "./limit/index.js";
 export { logEvents, DEFAULT_LOG_LEVELS, type Logger, type LogLevel, type LoggedEvent, type LogEventsOptions, type ObservableTarget } from "./core/logger.js";
+export {
+  AdaptiveRateLimiter,
+  type AdaptiveRateLimiterOptions,
+  type AdaptiveAcquireOptions,
+  type AdaptivePermit,
+  type AdaptiveSnapshot,
+  type AdaptiveEvents,
+  type BackoffSignal,
+  type RateSource,
+  type RateChangeReason,
+} from "./limit/adaptive.js";

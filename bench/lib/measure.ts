@@ -8,22 +8,37 @@
 export interface Candidate {
   readonly name: string;
   readonly fn: () => unknown;
+  /**
+   * Calls per sample for this candidate, when the shared batch would take too long (a
+   * library that waits on a timer per call, such as bottleneck, runs ~200 calls a second).
+   */
+  readonly batch?: number;
 }
 
 /** Median nanoseconds per call, by candidate name. */
 export type Timings = Map<string, number>;
 
-/** Times every candidate; `rounds` samples of `batch` calls each, after a warm-up. */
-export async function measure(candidates: readonly Candidate[], options: { batch?: number; rounds?: number } = {}): Promise<Timings> {
+/**
+ * Times every candidate; `rounds` samples of `batch` calls each, after a warm-up. With
+ * `gc` (and `--expose-gc`), a full collection and a few untimed calls precede every sample,
+ * so that the garbage one candidate leaves is not collected during the next one's sample.
+ */
+export async function measure(candidates: readonly Candidate[], options: { batch?: number; rounds?: number; gc?: boolean } = {}): Promise<Timings> {
   const batch = options.batch ?? 20_000;
   const rounds = options.rounds ?? 15;
+  const gc = options.gc === true ? (globalThis as { gc?: () => void }).gc : undefined;
   const samples = new Map<string, number[]>(candidates.map((c) => [c.name, []]));
-  for (const c of candidates) await runBatch(c.fn, batch); // warm-up: let the JIT settle
+  for (const c of candidates) await runBatch(c.fn, c.batch ?? batch); // warm-up: let the JIT settle
   for (let round = 0; round < rounds; round++) {
     for (const c of candidates) {
+      const n = c.batch ?? batch;
+      if (gc !== undefined) {
+        gc();
+        await runBatch(c.fn, Math.min(1_000, n)); // re-warm what the collection may have flushed
+      }
       const start = process.hrtime.bigint();
-      await runBatch(c.fn, batch);
-      samples.get(c.name)?.push(Number(process.hrtime.bigint() - start) / batch);
+      await runBatch(c.fn, n);
+      samples.get(c.name)?.push(Number(process.hrtime.bigint() - start) / n);
     }
   }
   return new Map([...samples].map(([name, s]) => [name, median(s)]));

@@ -13,6 +13,11 @@
  * - `"retry-after"`: 429 carries `Retry-After` in whole seconds (rounded up, as servers do).
  * - `"full"`: also the IETF draft `RateLimit-Limit` / `-Remaining` / `-Reset` /
  *   `-Policy` and `X-RateLimit-*` on every answer.
+ *
+ * With `penalty`, it also shuts out a client that keeps hammering, as real APIs do
+ * (Discord's invalid-request limit, GitHub's secondary rate limits, Cloudflare's
+ * mitigation timeout): more than `refusals` answers 429 within `withinMs` and every
+ * request is refused for the next `blockMs`. Refusals during the block do not extend it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -34,6 +39,15 @@ export interface UpstreamOptions {
   readonly burstSeconds?: number;
   /** Service time of each request (ms), uniform in [min, max]. Default [2, 6]. */
   readonly latencyMs?: readonly [min: number, max: number];
+  /** Shut out a client refused too often (see above). Default: none. */
+  readonly penalty?: PenaltyOptions;
+}
+
+/** A penalty for hammering: more than `refusals` 429s within `withinMs` blocks everything for `blockMs`. */
+export interface PenaltyOptions {
+  readonly refusals: number;
+  readonly withinMs: number;
+  readonly blockMs: number;
 }
 
 /** Counts per 100 ms bucket since `start()`. */
@@ -55,6 +69,8 @@ export interface Upstream {
   limitAt(ms: number): number;
   /** True when `ms` after `start()` falls in an outage. */
   inOutage(ms: number): boolean;
+  /** How many times the penalty shut the client out since `start()`. */
+  penalties(): number;
   /** Answers so far, per 100 ms bucket. */
   readonly timeline: UpstreamTimeline;
   /** Stops listening and closes idle connections. */
@@ -77,6 +93,23 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
   let tokens = schedule[0]![1] * burstSeconds;
   let refilledAt = 0;
   const timeline: UpstreamTimeline = { ok: [], throttled: [], unavailable: [] };
+  const penalty = options.penalty;
+  /** Times (ms) of the recent 429s, for the penalty; oldest first. */
+  const refusedAt: number[] = [];
+  let blockedUntil = -1;
+  let penaltyCount = 0;
+  /** Records a refusal; trips the penalty when there were too many lately. */
+  const refuse = (ms: number): void => {
+    if (penalty === undefined) return;
+    refusedAt.push(ms);
+    // Bounded: drops everything older than the window (at most all of it).
+    while (refusedAt.length > 0 && refusedAt[0]! <= ms - penalty.withinMs) refusedAt.shift();
+    if (refusedAt.length > penalty.refusals) {
+      blockedUntil = ms + penalty.blockMs;
+      penaltyCount++;
+      refusedAt.length = 0;
+    }
+  };
 
   const limitAt = (ms: number): number => {
     let limit = schedule[0]![1];
@@ -125,12 +158,18 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
     if (inOutage(ms)) {
       status = 503;
       count(timeline.unavailable, ms);
+    } else if (ms < blockedUntil) {
+      // Shut out: refused without a look at the limit, and not counted towards another block.
+      status = 429;
+      count(timeline.throttled, ms);
+      if (mode !== "none") headers["retry-after"] = String(Math.max(1, Math.ceil((blockedUntil - ms) / 1000)));
     } else {
       const answer = admit(ms, limitAt(ms));
       if (answer.ok) count(timeline.ok, ms);
       else {
         status = 429;
         count(timeline.throttled, ms);
+        refuse(ms);
         if (mode !== "none") headers["retry-after"] = String(answer.retrySec);
       }
       if (mode === "full") {
@@ -166,10 +205,14 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
       timeline.ok.length = 0;
       timeline.throttled.length = 0;
       timeline.unavailable.length = 0;
+      refusedAt.length = 0;
+      blockedUntil = -1;
+      penaltyCount = 0;
     },
     elapsedMs: () => performance.now() - t0,
     limitAt,
     inOutage,
+    penalties: () => penaltyCount,
     timeline,
     close: () =>
       new Promise<void>((resolve) => {

@@ -14,11 +14,15 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-/** The real clock: `Date.now()` and unref'ed timers. */
+/** The longest delay `setTimeout` honours (about 24.8 days); Node fires a longer one after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** The real clock: `Date.now()` and unref'ed timers. A sleep longer than a timer can hold is made of several. */
 export const systemClock: Clock = {
   now: () => Date.now(),
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (ms > MAX_TIMER_MS) return systemClock.sleep(MAX_TIMER_MS, signal).then(() => systemClock.sleep(ms - MAX_TIMER_MS, signal));
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => {
         clearTimeout(timer);

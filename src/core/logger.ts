@@ -5,7 +5,21 @@
  */
 import { checkKeys, nonEmptyString, oneOf } from "./validate.js";
 import { describe, InvalidOptionError } from "./errors.js";
-import { all, type BreakerTarget, classify, eachBreaker, labelOf, type ObservableTarget, type RetryTarget } from "../metrics/targets.js";
+import type { RateLimiterEvents } from "../limit/limiter.js";
+import {
+  type AdaptiveTarget,
+  all,
+  breakerOf,
+  type BreakerTarget,
+  classify,
+  eachBreaker,
+  type HttpClientTarget,
+  integrationOf,
+  labelOf,
+  limiterOf,
+  type ObservableTarget,
+  type RetryTarget,
+} from "../metrics/targets.js";
 
 export type { ObservableTarget } from "../metrics/targets.js";
 
@@ -35,6 +49,18 @@ export const DEFAULT_LOG_LEVELS = {
   "retry.retry": "debug",
   /** A retry policy gave up: `{ name, attempts, reason, error }` (reason: exhausted, notRetryable, aborted). */
   "retry.giveUp": "warn",
+  /** A rate limiter (the adaptive one included) refused a request: `{ name, key, cost, retryAfterMs }`. */
+  "limiter.rejected": "debug",
+  /** An adaptive limiter entered (or extended) a cooldown: `{ name, cooldownMs, until, reason }`. */
+  "adaptive.cooldown": "warn",
+  /** An adaptive limiter recorded a back-off status: `{ name, status, retryAfterMs, congestion, ratePerSec }`. */
+  "adaptive.backoff": "info",
+  /** An adaptive limiter's pace changed: `{ name, from, to, reason }`. */
+  "adaptive.rateChange": "debug",
+  /** An HTTP client's request ended well: `{ integration, method, path, status, durationMs, attempts, outcome }`. */
+  "http.request": "debug",
+  /** An HTTP client's request failed (5xx, error, timeout, open circuit): the fields of `http.request` and `error`. */
+  "http.failure": "warn",
 } as const satisfies Record<string, LogLevel>;
 
 /** The name of an event `logEvents` can log. */
@@ -44,7 +70,7 @@ export type LoggedEvent = keyof typeof DEFAULT_LOG_LEVELS;
 export interface LogEventsOptions {
   /** Per-event levels over {@link DEFAULT_LOG_LEVELS}; `"off"` leaves an event out. */
   readonly levels?: Partial<Record<LoggedEvent, LogLevel>>;
-  /** The `name` field for a target that has no name of its own (a `RetryPolicy`). Default: its `name`, else `"retry"`. */
+  /** The `name` (or `integration`) field instead of the target's own; default: its `name`, else its kind (`"retry"`). */
   readonly name?: string;
 }
 
@@ -56,7 +82,9 @@ const METHODS = ["debug", "info", "warn", "error"] as const;
  * Logs what `target` does, with structured fields: state changes at `warn`, rejections
  * and failures at `debug`, retries at `debug` and give-ups at `warn` (see
  * {@link DEFAULT_LOG_LEVELS}). `target` is a `CircuitBreaker`, a `CircuitBreakers`
- * registry (its services created later included) or a `RetryPolicy`.
+ * registry (its services created later included), a `RetryPolicy`, a rate limiter, an
+ * `AdaptiveRateLimiter` (cooldowns at `warn`, refusals at `debug`) or an HTTP client
+ * (failed requests at `warn`, others at `debug`; its limiter and breaker are logged too).
  * Every line carries `event` (e.g. `"breaker.stateChange"`) besides the event's own
  * fields. Returns the function that removes every listener it added. A logger that throws
  * is ignored: the policy and its callers never see it.
@@ -105,6 +133,48 @@ export function logEvents(target: ObservableTarget, logger: Logger, options: Log
     }
     return all(offs);
   };
+  const limiter = (l: LimiterEvents, name: string): (() => void) => {
+    if (levels["limiter.rejected"] === "off") return () => undefined;
+    return l.on("rejected", ({ key, cost, retryAfterMs }) =>
+      write("limiter.rejected", { name, key, cost, retryAfterMs }, `rate limiter ${name} refused a request (${Number.isFinite(retryAfterMs) ? `retry in ${Math.ceil(retryAfterMs)} ms` : "cost above the limit"})`),
+    );
+  };
+  const adaptive = (a: AdaptiveTarget, name: string): (() => void) => {
+    const offs: (() => void)[] = [limiter(a, name)];
+    if (levels["adaptive.cooldown"] !== "off") {
+      offs.push(a.on("cooldown", ({ cooldownMs, until, reason }) => write("adaptive.cooldown", { name, cooldownMs, until, reason }, `rate limiter ${name}: cooling down for ${Math.ceil(cooldownMs)} ms (${reason})`)));
+    }
+    if (levels["adaptive.backoff"] !== "off") {
+      offs.push(
+        a.on("backoff", ({ status, retryAfterMs, congestion, ratePerSec }) =>
+          write("adaptive.backoff", { name, status, retryAfterMs: retryAfterMs ?? null, congestion, ratePerSec }, `rate limiter ${name}: upstream answered ${status}, pacing at ${round(ratePerSec)}/s`),
+        ),
+      );
+    }
+    if (levels["adaptive.rateChange"] !== "off") {
+      offs.push(a.on("rateChange", ({ from, to, reason }) => write("adaptive.rateChange", { name, from, to, reason }, `rate limiter ${name}: ${round(from)}/s -> ${round(to)}/s (${reason})`)));
+    }
+    return all(offs);
+  };
+  const http = (client: HttpClientTarget): (() => void) => {
+    const integration = integrationOf(client, options.name);
+    const offs: (() => void)[] = [];
+    if (levels["http.request"] !== "off" || levels["http.failure"] !== "off") {
+      offs.push(
+        client.on("request", ({ method, path, status, durationMs, attempts, outcome, error }) => {
+          const fields = { integration, method, path, status, durationMs, attempts, outcome };
+          const line = `${integration} ${method} ${path}: ${status ?? outcome} in ${Math.round(durationMs)} ms`;
+          if (outcome === "ok") write("http.request", fields, line);
+          else write("http.failure", error === undefined ? fields : { ...fields, error: describe(error) }, `${line} (${outcome})`);
+        }),
+      );
+    }
+    const own = limiterOf(client);
+    if (own !== undefined) offs.push(adaptive(own, own.name));
+    const b = breakerOf(client);
+    if (b !== undefined) offs.push(breaker(b));
+    return all(offs);
+  };
   const retry = (policy: RetryTarget, name: string): (() => void) => {
     const offs: (() => void)[] = [];
     if (levels["retry.retry"] !== "off") {
@@ -130,5 +200,21 @@ export function logEvents(target: ObservableTarget, logger: Logger, options: Log
       return eachBreaker(kind.target, breaker);
     case "retry":
       return retry(kind.target, labelOf(kind.target, options.name, "retry"));
+    case "limiter":
+      return limiter(kind.target, labelOf(kind.target, options.name, "limiter"));
+    case "adaptive":
+      return adaptive(kind.target, labelOf(kind.target, options.name, "adaptive"));
+    case "http":
+      return http(kind.target);
   }
+}
+
+/** What limiter logging needs: the events every limiter emits. */
+interface LimiterEvents {
+  on<K extends keyof RateLimiterEvents>(event: K, listener: (payload: RateLimiterEvents[K]) => void): () => void;
+}
+
+/** A rate for a message: at most two decimals. */
+function round(ratePerSec: number): number {
+  return Math.round(ratePerSec * 100) / 100;
 }

@@ -11,7 +11,10 @@ import { type DashboardSnapshot, type DashboardSource, Sources, viewOf } from ".
 
 /** Options of {@link dashboardHandler}. */
 export interface DashboardOptions {
-  /** What to show: breakers and `CircuitBreakers` registries (a registry's later services included). */
+  /**
+   * What to show: breakers, `CircuitBreakers` registries (a registry's later services
+   * included), rate limiters, adaptive rate limiters and HTTP clients (their limiter and breaker).
+   */
   readonly sources: readonly DashboardSource[];
   /**
    * Serve `POST breakers/<name>/isolate` and `.../reset` (they change production state).
@@ -93,7 +96,7 @@ export function dashboardHandler(options: DashboardOptions): DashboardHandler {
     setImmediate(broadcast);
   };
   const start = (): void => {
-    unsubscribe = sources.onStateChange(soon);
+    unsubscribe = sources.onChange(soon);
     timer = setInterval(broadcast, intervalMs);
     timer.unref();
   };

@@ -1,5 +1,5 @@
 /**
- * The dashboard's one page: HTML with inline CSS and JS, no framework. It listens to the
+ * The dashboard's one page (breakers and rate limiters): HTML with inline CSS and JS, no framework. It listens to the
  * `events` stream (server-sent events) next to it and updates its tables in place, so a
  * row keeps its buttons while the numbers change. Every value is written as text, never
  * as HTML.
@@ -44,6 +44,11 @@ const PAGE = `<!doctype html>
   .badge { display: inline-block; min-width: 78px; text-align: center; padding: 2px 10px; border-radius: 999px; font-size: 12px; font-weight: 600; color: #fff; }
   .badge.closed { background: var(--closed); } .badge.open { background: var(--open); }
   .badge.half-open { background: var(--half); } .badge.isolated { background: var(--isolated); }
+  .badge.pacing { background: var(--closed); } .badge.cooldown { background: var(--open); }
+  .badge.exhausted { background: var(--half); } .badge.waiting { background: var(--half); }
+  .gauge { display: inline-block; width: 70px; height: 7px; border-radius: 4px; background: var(--line); margin-right: 8px; vertical-align: 1px; overflow: hidden; }
+  .sub { font-size: 12px; }
+  .gauge > i { display: block; height: 100%; background: var(--closed); }
   button { font: inherit; font-size: 12px; padding: 4px 10px; border-radius: 5px; border: 1px solid #c5ccd6; background: #fff; cursor: pointer; }
   button:hover { background: #eef1f5; }
   button:disabled { opacity: .45; cursor: not-allowed; }
@@ -70,6 +75,14 @@ const PAGE = `<!doctype html>
     </table>
     <div class="empty" id="breakers-empty" hidden>No breakers yet.</div>
   </section>
+  <section>
+    <h2>Rate limiters <small id="limiter-count"></small></h2>
+    <table id="limiters">
+      <thead><tr><th>Limiter</th><th>State</th><th>Rate</th><th>Remaining</th><th>Cooldown</th><th>Waiting</th><th>In flight</th><th>Back-offs (last)</th><th>Store</th></tr></thead>
+      <tbody></tbody>
+    </table>
+    <div class="empty" id="limiters-empty" hidden>No rate limiters.</div>
+  </section>
   <div id="notice" role="status"></div>
 </main>
 <script>
@@ -77,6 +90,7 @@ const PAGE = `<!doctype html>
   "use strict";
   const $ = (id) => document.getElementById(id);
   const rows = new Map();
+  const limiterRows = new Map();
   let control = false;
 
   function cell(row, cls) {
@@ -145,10 +159,80 @@ const PAGE = `<!doctype html>
     $("breakers-empty").hidden = list.length > 0;
     $("breaker-count").textContent = list.length + (list.length === 1 ? " breaker" : " breakers");
   }
+  function rate(r) {
+    return (r >= 100 ? Math.round(r) : r >= 10 ? r.toFixed(1) : r.toFixed(2)) + " /s";
+  }
+  function span(ms) {
+    const trim = (x) => String(Math.round(x * 10) / 10);
+    if (ms < 1000) return trim(ms) + " ms";
+    if (ms < 120000) return trim(ms / 1000) + " s";
+    if (ms < 7200000) return trim(ms / 60000) + " min";
+    return trim(ms / 3600000) + " h";
+  }
+  function limiterRow(l) {
+    const tr = document.createElement("tr");
+    tr.dataset.limiter = l.name;
+    tr.dataset.kind = l.kind;
+    const c = {
+      name: cell(tr), state: cell(tr), rate: cell(tr, "num"), remaining: cell(tr, "num"), cooldown: cell(tr, "num"),
+      queued: cell(tr, "num"), inFlight: cell(tr, "num"), backoffs: cell(tr, "reason"), store: cell(tr, "muted"),
+    };
+    const algorithm = document.createElement("div");
+    algorithm.className = "muted sub";
+    c.name.append(l.name, algorithm);
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    c.state.appendChild(badge);
+    const gauge = document.createElement("span");
+    gauge.className = "gauge";
+    const fill = document.createElement("i");
+    gauge.appendChild(fill);
+    const left = document.createElement("span");
+    c.remaining.append(gauge, left);
+    return { tr, c, badge, gauge, fill, left, algorithm };
+  }
+  function renderLimiters(list) {
+    const body = $("limiters").tBodies[0];
+    const seen = new Set();
+    for (const l of list) {
+      // Limiters may share a name (one per tenant): the second is "name#2".
+      let id = l.kind + ":" + l.name;
+      for (let n = 2; seen.has(id); n++) id = l.kind + ":" + l.name + "#" + n;
+      seen.add(id);
+      let row = limiterRows.get(id);
+      if (!row) { row = limiterRow(l); limiterRows.set(id, row); body.appendChild(row.tr); }
+      const state = l.cooldownMs > 0 ? "cooldown" : l.queued > 0 ? "waiting" : l.remaining === 0 ? "exhausted" : "pacing";
+      row.badge.textContent = state === "cooldown" ? "cooling down" : state;
+      row.badge.className = "badge " + state;
+      row.tr.dataset.state = state;
+      row.algorithm.textContent = l.algorithm;
+      // A window reads best as "600 per 1 min"; a bucket and the adaptive limiter as a pace.
+      const shown = l.windowMs !== null ? l.limit + " per " + span(l.windowMs) + (l.ratePerSec >= 0.1 ? " · " + rate(l.ratePerSec) : "")
+        : rate(l.ratePerSec) + (l.limit !== null ? " (burst " + l.limit + ")" : "");
+      row.c.rate.textContent = shown + (l.rateSource && l.rateSource !== "initial" ? " · " + l.rateSource : "");
+      if (l.remaining === null || l.limit === null) {
+        row.gauge.style.display = "none";
+        row.left.textContent = "—";
+      } else {
+        row.gauge.style.display = "";
+        row.fill.style.width = Math.max(0, Math.min(100, (100 * l.remaining) / l.limit)) + "%";
+        row.left.textContent = l.remaining + " / " + l.limit;
+      }
+      row.c.cooldown.textContent = l.cooldownMs > 0 ? ago(l.cooldownMs) + " left" : "—";
+      row.c.queued.textContent = String(l.queued);
+      row.c.inFlight.textContent = l.inFlight === null ? "—" : String(l.inFlight);
+      row.c.backoffs.textContent = l.backoffs === null ? "—" : l.backoffs + (l.lastBackoff ? " (" + l.lastBackoff.status + (l.lastBackoff.retryAfterMs !== null ? ", Retry-After " + ago(l.lastBackoff.retryAfterMs) : "") + ", " + when(l.lastBackoff.at) + ")" : "");
+      row.c.store.textContent = l.store;
+    }
+    for (const [id, row] of limiterRows) if (!seen.has(id)) { row.tr.remove(); limiterRows.delete(id); }
+    $("limiters-empty").hidden = list.length > 0;
+    $("limiter-count").textContent = list.length + (list.length === 1 ? " limiter" : " limiters");
+  }
   function render(s) {
     control = s.control;
     $("control").textContent = control ? "control enabled" : "read-only";
     renderBreakers(s.breakers);
+    renderLimiters(s.limiters || []);
     $("updated").textContent = "updated " + new Date(s.at).toLocaleTimeString();
   }
   const events = new EventSource("events");

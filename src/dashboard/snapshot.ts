@@ -5,7 +5,19 @@ import type { RetryPhase } from "../backoff/backoff.js";
 import type { CircuitState } from "../breaker/state.js";
 import type { FailureRecord } from "../core/errors.js";
 import { InvalidOptionError } from "../core/errors.js";
-import { all, type BreakersTarget, type BreakerTarget, classify, eachBreaker } from "../metrics/targets.js";
+import type { RateSource } from "../limit/adaptive.js";
+import {
+  type AdaptiveTarget,
+  all,
+  breakerOf,
+  type BreakersTarget,
+  type BreakerTarget,
+  classify,
+  eachBreaker,
+  type HttpClientTarget,
+  type LimiterTarget,
+  limiterOf,
+} from "../metrics/targets.js";
 
 /** One breaker, as the dashboard shows it (a `BreakerStatus` that survives JSON). */
 export interface BreakerView {
@@ -29,6 +41,43 @@ export interface BreakerView {
   readonly store: string;
 }
 
+/** One rate limiter, as the dashboard shows it. */
+export interface LimiterView {
+  readonly name: string;
+  /** `"adaptive"` for an `AdaptiveRateLimiter` (an HTTP client's included), else `"keyed"`. */
+  readonly kind: "adaptive" | "keyed";
+  /** The algorithm: `TokenBucket`, `SlidingWindow`, `FixedWindow` or `AdaptiveRateLimiter`. */
+  readonly algorithm: string;
+  /**
+   * Requests per second: the adaptive limiter's current pace, a bucket's refill rate, a
+   * window's limit over its length (per key).
+   */
+  readonly ratePerSec: number;
+  /** The most a key can spend at once (a bucket's capacity, a window's limit); null for the adaptive limiter. */
+  readonly limit: number | null;
+  /** A window limiter's window (ms); null otherwise. */
+  readonly windowMs: number | null;
+  /**
+   * What the default key (`"default"`) has left now, for a keyed limiter; null for the
+   * adaptive limiter, and when the store could not answer.
+   */
+  readonly remaining: number | null;
+  /** Milliseconds left in the adaptive limiter's cooldown after a back-off status; 0 when none (always, for a keyed limiter). */
+  readonly cooldownMs: number;
+  /** Callers waiting for a permit (the default key's, for a keyed limiter). */
+  readonly queued: number;
+  /** Adaptive: permits granted and not yet reported back. Null for a keyed limiter. */
+  readonly inFlight: number | null;
+  /** Adaptive: back-off statuses recorded. Null for a keyed limiter. */
+  readonly backoffs: number | null;
+  /** Adaptive: the last back-off, or null. */
+  readonly lastBackoff: { readonly status: number; readonly at: number; readonly retryAfterMs: number | null } | null;
+  /** Adaptive: what set the rate (`initial`, `adaptive`, `headers`). Null for a keyed limiter. */
+  readonly rateSource: RateSource | null;
+  /** Where the state lives: `"memory"`, `"redis"`, ... */
+  readonly store: string;
+}
+
 /** Everything the page renders, sent on every tick and after every state change. */
 export interface DashboardSnapshot {
   /** Server time of the snapshot (epoch ms). */
@@ -36,18 +85,25 @@ export interface DashboardSnapshot {
   /** True when the isolate and reset buttons work. */
   readonly control: boolean;
   readonly breakers: readonly BreakerView[];
+  readonly limiters: readonly LimiterView[];
 }
 
-/** A source of the dashboard: a `CircuitBreaker` or a `CircuitBreakers` registry. */
-export type DashboardSource = BreakerTarget | BreakersTarget;
+/**
+ * A source of the dashboard: a `CircuitBreaker`, a `CircuitBreakers` registry, a rate
+ * limiter (`TokenBucket`, `SlidingWindow`, `FixedWindow`), an `AdaptiveRateLimiter`, or an
+ * HTTP client (`ApiClient`, `EnterpriseClient`: its limiter and breaker are shown).
+ */
+export type DashboardSource = BreakerTarget | BreakersTarget | LimiterTarget | AdaptiveTarget | HttpClientTarget;
 
 /** What the dashboard accepts, for its error messages. */
-const SOURCES = "a CircuitBreaker or a CircuitBreakers registry";
+const SOURCES = "a CircuitBreaker, a CircuitBreakers registry, a rate limiter, an AdaptiveRateLimiter or an HTTP client";
 
-/** The sources, sorted by kind, with the breakers' views and lookup by name. */
+/** The sources, sorted by kind, with the breakers' and limiters' views and lookup by name. */
 export class Sources {
   private readonly breakers: BreakerTarget[] = [];
   private readonly registries: BreakersTarget[] = [];
+  private readonly keyed: LimiterTarget[] = [];
+  private readonly adaptive: AdaptiveTarget[] = [];
 
   constructor(where: string, sources: readonly DashboardSource[]) {
     if (!Array.isArray(sources) || sources.length === 0) throw new InvalidOptionError(where, "sources", sources, `a non-empty array of sources (${SOURCES})`);
@@ -58,9 +114,25 @@ export class Sources {
       } catch {
         throw new InvalidOptionError(where, `sources[${i}]`, source, SOURCES);
       }
-      if (kind.kind === "breaker") this.breakers.push(kind.target);
-      else if (kind.kind === "breakers") this.registries.push(kind.target);
-      else throw new InvalidOptionError(where, `sources[${i}]`, source, SOURCES);
+      switch (kind.kind) {
+        case "breaker":
+          return void add(this.breakers, kind.target);
+        case "breakers":
+          return void add(this.registries, kind.target);
+        case "limiter":
+          return void add(this.keyed, kind.target);
+        case "adaptive":
+          return void add(this.adaptive, kind.target);
+        case "http": {
+          const limiter = limiterOf(kind.target);
+          const breaker = breakerOf(kind.target);
+          if (limiter !== undefined) add(this.adaptive, limiter);
+          if (breaker !== undefined) add(this.breakers, breaker);
+          return;
+        }
+        case "retry":
+          throw new InvalidOptionError(where, `sources[${i}]`, source, SOURCES);
+      }
     });
   }
 
@@ -76,18 +148,83 @@ export class Sources {
     return this.allBreakers().find((b) => b.name === name);
   }
 
-  /** Subscribes `listener` to every breaker's state changes, registries' later services included. */
-  onStateChange(listener: () => void): () => void {
+  /**
+   * Subscribes `listener` to every breaker's state changes (registries' later services
+   * included) and every adaptive limiter's cooldowns and rate changes. Keyed limiters are
+   * only read on the tick: listening to their admissions would cost every call.
+   */
+  onChange(listener: () => void): () => void {
     return all([
       ...this.breakers.map((b) => b.on("stateChange", listener)),
       ...this.registries.map((registry) => eachBreaker(registry, (b) => b.on("stateChange", listener))),
+      ...this.adaptive.flatMap((a) => [a.on("cooldown", listener), a.on("rateChange", listener)]),
     ]);
   }
 
   /** The snapshot of every source now. */
   async snapshot(control: boolean): Promise<DashboardSnapshot> {
-    return { at: Date.now(), control, breakers: this.allBreakers().map(viewOf) };
+    const keyed = await Promise.all(this.keyed.map(keyedViewOf));
+    return { at: Date.now(), control, breakers: this.allBreakers().map(viewOf), limiters: [...keyed, ...this.adaptive.map(adaptiveViewOf)] };
   }
+}
+
+function add<T>(list: T[], item: T): void {
+  if (!list.includes(item)) list.push(item);
+}
+
+function algorithmOf(target: object, fallback: string): string {
+  const name = (target as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === "string" && name !== "" && name !== "Object" ? name : fallback;
+}
+
+/** A keyed limiter's view: its parameters, and what the default key has left (peeked: nothing is taken). */
+export async function keyedViewOf(limiter: LimiterTarget): Promise<LimiterView> {
+  const params = limiter.params as { readonly ratePerSec?: number; readonly limit?: number; readonly windowMs?: number };
+  const windowMs = typeof params.windowMs === "number" ? params.windowMs : null;
+  const ratePerSec = typeof params.ratePerSec === "number" ? params.ratePerSec : windowMs !== null && windowMs > 0 ? (limiter.limit * 1000) / windowMs : 0;
+  let remaining: number | null = null;
+  try {
+    remaining = (await limiter.peek()).remaining;
+  } catch {
+    // The store cannot answer now (e.g. Redis is down): the row shows the rest.
+  }
+  return {
+    name: limiter.name,
+    kind: "keyed",
+    algorithm: algorithmOf(limiter, "limiter"),
+    ratePerSec,
+    limit: limiter.limit,
+    windowMs,
+    remaining,
+    cooldownMs: 0,
+    queued: limiter.waiting(),
+    inFlight: null,
+    backoffs: null,
+    lastBackoff: null,
+    rateSource: null,
+    store: limiter.store.name,
+  };
+}
+
+/** An adaptive limiter's view, from its `snapshot()`. */
+export function adaptiveViewOf(limiter: AdaptiveTarget): LimiterView {
+  const s = limiter.snapshot();
+  return {
+    name: limiter.name,
+    kind: "adaptive",
+    algorithm: "AdaptiveRateLimiter",
+    ratePerSec: s.ratePerSec,
+    limit: null,
+    windowMs: null,
+    remaining: null,
+    cooldownMs: s.cooldownMs,
+    queued: s.queued,
+    inFlight: s.inFlight,
+    backoffs: s.backoffs,
+    lastBackoff: s.lastBackoff,
+    rateSource: s.source,
+    store: limiter.store.name,
+  };
 }
 
 /** A breaker's view, from its `status()`. */

@@ -1,11 +1,12 @@
 import { type Clock, systemClock } from "../core/clock.js";
 import { BackoffExhaustedError, InvalidOptionError } from "../core/errors.js";
-import type { ListenerErrorHandler } from "../core/events.js";
+import { Emitter, type Listener, type ListenerErrorHandler } from "../core/events.js";
 import { checkKeys, integer, nonEmptyString, nonNegativeOrInfinity, orDefault } from "../core/validate.js";
 import { AdaptiveRateLimiter } from "../limit/adaptive.js";
 import type { Store } from "../store/store.js";
 import { buildRequest, checkBaseUrl, type HeadersInit, type RequestParts } from "./build-request.js";
 import { deadline } from "./deadline.js";
+import { type HttpClientEvents, requestEvent } from "./events.js";
 import { parseRetryAfter } from "./headers.js";
 import type { RateConfig } from "./rate-config.js";
 import { resolveRateConfig, type ResolvedRateConfig } from "./resolve-rate-config.js";
@@ -100,6 +101,7 @@ export class ApiClient {
   private readonly clock: Clock;
   private readonly defaultHeaders: Headers;
   private readonly backoffStatuses: ReadonlySet<number>;
+  private readonly events: Emitter<HttpClientEvents>;
 
   constructor(options: ApiClientOptions) {
     if (options === undefined || options === null || typeof options !== "object") throw new InvalidOptionError(WHERE, "options", options, "an object with at least baseUrl");
@@ -133,6 +135,12 @@ export class ApiClient {
       ...(options.onListenerError === undefined ? {} : { onListenerError: options.onListenerError }),
     });
     this.backoffStatuses = new Set(config.backoffStatuses);
+    this.events = new Emitter<HttpClientEvents>(options.onListenerError);
+  }
+
+  /** Subscribes to an event (`"request"`: one per request, when it ends); returns the unsubscribe function. */
+  on<K extends keyof HttpClientEvents>(event: K, listener: Listener<HttpClientEvents[K]>): () => void {
+    return this.events.on(event, listener);
   }
 
   /**
@@ -142,7 +150,19 @@ export class ApiClient {
    * arguments, the signal's reason on abort, and `fetch`'s own error on network failure.
    */
   async request(method: string, path: string, options: ApiRequestOptions = {}): Promise<Response> {
-    return this.exchange(method, path, options, { attempts: 0 });
+    // Unobserved, a request reads no clock and builds no event.
+    if (!this.events.has("request")) return this.exchange(method, path, options, { attempts: 0 });
+    const started = this.clock.now();
+    const tally: ExchangeTally = { attempts: 0 };
+    let response: Response;
+    try {
+      response = await this.exchange(method, path, options, tally);
+    } catch (error) {
+      this.events.emit("request", requestEvent(this.limiter.name, method, path, this.clock.now() - started, tally.attempts, undefined, error));
+      throw error;
+    }
+    this.events.emit("request", requestEvent(this.limiter.name, method, path, this.clock.now() - started, tally.attempts, response, undefined));
+    return response;
   }
 
   /**
@@ -168,7 +188,9 @@ export class ApiClient {
           throw signal?.aborted ? signal.reason : error;
         }
         if (!this.backoffStatuses.has(response.status)) {
-          this.limiter.onSuccess(response, permit);
+          // A 5xx that is no back-off says nothing about the rate: it must not grow it during an outage.
+          if (response.status >= 500) this.limiter.release(permit);
+          else this.limiter.onSuccess(response, permit);
           return response;
         }
         const dateHeader = response.headers.get("date") ?? undefined;

@@ -25,7 +25,7 @@ export interface RequestParts {
 /** What `fetch` is called with (but the signal). */
 export interface BuiltRequest {
   readonly url: string;
-  readonly init: { method: string; headers: Headers; body?: RequestBody };
+  readonly init: { method: string; headers: Headers; body?: RequestBody; duplex?: "half" };
   /** False for a body that can be sent only once (a stream). */
   readonly replayable: boolean;
 }
@@ -83,6 +83,8 @@ export function buildRequest(baseUrl: string, defaultHeaders: Headers, method: s
   } else if (parts.body !== undefined) {
     init.body = parts.body;
     replayable = !isStream(parts.body);
+    // Node's fetch refuses a stream body without it.
+    if (!replayable) init.duplex = "half";
   }
   return { url, init, replayable };
 }

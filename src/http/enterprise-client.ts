@@ -4,11 +4,13 @@ import type { CircuitState } from "../breaker/state.js";
 import { consecutiveFailures } from "../breaker/trip.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { BackoffExhaustedError, CircuitOpenError, InvalidOptionError, ResilienceError, TimeoutError } from "../core/errors.js";
+import { Emitter, type Listener } from "../core/events.js";
 import { checkKeys, func, integer, nonEmptyString, orDefault, positive } from "../core/validate.js";
 import type { AdaptiveSnapshot } from "../limit/adaptive.js";
-import type { Store } from "../store/store.js";
+import { isPromiseLike, type Store } from "../store/store.js";
 import { ApiClient, type ApiRequestOptions, type ExchangeTally, type FetchLike } from "./api-client.js";
 import type { HeadersInit } from "./build-request.js";
+import type { HttpClientEvents } from "./events.js";
 import type { Logger } from "../core/logger.js";
 import { checkLogger, errorSummary, type HttpLogLevel, safeLog } from "./logger.js";
 import type { RateConfig } from "./rate-config.js";
@@ -131,6 +133,7 @@ export class EnterpriseClient {
   private readonly context: Readonly<Record<string, unknown>>;
   private readonly clock: Clock;
   private readonly unsubscribe: (() => void)[] = [];
+  private readonly events = new Emitter<HttpClientEvents>();
 
   constructor(options: EnterpriseClientOptions) {
     if (options === undefined || options === null || typeof options !== "object") throw new InvalidOptionError(WHERE, "options", options, "an object with integration and baseUrl");
@@ -162,6 +165,11 @@ export class EnterpriseClient {
       this.breaker.on("stateChange", (e) => this.log(e.to === "closed" ? "info" : "warn", { from: e.from, to: e.to, reason: e.reason }, "circuit state changed")),
       this.client.limiter.on("rateChange", (e) => this.log("debug", { from: e.from, to: e.to, reason: e.reason }, "rate changed")),
     );
+  }
+
+  /** Subscribes to an event (`"request"`: one per request, when it ends); returns the unsubscribe function. */
+  on<K extends keyof HttpClientEvents>(event: K, listener: Listener<HttpClientEvents[K]>): () => void {
+    return this.events.on(event, listener);
   }
 
   /** The limiter's state now. */
@@ -226,6 +234,9 @@ export class EnterpriseClient {
     if (outcome === "ok") this.log("info", line, "upstream request completed");
     else if (outcome === "circuit-open") this.log("warn", { ...line, retryAfterMs: (error as CircuitOpenError).retryAfterMs }, "circuit open; request rejected");
     else this.log("error", failed ? { ...line, err: errorSummary(error) } : line, "upstream request failed");
+    if (this.events.has("request")) {
+      this.events.emit("request", { integration: this.integration, method, path, status: statusCode, durationMs: elapsedMs, attempts, outcome, error: failed ? error : undefined });
+    }
     if (this.onMetrics === undefined) return;
     const event: RequestMetricsEvent = {
       integration: this.integration,
@@ -242,7 +253,9 @@ export class EnterpriseClient {
       outcome,
     };
     try {
-      this.onMetrics(event);
+      const result: unknown = this.onMetrics(event);
+      // An async handler's rejection would otherwise go unhandled, which ends a Node process.
+      if (isPromiseLike(result)) result.then(undefined, (e: unknown) => this.log("error", { err: errorSummary(e) }, "metrics handler threw; event dropped"));
     } catch (e) {
       this.log("error", { err: errorSummary(e) }, "metrics handler threw; event dropped");
     }

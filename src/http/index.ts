@@ -25,3 +25,4 @@ export type { RateConfig } from "./rate-config.js";
 export { resolveRateConfig, DEFAULT_RATE_CONFIG, type ResolvedRateConfig } from "./resolve-rate-config.js";
 export { apiRateConfig, registerApiRateConfig, knownApiRateConfigs, type ApiRateConfig, type ApiRateConfigInput } from "./presets.js";
 export { UnknownApiRateConfigError } from "./errors.js";
+export type { ClientRequestEvent, HttpClientEvents } from "./events.js";

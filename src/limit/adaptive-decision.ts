@@ -222,13 +222,15 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     switch (input.type) {
       case "acquire":
         return this.acquire(s, input.cost, now, previousRate);
-      case "success":
+      case "success": {
         s.successes++;
         s.okCur++;
         if (input.epoch < 0 || input.epoch === s.epoch) s.loss *= 1 - LOSS_WEIGHT;
-        if (input.quota) this.quota(s, input.quota, now);
+        // An empty budget opens a cooldown: report it, so the shell can emit `cooldown`.
+        const cooldownMs = input.quota ? this.quota(s, input.quota, now) : 0;
         this.grow(s, now);
-        return this.out(s, now, previousRate, false, 0);
+        return this.out(s, now, previousRate, false, cooldownMs);
+      }
       case "backoff":
         return this.backoff(s, input, now, previousRate);
       case "reset": {

@@ -97,6 +97,8 @@ export interface AdaptiveSnapshot {
   readonly ratePerSec: number;
   /** When the current cooldown ends (clock ms), or null when none is in force. */
   readonly cooldownUntil: number | null;
+  /** Milliseconds left in the current cooldown on the limiter's clock (0 when none): for metrics and dashboards. */
+  readonly cooldownMs: number;
   /** Permits granted by this limiter and not yet reported back. */
   readonly inFlight: number;
   /** Callers waiting for a permit in this limiter. */
@@ -162,8 +164,8 @@ const REPORT_CHANGE = 0.1;
  * The control law (hold-and-probe with a measured ceiling, see `AdaptiveDecision`):
  * slow start doubles the rate every `doublingMs`; a back-off while probing sets the rate
  * to `(1 - headroom)` times the rate the upstream was accepting; a back-off while holding
- * cuts it by `decrease`; after each cut the rate holds `holdMs`, then doubles every
- * `doublingMs` until the next back-off. Responses to requests issued before a cut never
+ * cuts it by `decrease`; after each cut the rate holds `holdMs`, then grows as
+ * `base * (1 + probeGain * t^3)` until the next back-off. Responses to requests issued before a cut never
  * cut again: each permit carries its epoch.
  *
  * The algorithm is a pure decision run by the `store`; this class is the shell around it:
@@ -191,6 +193,8 @@ export class AdaptiveRateLimiter {
   private readonly settledPermits = new WeakSet<AdaptivePermit>();
   private inFlightCount = 0;
   private mirror: AdaptiveOutput | undefined;
+  /** When `mirror` was last set (clock ms): the estimate credits the refill since. */
+  private mirrorAt = 0;
   private reportedRate: number;
   private closed = false;
   private readonly onStoreError: (error: unknown) => void;
@@ -271,6 +275,7 @@ export class AdaptiveRateLimiter {
     if (this.store.synchronous && (options.retry === true || this.pendingCount() === 0)) {
       const out = this.apply({ type: "acquire", cost }, now) as AdaptiveOutput;
       this.mirror = out;
+      this.mirrorAt = this.clock.now();
       if (out.allowed) return Promise.resolve(this.grant(out, cost, 0));
       if (out.waitMs > maxWaitMs) return Promise.reject(this.reject(cost, out.waitMs));
     } else if (Number.isFinite(maxWaitMs)) {
@@ -361,6 +366,7 @@ export class AdaptiveRateLimiter {
     return {
       ratePerSec: view.rate,
       cooldownUntil: view.cooldownUntil > now ? view.cooldownUntil : null,
+      cooldownMs: view.cooldownUntil > now ? view.cooldownUntil - now : 0,
       inFlight: this.inFlightCount,
       queued: this.pendingCount(),
       successes: view.successes,
@@ -421,6 +427,7 @@ export class AdaptiveRateLimiter {
         const answer = this.apply({ type: "acquire", cost: waiter.cost }, this.clock.now());
         const out = isPromiseLike(answer) ? await answer : answer;
         this.mirror = out;
+        this.mirrorAt = this.clock.now();
         if (waiter.settled) continue;
         const now = this.clock.now();
         if (out.allowed) {
@@ -462,7 +469,9 @@ export class AdaptiveRateLimiter {
   private estimateWait(cost: number, now: number): number {
     const view = this.mirror;
     if (view === undefined) return 0;
-    let ahead = cost - view.tokens;
+    // The pacing bucket has refilled since the store last answered (a remote store answers rarely).
+    const tokens = Math.min(this.decision.config.burst, view.tokens + (Math.max(0, now - this.mirrorAt) * view.rate) / 1000);
+    let ahead = cost - tokens;
     for (let i = this.queueHead; i < this.queue.length; i++) if (!this.queue[i]!.settled) ahead += this.queue[i]!.cost;
     return Math.max(0, view.cooldownUntil - now) + Math.max(0, (ahead * 1000) / view.rate);
   }
@@ -534,6 +543,7 @@ export class AdaptiveRateLimiter {
 
   private report(input: AdaptiveInput, out: AdaptiveOutput, retryAfterMs: number | undefined): void {
     this.mirror = out;
+    this.mirrorAt = this.clock.now();
     const now = this.clock.now();
     if (input.type === "backoff") {
       if (this.events.has("backoff")) {

@@ -51,6 +51,8 @@ export class BaseRateLimiter<S> implements RateLimiter {
   /** The most units one key can spend at once. */
   readonly limit: number;
   readonly policy: string;
+  /** The algorithm's parameters, e.g. `{ capacity, ratePerSec }` or `{ limit, windowMs }`: for dashboards. */
+  readonly params: LimitDecision<S>["params"];
   /** Where the state lives. */
   readonly store: Store;
   private readonly decision: LimitDecision<S>;
@@ -79,6 +81,7 @@ export class BaseRateLimiter<S> implements RateLimiter {
     this.decision = decision;
     this.limit = decision.limit;
     this.policy = decision.policy;
+    this.params = decision.params;
     this.clock = options.clock ?? systemClock;
     if (typeof this.clock.now !== "function" || typeof this.clock.sleep !== "function") {
       throw new InvalidOptionError(where, "clock", this.clock, "a Clock with now() and sleep()");
@@ -141,6 +144,21 @@ export class BaseRateLimiter<S> implements RateLimiter {
 
   on<K extends keyof RateLimiterEvents>(event: K, listener: (payload: RateLimiterEvents[K]) => void): () => void {
     return this.events.on(event, listener);
+  }
+
+  /**
+   * What `key` (default key when omitted) has left now, without taking anything or
+   * emitting an event: for dashboards and status pages. `allowed` is always true.
+   */
+  peek(key: string = DEFAULT_KEY): Promise<RateLimitDecision> {
+    const invalid = this.check(key, 0, "peek");
+    if (invalid !== undefined) return Promise.reject(invalid);
+    try {
+      // A cost of 0 with peek reads the state as it is now: remaining and reset time.
+      return Promise.resolve(this.apply(key, 0, true));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** How many `acquire` calls are waiting on `key` (default key when omitted). */

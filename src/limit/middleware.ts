@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { InvalidOptionError } from "../core/errors.js";
-import { checkKeys, func } from "../core/validate.js";
+import { checkKeys, func, nonEmptyString } from "../core/validate.js";
 import { rateLimitHeaders } from "./headers.js";
 import type { RateLimitDecision, RateLimiter } from "./limiter.js";
 
@@ -62,7 +62,8 @@ export function rateLimitMiddleware<Req = IncomingMessage, Res extends ResponseL
     throw new InvalidOptionError(WHERE, "cost", cost, "an integer >= 0 or a function of the request");
   }
   const onLimited = options.onLimited === undefined ? tooManyRequests : func<NonNullable<typeof options.onLimited>>(WHERE, "onLimited", options.onLimited);
-  const headerOptions = { policy: options.policy ?? limiter.policy };
+  const policy = options.policy === undefined ? limiter.policy : nonEmptyString(WHERE, "policy", options.policy);
+  const headerOptions = policy === undefined ? {} : { policy };
 
   return (req, res, next) => {
     let decided: Promise<RateLimitDecision>;

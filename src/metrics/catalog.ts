@@ -23,6 +23,11 @@ export interface MetricDefinition {
   readonly buckets?: readonly number[];
   /** The unit, for OpenTelemetry (UCUM: `s`, `1`, `{request}/s`). */
   readonly unit: string;
+  /**
+   * How the samples of a pulled metric merge when several targets report the same labels
+   * (two clients of one integration, one per tenant): added up, or the largest. Default `"sum"`.
+   */
+  readonly combine?: "sum" | "max";
 }
 
 /** Breakwater's metrics, keyed by a short id. */
@@ -34,6 +39,7 @@ export const METRICS = {
     labels: ["name", "state"],
     source: "pull",
     unit: "1",
+    combine: "max",
   },
   breakerFailures: {
     name: "circuit_breaker_failures_total",
@@ -104,10 +110,11 @@ export const METRICS = {
   adaptiveRate: {
     name: "adaptive_rate_limit_rate",
     kind: "gauge",
-    help: "The adaptive rate limiter's current rate, in requests per second.",
+    help: "The adaptive rate limiter's current rate, in requests per second (limiters of one name, e.g. one per tenant, added up).",
     labels: ["limiter"],
     source: "pull",
     unit: "{request}/s",
+    combine: "sum",
   },
   adaptiveCooldown: {
     name: "adaptive_rate_limit_cooldown_seconds",
@@ -116,6 +123,7 @@ export const METRICS = {
     labels: ["limiter"],
     source: "pull",
     unit: "s",
+    combine: "max",
   },
   httpRequests: {
     name: "http_client_requests_total",

@@ -4,16 +4,16 @@
  * @opentelemetry/api is an optional peer dependency, used for its types only: the
  * application hands over its own `Meter`, so nothing of OpenTelemetry is loaded here.
  */
-import type { Counter, Histogram, Meter, Observable as OtelObservable, ObservableCallback } from "@opentelemetry/api";
+import type { Histogram, Meter, Observable as OtelObservable, ObservableCallback } from "@opentelemetry/api";
 import { InvalidOptionError } from "../core/errors.js";
 import { checkKeys } from "../core/validate.js";
 import { type MetricId, METRICS } from "./catalog.js";
-import { type ObserveOptions, Observations, Pulls } from "./observe.js";
+import { CounterCells, type ObserveOptions, Observations, Pulls } from "./observe.js";
 import type { ObservableTarget } from "./targets.js";
 
 export { METRICS, type MetricDefinition, type MetricId, type MetricKind, type Labels } from "./catalog.js";
 export type { ObserveOptions } from "./observe.js";
-export type { ObservableTarget, BreakerTarget, BreakersTarget } from "./targets.js";
+export type { ObservableTarget, BreakerTarget, BreakersTarget, RetryTarget, LimiterTarget, AdaptiveTarget, HttpClientTarget } from "./targets.js";
 
 /** Options of {@link instrumentOpenTelemetry}. */
 export interface OpenTelemetryOptions {
@@ -39,10 +39,11 @@ export interface OpenTelemetryMetrics {
 const WHERE = "instrumentOpenTelemetry";
 
 /**
- * Creates Breakwater's instruments on an OpenTelemetry meter: counters and histograms fed
- * by the policies' events, observable gauges and counters read at each collection (the
- * breakers' state and totals, the adaptive limiters' rate and cooldown). Names and
- * attributes are those of `breakwater/prometheus`.
+ * Creates Breakwater's instruments on an OpenTelemetry meter: histograms fed by the
+ * policies' events; observable counters over totals kept in process (a listener adds to a
+ * number; the meter reads it at each collection); observable gauges and counters read
+ * from the policies at each collection (the breakers' state and totals, the adaptive
+ * limiters' rate and cooldown). Names and attributes are those of `breakwater/prometheus`.
  *
  * @example
  * ```ts
@@ -60,7 +61,7 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions): OpenTele
   if (typeof prefix !== "string") throw new InvalidOptionError(WHERE, "prefix", prefix, "a string");
 
   const pulls = new Pulls();
-  const counters = new Map<MetricId, Counter>();
+  const cells = new CounterCells();
   const histograms = new Map<MetricId, Histogram>();
   const callbacks: [OtelObservable, ObservableCallback][] = [];
   const ids = Object.keys(METRICS) as MetricId[];
@@ -70,11 +71,14 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions): OpenTele
     const base = { description: def.help, unit: def.unit };
     if (def.kind === "histogram") {
       histograms.set(id, meter.createHistogram(name, { ...base, advice: { explicitBucketBoundaries: [...(def.buckets ?? [])] } }));
-    } else if (def.source === "event") {
-      counters.set(id, meter.createCounter(name, base));
     } else {
       const instrument = def.kind === "gauge" ? meter.createObservableGauge(name, base) : meter.createObservableCounter(name, base);
-      const callback: ObservableCallback = (result) => pulls.read(id, (labels, value) => result.observe(value, labels));
+      const callback: ObservableCallback =
+        def.source === "event"
+          ? (result) => {
+              for (const cell of cells.of(id)) result.observe(cell.value, cell.labels);
+            }
+          : (result) => pulls.read(id, (labels, value) => result.observe(value, labels));
       instrument.addCallback(callback);
       callbacks.push([instrument, callback]);
     }
@@ -82,8 +86,11 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions): OpenTele
 
   const observations = new Observations(
     {
-      add: (id, labels, value) => counters.get(id)?.add(value, labels),
-      record: (id, labels, value) => histograms.get(id)?.record(value, labels),
+      counter: (id, labels) => cells.bind(id, labels),
+      histogram: (id, labels) => {
+        const histogram = histograms.get(id) as Histogram;
+        return (value) => histogram.record(value, labels);
+      },
       pull: (id, read) => pulls.add(id, read),
     },
     `${WHERE}(...).observe`,

@@ -5,16 +5,17 @@
  * so the metric classes come from the application's own prom-client and the core never
  * loads it.
  */
-import { Counter, Gauge, Histogram, register as defaultRegistry, type Registry } from "prom-client";
+import { Counter, Gauge, type Metric, register as defaultRegistry, type Registry } from "prom-client";
 import { InvalidOptionError } from "../core/errors.js";
 import { checkKeys } from "../core/validate.js";
 import { type Labels, type MetricDefinition, type MetricId, METRICS } from "./catalog.js";
-import { type Emit, type ObserveOptions, Observations, Pulls } from "./observe.js";
+import { BucketHistogram } from "./bucket-histogram.js";
+import { CounterCells, type Emit, type ObserveOptions, Observations, Pulls } from "./observe.js";
 import type { ObservableTarget } from "./targets.js";
 
 export { METRICS, type MetricDefinition, type MetricId, type MetricKind, type Labels } from "./catalog.js";
 export type { ObserveOptions } from "./observe.js";
-export type { ObservableTarget, BreakerTarget, BreakersTarget } from "./targets.js";
+export type { ObservableTarget, BreakerTarget, BreakersTarget, RetryTarget, LimiterTarget, AdaptiveTarget, HttpClientTarget } from "./targets.js";
 
 /** Options of {@link instrumentPrometheus}. */
 export interface PrometheusOptions {
@@ -45,12 +46,13 @@ export interface PrometheusMetrics {
 const WHERE = "instrumentPrometheus";
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
-type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
+type AnyMetric = Counter<string> | Gauge<string> | BucketHistogram;
 
 /**
  * Creates Breakwater's metrics on a prom-client registry; `observe(target)` then feeds them.
- * Counters and histograms are updated by listeners on the policies' events; gauges and the
- * breakers' totals are read when the registry is scraped.
+ * Counters and histograms are updated by listeners on the policies' events, into series
+ * kept in process (a few additions per event, no label hashing) that the registry reads
+ * when it is scraped; gauges and the breakers' totals are read from the policies then.
  *
  * @example
  * ```ts
@@ -77,15 +79,25 @@ export function instrumentPrometheus(options: PrometheusOptions = {}): Prometheu
   }
 
   const pulls = new Pulls();
+  const cells = new CounterCells();
   const metrics = new Map<MetricId, AnyMetric>();
-  for (const id of ids) metrics.set(id, create(METRICS[id], prefix + METRICS[id].name, registry, (emit) => pulls.read(id, emit)));
+  for (const id of ids) {
+    metrics.set(id, create(METRICS[id], prefix + METRICS[id].name, registry, (emit) => pulls.read(id, emit), () => flush(id)));
+  }
+  // An event counter's cells hold what happened since the last scrape; the scrape moves it into the Counter.
+  const flush = (id: MetricId): void => {
+    const counter = metrics.get(id) as Counter<string>;
+    for (const cell of cells.of(id)) {
+      if (cell.value === 0) continue;
+      counter.inc(cell.labels, cell.value);
+      cell.value = 0;
+    }
+  };
 
-  const counter = (id: MetricId) => metrics.get(id) as Counter<string>;
-  const histogram = (id: MetricId) => metrics.get(id) as Histogram<string>;
   const observations = new Observations(
     {
-      add: (id, labels, value) => counter(id).inc(labels, value),
-      record: (id, labels, value) => histogram(id).observe(labels, value),
+      counter: (id, labels) => cells.bind(id, labels),
+      histogram: (id, labels) => (metrics.get(id) as BucketHistogram).bind(labels),
       pull: (id, read) => pulls.add(id, read),
     },
     `${WHERE}(...).observe`,
@@ -102,11 +114,15 @@ export function instrumentPrometheus(options: PrometheusOptions = {}): Prometheu
   };
 }
 
-function create(def: MetricDefinition, name: string, registry: Registry, read: (emit: Emit) => void): AnyMetric {
+function create(def: MetricDefinition, name: string, registry: Registry, read: (emit: Emit) => void, flush: () => void): AnyMetric {
   const common = { name, help: def.help, labelNames: def.labels, registers: [registry] };
   switch (def.kind) {
-    case "histogram":
-      return new Histogram({ ...common, buckets: [...(def.buckets ?? [])] });
+    case "histogram": {
+      const histogram = new BucketHistogram(name, def.help, def.labels, def.buckets ?? []);
+      // prom-client reads any metric through get(): BucketHistogram has prom-client's metric shape.
+      registry.registerMetric(histogram as unknown as Metric);
+      return histogram;
+    }
     case "gauge":
       return new Gauge({
         ...common,
@@ -116,7 +132,14 @@ function create(def: MetricDefinition, name: string, registry: Registry, read: (
         },
       });
     case "counter":
-      if (def.source === "event") return new Counter(common);
+      if (def.source === "event") {
+        return new Counter({
+          ...common,
+          collect() {
+            flush();
+          },
+        });
+      }
       return new Counter({
         ...common,
         collect() {

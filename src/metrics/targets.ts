@@ -4,30 +4,63 @@
  * no policy needs to know about its observers.
  */
 import type { CircuitBreaker } from "../breaker/circuit-breaker.js";
-import type { CircuitBreakers } from "../breaker/circuit-breakers.js";
 import { InvalidOptionError } from "../core/errors.js";
+import type { HttpClientEvents } from "../http/events.js";
+import type { AdaptiveRateLimiter } from "../limit/adaptive.js";
+import type { BaseRateLimiter } from "../limit/base.js";
 import type { RetryPolicy } from "../retry/retry-policy.js";
 
 /** What an observer needs of a circuit breaker. */
 export type BreakerTarget = Pick<CircuitBreaker, "name" | "state" | "status" | "on" | "isolate" | "reset">;
 
-/** What an observer needs of a `CircuitBreakers` registry. */
-export type BreakersTarget = Pick<CircuitBreakers, "get" | "names" | "onCreate">;
+/**
+ * What an observer needs of a `CircuitBreakers` registry: structural, so that a fleet view
+ * whose breakers are read from Redis (`FleetBreakers`) is one too.
+ */
+export interface BreakersTarget {
+  get(service: string): BreakerTarget;
+  names(): readonly string[];
+  onCreate(listener: (service: string, breaker: BreakerTarget) => void): () => void;
+}
 
 /** What an observer needs of a retry policy (its `name`, when it has one, labels it). */
 export type RetryTarget = Pick<RetryPolicy, "on" | "maxAttempts"> & { readonly name?: string };
 
+/** What an observer needs of a keyed rate limiter (`TokenBucket`, `SlidingWindow`, `FixedWindow`). */
+export type LimiterTarget = Pick<BaseRateLimiter<unknown>, "name" | "limit" | "policy" | "params" | "on" | "tryAcquire" | "acquire" | "waiting" | "peek" | "store">;
+
+/** What an observer needs of an `AdaptiveRateLimiter`. */
+export type AdaptiveTarget = Pick<AdaptiveRateLimiter, "name" | "on" | "snapshot" | "onBackoff" | "store">;
+
+/**
+ * What an observer needs of an HTTP client (`ApiClient` or `EnterpriseClient`): its
+ * `request` events, its adaptive limiter and, for an `EnterpriseClient`, its breaker and
+ * integration.
+ */
+export interface HttpClientTarget {
+  on<K extends keyof HttpClientEvents>(event: K, listener: (payload: HttpClientEvents[K]) => void): () => void;
+  request(method: string, path: string): Promise<Response>;
+  readonly limiter?: AdaptiveTarget;
+  readonly client?: { readonly limiter: AdaptiveTarget };
+  readonly breaker?: BreakerTarget;
+  readonly integration?: string;
+}
+
 /** Anything Breakwater's metrics, `logEvents` and the dashboard can watch. */
-export type ObservableTarget = BreakerTarget | BreakersTarget | RetryTarget;
+export type ObservableTarget = BreakerTarget | BreakersTarget | RetryTarget | LimiterTarget | AdaptiveTarget | HttpClientTarget;
 
 /** A target with its kind. */
 export type Classified =
   | { readonly kind: "breaker"; readonly target: BreakerTarget }
   | { readonly kind: "breakers"; readonly target: BreakersTarget }
-  | { readonly kind: "retry"; readonly target: RetryTarget };
+  | { readonly kind: "retry"; readonly target: RetryTarget }
+  | { readonly kind: "limiter"; readonly target: LimiterTarget }
+  | { readonly kind: "adaptive"; readonly target: AdaptiveTarget }
+  | { readonly kind: "http"; readonly target: HttpClientTarget };
 
 /** What `classify` accepts, listed in its error message. */
-export const OBSERVABLE_KINDS = "a CircuitBreaker, a CircuitBreakers registry or a RetryPolicy";
+export const OBSERVABLE_KINDS =
+  "a CircuitBreaker, a CircuitBreakers registry, a RetryPolicy, a rate limiter (TokenBucket, SlidingWindow, FixedWindow), an AdaptiveRateLimiter or an HTTP client (ApiClient, EnterpriseClient)";
 
 function has(target: object, method: string): boolean {
   return typeof (target as Record<string, unknown>)[method] === "function";
@@ -43,8 +76,30 @@ export function classify(where: string, target: unknown): Classified {
     if (has(target, "on") && has(target, "execute") && typeof (target as { maxAttempts?: unknown }).maxAttempts === "number") {
       return { kind: "retry", target: target as RetryTarget };
     }
+    if (has(target, "on") && has(target, "snapshot") && has(target, "onBackoff")) return { kind: "adaptive", target: target as AdaptiveTarget };
+    if (has(target, "on") && has(target, "tryAcquire") && has(target, "acquire") && typeof (target as { name?: unknown }).name === "string") {
+      return { kind: "limiter", target: target as LimiterTarget };
+    }
+    if (has(target, "on") && has(target, "request") && limiterOf(target as HttpClientTarget) !== undefined) return { kind: "http", target: target as HttpClientTarget };
   }
   throw new InvalidOptionError(where, "target", target, OBSERVABLE_KINDS);
+}
+
+/** The adaptive limiter of an HTTP client: an `ApiClient`'s own, or an `EnterpriseClient`'s client's. */
+export function limiterOf(client: HttpClientTarget): AdaptiveTarget | undefined {
+  const limiter = client.limiter ?? client.client?.limiter;
+  return typeof limiter === "object" && limiter !== null && typeof limiter.snapshot === "function" ? limiter : undefined;
+}
+
+/** The breaker of an HTTP client (an `EnterpriseClient`'s), if it has one. */
+export function breakerOf(client: HttpClientTarget): BreakerTarget | undefined {
+  const breaker = client.breaker;
+  return typeof breaker === "object" && breaker !== null && typeof breaker.status === "function" ? breaker : undefined;
+}
+
+/** The `integration` label of an HTTP client: the option, else its integration, else its limiter's name. */
+export function integrationOf(client: HttpClientTarget, name: string | undefined): string {
+  return name ?? client.integration ?? (limiterOf(client) as AdaptiveTarget).name;
 }
 
 /**

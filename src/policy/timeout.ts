@@ -1,6 +1,6 @@
 import { abortReason } from "../core/abort.js";
 import { type Clock, systemClock } from "../core/clock.js";
-import { TimeoutError } from "../core/errors.js";
+import { InvalidOptionError, TimeoutError } from "../core/errors.js";
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import type { ExecuteOptions, ExecutionContext, Operation, Policy } from "../core/policy.js";
 import { checkKeys, oneOf, orDefault, positive } from "../core/validate.js";
@@ -31,6 +31,8 @@ export interface TimeoutEvents {
 
 const WHERE = "timeout()";
 const MODES: readonly TimeoutMode[] = ["cooperative", "aggressive"];
+/** The longest delay `setTimeout` honours. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** What arms one call's limit: a real timer, or an aborter of a `clock.sleep`. */
 type Alarm = ReturnType<typeof setTimeout> | AbortController;
@@ -57,6 +59,8 @@ export class TimeoutPolicy implements Policy {
   constructor(timeoutMs: number, options: TimeoutOptions = {}) {
     checkKeys(WHERE, options, ["mode", "clock", "onListenerError"]);
     this.timeoutMs = positive(WHERE, "ms", timeoutMs);
+    // A longer timer would fire after 1 ms in Node: refuse it rather than time out at once.
+    if (timeoutMs > MAX_TIMER_MS) throw new InvalidOptionError(WHERE, "ms", timeoutMs, `a finite number > 0 and <= ${MAX_TIMER_MS} (about 24.8 days)`);
     this.mode = oneOf(WHERE, "mode", orDefault(options.mode, "cooperative"), MODES);
     this.clock = clockOption(WHERE, options.clock);
     this.events = new Emitter<TimeoutEvents>(options.onListenerError);

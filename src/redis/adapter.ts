@@ -133,13 +133,12 @@ function ioredisAdapter(client: IoRedisLike, given: IoRedisLike | undefined): Re
   const errorListeners = new Set<(error: unknown) => void>();
   return {
     kind: cluster ? "ioredis-cluster" : "ioredis",
-    async evalScript(script, keys, args) {
-      try {
-        return await client.evalsha(script.sha, keys.length, ...keys, ...args);
-      } catch (error) {
+    evalScript(script, keys, args) {
+      // A chain rather than an async function: one promise fewer on the hot path.
+      return client.evalsha(script.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
         if (!isNoScript(error)) throw error;
         return client.eval(script.source, keys.length, ...keys, ...args);
-      }
+      });
     },
     async ping() {
       await client.ping();
@@ -190,14 +189,12 @@ function nodeRedisAdapter(client: NodeRedisLike, given: NodeRedisLike | undefine
   const errorListeners = new Set<(error: unknown) => void>();
   return {
     kind: cluster ? "node-redis-cluster" : "node-redis",
-    async evalScript(script, keys, args) {
+    evalScript(script, keys, args) {
       const options = { keys: [...keys], arguments: [...args] };
-      try {
-        return await client.evalSha(script.sha, options);
-      } catch (error) {
+      return client.evalSha(script.sha, options).catch((error: unknown) => {
         if (!isNoScript(error)) throw error;
         return client.eval(script.source, options);
-      }
+      });
     },
     async ping() {
       if (cluster) {

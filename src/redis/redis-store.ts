@@ -8,7 +8,13 @@ import type { BoundState, Decision, Store } from "../store/store.js";
 import { type RedisAdapter, toAdapter } from "./adapter.js";
 import { RedisBreakerMirror, type MirrorHost, type RedisErrorMode } from "./breaker-mirror.js";
 import { decodeBreakerReply, decodeStored, encodeParams, singleOutput, toEntry } from "./codec.js";
+import { ADAPTIVE_TWIN } from "./adaptive-twin.js";
+import { LIMIT_TWINS } from "./limit-twins.js";
 import { BREAKER_SCRIPT } from "./scripts/breaker.js";
+import type { LuaScript } from "./scripts/script.js";
+import type { Twin } from "./twin.js";
+import { TwinRunner } from "./twin-runner.js";
+import { CommandWatchdog } from "./watchdog.js";
 
 export type { RedisErrorMode } from "./breaker-mirror.js";
 
@@ -39,8 +45,10 @@ export interface RedisStoreOptions {
   readonly metaTtlMs?: number;
   /**
    * What a policy does while Redis cannot be reached: `"local"` (default) decides in
-   * process from the last state it saw; `"allow"` lets every call through and records
-   * nothing; `"deny"` rejects the calls that ask the store (a breaker looks open).
+   * process (a breaker from the last state it saw, a limiter from an in-process store that
+   * starts full); `"allow"` lets every call through and records nothing; `"deny"` rejects
+   * the calls that ask the store (a breaker looks open, a limiter refuses with
+   * `retryAfterMs` = `retryIntervalMs`).
    */
   readonly onRedisError?: RedisErrorMode;
   /** How long a command may take before the store falls back (ms). Default 1,000. */
@@ -82,11 +90,14 @@ const defaultLogger: RedisStoreLogger = {
 
 /**
  * A store in Redis (or Valkey), shared by every process that uses the same namespace.
- * Each decision runs atomically in one Lua script with the server's TIME as its clock.
- * A breaker gets a local mirror of its record (`bind`), refreshed from every script reply
- * and from the pub/sub message each transition publishes, so `isAvailable()` stays
- * synchronous and a closed breaker never waits for Redis. Redis errors never reach the
- * caller: they are emitted (`on("error")`), logged, and answered by `onRedisError`.
+ * Each decision runs atomically in one Lua script with the server's TIME as its clock:
+ * the breaker's, and the twins of the token bucket, both sliding windows, the fixed
+ * window and the adaptive limiter. A breaker gets a local mirror of its record (`bind`),
+ * refreshed from every script reply and from the pub/sub message each transition
+ * publishes, so `isAvailable()` stays synchronous and a closed breaker never waits for
+ * Redis. A limiter asks Redis on every call (that is what makes it exact across
+ * processes); concurrent calls on one key share a script call. Redis errors never reach
+ * the caller: they are emitted (`on("error")`), logged, and answered by `onRedisError`.
  */
 export class RedisStore implements Store {
   readonly name = "redis";
@@ -114,6 +125,13 @@ export class RedisStore implements Store {
   private probing = false;
   private unsubscribe: Promise<(() => Promise<void>) | undefined> | undefined;
   private closed = false;
+  /** The server's clock minus this process's (ms), from the last limiter reply; undefined before one. */
+  private serverOffset: number | undefined;
+  private readonly watchdog: CommandWatchdog;
+  private readonly twins: TwinRunner;
+  /** The last key `redisKey` mapped, and its Redis key: a limiter's hot key is mapped once. */
+  private lastKey = "";
+  private lastRedisKey = "";
 
   constructor(options: RedisStoreOptions) {
     if (options === undefined || options === null) throw new InvalidOptionError(WHERE, "client", undefined, "a Redis client");
@@ -129,6 +147,21 @@ export class RedisStore implements Store {
     this.mode = oneOf(WHERE, "onRedisError", orDefault(options.onRedisError, "local"), MODES);
     this.commandTimeoutMs = positive(WHERE, "commandTimeoutMs", orDefault(options.commandTimeoutMs, 1_000));
     this.retryIntervalMs = positive(WHERE, "retryIntervalMs", orDefault(options.retryIntervalMs, 1_000));
+    this.watchdog = new CommandWatchdog(this.commandTimeoutMs, (operation, ms) => new RedisTimeoutError(operation, ms));
+    this.twins = new TwinRunner({
+      usable: () => this.healthy && !this.closed,
+      send: (twin, redisKey, args, operation) => {
+        args.push(this.deadline());
+        return this.watchdog.guard(this.adapter.evalScript(twin.script, [redisKey], args), operation).then((reply) => {
+          this.learnOffset(reply);
+          return reply;
+        });
+      },
+      failed: (error, operation) => this.failed(error, operation),
+      report: (error, operation) => this.report(error, operation),
+      stale: (operation) => new RedisTimeoutError(operation, this.commandTimeoutMs),
+      fallback: (twin, decision, key, input, now) => this.twinFallback(twin, decision, key, input, now),
+    });
     const maxQueued = integer(WHERE, "maxQueued", orDefault(options.maxQueued, 10_000));
     this.logger = options.logger ?? defaultLogger;
     if (typeof this.logger.warn !== "function") throw new InvalidOptionError(WHERE, "logger", options.logger, "an object with warn(fields, message)");
@@ -158,14 +191,28 @@ export class RedisStore implements Store {
 
   /** The Redis key of a store key: under the namespace, with a hash tag (the key itself unless it has one). */
   redisKey(key: string): string {
+    if (key === this.lastKey && key !== "") return this.lastRedisKey;
+    this.lastRedisKey = this.mapKey(key);
+    this.lastKey = key;
+    return this.lastRedisKey;
+  }
+
+  private mapKey(key: string): string {
     const prefix = `${this.namespace}:`;
     const prefixed = key.startsWith(prefix) ? key : prefix + key;
     return /\{[^}]+\}/.test(prefixed) ? prefixed : `${prefix}{${key.startsWith(prefix) ? key.slice(prefix.length) : key}}`;
   }
 
+  /**
+   * Applies `decision` atomically in its Lua twin, with the server's TIME as the clock
+   * (`now`, the caller's clock, only moves absolute times in the output onto it). Never
+   * rejects for a Redis error: the answer then comes from `onRedisError`.
+   */
   apply<S, I, O>(decision: Decision<S, I, O>, key: string, input: I, now: number): Promise<O> {
-    if (decision.kind !== "breaker" || !(decision instanceof BreakerDecision)) return Promise.reject(this.noTwin(decision.kind));
-    return this.applyBreaker(decision, key, input as BreakerInput, now) as Promise<O>;
+    if (decision.kind === "breaker" && decision instanceof BreakerDecision) return this.applyBreaker(decision, key, input as BreakerInput, now) as Promise<O>;
+    const twin = twinOf(decision);
+    if (twin === undefined) return Promise.reject(this.noTwin(decision.kind));
+    return this.twins.apply(twin, decision, key, this.redisKey(key), input, now);
   }
 
   bind<S, I, O>(decision: Decision<S, I, O>, key: string): BoundState<S, I, O> {
@@ -186,7 +233,7 @@ export class RedisStore implements Store {
   }
 
   async read<S>(decision: Decision<S, unknown, unknown>, key: string, now: number): Promise<S | undefined> {
-    if (decision.kind !== "breaker") throw this.noTwin(decision.kind);
+    if (decision.kind !== "breaker") return this.readTwin(decision, key);
     if (!this.healthy) return this.local.read(decision, key);
     try {
       const text = await this.timed(this.adapter.get(this.redisKey(key)), "get");
@@ -229,11 +276,46 @@ export class RedisStore implements Store {
       if (unsubscribe !== undefined) await this.timed(unsubscribe(), "close").catch(() => undefined);
     }
     this.detachErrors();
+    // Nothing waits on a command past close(): its caller gets the fallback's answer.
+    this.watchdog.close(new ResilienceError("RedisStore is closed"));
     await this.local.close();
   }
 
   private noTwin(kind: string): Error {
     return new ResilienceError(`RedisStore has no Lua twin for decision kind "${kind}"`);
+  }
+
+  /** The answer without Redis: `onRedisError` decides. */
+  private twinFallback<S, I, O>(twin: Twin<S, I, O>, decision: Decision<S, I, O>, key: string, input: I, now: number): O {
+    if (this.mode === "local") return this.local.apply(decision, key, input, now);
+    return twin.fallback(this.mode, decision, input, this.retryIntervalMs, () => this.local.apply(decision, key, input, now));
+  }
+
+  /**
+   * The server-clock time after which a command sent now must not run (its caller will have
+   * answered from the fallback): see `STALE_CHECK`. "0" (none) until a reply has told the
+   * server's clock; the estimate errs early by at most a round trip.
+   */
+  private deadline(): string {
+    return this.serverOffset === undefined ? "0" : String(Math.ceil(Date.now() + this.serverOffset + this.commandTimeoutMs));
+  }
+
+  /** Learns the server's clock offset from a reply whose last element is the server's now. */
+  private learnOffset(reply: unknown): void {
+    const serverNow = Array.isArray(reply) ? Number(reply[reply.length - 1]) : NaN;
+    if (Number.isFinite(serverNow)) this.serverOffset = serverNow - Date.now();
+  }
+
+  private async readTwin<S>(decision: Decision<S, unknown, unknown>, key: string): Promise<S | undefined> {
+    const twin = twinOf(decision);
+    if (twin === undefined) throw this.noTwin(decision.kind);
+    if (!this.healthy || this.closed) return this.local.read(decision, key);
+    try {
+      const reply = await this.run([this.redisKey(key)], [...twin.readArgs(decision), "0"], `${decision.kind}:read`, twin.script);
+      return twin.decodeState(reply);
+    } catch {
+      return this.local.read(decision, key);
+    }
   }
 
   private async applyBreaker(decision: BreakerDecision, key: string, input: BreakerInput, now: number): Promise<BreakerOutput> {
@@ -253,10 +335,10 @@ export class RedisStore implements Store {
     return this.mode === "allow" ? { allowed: true, epoch: -1, transition: undefined } : { allowed: false, retryAfterMs: this.retryIntervalMs };
   }
 
-  private async run(keys: readonly string[], args: readonly string[], operation: string): Promise<unknown> {
+  private async run(keys: readonly string[], args: readonly string[], operation: string, script: LuaScript = BREAKER_SCRIPT): Promise<unknown> {
     if (this.closed) throw new ResilienceError("RedisStore is closed");
     try {
-      return await this.timed(this.adapter.evalScript(BREAKER_SCRIPT, keys, args), operation);
+      return await this.watchdog.guard(this.adapter.evalScript(script, keys, args), operation);
     } catch (error) {
       this.failed(error, operation);
       throw error;
@@ -345,6 +427,12 @@ export class RedisStore implements Store {
       },
     );
   }
+}
+
+/** The twin of a decision kind other than the breaker's, or undefined. */
+function twinOf<S, I, O>(decision: Decision<S, I, O>): Twin<S, I, O> | undefined {
+  const twin = decision.kind === "adaptive" ? ADAPTIVE_TWIN : LIMIT_TWINS.get(decision.kind);
+  return twin as Twin<S, I, O> | undefined;
 }
 
 /** True for an error the server answered with (a script error, WRONGTYPE): Redis is reachable. */

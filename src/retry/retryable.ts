@@ -1,4 +1,4 @@
-import { CircuitOpenError, InvalidOptionError } from "../core/errors.js";
+import { CircuitOpenError, InvalidOptionError, RateLimitExceededError } from "../core/errors.js";
 
 /**
  * The messages with which `fetch` implementations reject on a network failure. They are
@@ -25,11 +25,15 @@ export function isNetworkTypeError(error: unknown): boolean {
  * Errors that are never transient, whatever the options say: a bug in the calling code
  * (`TypeError` other than a `fetch` network failure, `ReferenceError`, `SyntaxError`,
  * `RangeError`), a bad option (`InvalidOptionError`), an open circuit (`CircuitOpenError`,
- * seed 001: "don't retry if circuit is open") and an abort (any error named `AbortError`).
+ * seed 001: "don't retry if circuit is open"), a rate-limit refusal that can never be
+ * admitted (`RateLimitExceededError` with `retryAfterMs` Infinity: its cost exceeds the
+ * limit) and an abort (any error named `AbortError`).
  */
 export function isNeverRetried(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error instanceof CircuitOpenError || error instanceof InvalidOptionError || error.name === "AbortError") return true;
+  // Waiting would not help: the request is larger than the limiter could ever admit.
+  if (error instanceof RateLimitExceededError && error.retryAfterMs === Infinity) return true;
   if (error instanceof ReferenceError || error instanceof SyntaxError || error instanceof RangeError) return true;
   return error instanceof TypeError && !NETWORK_MESSAGES.has(error.message);
 }

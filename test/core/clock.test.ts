@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ManualClock, systemClock } from "../../src/core/clock.js";
 
 describe("ManualClock", () => {
@@ -61,5 +61,28 @@ describe("systemClock", () => {
     const p = systemClock.sleep(10_000, controller.signal);
     controller.abort(new Error("abort"));
     await expect(p).rejects.toThrow("abort");
+  });
+});
+
+describe("systemClock.sleep longer than a timer can hold", () => {
+  const MAX_TIMER_MS = 2 ** 31 - 1;
+
+  it("arms no timer above 2^31 - 1 ms (Node would fire it after 1 ms) and settles at the full delay", async () => {
+    vi.useFakeTimers();
+    try {
+      const timers = vi.spyOn(globalThis, "setTimeout");
+      let done = false;
+      const sleeping = systemClock.sleep(MAX_TIMER_MS + 5_000).then(() => (done = true));
+      expect(timers.mock.calls.map((c) => c[1])).toEqual([MAX_TIMER_MS]);
+      await vi.advanceTimersByTimeAsync(MAX_TIMER_MS);
+      expect(done).toBe(false);
+      await vi.advanceTimersByTimeAsync(5_000);
+      await sleeping;
+      expect(done).toBe(true);
+      expect(vi.getTimerCount()).toBe(0);
+      timers.mockRestore();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
-import { CircuitBreakers, consecutiveFailures, fixedThenExponential, ManualClock } from "../../src/index.js";
+import { AdaptiveRateLimiter, CircuitBreakers, consecutiveFailures, fixedThenExponential, ManualClock, TokenBucket } from "../../src/index.js";
 import { runDashboard, type RunningDashboard } from "../../src/dashboard/index.js";
 import { launchChromium } from "./browser.js";
 
@@ -18,11 +18,13 @@ const breakers = new CircuitBreakers({
   clock,
   defaults: { trip: consecutiveFailures(3), recovery: fixedThenExponential({ intervalMs: 30_000, fixedAttempts: 2, exponentialAttempts: 4 }) },
 });
+const perUser = new TokenBucket({ name: "api-per-user", ratePerSec: 20, capacity: 40, clock });
+const notion = new AdaptiveRateLimiter({ name: "notion", clock, initialRatePerSec: 3 });
 
 beforeAll(async () => {
   breakers.get("payments");
   breakers.get("inventory");
-  dashboard = await runDashboard({ sources: [breakers], port: 0, allowControl: true, intervalMs: 250, title: "Breakwater — e2e" });
+  dashboard = await runDashboard({ sources: [breakers, perUser, notion], port: 0, allowControl: true, intervalMs: 250, title: "Breakwater — e2e" });
   browser = await launchChromium();
 });
 
@@ -33,7 +35,7 @@ afterAll(async () => {
 
 describe("dashboard in headless Chromium", () => {
   it("shows a breaker go open and closed live, and isolates one with its button", async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 520 } });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
     await page.goto(dashboard.url);
     const payments = page.locator('tr[data-breaker="payments"]');
     await expect.poll(() => page.locator("#conn").textContent(), { timeout: 10_000 }).toBe("live");
@@ -46,6 +48,15 @@ describe("dashboard in headless Chromium", () => {
     expect(await payments.locator("td").nth(6).textContent()).toBe("fixed #1");
     mkdirSync(OUT, { recursive: true });
     await page.screenshot({ path: join(OUT, "open.png") });
+
+    const bucketRow = page.locator('tr[data-limiter="api-per-user"]');
+    await perUser.tryAcquire("default", 30);
+    await expect.poll(() => bucketRow.locator("td").nth(3).textContent(), { timeout: 10_000 }).toBe("10 / 40");
+    const notionRow = page.locator('tr[data-limiter="notion"]');
+    notion.onBackoff({ status: 429, retryAfterMs: 20_000 });
+    await expect.poll(() => notionRow.getAttribute("data-state"), { timeout: 10_000 }).toBe("cooldown");
+    expect(await notionRow.locator("td").nth(4).textContent()).toBe("20.0 s left");
+    await page.screenshot({ path: join(OUT, "limiters.png"), fullPage: true });
 
     clock.advance(30_000);
     await breakers.execute("payments", () => "probe ok");

@@ -1,7 +1,7 @@
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { CircuitBreaker, CircuitBreakers, consecutiveFailures, InvalidOptionError, ManualClock } from "../../src/index.js";
+import { AdaptiveRateLimiter, CircuitBreaker, CircuitBreakers, consecutiveFailures, InvalidOptionError, ManualClock } from "../../src/index.js";
 import { dashboardHandler, type DashboardHandler, type DashboardOptions, runDashboard } from "../../src/dashboard/index.js";
 import { openStream } from "./sse.js";
 
@@ -204,3 +204,18 @@ async function waitUntil(condition: () => boolean, timeoutMs = 2_000): Promise<v
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe("dashboardHandler: live stream of limiters", () => {
+  it("pushes an adaptive limiter's cooldown at once, without waiting for the tick", async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const limiter = new AdaptiveRateLimiter({ name: "stripe", clock });
+    const handler = dashboardHandler({ sources: [limiter], intervalMs: 60_000 });
+    const base = await serve(handler);
+    const stream = await openStream(`${base}/events`);
+    cleanups.push(() => stream.close());
+    await stream.next((s) => s.limiters[0]?.cooldownMs === 0);
+    limiter.onBackoff({ status: 429, retryAfterMs: 3_000 });
+    const s = await stream.next((x) => (x.limiters[0]?.cooldownMs ?? 0) > 0);
+    expect(s.limiters[0]).toMatchObject({ name: "stripe", cooldownMs: 3_000, backoffs: 1 });
+  });
+});

@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
+import { entries } from "../../tsup.config.js";
 
 const root = join(import.meta.dirname, "..", "..");
 // README_FILE checks a draft section instead, e.g. README_FILE=.drafts/retry.md npx vitest run test/docs
@@ -15,7 +16,9 @@ const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? 
 
 function pointAtSources(code: string, fileDir: string): string {
   return code.replace(/from "breakwater(\/[a-z]+)?"/g, (_m, sub: string | undefined) => {
-    const target = join(root, "src", sub ? `${sub.slice(1)}/index.ts` : "index.ts");
+    const entry = (entries as Record<string, string>)[sub ? sub.slice(1) : "index"];
+    if (entry === undefined) throw new Error(`README imports "breakwater${sub ?? ""}", which is no entry of tsup.config.ts`);
+    const target = join(root, entry);
     return `from "${relative(fileDir, target).replace(/\.ts$/, ".js")}"`;
   });
 }

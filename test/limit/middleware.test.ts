@@ -142,5 +142,7 @@ describe("rateLimitMiddleware, Express-style", () => {
     expect(() => rateLimitMiddleware(limiter, { key: () => "k", cost: -1 })).toThrow('option "cost"');
     expect(() => rateLimitMiddleware(limiter, { key: () => "k", keys: 1 } as never)).toThrow('option "keys"');
     expect(() => rateLimitMiddleware({} as never, { key: () => "k" })).toThrow('option "limiter"');
+    expect(() => rateLimitMiddleware(limiter, { key: () => "k", policy: 5 as never })).toThrow('rateLimitMiddleware: option "policy" must be a non-empty string; got 5');
+    expect(() => rateLimitMiddleware(limiter, { key: () => "k", onLimited: "429" as never })).toThrow('option "onLimited" must be a function');
   });
 });

@@ -1,5 +1,18 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { CircuitBreaker, CircuitBreakers, consecutiveFailures, constant, InvalidOptionError, type Logger, logEvents, ManualClock, RetryPolicy } from "../../src/index.js";
+import {
+  AdaptiveRateLimiter,
+  CircuitBreaker,
+  CircuitBreakers,
+  consecutiveFailures,
+  constant,
+  InvalidOptionError,
+  type Logger,
+  logEvents,
+  ManualClock,
+  RetryPolicy,
+  TokenBucket,
+} from "../../src/index.js";
+import { EnterpriseClient } from "../../src/http/index.js";
 
 const boom = (): never => {
   throw new Error("boom");
@@ -114,5 +127,69 @@ describe("logEvents: retry policy", () => {
         message: "retry orders: gave up after 2 attempt(s) (exhausted)",
       },
     ]);
+  });
+});
+
+describe("logEvents: limiters and HTTP clients", () => {
+  it("logs a limiter's refusals at debug, with the key in the fields", async () => {
+    const clock = new ManualClock();
+    const limiter = new TokenBucket({ name: "per-user", ratePerSec: 2, capacity: 1, clock });
+    const log = recorder();
+    const off = logEvents(limiter, log);
+    await limiter.tryAcquire("alice");
+    await limiter.tryAcquire("alice");
+    expect(log.lines).toEqual([
+      {
+        level: "debug",
+        fields: { event: "limiter.rejected", name: "per-user", key: "alice", cost: 1, retryAfterMs: 500 },
+        message: "rate limiter per-user refused a request (retry in 500 ms)",
+      },
+    ]);
+    off();
+    await limiter.tryAcquire("alice");
+    expect(log.lines).toHaveLength(1);
+  });
+
+  it("logs an adaptive limiter's cooldown at warn, the back-off at info and rate changes at debug", () => {
+    const clock = new ManualClock(10_000);
+    const limiter = new AdaptiveRateLimiter({ name: "notion", clock, initialRatePerSec: 4 });
+    const log = recorder();
+    logEvents(limiter, log);
+    limiter.onBackoff({ status: 429, retryAfterMs: 2_000 });
+    const byEvent = Object.fromEntries(log.lines.map((l) => [String(l.fields.event), l]));
+    expect(byEvent["adaptive.cooldown"]).toEqual({
+      level: "warn",
+      fields: { event: "adaptive.cooldown", name: "notion", cooldownMs: 2_000, until: 12_000, reason: "retry-after" },
+      message: "rate limiter notion: cooling down for 2000 ms (retry-after)",
+    });
+    expect(byEvent["adaptive.backoff"]).toMatchObject({ level: "info", fields: { name: "notion", status: 429, retryAfterMs: 2_000, congestion: true } });
+    expect(byEvent["adaptive.rateChange"]).toMatchObject({ level: "debug", fields: { name: "notion", from: 4, reason: "backoff" } });
+  });
+
+  it("logs an HTTP client's requests (failures at warn) and its breaker's state changes", async () => {
+    const clock = new ManualClock();
+    const statuses = [200, 500];
+    const client = new EnterpriseClient({
+      integration: "hubspot",
+      baseUrl: "https://api.hubapi.com",
+      clock,
+      circuitBreaker: { failureThreshold: 1 },
+      rateConfig: { ratePerSec: 100, burst: 10 },
+      fetch: async () => {
+        clock.advance(30);
+        return new Response(null, { status: statuses.shift() ?? 200 });
+      },
+    });
+    const log = recorder();
+    logEvents(client, log, { levels: { "adaptive.rateChange": "off" } });
+    await client.request("get", "/contacts");
+    await client.request("GET", "/deals");
+    expect(log.lines.map((l) => `${l.level} ${String(l.fields.event)}`)).toEqual(["debug http.request", "warn breaker.stateChange", "debug breaker.failure", "warn http.failure"]);
+    expect(log.lines[0]).toEqual({
+      level: "debug",
+      fields: { event: "http.request", integration: "hubspot", method: "GET", path: "/contacts", status: 200, durationMs: 30, attempts: 1, outcome: "ok" },
+      message: "hubspot GET /contacts: 200 in 30 ms",
+    });
+    expect(log.lines[3]?.fields).toMatchObject({ event: "http.failure", status: 500, outcome: "server-error" });
   });
 });

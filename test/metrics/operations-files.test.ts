@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { CircuitBreakers, constant, RetryPolicy } from "../../src/index.js";
+import { AdaptiveRateLimiter, CircuitBreakers, consecutiveFailures, constant, RetryPolicy, TokenBucket } from "../../src/index.js";
+import { EnterpriseClient } from "../../src/http/index.js";
 import { instrumentPrometheus, METRICS } from "../../src/metrics/prometheus.js";
 import { parseExposition } from "./exposition.js";
 
@@ -65,22 +66,30 @@ function namesInDashboard(): Set<string> {
   return names;
 }
 
-/** Every series name the exposition can hold after observing every kind of target: histograms as _bucket, _sum, _count. */
+/**
+ * Every series name the exposition holds after observing every kind of target (breakers,
+ * retry, limiter, adaptive limiter, HTTP client) and driving each once: only names with a
+ * sample count, so a metric declared but never fed would be caught.
+ */
 async function exportedNames(): Promise<Set<string>> {
   const registry = new Registry();
   const metrics = instrumentPrometheus({ registry });
-  const breakers = new CircuitBreakers();
+  const breakers = new CircuitBreakers({ defaults: { trip: consecutiveFailures(1) } });
   const retry = new RetryPolicy({ maxAttempts: 2, backoff: constant(0) });
-  metrics.observe(breakers);
-  metrics.observe(retry);
+  const limiter = new TokenBucket({ name: "bucket", ratePerSec: 1, capacity: 1 });
+  const adaptive = new AdaptiveRateLimiter({ name: "adaptive" });
+  const client = new EnterpriseClient({ integration: "api", baseUrl: "https://api.example.com", fetch: async () => new Response("{}") });
+  for (const target of [breakers, retry, limiter, adaptive, client]) metrics.observe(target);
   await breakers.execute("svc", () => "ok");
-  await retry.execute(() => "ok");
-  const names = new Set<string>();
-  for (const m of await registry.getMetricsAsJSON()) {
-    if (String(m.type) === "histogram") for (const suffix of ["_bucket", "_sum", "_count"]) names.add(m.name + suffix);
-    else names.add(m.name);
-  }
-  for (const s of parseExposition(await registry.metrics())) names.add(s.name);
+  await breakers.execute("svc", () => Promise.reject(new Error("down"))).catch(() => undefined);
+  await breakers.execute("svc", () => "refused").catch(() => undefined);
+  let attempts = 0;
+  await retry.execute(() => (++attempts === 1 ? Promise.reject(new Error("once")) : "ok"));
+  await limiter.tryAcquire();
+  await limiter.tryAcquire();
+  await client.request("GET", "/");
+  const names = new Set(parseExposition(await registry.metrics()).map((s) => s.name));
+  metrics.close();
   return names;
 }
 
@@ -113,6 +122,14 @@ describe("observability/grafana-dashboard.json", () => {
     const charts = d.panels.filter((p) => p.type !== "row");
     expect(charts.length).toBeGreaterThanOrEqual(10);
     for (const p of charts) expect(p.targets?.length, p.title).toBeGreaterThan(0);
+  });
+
+  it("every metric of the catalogue has samples once every kind of target is observed", async () => {
+    const exported = await exportedNames();
+    const missing = Object.values(METRICS)
+      .map((m) => (m.kind === "histogram" ? `${m.name}_count` : m.name))
+      .filter((n) => !exported.has(n));
+    expect(missing).toEqual([]);
   });
 
   it("names only metrics we export, and charts every one of them", async () => {

@@ -202,6 +202,7 @@ describe("timeout: bad input", () => {
     ["ms negative", () => timeout(-10), "ms"],
     ["ms NaN", () => timeout(Number.NaN), "ms"],
     ["ms Infinity", () => timeout(Infinity), "ms"],
+    ["ms longer than a timer can hold (2^31 ms)", () => timeout(2 ** 31), "ms"],
     ["ms string", () => timeout("100" as never), "ms"],
     ["unknown mode", () => timeout(100, { mode: "eager" as never }), "mode"],
     ["bad clock", () => timeout(100, { clock: {} as never }), "clock"],

@@ -83,7 +83,13 @@ describe("respectRetryAfter", () => {
     expect(await attemptTimes(new RetryPolicy({ clock, backoff: constant(0) }), clock, [withRetryAfterMs(3_600_000), "ok"])).toEqual([0, 60_000]);
     const clock2 = new ManualClock();
     const capped = new RetryPolicy({ clock: clock2, backoff: constant(0), maxRetryAfterMs: 2_000 });
-    expect(await attemptTimes(capped, clock2, [new RateLimitExceededError(Infinity), "ok"])).toEqual([0, 2_000]);
+    expect(await attemptTimes(capped, clock2, [new RateLimitExceededError(3_600_000), "ok"])).toEqual([0, 2_000]);
+  });
+
+  it("never retries a RateLimitExceededError that can never be admitted (retryAfterMs Infinity)", async () => {
+    const clock = new ManualClock();
+    const policy = new RetryPolicy({ clock, backoff: constant(0), maxRetryAfterMs: 2_000 });
+    expect(await attemptTimes(policy, clock, [new RateLimitExceededError(Infinity), "ok"])).toEqual([0]);
   });
 
   it("respectRetryAfter: false ignores every hint", async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { constant } from "../../src/backoff/index.js";
 import { CircuitBreaker } from "../../src/breaker/index.js";
 import { ManualClock } from "../../src/core/clock.js";
-import { CircuitOpenError, InvalidOptionError, RetryError, TimeoutError } from "../../src/core/errors.js";
+import { BulkheadRejectedError, CircuitOpenError, InvalidOptionError, RateLimitExceededError, RetryError, TimeoutError } from "../../src/core/errors.js";
 import { isNetworkTypeError, isNeverRetried, RetryPolicy } from "../../src/retry/index.js";
 import { rejection } from "../policy/settle.js";
 
@@ -30,6 +30,7 @@ describe("never retried by default", () => {
     ["ReferenceError", new ReferenceError("y is not defined")],
     ["SyntaxError", new SyntaxError("Unexpected token <")],
     ["RangeError", new RangeError("Invalid array length")],
+    ["RateLimitExceededError that can never be admitted", new RateLimitExceededError(Infinity, { limiter: "api", key: "k" })],
   ];
   for (const [name, error] of never) {
     it(`${name}: one attempt, rethrown as it is`, async () => {
@@ -76,6 +77,8 @@ describe("retried by default", () => {
     ["fetch's network TypeError (undici)", new TypeError("fetch failed")],
     ["a browser network TypeError", new TypeError("Failed to fetch")],
     ["our TimeoutError", new TimeoutError(100)],
+    ["a RateLimitExceededError with a finite wait", new RateLimitExceededError(0)],
+    ["a BulkheadRejectedError", new BulkheadRejectedError(1, 0)],
     ["AbortSignal.timeout's DOMException", new DOMException("timed out", "TimeoutError")],
     ["a thrown string", "oops"],
     ["a thrown object", { code: 503 }],

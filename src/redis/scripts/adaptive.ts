@@ -1,0 +1,305 @@
+import { STALE_CHECK } from "./limit-lib.js";
+import { luaScript } from "./script.js";
+
+/** The order of the adaptive record's fields in its stored string (and in a read's reply). */
+export const ADAPTIVE_FIELDS = [
+  "rate", "base", "cutAt", "holdFor", "startAt", "epoch", "loss", "tokens", "refilledAt", "cooldownUntil", "meterAt",
+  "okCur", "okPrev", "txCur", "txPrev", "capRate", "capUntil", "policyRate", "policyUntil", "successes", "backoffs",
+  "lastStatus", "lastAt", "lastRetryAfterMs", "source", "touchedAt",
+] as const;
+
+/** The order of the law's parameters in ARGV[2]. */
+export const ADAPTIVE_PARAMS = [
+  "initialRate", "minRate", "maxRate", "burst", "decrease", "headroom", "holdMs", "holdPerCooldown", "doublingMs",
+  "probeGain", "cooldownMultiplier", "maxCooldownMs", "forgetAfterMs",
+] as const;
+
+/**
+ * The adaptive limiter's decision (`AdaptiveDecision.step` in src/limit/adaptive-decision.ts)
+ * as one Lua script, with the server's TIME as `now`: every process sharing the key shares
+ * one rate, one pacing bucket and one cooldown, so a back-off seen by one slows them all.
+ * The key expires `forgetAfterMs` after its last use (or when its cooldown ends, if later).
+ */
+export const ADAPTIVE_SCRIPT = luaScript(
+  "adaptive",
+  `
+-- Breakwater adaptive limiter: applies one input to the shared record.
+-- KEYS[1]  the record: "ad" and 26 little-endian doubles (struct.pack), in the order of
+--          ADAPTIVE_FIELDS (src/redis/scripts/adaptive.ts)
+-- ARGV[1]  the input: 'a' acquire, 's' success, 'b' backoff, 'x' reset, 'r' read the record
+-- ARGV[2]  the params, space-separated in the order of ADAPTIVE_PARAMS
+-- ARGV[3..] 'a': cost | 's': epoch, quota | 'b': epoch, status, retryAfterMs, quota
+--          quota: "-" for none, or "<limit> <remaining> <resetMs> <policyRate>" (-1 = not given)
+-- ARGV[#ARGV] the deadline: server ms after which the script does nothing (0: none)
+-- Reply:   {allowed, waitMs, epoch, rate, previousRate, cooldownUntil, congestion, cooldownMs,
+--          source, tokens, successes, backoffs, lastStatus, lastAt, lastRetryAfterMs, server now_ms}
+--          (integral numbers as integers, others as exact text; 'r': the 26 numbers, or nil; past the deadline: "stale")
+`,
+  `
+${STALE_CHECK}
+local key = KEYS[1]
+local op = ARGV[1]
+local F = { 'rate', 'base', 'cutAt', 'holdFor', 'startAt', 'epoch', 'loss', 'tokens', 'refilledAt', 'cooldownUntil',
+  'meterAt', 'okCur', 'okPrev', 'txCur', 'txPrev', 'capRate', 'capUntil', 'policyRate', 'policyUntil', 'successes',
+  'backoffs', 'lastStatus', 'lastAt', 'lastRetryAfterMs', 'source', 'touchedAt' }
+
+local function f(x)
+  if x == INF then return 'inf' end
+  if x == -INF then return '-inf' end
+  if x ~= x then return 'nan' end
+  return string.format('%.17g', x)
+end
+
+local function rnum(x)
+  if x == math.floor(x) and x > -9007199254740992 and x < 9007199254740992 then return x end
+  return f(x)
+end
+
+local function numbers(text)
+  local out = {}
+  for word in string.gmatch(text, '%S+') do out[#out + 1] = tonumber(word) end
+  return out
+end
+
+local P = numbers(ARGV[2])
+local initialRate, minRate, maxRate, burst = P[1], P[2], P[3], P[4]
+local decrease, headroom, holdMs, holdPerCooldown, doublingMs = P[5], P[6], P[7], P[8], P[9]
+local probeGain, cooldownMultiplier, maxCooldownMs, forgetAfterMs = P[10], P[11], P[12], P[13]
+
+-- Constants of src/limit/adaptive-decision.ts.
+local METER_BUCKET_MS = 1000
+local TIMER_SLACK_MS = 4
+local LOSS_WEIGHT = 0.3
+local CONFIRM_LOSS = 0.5
+local MIN_SAMPLES = 3
+local POLICY_TTL_MS = 60000
+local RESERVE_SHARE = 0.05
+local MIN_RESERVE = 1
+local APP_LIMIT_FACTOR = 2
+local SOURCE_INITIAL, SOURCE_ADAPTIVE, SOURCE_HEADERS = 0, 1, 2
+
+local now = now_ms
+
+local function init(t)
+  return {
+    rate = initialRate, base = initialRate, cutAt = -1, holdFor = holdMs, startAt = -1, epoch = 0, loss = 0,
+    tokens = burst, refilledAt = t, cooldownUntil = 0, meterAt = t, okCur = 0, okPrev = 0, txCur = 0, txPrev = 0,
+    capRate = -1, capUntil = -1, policyRate = -1, policyUntil = -1, successes = 0, backoffs = 0,
+    lastStatus = 0, lastAt = -1, lastRetryAfterMs = -1, source = SOURCE_INITIAL, touchedAt = t,
+  }
+end
+
+-- Load: another decision's state at this key is started afresh, as in MemoryStore.
+local RECORD = '<' .. string.rep('d', #F)
+local s = nil
+local text = redis.pcall('GET', key)
+if type(text) == 'string' and #text == 2 + 8 * #F and string.sub(text, 1, 2) == 'ad' then
+  local v = { struct.unpack(RECORD, text, 3) }
+  s = {}
+  for i = 1, #F do s[F[i]] = v[i] end
+end
+if op == 'r' then
+  if s == nil then return false end
+  local out = {}
+  for i = 1, #F do out[i] = f(s[F[i]]) end
+  return out
+end
+if s == nil then s = init(now) end
+
+local function clamp(rate)
+  return math.min(maxRate, math.max(minRate, rate))
+end
+
+local function pace(t)
+  if s.capUntil > t then return math.min(s.rate, s.capRate) end
+  return s.rate
+end
+
+local function refill()
+  if now > s.refilledAt then
+    local p = pace(s.refilledAt)
+    local cap = burst + math.min(0.5, (p * TIMER_SLACK_MS) / 1000)
+    s.tokens = math.min(cap, s.tokens + ((now - s.refilledAt) * p) / 1000)
+    s.refilledAt = now
+  end
+end
+
+local function roll()
+  local elapsed = now - s.meterAt
+  if elapsed < METER_BUCKET_MS then return end
+  if elapsed < 2 * METER_BUCKET_MS then
+    s.okPrev = s.okCur
+    s.txPrev = s.txCur
+    s.meterAt = s.meterAt + METER_BUCKET_MS
+  else
+    s.okPrev = 0
+    s.txPrev = 0
+    s.meterAt = now - math.fmod(elapsed, METER_BUCKET_MS)
+  end
+  s.okCur = 0
+  s.txCur = 0
+end
+
+-- Events per second over the last second (rate, samples).
+local function window_rate(cur, prev)
+  local into = math.min(1, math.max(0, (now - s.meterAt) / METER_BUCKET_MS))
+  local samples = cur + prev * (1 - into)
+  return (samples * 1000) / METER_BUCKET_MS, samples
+end
+
+local function measured_rate()
+  local rate, samples = window_rate(s.okCur, s.okPrev)
+  if samples >= MIN_SAMPLES then return rate end
+  return nil
+end
+
+local function quota(q)
+  local limit, remaining, resetMs, policyRate = q[1], q[2], q[3], q[4]
+  if policyRate > 0 then
+    s.policyRate = policyRate
+    s.policyUntil = now + math.max(POLICY_TTL_MS, resetMs)
+  end
+  if remaining < 0 then return 0 end
+  if resetMs <= 0 then
+    s.capUntil = -1
+    return 0
+  end
+  if remaining < 1 then
+    s.capUntil = -1
+    local w = resetMs
+    if policyRate > 0 then w = math.min(resetMs, 1000 / policyRate) end
+    w = math.min(w, maxCooldownMs)
+    if now + w <= s.cooldownUntil then return 0 end
+    s.cooldownUntil = now + w
+    return w
+  end
+  local spread = (remaining * 1000) / resetMs
+  local cap = spread
+  if policyRate > 0 then
+    local basis = policyRate
+    if limit > 0 then basis = limit end
+    local reserve = math.max(MIN_RESERVE, RESERVE_SHARE * basis)
+    cap = math.max(spread, policyRate * math.min(1, remaining / reserve))
+  end
+  s.capRate = math.max(minRate, cap)
+  s.capUntil = now + resetMs
+  s.source = SOURCE_HEADERS
+  return 0
+end
+
+local function grow()
+  local holding = s.cutAt >= 0 and now - s.cutAt <= s.holdFor
+  if s.policyUntil > now and not holding then
+    s.rate = clamp(s.policyRate)
+    s.base = s.rate
+    s.source = SOURCE_HEADERS
+    return
+  end
+  local target
+  if s.cutAt < 0 then
+    target = s.base * 2 ^ (math.max(0, now - math.max(s.startAt, 0)) / doublingMs)
+  else
+    local t = math.max(0, now - s.cutAt - s.holdFor) / 1000
+    target = s.base * (1 + probeGain * t * t * t)
+  end
+  local sent = window_rate(s.txCur, s.txPrev)
+  local nextRate = clamp(math.min(target, math.max(s.base, APP_LIMIT_FACTOR * sent)))
+  if nextRate ~= s.rate then
+    s.rate = nextRate
+    if s.source == SOURCE_INITIAL then s.source = SOURCE_ADAPTIVE end
+  end
+end
+
+local function quota_arg(i)
+  if ARGV[i] == nil or ARGV[i] == '-' then return nil end
+  return numbers(ARGV[i])
+end
+
+local previousRate = s.rate
+s.touchedAt = math.max(s.touchedAt, now)
+refill()
+roll()
+
+local allowed, waitMs, congestion, cooldownMs = false, 0, false, 0
+if op == 'a' then
+  local cost = tonumber(ARGV[3])
+  if s.startAt < 0 then s.startAt = now end
+  if now < s.cooldownUntil then
+    waitMs = s.cooldownUntil - now
+  elseif s.tokens >= cost then
+    s.tokens = s.tokens - cost
+    s.txCur = s.txCur + cost
+    allowed = true
+  else
+    if cost > burst then waitMs = INF else waitMs = ((cost - s.tokens) / pace(now)) * 1000 end
+    waitMs = math.max(waitMs, 1e-3)
+  end
+elseif op == 's' then
+  local epoch = tonumber(ARGV[3])
+  s.successes = s.successes + 1
+  s.okCur = s.okCur + 1
+  if epoch < 0 or epoch == s.epoch then s.loss = s.loss * (1 - LOSS_WEIGHT) end
+  -- An empty budget opens a cooldown: reported, so the shell can emit it.
+  local q = quota_arg(4)
+  if q ~= nil then cooldownMs = quota(q) end
+  grow()
+elseif op == 'b' then
+  local epoch, status, retryAfterMs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+  s.backoffs = s.backoffs + 1
+  s.lastStatus = status
+  s.lastAt = now
+  s.lastRetryAfterMs = retryAfterMs
+  local q = quota_arg(6)
+  if q ~= nil then cooldownMs = quota(q) end
+  local current = epoch < 0 or epoch >= s.epoch
+  if current then
+    s.loss = s.loss + LOSS_WEIGHT * (1 - s.loss)
+    local p = pace(now)
+    local measured = measured_rate()
+    local probing = s.cutAt < 0 or (now - s.cutAt > s.holdFor and s.rate > s.base)
+    local nextRate = -1
+    if probing then
+      if measured == nil then nextRate = p * decrease else nextRate = math.min(p, measured) * (1 - headroom) end
+    elseif s.loss >= CONFIRM_LOSS then
+      nextRate = math.min(p, decrease * math.max(p, measured or 0))
+    end
+    if nextRate >= 0 then
+      congestion = true
+      s.rate = clamp(nextRate)
+      s.base = s.rate
+      s.cutAt = now
+      s.epoch = s.epoch + 1
+      s.loss = 0
+      s.tokens = 0
+      s.source = SOURCE_ADAPTIVE
+    end
+  end
+  local pause = -1
+  if retryAfterMs >= 0 then
+    pause = math.min(retryAfterMs, maxCooldownMs)
+  elseif current then
+    pause = math.min(maxCooldownMs, (cooldownMultiplier * 1000) / s.rate)
+  end
+  if congestion then s.holdFor = math.max(holdMs, holdPerCooldown * math.max(0, pause)) end
+  if pause >= 0 and now + pause > s.cooldownUntil then
+    s.cooldownUntil = now + pause
+    cooldownMs = math.max(cooldownMs, pause)
+  end
+elseif op == 'x' then
+  s = init(now)
+end
+
+-- Store: kept until forgotten (forgetAfterMs idle) and its cooldown is over.
+local values = {}
+for i = 1, #F do values[i] = s[F[i]] end
+local keep = math.max(s.touchedAt + forgetAfterMs, s.cooldownUntil) - now
+redis.call('SET', key, 'ad' .. struct.pack(RECORD, unpack(values)), 'PX', math.max(1, math.ceil(keep)))
+
+local a, c = 0, 0
+if allowed then a = 1 end
+if congestion then c = 1 end
+return { a, rnum(waitMs), rnum(s.epoch), rnum(pace(now)), rnum(previousRate), rnum(s.cooldownUntil), c, rnum(cooldownMs),
+  rnum(s.source), rnum(s.tokens), rnum(s.successes), rnum(s.backoffs), rnum(s.lastStatus), rnum(s.lastAt),
+  rnum(s.lastRetryAfterMs), now }
+`,
+);

@@ -1,0 +1,254 @@
+/**
+ * The Lua twins against their TypeScript decisions, exactly: random input sequences at
+ * random (integer) times go through `MemoryStore.apply` and through each twin's script on
+ * every Redis backend (inputs at the same time in one batch, as RedisStore sends
+ * concurrent calls on a key), and every output and the final state must be equal, to the bit.
+ *
+ * Redis decides with its server's TIME, so here each script runs with its clock replaced
+ * by the time the test chose (the prelude's TIME line swapped for the last argument), and
+ * with TTLs switched off (a key must not expire in real time while the test's clock
+ * stands still). Adaptive numbers may differ in the last bit where `2 ** x` rounds
+ * differently in V8 and in C's `pow`. The store's own code path (args, reply decoding) is the one used in
+ * production: only the clock differs.
+ */
+import { createHash } from "node:crypto";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  FixedWindowDecision,
+  type LimitInput,
+  MemoryStore,
+  SlidingCounterDecision,
+  SlidingLogDecision,
+  type Store,
+  TokenBucketDecision,
+} from "../../src/index.js";
+import { AdaptiveDecision, type AdaptiveInput, type AdaptiveParams, type QuotaInput } from "../../src/limit/adaptive-decision.js";
+import type { LimitDecision } from "../../src/limit/decision.js";
+import { ADAPTIVE_TWIN } from "../../src/redis/adaptive-twin.js";
+import { RedisStore } from "../../src/redis/index.js";
+import { LIMIT_TWINS } from "../../src/redis/limit-twins.js";
+import type { LuaScript } from "../../src/redis/scripts/script.js";
+import type { Twin } from "../../src/redis/twin.js";
+import type { Decision } from "../../src/store/store.js";
+import { type Backends, openBackends } from "./backends.js";
+
+let backends: Backends;
+let redisStores: RedisStore[];
+
+beforeAll(async () => {
+  backends = await openBackends();
+  redisStores = backends.all.filter((b) => b.name !== "memory").map((b) => b.store() as RedisStore);
+}, 60_000);
+
+afterAll(async () => {
+  await backends?.close();
+});
+
+const TIME_LINE = "local __t = redis.call('TIME')";
+const NOW_LINE = "local now_ms = tonumber(__t[1]) * 1000 + math.floor(tonumber(__t[2]) / 1000)";
+/** The clock is the last argument (after the deadline, 0: none); SET keeps no TTL and PEXPIRE does nothing (see the header). */
+const TEST_CLOCK = `
+local __t = { '0', '0' }
+local __redis = redis
+local function __shadow(run)
+  return function(cmd, ...)
+    local a = { ... }
+    if cmd == 'PEXPIRE' then return 1 end
+    if cmd == 'SET' then return run('SET', a[1], a[2]) end
+    return run(cmd, ...)
+  end
+end
+local redis = { call = __shadow(__redis.call), pcall = __shadow(__redis.pcall) }`;
+
+const clocked = new Map<string, LuaScript>();
+/** `script` with its clock read from the last argument. */
+function withTestClock(script: LuaScript): LuaScript {
+  let out = clocked.get(script.sha);
+  if (out === undefined) {
+    if (!script.source.includes(TIME_LINE) || !script.source.includes(NOW_LINE)) throw new Error("the prelude's clock lines moved");
+    const source = script.source.replace(TIME_LINE, TEST_CLOCK).replace(NOW_LINE, "local now_ms = tonumber(ARGV[#ARGV])");
+    out = { name: `${script.name}+clock`, source, sha: createHash("sha1").update(source).digest("hex") };
+    clocked.set(script.sha, out);
+  }
+  return out;
+}
+
+/** Applies a batch through the twin on `store`'s server at time `now`, decoding as RedisStore does. */
+async function twinApply<S, I, O>(store: RedisStore, twin: Twin<S, I, O>, decision: Decision<S, I, O>, key: string, inputs: readonly I[], now: number): Promise<O[]> {
+  const reply = await store.adapter.evalScript(withTestClock(twin.script), [store.redisKey(key)], [...twin.args(decision, inputs), "0", String(now)]);
+  return twin.decode(reply, inputs, now);
+}
+
+async function twinRead<S, I, O>(store: RedisStore, twin: Twin<S, I, O>, decision: Decision<S, I, O>, key: string): Promise<S | undefined> {
+  const reply = await store.adapter.evalScript(withTestClock(twin.script), [store.redisKey(key)], [...twin.readArgs(decision), "0", "0"]);
+  return twin.decodeState(reply);
+}
+
+/** Runs `steps` on a MemoryStore and on every Redis backend; returns the traces, memory first. */
+async function traces<S, I, O>(
+  twin: Twin<S, I, O>,
+  decision: Decision<S, I, O>,
+  key: string,
+  start: number,
+  steps: readonly (readonly [number, I])[],
+  state: (s: S | undefined) => unknown,
+): Promise<{ name: string; trace: unknown[] }[]> {
+  const memory: Store = new MemoryStore({ sweepIntervalMs: 0 });
+  const runs = [
+    (async () => {
+      const trace: unknown[] = [];
+      let now = start;
+      for (const [dt, input] of steps) trace.push(memory.apply(decision, key, input, (now += dt)));
+      trace.push(state(idleAsNone(decision, memory.read(decision, key, now) as S | undefined, now)));
+      return { name: "memory", trace };
+    })(),
+    ...redisStores.map(async (store) => {
+      const trace: unknown[] = [];
+      let now = start;
+      // Steps at the same time go in one batch (as concurrent calls on a key do), up to maxBatch.
+      let batch: I[] = [];
+      const flush = async (): Promise<void> => {
+        if (batch.length > 0) trace.push(...(await twinApply(store, twin, decision, key, batch, now)));
+        batch = [];
+      };
+      for (const [dt, input] of steps) {
+        if (dt !== 0 || batch.length >= twin.maxBatch) await flush();
+        now += dt;
+        batch.push(input);
+      }
+      await flush();
+      trace.push(state(idleAsNone(decision, await twinRead(store, twin, decision, key), now)));
+      await store.delete(key);
+      return { name: store.adapter.kind, trace };
+    }),
+  ];
+  const out = await Promise.all(runs);
+  await memory.close();
+  return out;
+}
+
+/** A state back to initial is as good as none: MemoryStore keeps it until a sweep, Redis drops it. */
+function idleAsNone<S>(decision: Decision<S, unknown, unknown>, s: S | undefined, now: number): S | undefined {
+  return s === undefined || decision.isIdle(s, now) ? undefined : s;
+}
+
+/**
+ * Every backend's trace equals memory's. With `ulps`, numbers may differ in their last
+ * bits: V8's `2 ** x` and C's `pow` (Lua's `^`) can round differently, by one ulp.
+ */
+function sameAsMemory(results: { name: string; trace: unknown[] }[], ulps = false): void {
+  const [memory, ...others] = results;
+  for (const other of others) {
+    const trace = ulps ? snap(other.trace, memory?.trace) : other.trace;
+    expect({ backend: other.name, trace }).toEqual({ backend: other.name, trace: memory?.trace });
+  }
+}
+
+/** `value` with each number replaced by `like`'s when they agree to 12 significant digits. */
+function snap(value: unknown, like: unknown): unknown {
+  if (typeof value === "number" && typeof like === "number") {
+    return value === like || Math.abs(value - like) <= 1e-12 * Math.max(Math.abs(value), Math.abs(like)) ? like : value;
+  }
+  if (Array.isArray(value) && Array.isArray(like)) return value.map((v, i) => snap(v, like[i]));
+  if (value !== null && like !== null && typeof value === "object" && typeof like === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, snap(v, (like as Record<string, unknown>)[k])]));
+  }
+  return value;
+}
+
+let seq = 0;
+const START = 1_763_900_000_000;
+
+const limitInput = (limit: number): fc.Arbitrary<LimitInput> => fc.record({ cost: fc.integer({ min: 0, max: limit }), peek: fc.boolean() });
+const dt = (windowMs: number): fc.Arbitrary<number> =>
+  fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 6, arbitrary: fc.integer({ min: 1, max: Math.ceil(windowMs / 4) }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: Math.ceil(windowMs * 2.5) }) });
+
+/** A limit state in a comparable shape: the exact log without its compaction details. */
+function limitState(kind: string) {
+  return (s: unknown): unknown => {
+    if (s === undefined || kind !== "slidingLog") return s;
+    const log = s as { used: number; head: number; log: number[] };
+    return { used: log.used, live: log.log.slice(log.head) };
+  };
+}
+
+type Make = (limit: number, windowMs: number) => LimitDecision<unknown>;
+const kinds: [string, Make][] = [
+  ["tokenBucket", (limit, windowMs) => new TokenBucketDecision(limit, (limit * 1000) / windowMs) as LimitDecision<unknown>],
+  ["fixedWindow", (limit, windowMs) => new FixedWindowDecision(limit, windowMs) as LimitDecision<unknown>],
+  ["slidingLog", (limit, windowMs) => new SlidingLogDecision(limit, windowMs) as LimitDecision<unknown>],
+  ["slidingCounter", (limit, windowMs) => new SlidingCounterDecision(limit, windowMs) as LimitDecision<unknown>],
+];
+
+describe("Lua twins of the limiters: the same outputs and state as the TypeScript decisions", () => {
+  for (const [kind, make] of kinds) {
+    it(`${kind}: random costs, peeks and times`, async () => {
+      const twin = LIMIT_TWINS.get(kind) as Twin<unknown, LimitInput, unknown>;
+      await fc.assert(
+        fc.asyncProperty(
+          fc
+            .tuple(fc.integer({ min: 1, max: 12 }), fc.constantFrom(1_000, 2_500, 333.3, 60_000))
+            .chain(([limit, windowMs]) => fc.tuple(fc.constant(limit), fc.constant(windowMs), fc.array(fc.tuple(dt(windowMs), limitInput(limit)), { minLength: 1, maxLength: 30 }))),
+          fc.integer({ min: 0, max: 10_000_000 }),
+          async ([limit, windowMs, steps], offset) => {
+            const decision = make(limit, windowMs);
+            sameAsMemory(await traces(twin, decision, `twin${process.pid}:${seq++}`, START + offset, steps, limitState(kind)));
+          },
+        ),
+        { numRuns: Number(process.env.TWIN_RUNS ?? 25) },
+      );
+    });
+  }
+});
+
+describe("Lua twin of the adaptive limiter: the same outputs and record as AdaptiveDecision", () => {
+  const quota: fc.Arbitrary<QuotaInput | null> = fc.option(
+    fc.record({
+      limit: fc.constantFrom(-1, 10, 100),
+      remaining: fc.constantFrom(-1, 0, 0.5, 3, 50),
+      resetMs: fc.constantFrom(-1, 0, 800, 5_000),
+      policyRate: fc.constantFrom(-1, 2, 40),
+    }),
+    { freq: 3 },
+  );
+  const epoch = fc.integer({ min: -1, max: 4 });
+  const input: fc.Arbitrary<AdaptiveInput> = fc.oneof(
+    { weight: 6, arbitrary: fc.integer({ min: 0, max: 4 }).map<AdaptiveInput>((cost) => ({ type: "acquire", cost })) },
+    { weight: 4, arbitrary: fc.tuple(epoch, quota).map<AdaptiveInput>(([e, q]) => ({ type: "success", epoch: e, quota: q })) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(epoch, fc.constantFrom(429, 503), fc.constantFrom(-1, 0, 250, 1_000, 90_000), quota)
+        .map<AdaptiveInput>(([e, status, retryAfterMs, q]) => ({ type: "backoff", epoch: e, status, retryAfterMs, quota: q })),
+    },
+    { weight: 1, arbitrary: fc.constant<AdaptiveInput>({ type: "reset" }) },
+  );
+  const params: fc.Arbitrary<AdaptiveParams> = fc.record({
+    initialRate: fc.constantFrom(1, 10, 37.5),
+    minRate: fc.constantFrom(0.5),
+    maxRate: fc.constantFrom(100, 10_000),
+    burst: fc.constantFrom(1, 3),
+    decrease: fc.constantFrom(0.7, 0.5),
+    headroom: fc.constantFrom(0.05, 0),
+    holdMs: fc.constantFrom(1_000, 0),
+    holdPerCooldown: fc.constantFrom(4),
+    doublingMs: fc.constantFrom(700),
+    probeGain: fc.constantFrom(1, 0.3),
+    cooldownMultiplier: fc.constantFrom(2, 0),
+    maxCooldownMs: fc.constantFrom(60_000, 500),
+    forgetAfterMs: fc.constantFrom(600_000),
+  });
+  const gap = fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 6, arbitrary: fc.integer({ min: 1, max: 400 }) }, { weight: 1, arbitrary: fc.integer({ min: 400, max: 5_000 }) });
+
+  it("random acquires, successes, back-offs (with and without quota headers) and resets", async () => {
+    await fc.assert(
+      fc.asyncProperty(params, fc.array(fc.tuple(gap, input), { minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: 10_000_000 }), async (p, steps, offset) => {
+        const decision = new AdaptiveDecision(p);
+        // Outputs hold absolute times; the twin moves them onto the caller's clock, which here is the same one.
+        sameAsMemory(await traces(ADAPTIVE_TWIN, decision, `adaptive${process.pid}:${seq++}`, START + offset, steps, (s) => s), true);
+      }),
+      { numRuns: Number(process.env.TWIN_RUNS ?? 60) },
+    );
+  });
+});

@@ -1,0 +1,180 @@
+/**
+ * Limiters shared by processes through RedisStore: real child processes (`node --import
+ * tsx`), each with its own connection (two on ioredis, two on node-redis), on one
+ * redis-server.
+ *
+ * - 4 processes × 32 calls in flight on one key never admit more than the limit, and admit
+ *   it fully, for every limiter algorithm.
+ * - Two processes whose clocks disagree by minutes still enforce the limit exactly (the
+ *   server's TIME decides), and their waits still come out right.
+ * - AdaptiveRateLimiter: a 429 seen by one process lowers the rate, and its Retry-After
+ *   pauses, another process.
+ */
+import { type ChildProcess, fork } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RedisServer, startRedis, stopChild } from "../setup/redis.js";
+import type { LimiterSpec, LimitReply, LimitRequest } from "./fixtures/limit-worker.js";
+
+const WORKER = join(import.meta.dirname, "fixtures", "limit-worker.ts");
+type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
+
+interface Worker {
+  readonly child: ChildProcess;
+  readonly unhandled: string[];
+  call<T>(request: WithoutId<LimitRequest>, timeoutMs?: number): Promise<T>;
+}
+
+function startWorker(url: string, namespace: string, kind: "ioredis" | "node-redis"): Promise<Worker> {
+  const child = fork(WORKER, [url, namespace, kind], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const pending = new Map<number, (reply: LimitReply) => void>();
+  const unhandled: string[] = [];
+  let seq = 0;
+  return new Promise<Worker>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("worker did not start within 20 s")), 20_000);
+    child.once("exit", (code) => reject(new Error(`worker exited with ${code}`)));
+    child.on("message", (reply: LimitReply) => {
+      if (reply.id !== 0) return pending.get(reply.id)?.(reply);
+      if (reply.event === "unhandledRejection") unhandled.push(reply.error ?? "");
+      else {
+        clearTimeout(timer);
+        resolve({
+          child,
+          unhandled,
+          call<T>(request: WithoutId<LimitRequest>, timeoutMs = 15_000): Promise<T> {
+            const id = ++seq;
+            return new Promise<T>((res, rej) => {
+              const t = setTimeout(() => rej(new Error(`no reply to ${request.cmd} within ${timeoutMs} ms`)), timeoutMs);
+              pending.set(id, (r) => {
+                clearTimeout(t);
+                pending.delete(id);
+                if (r.error !== undefined) rej(new Error(r.error));
+                else res(r.result as T);
+              });
+              child.send({ ...request, id });
+            });
+          },
+        });
+      }
+    });
+  });
+}
+
+let server: RedisServer;
+let workers: Worker[] = [];
+
+beforeAll(async () => {
+  server = await startRedis();
+  const namespace = `procs${process.pid}`;
+  workers = await Promise.all((["ioredis", "node-redis", "ioredis", "node-redis"] as const).map((kind) => startWorker(server.url, namespace, kind)));
+}, 40_000);
+
+afterAll(async () => {
+  await Promise.all(
+    workers.map(async (w) => {
+      await w.call({ cmd: "exit" }, 3_000).catch(() => undefined);
+      await stopChild(w.child, 3_000);
+    }),
+  );
+  await server?.stop();
+});
+
+interface BurstResult {
+  readonly admitted: number;
+  readonly refused: number;
+  readonly calls: number;
+  readonly maxInFlight: number;
+  readonly started: number;
+  readonly ended: number;
+}
+
+const MINUTE = 60_000;
+const specs: [string, LimiterSpec][] = [
+  // Refills nothing worth a token during the test: the limit is the capacity.
+  ["token bucket", { kind: "tokenBucket", capacity: 300, ratePerSec: 0.001 }],
+  ["fixed window", { kind: "fixedWindow", limit: 300, windowMs: MINUTE }],
+  ["exact sliding window", { kind: "slidingLog", limit: 300, windowMs: MINUTE }],
+  // An hour-long window: the test never straddles two (that would weigh the previous one).
+  ["approximate sliding window", { kind: "slidingCounter", limit: 300, windowMs: 60 * MINUTE }],
+];
+
+describe("limiters on RedisStore across processes", () => {
+  for (const [label, spec] of specs) {
+    it(`${label}: 4 processes × 32 in flight on one key admit exactly the limit`, async () => {
+      const startAt = Date.now() + 200;
+      const results = await Promise.all(
+        workers.map((w) =>
+          w.call<BurstResult>({ cmd: "burst", name: `burst-${spec.kind}`, spec, key: "shared", calls: 20_000, durationMs: 300, inFlight: 32, startAt, offsetMs: 0 }),
+        ),
+      );
+      const admitted = results.reduce((n, r) => n + r.admitted, 0);
+      expect(admitted).toBe(300);
+      const calls = results.reduce((n, r) => n + r.calls, 0);
+      expect(calls).toBeGreaterThan(4 * 300);
+      expect(results.reduce((n, r) => n + r.refused, 0)).toBe(calls - 300);
+      for (const r of results) expect(r.maxInFlight).toBe(32);
+      // The four bursts (each calling for 300 ms) overlapped in time: they really competed.
+      expect(Math.max(...results.map((r) => r.started))).toBeLessThan(Math.min(...results.map((r) => r.ended)));
+      for (const w of workers) expect(w.unhandled).toEqual([]);
+    });
+  }
+
+  it("two processes whose clocks are minutes apart enforce the limit exactly", async () => {
+    const [early, late] = workers as [Worker, Worker];
+    const offsets = [-5 * MINUTE, 7 * MINUTE];
+    // Had either decided with its own clock, the late one would see a bucket refilled by
+    // 7 minutes of tokens and windows long closed.
+    const skewSpecs: LimiterSpec[] = [
+      { kind: "tokenBucket", capacity: 40, ratePerSec: 40 / (10 * MINUTE / 1000) },
+      { kind: "fixedWindow", limit: 40, windowMs: MINUTE },
+      { kind: "slidingLog", limit: 40, windowMs: MINUTE },
+    ];
+    for (const spec of skewSpecs) {
+      const startAt = Date.now() + 100;
+      const first = await early.call<BurstResult>({ cmd: "burst", name: `skew-${spec.kind}`, spec, key: "k", calls: 25, inFlight: 8, startAt, offsetMs: offsets[0] as number });
+      const second = await late.call<BurstResult>({ cmd: "burst", name: `skew-${spec.kind}`, spec, key: "k", calls: 25, inFlight: 8, startAt, offsetMs: offsets[1] as number });
+      expect({ spec: spec.kind, admitted: first.admitted + second.admitted }).toEqual({ spec: spec.kind, admitted: 40 });
+      expect(first.admitted).toBe(25);
+    }
+    // Waits are relative, so they come out right on any clock: 12 acquires of an exact
+    // window of 4 per 300 ms need two full windows after the first.
+    const spec: LimiterSpec = { kind: "slidingLog", limit: 4, windowMs: 300 };
+    const startAt = Date.now() + 200;
+    const runs = await Promise.all([
+      early.call<{ times: number[] }>({ cmd: "acquire", name: "skew-wait", spec, key: "w", count: 6, startAt, offsetMs: offsets[0] as number }),
+      late.call<{ times: number[] }>({ cmd: "acquire", name: "skew-wait", spec, key: "w", count: 6, startAt, offsetMs: offsets[1] as number }),
+    ]);
+    const times = runs.flatMap((r) => r.times).sort((a, b) => a - b);
+    expect(times).toHaveLength(12);
+    expect((times[11] as number) - startAt).toBeGreaterThanOrEqual(550);
+    // No window of 300 ms (less a few ms of delivery jitter) saw more than 4 admissions.
+    for (let i = 4; i < times.length; i++) expect((times[i] as number) - (times[i - 4] as number)).toBeGreaterThan(280);
+  });
+
+  it("adaptive limiter: a 429 seen in one process lowers the rate and pauses another", async () => {
+    const [a, b] = workers as [Worker, Worker];
+    type Snap = { ratePerSec: number; epoch: number; backoffs: number; cooldownMs: number; cooldownUntil: number | null };
+    type Acquired = { permit?: { epoch: number; waitedMs: number }; refused?: number; snapshot: Snap };
+    const before = await b.call<Acquired>({ cmd: "adaptive", name: "fleet", action: "acquire", offsetMs: 7 * MINUTE });
+    expect(before.snapshot.ratePerSec).toBe(20);
+    expect(before.permit?.epoch).toBe(0);
+    await a.call<Acquired>({ cmd: "adaptive", name: "fleet", action: "acquire", offsetMs: -5 * MINUTE });
+    const cut = await a.call<{ congestion: boolean; snapshot: Snap }>({ cmd: "adaptive", name: "fleet", action: "backoff", offsetMs: -5 * MINUTE });
+    expect(cut.congestion).toBe(true);
+    expect(cut.snapshot.ratePerSec).toBe(14);
+    // The other process sees the lower rate and the new epoch on its next permit.
+    const after = await b.call<Acquired>({ cmd: "adaptive", name: "fleet", action: "acquire", offsetMs: 7 * MINUTE });
+    expect(after.permit?.epoch).toBe(1);
+    expect(after.snapshot.ratePerSec).toBe(14);
+    expect(after.snapshot.backoffs).toBe(1);
+    // A Retry-After seen by one pauses the other for that long, whatever its clock says.
+    await a.call({ cmd: "adaptive", name: "fleet", action: "acquire", offsetMs: -5 * MINUTE });
+    await a.call({ cmd: "adaptive", name: "fleet", action: "backoff", retryAfterMs: 2_000, offsetMs: -5 * MINUTE });
+    const paused = await b.call<Acquired>({ cmd: "adaptive", name: "fleet", action: "acquire", maxWaitMs: 0, offsetMs: 7 * MINUTE });
+    expect(paused.refused).toBeGreaterThan(1_500);
+    expect(paused.refused).toBeLessThanOrEqual(2_000);
+    expect(paused.snapshot.cooldownMs).toBeGreaterThan(1_500);
+    expect(paused.snapshot.cooldownMs).toBeLessThanOrEqual(2_000);
+    for (const w of workers) expect(w.unhandled).toEqual([]);
+  });
+});

@@ -1,0 +1,227 @@
+/**
+ * RedisStore for limiters: key layout and TTLs, script reload, reads, and what callers see
+ * when Redis goes away (`onRedisError`: local, allow, deny) — never a Redis error, never an
+ * unhandled rejection.
+ */
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  AdaptiveRateLimiter,
+  FixedWindow,
+  FixedWindowDecision,
+  SlidingLogDecision,
+  SlidingWindow,
+  TokenBucket,
+  TokenBucketDecision,
+} from "../../src/index.js";
+import { type RedisAdapter, RedisStore, type RedisStoreOptions } from "../../src/redis/index.js";
+import { connect, type TestClient } from "../setup/clients.js";
+import { type RedisServer, startRedis } from "../setup/redis.js";
+
+let server: RedisServer;
+let admin: Redis;
+const open: { close(): Promise<void> }[] = [];
+let seq = 0;
+const ns = (): string => `lim${process.pid}x${seq++}`;
+const quiet = { warn: () => undefined };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+beforeAll(async () => {
+  server = await startRedis();
+  admin = new Redis({ host: server.host, port: server.port });
+});
+
+afterAll(async () => {
+  for (const o of open.reverse()) await o.close();
+  admin.disconnect();
+  await server.stop();
+});
+
+async function store(options: Omit<RedisStoreOptions, "client"> = {}, target: RedisServer = server, kind: "ioredis" | "node-redis" = "ioredis"): Promise<RedisStore> {
+  const c: TestClient = await connect(kind, { server: target });
+  open.push(c);
+  const s = new RedisStore({ client: c.client, logger: quiet, ...options });
+  open.push(s);
+  return s;
+}
+
+describe("RedisStore for limiters: keys", () => {
+  it("one key per limiter key, under the namespace, hash-tagged by the key, with a TTL of its window or refill time", async () => {
+    const namespace = ns();
+    const s = await store({ namespace });
+    const bucket = new TokenBucket({ name: "tb", capacity: 10, ratePerSec: 1, store: s });
+    const fixed = new FixedWindow({ name: "fw", limit: 5, windowMs: 60_000, store: s });
+    const exact = new SlidingWindow({ name: "sw", limit: 5, windowMs: 30_000, store: s });
+    const approx = new SlidingWindow({ name: "sc", limit: 5, windowMs: 30_000, precision: "approximate", store: s });
+    const adaptive = new AdaptiveRateLimiter({ name: "ad", forgetAfterMs: 120_000, store: s });
+    await bucket.tryAcquire("alice", 3);
+    await fixed.tryAcquire("alice");
+    await exact.tryAcquire("alice");
+    await exact.tryAcquire("alice");
+    await approx.tryAcquire("alice");
+    adaptive.release(await adaptive.acquire());
+    const keys = (await admin.keys(`${namespace}:*`)).sort();
+    expect(keys).toEqual([
+      `${namespace}:limit:fw:{alice}`,
+      `${namespace}:limit:sc:{alice}`,
+      `${namespace}:limit:sw:{alice}`,
+      `${namespace}:limit:tb:{alice}`,
+      `${namespace}:{adaptive:ad}`,
+    ]);
+    const ttl = async (k: string): Promise<number> => admin.pttl(`${namespace}:${k}`);
+    // Three tokens refill in 3 s; a window lasts its windowMs; the approximate window's
+    // count weighs on the next window too; the adaptive record is forgotten when idle.
+    expect(await ttl("limit:tb:{alice}")).toBeGreaterThan(2_500);
+    expect(await ttl("limit:tb:{alice}")).toBeLessThanOrEqual(3_000);
+    expect(await ttl("limit:fw:{alice}")).toBeGreaterThan(55_000);
+    expect(await ttl("limit:fw:{alice}")).toBeLessThanOrEqual(60_000);
+    expect(await ttl("limit:sw:{alice}")).toBeGreaterThan(25_000);
+    expect(await ttl("limit:sw:{alice}")).toBeLessThanOrEqual(30_000);
+    expect(await ttl("limit:sc:{alice}")).toBeGreaterThan(30_000);
+    expect(await ttl("limit:sc:{alice}")).toBeLessThanOrEqual(60_000);
+    expect(await ttl("{adaptive:ad}")).toBeGreaterThan(115_000);
+    expect(await ttl("{adaptive:ad}")).toBeLessThanOrEqual(120_000);
+    // reset() deletes the key: the bucket is full again.
+    await bucket.reset("alice");
+    expect(await admin.exists(`${namespace}:limit:tb:{alice}`)).toBe(0);
+    expect((await bucket.tryAcquire("alice")).remaining).toBe(9);
+  });
+
+  it("store.read answers the decision's state; a key holding another decision's state starts afresh", async () => {
+    const s = await store({ namespace: ns() });
+    const bucket = new TokenBucketDecision(5, 1);
+    expect(await s.read(bucket, "k", 0)).toBeUndefined();
+    await s.apply(bucket, "k", { cost: 2, peek: false }, 0);
+    const state = await s.read(bucket, "k", 0);
+    expect(state?.tokens).toBe(3);
+    const log = new SlidingLogDecision(4, 60_000);
+    expect(await s.apply(log, "k", { cost: 4, peek: false }, 0)).toMatchObject({ allowed: true, remaining: 0 });
+    expect(await s.read(log, "k", 0)).toMatchObject({ used: 4, head: 0 });
+    const fixed = new FixedWindowDecision(3, 60_000);
+    expect(await s.apply(fixed, "k", { cost: 1, peek: false }, 0)).toMatchObject({ allowed: true, remaining: 2 });
+  });
+
+  it("reloads its scripts after SCRIPT FLUSH (NOSCRIPT), each decision applied once", async () => {
+    const s = await store({ namespace: ns() });
+    const limiter = new FixedWindow({ name: "flush", limit: 3, windowMs: 60_000, store: s });
+    expect((await limiter.tryAcquire()).remaining).toBe(2);
+    await admin.script("FLUSH");
+    expect((await limiter.tryAcquire()).remaining).toBe(1);
+    expect((await limiter.tryAcquire()).remaining).toBe(0);
+    expect((await limiter.tryAcquire()).allowed).toBe(false);
+  });
+});
+
+describe("RedisStore for limiters: batches", () => {
+  it("concurrent calls on one key share script calls, in order, and stay exact", async () => {
+    const s = await store({ namespace: ns() });
+    const limiter = new FixedWindow({ name: "batch", limit: 150, windowMs: 60_000, store: s });
+    await limiter.tryAcquire("warm", 0);
+    const before = await evalCalls();
+    const decisions = await Promise.all(Array.from({ length: 200 }, () => limiter.tryAcquire("hot")));
+    const used = (await evalCalls()) - before;
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(150);
+    // In arrival order: the first 150 admitted, remaining counting down.
+    expect(decisions.slice(0, 150).map((d) => d.remaining)).toEqual(Array.from({ length: 150 }, (_, i) => 149 - i));
+    expect(decisions.slice(150).every((d) => !d.allowed && d.retryAfterMs > 55_000)).toBe(true);
+    expect(used).toBeGreaterThan(0);
+    expect(used).toBeLessThan(20);
+  });
+});
+
+describe("RedisStore for limiters: when a command hangs", () => {
+  it("a command that takes longer than commandTimeoutMs is answered by the fallback, and reported", async () => {
+    const never = new Promise<never>(() => undefined);
+    const adapter: RedisAdapter = {
+      kind: "hanging",
+      evalScript: () => never,
+      ping: () => never,
+      get: () => never,
+      del: () => never,
+      scan: () => never,
+      subscribe: () => never,
+      onError: () => () => undefined,
+    };
+    const s = new RedisStore({ client: adapter, commandTimeoutMs: 100, retryIntervalMs: 60_000, logger: quiet });
+    const errors: string[] = [];
+    s.on("error", (e) => errors.push(e.operation));
+    const limiter = new TokenBucket({ name: "hang", capacity: 2, ratePerSec: 0.001, store: s });
+    const started = Date.now();
+    const first = await limiter.tryAcquire("k");
+    const waited = Date.now() - started;
+    expect(first).toMatchObject({ allowed: true, remaining: 1 });
+    expect(waited).toBeGreaterThanOrEqual(90);
+    expect(waited).toBeLessThan(400);
+    expect(errors).toEqual(["tokenBucket"]);
+    expect(s.available).toBe(false);
+    // Known down: answered at once, in process.
+    expect(await limiter.tryAcquire("k")).toMatchObject({ allowed: true, remaining: 0 });
+    expect((await limiter.tryAcquire("k")).allowed).toBe(false);
+    await s.close();
+  });
+});
+
+describe("RedisStore for limiters: when Redis goes away", () => {
+  it("local (default): every call is answered in process, then Redis again; no error reaches a caller", async () => {
+    const own = await startRedis({ ignoreEnv: true });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    const s = await store({ namespace: ns(), commandTimeoutMs: 200, retryIntervalMs: 50 }, own);
+    const events: string[] = [];
+    s.on("unavailable", () => events.push("unavailable"));
+    s.on("available", () => events.push("available"));
+    const limiter = new TokenBucket({ name: "down", capacity: 3, ratePerSec: 0.001, store: s });
+    const adaptive = new AdaptiveRateLimiter({ name: "down", initialRatePerSec: 100, burst: 5, store: s });
+    try {
+      expect((await limiter.tryAcquire("k", 3)).allowed).toBe(true);
+      await own.kill();
+      // Redis is gone: the in-process fallback starts from a full bucket.
+      const during = await Promise.all([limiter.tryAcquire("k"), limiter.tryAcquire("k"), limiter.tryAcquire("k"), limiter.tryAcquire("k")]);
+      expect(during.map((d) => d.allowed)).toEqual([true, true, true, false]);
+      const permit = await adaptive.acquire();
+      adaptive.onBackoff({ status: 429, retryAfterMs: 10, permit });
+      await expect(limiter.acquire("k", { maxWaitMs: 10 })).rejects.toMatchObject({ name: "RateLimitExceededError" });
+      expect(s.available).toBe(false);
+      await own.restart();
+      for (let i = 0; i < 250 && !s.available; i++) await sleep(20);
+      expect(s.available).toBe(true);
+      // Back on Redis (which restarted empty): a full bucket again, shared.
+      expect((await limiter.tryAcquire("k")).remaining).toBe(2);
+      expect(events).toEqual(["unavailable", "available"]);
+      await sleep(20);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+      adaptive.close();
+      await own.stop();
+    }
+  });
+
+  it("allow admits every call and deny refuses them for retryIntervalMs, while Redis is away", async () => {
+    const own = await startRedis({ ignoreEnv: true });
+    const allow = await store({ namespace: "allow", onRedisError: "allow", commandTimeoutMs: 200, retryIntervalMs: 5_000 }, own, "node-redis");
+    const deny = await store({ namespace: "deny", onRedisError: "deny", commandTimeoutMs: 200, retryIntervalMs: 5_000 }, own, "node-redis");
+    const a = new FixedWindow({ name: "a", limit: 1, windowMs: 60_000, store: allow });
+    const d = new FixedWindow({ name: "d", limit: 1, windowMs: 60_000, store: deny });
+    const ad = new AdaptiveRateLimiter({ name: "ad", store: deny });
+    try {
+      await own.kill();
+      const allowed = await Promise.all([a.tryAcquire(), a.tryAcquire(), a.tryAcquire()]);
+      expect(allowed.map((x) => x.allowed)).toEqual([true, true, true]);
+      const denied = await d.tryAcquire();
+      expect(denied).toMatchObject({ allowed: false, remaining: 0, retryAfterMs: 5_000 });
+      await expect(d.acquire("default", { maxWaitMs: 100 })).rejects.toMatchObject({ name: "RateLimitExceededError", retryAfterMs: 5_000 });
+      await expect(ad.acquire({ maxWaitMs: 100 })).rejects.toMatchObject({ name: "RateLimitExceededError", retryAfterMs: 5_000 });
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
+async function evalCalls(): Promise<number> {
+  const info = await admin.info("commandstats");
+  let total = 0;
+  for (const m of info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)) total += Number(m[1]);
+  return total;
+}
