@@ -9,7 +9,7 @@ export type RetryPhase = "fixed" | "exponential" | "capped";
 
 /** A backoff's configuration as plain data: what a Lua twin or a log needs to know. */
 export type BackoffSpec =
-  | { readonly kind: "constant"; readonly delayMs: number; readonly jitter: Jitter }
+  | { readonly kind: "constant"; readonly delayMs: number; readonly jitter: Exclude<Jitter, "decorrelated"> }
   | { readonly kind: "exponential"; readonly initialMs: number; readonly maxMs: number; readonly factor: number; readonly jitter: Jitter }
   | {
       readonly kind: "fixedThenExponential";

@@ -239,7 +239,7 @@ export function usage(topic?: CommandName): string {
     "  breakwater status    [--redis URL] [--namespace NS] [--json]",
     "  breakwater isolate   SERVICE [--redis URL] [--namespace NS] [--force] [--json]",
     "  breakwater reset     SERVICE [--redis URL] [--namespace NS] [--force] [--json]",
-    "  breakwater dashboard [--redis URL] [--namespace NS] [--port 9400] [--allow-control]",
+    "  breakwater dashboard [--redis URL] [--namespace NS] [--port 9400] [--host H] [--refresh-ms MS] [--allow-control]",
     "  breakwater help COMMAND | COMMAND --help",
     "",
     ...target,

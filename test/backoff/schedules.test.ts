@@ -92,6 +92,7 @@ describe("bad input", () => {
     ["constant: negative delay", () => constant(-1), "delayMs"],
     ["constant: NaN", () => constant(Number.NaN), "delayMs"],
     ["constant: unknown jitter", () => constant(10, { jitter: "random" as never }), "jitter"],
+    ["constant: decorrelated jitter (it could never vary)", () => constant(10, { jitter: "decorrelated" as never }), "jitter"],
     ["constant: unknown key", () => constant(10, { jiter: "full" } as never), "jiter"],
     ["exponential: negative initialMs", () => exponential({ initialMs: -5 }), "initialMs"],
     ["exponential: maxMs < initialMs", () => exponential({ initialMs: 500, maxMs: 100 }), "maxMs"],
