@@ -118,7 +118,7 @@ for (const [path, key] of [["one hot key", hot], ["10,000 keys round-robin", nex
   };
 }
 
-const options = { batch: 10_000, rounds: 15, gc: true };
+const options = { batch: 10_000, rounds: 21, gc: true };
 const child = process.argv[2];
 if (child !== undefined) {
   // A child: time one group and hand the timings back as JSON on the last line.

@@ -1,7 +1,8 @@
 /**
  * Batch timing for sub-microsecond operations: each candidate runs `batch` awaited calls
  * per sample, timed as one span, so the timer's own cost is spread thin. Candidates are
- * interleaved round by round (so drift and GC hit them alike) and the median sample wins.
+ * interleaved round by round, in an order rotated every round (so drift, GC and position hit
+ * them alike), and the median sample wins.
  */
 
 /** One thing to time: an async (or sync) call. */
@@ -30,7 +31,9 @@ export async function measure(candidates: readonly Candidate[], options: { batch
   const samples = new Map<string, number[]>(candidates.map((c) => [c.name, []]));
   for (const c of candidates) await runBatch(c.fn, c.batch ?? batch); // warm-up: let the JIT settle
   for (let round = 0; round < rounds; round++) {
-    for (const c of candidates) {
+    // Rotate the order each round, so that no candidate always runs right after the same one.
+    for (let i = 0; i < candidates.length; i++) {
+      const c = candidates[(round + i) % candidates.length] as Candidate;
       const n = c.batch ?? batch;
       if (gc !== undefined) {
         gc();

@@ -98,6 +98,20 @@ export class BaseRateLimiter<S> implements RateLimiter {
   }
 
   tryAcquire(key: string = DEFAULT_KEY, cost = 1): Promise<RateLimitDecision> {
+    // The common call, a unit on a synchronous store with nobody queued, skips the general
+    // checks: a cost of 1 is always valid (the limit is an integer >= 1).
+    if (cost === 1 && this.synchronous && this.queues.size === 0 && typeof key === "string" && key.length !== 0) {
+      const input = this.input;
+      input.cost = 1;
+      input.peek = false;
+      let d: RateLimitDecision;
+      try {
+        d = this.store.apply(this.decision, this.storeKey(key), input, this.clock.now()) as RateLimitDecision;
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return Promise.resolve(this.report(key, 1, d, 0));
+    }
     const invalid = this.check(key, cost, "tryAcquire");
     if (invalid !== undefined) return Promise.reject(invalid);
     if (this.queues.size !== 0 && this.queues.has(key)) return this.behindQueue(key, cost);

@@ -42,7 +42,8 @@ const TICK_MASK = 0x3fff_ffff;
  * The LRU is approximate in one cheap way: a key is moved to the young end only when it
  * was last moved more than `maxKeys / 2` applies ago, so a hot key costs one lookup, not a
  * delete and a re-insert per call. A key is therefore evicted only after at least
- * `maxKeys / 2` applies without it. Eviction and sweeping walk the map with cursors that
+ * `maxKeys / 2` applies without it. Repeated applies on the key of the previous apply skip
+ * even that lookup (they count as one apply for the LRU). Eviction and sweeping walk the map with cursors that
  * persist between calls, so neither rescans the slots that earlier deletions left behind.
  */
 export class MemoryStore implements Store {
@@ -58,6 +59,13 @@ export class MemoryStore implements Store {
   /** The latest `now` any caller passed: the time at which pinned state is (re)initialised outside `apply`. */
   private lastNow = 0;
   private evictCursor: Iterator<string> | undefined;
+  /**
+   * The last evictable apply's key, decision and state: a run of applies on one key skips
+   * the lookup. Cleared whenever an entry may leave or be replaced (delete, evict, sweep, close).
+   */
+  private hotKey: string | undefined;
+  private hotDecision: Decision<unknown, unknown, unknown> | undefined;
+  private hotState: unknown;
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -80,17 +88,30 @@ export class MemoryStore implements Store {
 
   apply<S, I, O>(decision: Decision<S, I, O>, key: string, input: I, now: number): O {
     this.lastNow = now;
-    if (!decision.evictable) return decision.step(this.pinnedEntry(decision, key, now).state as S, input, now);
+    // The same key and decision as the last apply: its state is still the entry's, and the
+    // LRU needs nothing either (ticks count switches between keys, so a run of applies on
+    // one key leaves every other key's age as it was). One `step` call site, so it inlines.
+    const state =
+      key === this.hotKey && decision === this.hotDecision
+        ? this.hotState
+        : decision.evictable
+          ? this.evictableState(decision as Decision<unknown, unknown, unknown>, key, now)
+          : this.pinnedEntry(decision, key, now).state;
+    return decision.step(state as S, input, now);
+  }
+
+  /** The state at `key` of an evictable decision, created (evicting the oldest key if full) when missing. */
+  private evictableState(decision: Decision<unknown, unknown, unknown>, key: string, now: number): unknown {
     const tick = (this.ticks = (this.ticks + 1) & TICK_MASK);
     let entry = this.entries.get(key);
     if (entry === undefined) {
       if (this.entries.size >= this.maxKeys) this.evictOldest();
-      entry = new Entry(decision.init(now), decision as Decision<unknown, unknown, unknown>, tick);
+      entry = new Entry(decision.init(now), decision, tick);
       this.entries.set(key, entry);
     } else {
       if (entry.decision !== decision && entry.decision.kind !== decision.kind) {
         entry.state = decision.init(now);
-        entry.decision = decision as Decision<unknown, unknown, unknown>;
+        entry.decision = decision;
       }
       if (((tick - entry.stamp) & TICK_MASK) > this.refreshAfter) {
         // Move to the young end; Map keeps insertion order.
@@ -99,7 +120,9 @@ export class MemoryStore implements Store {
         entry.stamp = tick;
       }
     }
-    return decision.step(entry.state as S, input, now);
+    this.hotKey = key;
+    this.hotDecision = decision;
+    return (this.hotState = entry.state);
   }
 
   bind<S, I, O>(decision: Decision<S, I, O>, key: string): BoundState<S, I, O> {
@@ -124,6 +147,7 @@ export class MemoryStore implements Store {
   }
 
   delete(key: string): void {
+    this.forgetHot();
     this.entries.delete(key);
     const pinned = this.pinned.get(key);
     if (pinned !== undefined) pinned.state = pinned.decision.init(this.lastNow);
@@ -139,7 +163,10 @@ export class MemoryStore implements Store {
       }
     }
     // A cursor would keep the map's pre-sweep table alive; the next eviction starts afresh.
-    if (dropped > 0) this.evictCursor = undefined;
+    if (dropped > 0) {
+      this.evictCursor = undefined;
+      this.forgetHot();
+    }
     return dropped;
   }
 
@@ -147,6 +174,7 @@ export class MemoryStore implements Store {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     this.evictCursor = undefined;
+    this.forgetHot();
     this.entries.clear();
     this.pinned.clear();
   }
@@ -170,6 +198,16 @@ export class MemoryStore implements Store {
       this.evictCursor = this.entries.keys();
       next = this.evictCursor.next();
     }
-    if (next.done !== true) this.entries.delete(next.value);
+    if (next.done !== true) {
+      if (next.value === this.hotKey) this.forgetHot();
+      this.entries.delete(next.value);
+    }
+  }
+
+  /** Drops the last-key shortcut and the references it holds. */
+  private forgetHot(): void {
+    this.hotKey = undefined;
+    this.hotDecision = undefined;
+    this.hotState = undefined;
   }
 }

@@ -148,3 +148,70 @@ describe("MemoryStore", () => {
     expect(() => new MemoryStore({ maxkeys: 5 } as never)).toThrow('option "maxkeys"');
   });
 });
+
+/** Repeated applies on the previous key skip the lookup; whatever removes or replaces that key must end the shortcut. */
+describe("MemoryStore: the last-key shortcut", () => {
+  it("delete() on the hot key: the next apply starts from a fresh state", () => {
+    const store = new MemoryStore(quiet);
+    const d = counter();
+    store.apply(d, "hot", 0, 0);
+    store.apply(d, "hot", 0, 0);
+    store.delete("hot");
+    expect(store.apply(d, "hot", 0, 0)).toBe(1);
+  });
+
+  it("a sweep that drops the hot key: the next apply starts afresh and the key is stored again", () => {
+    const store = new MemoryStore(quiet);
+    const d = counter();
+    store.apply(d, "hot", 10, 0);
+    expect(store.sweep(100)).toBe(1);
+    expect(store.apply(d, "hot", 10, 100)).toBe(1);
+    expect(store.read(d, "hot")).toEqual({ n: 1, until: 110 });
+  });
+
+  it("the hot key evicted by the LRU cap: its next apply is fresh, not the evicted state", () => {
+    const store = new MemoryStore({ ...quiet, maxKeys: 2 });
+    const d = counter();
+    store.apply(d, "a", 1000, 0);
+    store.apply(d, "b", 1000, 0);
+    store.apply(d, "a", 1000, 0);
+    store.apply(d, "c", 1000, 0); // evicts the oldest
+    store.apply(d, "d", 1000, 0); // evicts the next
+    const held = ["a", "b", "c", "d"].filter((k) => store.read(d, k) !== undefined);
+    expect(held).toHaveLength(2);
+    for (const k of ["a", "b", "c", "d"]) {
+      const before = store.read(d, k)?.n ?? 0;
+      expect(store.apply(d, k, 1000, 0)).toBe(before + 1);
+    }
+  });
+
+  it("another decision on the hot key replaces the state; the first decision then starts afresh too", () => {
+    const store = new MemoryStore(quiet);
+    const first = counter("first");
+    const second = counter("second");
+    store.apply(first, "k", 0, 0);
+    store.apply(first, "k", 0, 0);
+    expect(store.apply(second, "k", 0, 0)).toBe(1);
+    expect(store.apply(first, "k", 0, 0)).toBe(1);
+  });
+
+  it("close() forgets the hot key", async () => {
+    const store = new MemoryStore(quiet);
+    const d = counter();
+    store.apply(d, "hot", 0, 0);
+    await store.close();
+    expect(store.apply(d, "hot", 0, 0)).toBe(1);
+  });
+
+  it("a pinned (breaker) key never goes through the shortcut: delete re-initialises it in place", () => {
+    const store = new MemoryStore(quiet);
+    const limiter = counter("limiter");
+    const breaker = counter("breaker", false);
+    store.apply(limiter, "x", 0, 0);
+    store.apply(breaker, "x", 0, 0);
+    store.apply(breaker, "x", 0, 0);
+    store.delete("x");
+    expect(store.apply(breaker, "x", 0, 0)).toBe(1);
+    expect(store.apply(limiter, "x", 0, 0)).toBe(1);
+  });
+});
