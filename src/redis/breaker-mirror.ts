@@ -2,6 +2,7 @@ import type { BreakerMirror } from "../breaker/circuit-breaker.js";
 import type { BreakerDecision, BreakerInput, BreakerOutput, BreakerRecord, Permit, Transition } from "../breaker/state.js";
 import type { Clock } from "../core/clock.js";
 import { type BatchEntry, type BreakerReply, decodeBreakerReply, fromEntry, toEntry } from "./codec.js";
+import { STALE_REPLY } from "./scripts/limit-lib.js";
 
 /** What to do when Redis cannot be reached (see `RedisStoreOptions.onRedisError`). */
 export type RedisErrorMode = "local" | "allow" | "deny";
@@ -20,8 +21,15 @@ export interface MirrorHost {
   healthy(): boolean;
   /** Runs a script with the store's timeout; a failure has been reported when it rejects. */
   run(keys: readonly string[], args: readonly string[], operation: string): Promise<unknown>;
-  /** Reports a problem that is not a failed command (a dropped input). */
+  /** Reports a problem that is not a failed command (a dropped input, a stale batch). */
   warn(error: Error, operation: string): void;
+  /**
+   * The server-clock time (ms, as text; "0" for none) after which a batch sent now must not
+   * run: by then its caller has fallen back, and a replay on reconnect would count it twice.
+   */
+  deadline(): string;
+  /** Learns the server's clock from a reply's `now`. */
+  serverNow(now: number): void;
 }
 
 type Waiter = { readonly kind: "acquire"; resolve(permit: Permit): void } | { readonly kind: "flush"; resolve(): void };
@@ -158,8 +166,16 @@ export class RedisBreakerMirror implements BreakerMirror {
     const sentAt = this.clock?.now();
     let reply: BreakerReply;
     try {
-      const args = [this.paramsJson, JSON.stringify(batch), String(this.host.metaTtlMs), this.host.channel, this.host.origin];
-      reply = decodeBreakerReply(await this.host.run([this.key], args, "breaker"));
+      const args = [this.paramsJson, JSON.stringify(batch), String(this.host.metaTtlMs), this.host.channel, this.host.origin, this.host.deadline()];
+      const raw = await this.host.run([this.key], args, "breaker");
+      if (raw === STALE_REPLY) {
+        // Past its deadline the script did nothing: the fallback decides the batch, once.
+        this.host.warn(new Error(`breaker ${this.key}: the batch reached Redis after its deadline and was not applied`), "breaker");
+        this.fallback(batch, waiters);
+        return;
+      }
+      reply = decodeBreakerReply(raw);
+      this.host.serverNow(reply.now);
     } catch {
       this.fallback(batch, waiters);
       return;

@@ -11,6 +11,7 @@ import { decodeBreakerReply, decodeStored, encodeParams, singleOutput, toEntry }
 import { ADAPTIVE_TWIN } from "./adaptive-twin.js";
 import { LIMIT_TWINS } from "./limit-twins.js";
 import { BREAKER_SCRIPT } from "./scripts/breaker.js";
+import { STALE_REPLY } from "./scripts/limit-lib.js";
 import type { LuaScript } from "./scripts/script.js";
 import type { Twin } from "./twin.js";
 import { TwinRunner } from "./twin-runner.js";
@@ -76,6 +77,8 @@ const OPTION_KEYS = [
   "client", "subscriber", "namespace", "metaTtlMs", "onRedisError", "commandTimeoutMs", "retryIntervalMs", "maxQueued", "logger",
 ] as const;
 const MODES: readonly RedisErrorMode[] = ["local", "allow", "deny"];
+/** The most store keys whose Redis key is remembered. */
+const KEY_CACHE_SIZE = 4_096;
 
 /** A command took longer than `commandTimeoutMs`. */
 export class RedisTimeoutError extends ResilienceError {
@@ -132,6 +135,8 @@ export class RedisStore implements Store {
   /** The last key `redisKey` mapped, and its Redis key: a limiter's hot key is mapped once. */
   private lastKey = "";
   private lastRedisKey = "";
+  /** Keys mapped before (bounded): calls spread over many keys skip the regex and concatenations. */
+  private readonly keyCache = new Map<string, string>();
 
   constructor(options: RedisStoreOptions) {
     if (options === undefined || options === null) throw new InvalidOptionError(WHERE, "client", undefined, "a Redis client");
@@ -176,6 +181,10 @@ export class RedisStore implements Store {
       healthy: () => this.healthy && !this.closed,
       run: (keys, args, operation) => this.run(keys, args, operation),
       warn: (error, operation) => this.report(error, operation),
+      deadline: () => this.deadline(),
+      serverNow: (now) => {
+        if (Number.isFinite(now)) this.serverOffset = now - Date.now();
+      },
     };
   }
 
@@ -192,9 +201,16 @@ export class RedisStore implements Store {
   /** The Redis key of a store key: under the namespace, with a hash tag (the key itself unless it has one). */
   redisKey(key: string): string {
     if (key === this.lastKey && key !== "") return this.lastRedisKey;
-    this.lastRedisKey = this.mapKey(key);
+    let mapped = this.keyCache.get(key);
+    if (mapped === undefined) {
+      mapped = this.mapKey(key);
+      // Cleared rather than evicted one by one: simple, and refilled at once by the keys in use.
+      if (this.keyCache.size >= KEY_CACHE_SIZE) this.keyCache.clear();
+      this.keyCache.set(key, mapped);
+    }
+    this.lastRedisKey = mapped;
     this.lastKey = key;
-    return this.lastRedisKey;
+    return mapped;
   }
 
   private mapKey(key: string): string {
@@ -321,8 +337,15 @@ export class RedisStore implements Store {
   private async applyBreaker(decision: BreakerDecision, key: string, input: BreakerInput, now: number): Promise<BreakerOutput> {
     if (this.healthy && !this.closed) {
       try {
-        const args = [encodeParams(decision), JSON.stringify([toEntry(input)]), String(this.metaTtlMs), this.channel, this.origin];
-        const reply = decodeBreakerReply(await this.run([this.redisKey(key)], args, "breaker"));
+        const args = [encodeParams(decision), JSON.stringify([toEntry(input)]), String(this.metaTtlMs), this.channel, this.origin, this.deadline()];
+        const raw = await this.run([this.redisKey(key)], args, "breaker");
+        if (raw === STALE_REPLY) {
+          // Past its deadline the script did nothing: the fallback below decides, once.
+          this.report(new RedisTimeoutError("breaker", this.commandTimeoutMs), "breaker");
+          throw new RedisTimeoutError("breaker", this.commandTimeoutMs);
+        }
+        const reply = decodeBreakerReply(raw);
+        this.serverOffset = reply.now - Date.now();
         const mirror = this.mirrors.get(this.redisKey(key));
         if (mirror !== undefined) mirror.receive({ ...reply, origin: this.origin });
         return singleOutput(input, reply);

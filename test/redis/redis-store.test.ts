@@ -11,7 +11,8 @@ import {
   ManualClock,
   type StateChangeEvent,
 } from "../../src/index.js";
-import { RedisStore, type RedisStoreEvents } from "../../src/redis/index.js";
+import { BREAKER_SCRIPT, type RedisAdapter, RedisStore, type RedisStoreEvents, toAdapter } from "../../src/redis/index.js";
+import { encodeParams } from "../../src/redis/codec.js";
 import { connect, type TestClient } from "../setup/clients.js";
 import { type RedisServer, startRedis } from "../setup/redis.js";
 
@@ -277,6 +278,53 @@ describe("RedisStore: when Redis goes away", () => {
       await c.close();
       await own.stop();
     }
+  });
+});
+
+describe("RedisStore: a breaker batch that reaches Redis after its deadline", () => {
+  it("the script does nothing past the deadline it is given (ARGV[6]) and answers stale", async () => {
+    const namespace = ns();
+    const s = await store({ namespace });
+    const decision = new BreakerDecision({ trip: consecutiveFailures(1), recovery: constant(1_000), maxCalls: 1, successesToClose: 1, trialTimeoutMs: 60_000 });
+    const key = s.redisKey("late");
+    const args = (deadline: string): string[] => [encodeParams(decision), JSON.stringify([["f", 0, 1, "r", 0.5]]), "60000", `${namespace}:transitions`, "o", deadline];
+    expect(await s.adapter.evalScript(BREAKER_SCRIPT, [key], args("1"))).toBe("stale");
+    expect(await admin.exists(key)).toBe(0);
+    // No deadline (0, or missing as older callers send): applied.
+    expect(await s.adapter.evalScript(BREAKER_SCRIPT, [key], args("0"))).toContain('"state":"open"');
+  });
+
+  it("a batch that timed out and is sent later (a replay on reconnect) is not counted twice", async () => {
+    const namespace = ns();
+    const real = toAdapter((await client()).client);
+    let delayMs = 0;
+    const late: Promise<unknown>[] = [];
+    const adapter: RedisAdapter = {
+      ...real,
+      kind: "delayed",
+      evalScript(script, keys, args) {
+        if (delayMs === 0) return real.evalScript(script, keys, args);
+        // Held back past the timeout, then sent: what a client's offline queue does on reconnect.
+        const sent = sleep(delayMs).then(() => real.evalScript(script, keys, args));
+        late.push(sent);
+        return sent;
+      },
+    };
+    const s = new RedisStore({ client: adapter, namespace, commandTimeoutMs: 100, retryIntervalMs: 60_000, logger: quiet });
+    open.push(s);
+    const b = new CircuitBreaker({ name: "late", store: s, trip: consecutiveFailures(100) });
+    await b.execute(boom).catch(() => undefined);
+    await b.flush(); // on Redis: one failure, and the store has learnt the server's clock
+    const key = s.redisKey(b.key);
+    const before = await admin.get(key);
+    expect(before).not.toBeNull();
+    delayMs = 300;
+    await b.execute(boom).catch(() => undefined);
+    await b.flush(); // times out: decided in process
+    expect(b.status().failures).toBe(2);
+    expect(late.length).toBeGreaterThan(0);
+    expect(await Promise.all(late)).toEqual(late.map(() => "stale"));
+    expect(await admin.get(key)).toBe(before); // Redis did not count the late batch
   });
 });
 

@@ -22,10 +22,15 @@ export const BREAKER_SCRIPT = luaScript(
 -- ARGV[3]  the key's TTL in ms (metaTtlMs; an open circuit adds its open interval)
 -- ARGV[4]  the pub/sub channel transitions are published on
 -- ARGV[5]  the caller's origin id (echoed in the message, so it knows its own)
+-- ARGV[6]  optional: the deadline, server ms after which the script does nothing and
+--          answers "stale" (0 or missing: none), as the limiters' (see limit-lib.ts)
 -- Reply:   JSON {v = revision, n = now_ms, r = record, t = transitions, p = acquire outputs}
 --          (the published message is the same JSON plus k = KEYS[1] and o = ARGV[5])
 `,
   `
+-- A batch that arrives after its caller gave up (e.g. replayed on reconnect) must not count twice.
+local __deadline = tonumber(ARGV[6])
+if __deadline ~= nil and __deadline > 0 and now_ms > __deadline then return 'stale' end
 local P = cjson.decode(ARGV[1])
 local T = cjson.decode(P.trip)
 local B = cjson.decode(P.recovery)

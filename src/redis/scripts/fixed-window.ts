@@ -3,31 +3,41 @@ import { limitScript } from "./limit-lib.js";
 /**
  * The fixed window (`FixedWindowDecision.step` in src/limit/fixed-window.ts) as one Lua
  * script, with the server's TIME as `now`. The key expires when its window closes.
+ * Inlined (no helper closures): a limiter script runs on every call.
  */
 export const FIXED_WINDOW_SCRIPT = limitScript(
   "fixedWindow",
   `
 -- Breakwater fixed window: takes (or peeks at) units of one key's window, for a batch of inputs.
--- State:   "fw" then doubles: <start> <count>" (the window that opened at start, and what it admitted)
+-- State:   "fw" then two little-endian doubles (struct.pack): <start> <count> (the window that opened at start, and what it admitted)
 -- Params:  ARGV[2] limit, ARGV[3] windowMs`,
   `
 local key = KEYS[1]
 local limit = tonumber(ARGV[2])
 local w = tonumber(ARGV[3])
 local now = now_ms
-local s = load_state(key, 'fw', 2)
-if N == nil then return read_reply(s) end
-
 local sStart, sCount = now, 0
-if s ~= nil then sStart, sCount = s[1], s[2] end
+-- Another decision's state at this key is started afresh, as in MemoryStore.
+local text = redis.pcall('GET', key)
+local found = type(text) == 'string' and #text == 18 and string.sub(text, 1, 2) == 'fw'
+if found then sStart, sCount = struct.unpack('<dd', text, 3) end
+if N == nil then
+  if not found then return false end
+  return { f(sStart), f(sCount) }
+end
+
+local out, k = {}, 0
 local changed = false
 for i = 1, N do
-  local op, cost = input_at(i)
+  local op, cost = ARGV[2 + 2 * i], tonumber(ARGV[3 + 2 * i])
   local count, start = 0, now
   if sCount > 0 and now < sStart + w then start, count = sStart, sCount end
   if count + cost > limit then
-    local closesIn = start + w - now
-    emit(false, limit - count, limit, closesIn, closesIn)
+    local closesIn = rnum(start + w - now)
+    out[k + 1] = 0
+    out[k + 2] = rnum(limit - count)
+    out[k + 4] = closesIn
+    out[k + 5] = closesIn
   else
     if op == 't' and cost > 0 then
       sStart, sCount = start, count + cost
@@ -36,10 +46,25 @@ for i = 1, N do
     local used = count + cost
     local resetAfter = 0
     if used ~= 0 then resetAfter = start + w - now end
-    emit(true, limit - used, limit, 0, resetAfter)
+    out[k + 1] = 1
+    out[k + 2] = rnum(limit - used)
+    out[k + 4] = 0
+    out[k + 5] = rnum(resetAfter)
+  end
+  out[k + 3] = rnum(limit)
+  k = k + 5
+end
+if changed then
+  -- Expires when the window closes; a closed one is deleted (a missing key reads the same).
+  local ttl = sStart + w - now
+  if ttl > 0 then
+    redis.call('SET', key, 'fw' .. struct.pack('<dd', sStart, sCount), 'PX', math.max(1, math.ceil(ttl)))
+  else
+    redis.call('DEL', key)
   end
 end
-if changed then save_state(key, 'fw', { sStart, sCount }, sStart + w - now) end
-return finish()
+out[k + 1] = now
+return out
 `,
+  false,
 );

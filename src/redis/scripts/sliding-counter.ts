@@ -17,8 +17,8 @@ local key = KEYS[1]
 local limit = tonumber(ARGV[2])
 local w = tonumber(ARGV[3])
 local now = now_ms
-local s = load_state(key, 'sc', 3)
-if N == nil then return read_reply(s) end
+local s = load_state(key, 'sc', '<ddd', 26)
+if N == nil then return read_reply(s, 3) end
 
 -- math.fmod is C's fmod, like JavaScript's %.
 local start = now - math.fmod(math.fmod(now, w) + w, w)
@@ -33,7 +33,7 @@ end
 
 local changed = false
 for i = 1, N do
-  local op, cost = input_at(i)
+  local op, cost = ARGV[2 + 2 * i], tonumber(ARGV[3 + 2 * i])
   local current, previous = sCurrent, sPrevious
   if start ~= sStart then
     if start - sStart == w then previous = current else previous = 0 end
@@ -49,16 +49,16 @@ for i = 1, N do
     else
       at = start + w + w * math.max(0, 1 - (limit - cost) / current)
     end
-    emit(false, math.max(0, math.floor(limit - estimate + EPSILON)), limit, at - now, reset_at(current, previous) - now)
+    emit(false, math.max(0, floor(limit - estimate + EPSILON)), limit, at - now, reset_at(current, previous) - now)
   else
     if op == 't' then
       sStart, sCurrent, sPrevious = start, current + cost, previous
       changed = true
     end
-    emit(true, math.max(0, math.floor(limit - estimate - cost + EPSILON)), limit, 0, math.max(0, reset_at(current + cost, previous) - now))
+    emit(true, math.max(0, floor(limit - estimate - cost + EPSILON)), limit, 0, math.max(0, reset_at(current + cost, previous) - now))
   end
 end
-if changed then save_state(key, 'sc', { sStart, sCurrent, sPrevious }, reset_at(sCurrent, sPrevious) - now) end
+if changed then save_state(key, 'sc' .. struct.pack('<ddd', sStart, sCurrent, sPrevious), reset_at(sCurrent, sPrevious) - now) end
 return finish()
 `,
 );

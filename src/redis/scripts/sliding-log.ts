@@ -67,7 +67,7 @@ local newestT = nil
 if nxt > head then newestT = entry(nxt - 1) end
 
 for i = 1, N do
-  local op, cost = input_at(i)
+  local op, cost = ARGV[2 + 2 * i], tonumber(ARGV[3 + 2 * i])
   if used + cost > limit then
     -- Wait until enough of the oldest admissions have left the window.
     local freed, j, lastT = 0, head, now
@@ -109,8 +109,12 @@ if changed then
     if not existing then redis.call('DEL', key) end
     -- In chunks: unpack has a stack limit, and a log holds up to limit entries.
     for from = 1, #dropped, 1000 do redis.call('HDEL', key, unpack(dropped, from, math.min(#dropped, from + 999))) end
-    if newestDirty then redis.call('HSET', key, f(nxt - 1), f(newestT) .. ' ' .. f(memoC[nxt - 1])) end
-    redis.call('HSET', key, 'k', 'sl', 'u', f(used), 'h', f(head), 'n', f(nxt))
+    -- The newest entry and the counters in one HSET (one call fewer on the hot path).
+    if newestDirty then
+      redis.call('HSET', key, f(nxt - 1), f(newestT) .. ' ' .. f(memoC[nxt - 1]), 'k', 'sl', 'u', f(used), 'h', f(head), 'n', f(nxt))
+    else
+      redis.call('HSET', key, 'k', 'sl', 'u', f(used), 'h', f(head), 'n', f(nxt))
+    end
     redis.call('PEXPIRE', key, math.max(1, math.ceil(newestT + w - now)))
   end
 end
