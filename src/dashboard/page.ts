@@ -146,7 +146,7 @@ const PAGE = `<!doctype html>
       row.badge.className = "badge " + shown;
       row.tr.dataset.state = shown;
       row.c.failures.textContent = String(b.failures);
-      row.c.totals.textContent = b.totals.successes + " / " + b.totals.failures + " / " + b.totals.rejections;
+      row.c.totals.textContent = b.totals ? b.totals.successes + " / " + b.totals.failures + " / " + b.totals.rejections : "—";
       row.c.last.textContent = b.lastFailure ? b.lastFailure.reason + " (" + when(b.lastFailure.at) + ")" : "—";
       row.c.probe.textContent = b.isolated ? "until reset" : b.nextProbeInMs === null ? "—" : "in " + ago(b.nextProbeInMs);
       row.c.phase.textContent = b.retryPhase && !b.isolated ? b.retryPhase + " #" + b.attempt : "—";

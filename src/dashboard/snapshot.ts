@@ -26,8 +26,8 @@ export interface BreakerView {
   readonly isolated: boolean;
   /** Failures the trip rule counts now (its window or run). */
   readonly failures: number;
-  /** Outcomes since the breaker was created, in this process. */
-  readonly totals: { readonly successes: number; readonly failures: number; readonly ignored: number; readonly rejections: number };
+  /** Outcomes since the breaker was created, in this process; null for a breaker read from Redis (a fleet view keeps no totals). */
+  readonly totals: { readonly successes: number; readonly failures: number; readonly ignored: number; readonly rejections: number } | null;
   readonly lastFailure: FailureRecord | null;
   /** When it last opened, in the breaker's clock (ms), or null. */
   readonly openedAt: number | null;
@@ -235,7 +235,7 @@ export function viewOf(breaker: BreakerTarget): BreakerView {
     state: s.state,
     isolated: s.isolated,
     failures: s.failures,
-    totals: s.totals,
+    totals: (breaker as { readonly fleet?: unknown }).fleet === true ? null : s.totals,
     lastFailure: s.lastFailure,
     openedAt: s.openedAt,
     nextProbeInMs: s.state === "open" && Number.isFinite(s.retryAfterMs) && !s.isolated ? s.retryAfterMs : null,

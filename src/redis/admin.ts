@@ -547,6 +547,8 @@ export class FleetBreakers {
  * `reset()`), with `isolate` and `reset` acting for every process.
  */
 export class FleetBreaker {
+  /** Read from Redis: the per-process call totals of `status()` are unknown here (zeros), so views show none. */
+  readonly fleet = true;
   /** The full Redis key. */
   readonly key: string;
   /** @internal The params JSON the fleet last wrote with. */

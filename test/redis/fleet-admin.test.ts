@@ -18,6 +18,7 @@ import {
 } from "../../src/index.js";
 import { AmbiguousBreakerError, BreakerAdmin, BreakerNotFoundError, describeRecord, nameOfKey, RedisStore } from "../../src/redis/index.js";
 import { type RedisServer, startRedis } from "../setup/redis.js";
+import { viewOf } from "../../src/dashboard/snapshot.js";
 
 let server: RedisServer;
 let client: Redis;
@@ -160,6 +161,9 @@ describe("FleetBreakers (the dashboard's view of the fleet)", () => {
     const status = fleet.get("a").status();
     expect(status).toMatchObject({ name: "a", state: "open", store: "redis", failures: 1, retryPhase: "fixed", attempt: 1, lastFailure: { reason: "down" } });
     expect(status.retryAfterMs).toBeGreaterThan(55_000);
+    // Per-process call totals are not in Redis: the dashboard shows none rather than zeros.
+    expect(viewOf(fleet.get("a")).totals).toBeNull();
+    expect(viewOf(registry.get("a")).totals).not.toBeNull();
 
     fleet.get("a").reset();
     for (let i = 0; i < 100 && registry.get("a").state !== "closed"; i++) await sleep(2);
