@@ -157,11 +157,9 @@ export class RedisStore implements Store {
       usable: () => this.healthy && !this.closed,
       send: (twin, redisKey, args, operation) => {
         args.push(this.deadline());
-        return this.watchdog.guard(this.adapter.evalScript(twin.script, [redisKey], args), operation).then((reply) => {
-          this.learnOffset(reply);
-          return reply;
-        });
+        return this.watchdog.guard(this.adapter.evalScript(twin.script, [redisKey], args), operation);
       },
+      replied: (reply) => this.learnOffset(reply),
       failed: (error, operation) => this.failed(error, operation),
       report: (error, operation) => this.report(error, operation),
       stale: (operation) => new RedisTimeoutError(operation, this.commandTimeoutMs),

@@ -1,10 +1,15 @@
 /** Timeout checks per `commandTimeoutMs`: a command times out after 4 to 5 ticks. */
 const TICKS = 4;
 
+/** A command in flight: a node of the watchdog's list, oldest first. */
 interface Guarded {
   readonly tick: number;
   readonly operation: string;
   readonly reject: (error: unknown) => void;
+  prev: Guarded | undefined;
+  next: Guarded | undefined;
+  /** False once settled, timed out or closed (unlinked). */
+  live: boolean;
 }
 
 /**
@@ -12,10 +17,13 @@ interface Guarded {
  * commands are in flight (and a little after), and rejects those older than the timeout.
  * A timer per command (create, then clear) would cost more than the rest of a limiter's
  * hot path. Commands on a connection settle in the order they were sent, so the oldest
- * are checked first and a tick stops at the first young one.
+ * are checked first and a tick stops at the first young one. They are kept in a linked list
+ * (add and remove without hashing: this runs on every limiter call).
  */
 export class CommandWatchdog {
-  private readonly inFlight = new Set<Guarded>();
+  private head: Guarded | undefined;
+  private tail: Guarded | undefined;
+  private size = 0;
   private readonly tickMs: number;
   private tick = 0;
   private idleTicks = 0;
@@ -35,15 +43,18 @@ export class CommandWatchdog {
   /** `promise`, or a rejection with `timedOut` once it has taken `timeoutMs` (to 1.25 × that). */
   guard<T>(promise: Promise<T>, operation: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const entry: Guarded = { tick: this.tick, operation, reject };
-      this.inFlight.add(entry);
+      const entry: Guarded = { tick: this.tick, operation, reject, prev: this.tail, next: undefined, live: true };
+      if (this.tail === undefined) this.head = entry;
+      else this.tail.next = entry;
+      this.tail = entry;
+      this.size++;
       if (this.timer === undefined) this.start();
       promise.then(
         (value) => {
-          if (this.inFlight.delete(entry)) resolve(value);
+          if (this.unlink(entry)) resolve(value);
         },
         (error: unknown) => {
-          if (this.inFlight.delete(entry)) reject(error);
+          if (this.unlink(entry)) reject(error);
         },
       );
     });
@@ -51,9 +62,31 @@ export class CommandWatchdog {
 
   /** Rejects every command still in flight with `error` and stops ticking. */
   close(error: Error): void {
-    for (const entry of this.inFlight) entry.reject(error);
-    this.inFlight.clear();
+    let entry = this.head;
+    this.head = this.tail = undefined;
+    this.size = 0;
+    while (entry !== undefined) {
+      const next = entry.next;
+      entry.live = false;
+      entry.prev = entry.next = undefined;
+      entry.reject(error);
+      entry = next;
+    }
     this.stop();
+  }
+
+  /** Takes `entry` out of the list; false when it was out already. */
+  private unlink(entry: Guarded): boolean {
+    if (!entry.live) return false;
+    entry.live = false;
+    const { prev, next } = entry;
+    if (prev === undefined) this.head = next;
+    else prev.next = next;
+    if (next === undefined) this.tail = prev;
+    else next.prev = prev;
+    entry.prev = entry.next = undefined;
+    this.size--;
+    return true;
   }
 
   private start(): void {
@@ -69,13 +102,13 @@ export class CommandWatchdog {
 
   private onTick(): void {
     this.tick++;
-    for (const entry of this.inFlight) {
+    for (let entry = this.head; entry !== undefined; entry = this.head) {
       if (this.tick - entry.tick <= TICKS) break;
-      this.inFlight.delete(entry);
+      this.unlink(entry);
       entry.reject(this.timedOut(entry.operation, this.timeoutMs));
     }
     // Idle for a while: stop, so that an idle store costs nothing; the next command restarts it.
-    if (this.inFlight.size > 0) this.idleTicks = 0;
+    if (this.size > 0) this.idleTicks = 0;
     else if (++this.idleTicks > 2 * TICKS) this.stop();
   }
 }
