@@ -5,19 +5,20 @@ import type { SlidingCounterState, SlidingLogState } from "../limit/sliding-wind
 import type { TokenBucketState } from "../limit/token-bucket.js";
 import type { Decision } from "../store/store.js";
 import { FIXED_WINDOW_SCRIPT } from "./scripts/fixed-window.js";
-import type { LuaScript } from "./scripts/script.js";
+import type { LimitScript } from "./scripts/limit-lib.js";
 import { SLIDING_COUNTER_SCRIPT } from "./scripts/sliding-counter.js";
 import { SLIDING_LOG_SCRIPT } from "./scripts/sliding-log.js";
 import { TOKEN_BUCKET_SCRIPT } from "./scripts/token-bucket.js";
 import { arrayReply, numArg, numReply, paramArgs, type StrictMode, type Twin } from "./twin.js";
 
-/** The most calls on one key that go in one script. */
+/** The most calls that go in one script (on one key, or over several). */
 const MAX_BATCH = 128;
 
 /** One rate-limit decision kind's twin: a script, its params' names and its state's shape. */
-function limitTwin<S>(script: LuaScript, params: readonly string[], toState: (n: readonly number[]) => S | undefined): Twin<S, LimitInput, RateLimitDecision> {
+function limitTwin<S>(script: LimitScript, params: readonly string[], toState: (n: readonly number[]) => S | undefined): Twin<S, LimitInput, RateLimitDecision> {
   return {
     script,
+    multi: script.multi,
     maxBatch: MAX_BATCH,
     args(decision, inputs) {
       const args = [String(inputs.length), ...paramArgs(decision as Decision<unknown, unknown, unknown>, params)];

@@ -79,6 +79,12 @@ const OPTION_KEYS = [
 const MODES: readonly RedisErrorMode[] = ["local", "allow", "deny"];
 /** The most store keys whose Redis key is remembered. */
 const KEY_CACHE_SIZE = 4_096;
+/**
+ * Adapters known to talk to one standalone server, where a script may touch keys of any
+ * slot: concurrent limiter calls on different keys then share a script. On a cluster (or
+ * an adapter of unknown kind) only one key's calls do.
+ */
+const STANDALONE: ReadonlySet<string> = new Set(["ioredis", "node-redis"]);
 
 /** A command took longer than `commandTimeoutMs`. */
 export class RedisTimeoutError extends ResilienceError {
@@ -155,16 +161,16 @@ export class RedisStore implements Store {
     this.watchdog = new CommandWatchdog(this.commandTimeoutMs, (operation, ms) => new RedisTimeoutError(operation, ms));
     this.twins = new TwinRunner({
       usable: () => this.healthy && !this.closed,
-      send: (twin, redisKey, args, operation) => {
+      send: (script, keys, args, operation) => {
         args.push(this.deadline());
-        return this.watchdog.guard(this.adapter.evalScript(twin.script, [redisKey], args), operation);
+        return this.watchdog.guard(this.adapter.evalScript(script, keys, args), operation);
       },
       replied: (reply) => this.learnOffset(reply),
       failed: (error, operation) => this.failed(error, operation),
       report: (error, operation) => this.report(error, operation),
       stale: (operation) => new RedisTimeoutError(operation, this.commandTimeoutMs),
       fallback: (twin, decision, key, input, now) => this.twinFallback(twin, decision, key, input, now),
-    });
+    }, STANDALONE.has(this.adapter.kind));
     const maxQueued = integer(WHERE, "maxQueued", orDefault(options.maxQueued, 10_000));
     this.logger = options.logger ?? defaultLogger;
     if (typeof this.logger.warn !== "function") throw new InvalidOptionError(WHERE, "logger", options.logger, "an object with warn(fields, message)");

@@ -12,6 +12,11 @@ export type StrictMode = "allow" | "deny";
 export interface Twin<S, I, O> {
   /** The script that runs the decision atomically with the server's TIME as `now`. */
   readonly script: LuaScript;
+  /**
+   * The same decision over several keys in one call (KEYS[1..m], each key's arguments
+   * prefixed by their count; see `LimitScript.multi`), or undefined when the twin has none.
+   */
+  readonly multi?: LuaScript;
   /** The most inputs one script call takes (1: no batching). */
   readonly maxBatch: number;
   /** ARGV to apply `inputs` in order (KEYS[1] is the key's state), without the deadline the store appends. */

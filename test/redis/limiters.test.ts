@@ -129,6 +129,40 @@ describe("RedisStore for limiters: batches", () => {
   });
 });
 
+describe("RedisStore for limiters: batches over many keys", () => {
+  for (const kind of ["ioredis", "node-redis"] as const) {
+    it(`${kind}: concurrent calls on different keys share script calls and stay exact, each key in arrival order`, async () => {
+      const s = await store({ namespace: ns() }, server, kind);
+      const bucket = new TokenBucket({ name: "many", capacity: 2, ratePerSec: 0.001, store: s });
+      const window = new FixedWindow({ name: "many-fw", limit: 1, windowMs: 60_000, store: s });
+      await bucket.tryAcquire("warm", 0);
+      const before = await evalCalls();
+      // 100 keys, 3 rounds of calls on each, interleaved; a fixed window's calls in between (another script).
+      const calls: { limiter: "bucket" | "window"; key: string; decision: Promise<{ allowed: boolean; remaining: number }> }[] = [];
+      for (let round = 0; round < 3; round++) {
+        for (let k = 0; k < 100; k++) {
+          calls.push({ limiter: "bucket", key: `user-${k}`, decision: bucket.tryAcquire(`user-${k}`) });
+          if (k % 10 === 0) calls.push({ limiter: "window", key: `user-${k}`, decision: window.tryAcquire(`user-${k}`) });
+        }
+      }
+      const answered = await Promise.all(calls.map(async (c) => ({ ...c, decision: await c.decision })));
+      const used = (await evalCalls()) - before;
+      // Each key in arrival order: the bucket's two tokens, then a refusal; the window's one unit, then refusals.
+      for (let k = 0; k < 100; k++) {
+        const bucketRemaining = answered.filter((c) => c.limiter === "bucket" && c.key === `user-${k}`).map((c) => (c.decision.allowed ? c.decision.remaining : -1));
+        expect(bucketRemaining).toEqual([1, 0, -1]);
+        if (k % 10 === 0) {
+          const windowAllowed = answered.filter((c) => c.limiter === "window" && c.key === `user-${k}`).map((c) => c.decision.allowed);
+          expect(windowAllowed).toEqual([true, false, false]);
+        }
+      }
+      // 330 calls: one script per twin in flight, the rest batched behind it.
+      expect(used).toBeGreaterThan(1);
+      expect(used).toBeLessThan(20);
+    });
+  }
+});
+
 describe("RedisStore for limiters: when a command hangs", () => {
   it("a command that takes longer than commandTimeoutMs is answered by the fallback, and reported", async () => {
     const never = new Promise<never>(() => undefined);

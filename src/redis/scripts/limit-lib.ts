@@ -46,10 +46,12 @@ local function rnum(x)
   if x == floor(x) and x > -9007199254740992 and x < 9007199254740992 then return x end
   return f(x)
 end
-
--- The batch: ARGV[1] = n (nil for a read), then n (op, cost) pairs from ARGV[4].
-local N = tonumber(ARGV[1])
 `;
+
+/** The batch size, read by the single-key script at the top and by the many-key one per key. */
+const BATCH_SIZE = `
+-- The batch: ARGV[1] = n (nil for a read), then n (op, cost) pairs from ARGV[4].
+local N = tonumber(ARGV[1])`;
 
 /**
  * Helpers for the scripts with more state (the sliding windows); the token bucket and the
@@ -122,12 +124,50 @@ const LIMIT_ARGS = `
 --          then the server's now_ms (integral numbers as integers, others as exact text);
 --          a read: the stored numbers, or nil; past the deadline: "stale"`;
 
+/** A limiter's two scripts: one key's batch, and the same body run over several keys at once. */
+export interface LimitScript extends LuaScript {
+  /**
+   * The many-key form: KEYS[1..m], and for each key in turn its argument count then the
+   * single-key script's arguments (without the deadline); the deadline last. It reads TIME
+   * once and runs the body for each key in order; the reply is each key's reply, then
+   * now_ms. For calls on different keys of one standalone server (not a cluster: the
+   * keys may live in different slots).
+   */
+  readonly multi: LuaScript;
+}
+
+const MULTI_ARGS = `
+-- Many keys at once: KEYS[1..m]; ARGV holds, for each key in turn, its argument count c and
+-- then c arguments laid out as for one key (above, without the deadline); the deadline last.
+-- The body runs for each key in order, at one server time, with KEYS and ARGV being that
+-- key's. Reply: each key's reply, then the server's now_ms; past the deadline: "stale".`;
+
 /**
  * Builds a limiter script: its header (with the shared argument layout), the limiter
  * prelude, the state and reply helpers (`load_state`, `save_state`, `emit`, `finish`,
- * `read_reply`) unless `helpers` is false, and the body.
+ * `read_reply`) unless `helpers` is false, and the body; and its many-key form, which
+ * wraps the same body in a function of (KEYS, ARGV) called once per key.
  */
-export function limitScript(name: string, header: string, body: string, helpers = true): LuaScript {
-  const source = `${header.trim()}${LIMIT_ARGS}\n${LIMIT_LIB}${helpers ? LIMIT_HELPERS : ""}\n${body.trim()}\n`;
-  return { name, source, sha: createHash("sha1").update(source).digest("hex") };
+export function limitScript(name: string, header: string, body: string, helpers = true): LimitScript {
+  const source = `${header.trim()}${LIMIT_ARGS}\n${LIMIT_LIB}${BATCH_SIZE}\n${helpers ? LIMIT_HELPERS : ""}\n${body.trim()}\n`;
+  const multiSource = `${header.trim()}${LIMIT_ARGS}${MULTI_ARGS}\n${LIMIT_LIB}${helpers ? LIMIT_HELPERS : ""}
+local __KEYS, __ARGV = KEYS, ARGV
+local function __run(KEYS, ARGV)
+${BATCH_SIZE.trim()}
+${helpers ? "OUT, K = {}, 0\n" : ""}${body.trim()}
+end
+local __out, __p, __m = {}, 1, #__KEYS
+for __j = 1, __m do
+  local __c = tonumber(__ARGV[__p])
+  __out[__j] = __run({ __KEYS[__j] }, { unpack(__ARGV, __p + 1, __p + __c) })
+  __p = __p + 1 + __c
+end
+__out[__m + 1] = now_ms
+return __out
+`;
+  return { name, source, sha: sha1(source), multi: { name: `${name}:multi`, source: multiSource, sha: sha1(multiSource) } };
+}
+
+function sha1(source: string): string {
+  return createHash("sha1").update(source).digest("hex");
 }
