@@ -60,6 +60,14 @@ export interface RedisStoreOptions {
   readonly maxQueued?: number;
   /** Where outages are logged (once when Redis goes away, once when it is back). Default: process warnings. */
   readonly logger?: RedisStoreLogger;
+  /**
+   * Whether concurrent limiter calls on different keys may share one script. Default: true
+   * for an ioredis or node-redis client of a standalone server, false for a Cluster (keys
+   * live in different slots) and for a custom {@link RedisAdapter}. Set it to false behind
+   * a proxy that shards keys itself (twemproxy, Envoy, a clustered endpoint); a server that
+   * answers CROSSSLOT turns it off on its own.
+   */
+  readonly batchAcrossKeys?: boolean;
 }
 
 /** The events of a {@link RedisStore}. */
@@ -74,15 +82,15 @@ export interface RedisStoreEvents {
 
 const WHERE = "RedisStore";
 const OPTION_KEYS = [
-  "client", "subscriber", "namespace", "metaTtlMs", "onRedisError", "commandTimeoutMs", "retryIntervalMs", "maxQueued", "logger",
+  "client", "subscriber", "namespace", "metaTtlMs", "onRedisError", "commandTimeoutMs", "retryIntervalMs", "maxQueued", "logger", "batchAcrossKeys",
 ] as const;
 const MODES: readonly RedisErrorMode[] = ["local", "allow", "deny"];
 /** The most store keys whose Redis key is remembered. */
 const KEY_CACHE_SIZE = 4_096;
 /**
  * Adapters known to talk to one standalone server, where a script may touch keys of any
- * slot: concurrent limiter calls on different keys then share a script. On a cluster (or
- * an adapter of unknown kind) only one key's calls do.
+ * slot: concurrent limiter calls on different keys then share a script by default
+ * (`batchAcrossKeys`). On a cluster (or an adapter of unknown kind) only one key's calls do.
  */
 const STANDALONE: ReadonlySet<string> = new Set(["ioredis", "node-redis"]);
 
@@ -158,6 +166,8 @@ export class RedisStore implements Store {
     this.mode = oneOf(WHERE, "onRedisError", orDefault(options.onRedisError, "local"), MODES);
     this.commandTimeoutMs = positive(WHERE, "commandTimeoutMs", orDefault(options.commandTimeoutMs, 1_000));
     this.retryIntervalMs = positive(WHERE, "retryIntervalMs", orDefault(options.retryIntervalMs, 1_000));
+    const acrossKeys = orDefault(options.batchAcrossKeys, STANDALONE.has(this.adapter.kind));
+    if (typeof acrossKeys !== "boolean") throw new InvalidOptionError(WHERE, "batchAcrossKeys", acrossKeys, "true or false");
     this.watchdog = new CommandWatchdog(this.commandTimeoutMs, (operation, ms) => new RedisTimeoutError(operation, ms));
     this.twins = new TwinRunner({
       usable: () => this.healthy && !this.closed,
@@ -170,7 +180,7 @@ export class RedisStore implements Store {
       report: (error, operation) => this.report(error, operation),
       stale: (operation) => new RedisTimeoutError(operation, this.commandTimeoutMs),
       fallback: (twin, decision, key, input, now) => this.twinFallback(twin, decision, key, input, now),
-    }, STANDALONE.has(this.adapter.kind));
+    }, acrossKeys);
     const maxQueued = integer(WHERE, "maxQueued", orDefault(options.maxQueued, 10_000));
     this.logger = options.logger ?? defaultLogger;
     if (typeof this.logger.warn !== "function") throw new InvalidOptionError(WHERE, "logger", options.logger, "an object with warn(fields, message)");

@@ -69,7 +69,7 @@ export class TwinRunner {
   /** With `acrossKeys` (a standalone server), calls on different keys go in one script. */
   constructor(
     private readonly host: TwinHost,
-    private readonly acrossKeys: boolean,
+    private acrossKeys: boolean,
   ) {}
 
   /** Applies `input` to `key`'s state through `twin`; never rejects (the fallback answers). */
@@ -160,6 +160,13 @@ export class TwinRunner {
         return settle(outputs);
       },
       (error: unknown) => {
+        if (segments !== undefined && segments.length > 1 && isCrossSlot(error)) {
+          // Keys of one script must share a slot here (a proxy in front of a cluster): stop
+          // batching across keys, and send these again per key (the script did not run).
+          this.acrossKeys = false;
+          this.host.report(error, operation);
+          return Promise.all(items.map((item) => this.apply(twin, item.decision, item.key, item.redisKey, item.input, item.now))).then(settle);
+        }
         this.host.failed(error, operation);
         return settle(this.fallbackAll(twin, items));
       },
@@ -218,6 +225,11 @@ function decodeMany(twin: AnyTwin, reply: unknown, segments: readonly Segment[],
     });
   });
   return outputs;
+}
+
+/** Redis refused a script whose keys are in different slots. */
+function isCrossSlot(error: unknown): boolean {
+  return error instanceof Error && error.message.includes("CROSSSLOT");
 }
 
 function first(outputs: readonly unknown[]): unknown {

@@ -161,6 +161,21 @@ describe("RedisStore for limiters: batches over many keys", () => {
       expect(used).toBeLessThan(20);
     });
   }
+
+  it("batchAcrossKeys: false sends each key's calls apart, with the same outcomes", async () => {
+    const s = await store({ namespace: ns(), batchAcrossKeys: false });
+    const bucket = new TokenBucket({ name: "apart", capacity: 2, ratePerSec: 0.001, store: s });
+    await bucket.tryAcquire("warm", 0);
+    const before = await evalCalls();
+    const keys = Array.from({ length: 100 }, (_, k) => `user-${k}`);
+    const decisions = await Promise.all([...keys, ...keys, ...keys].map((key) => bucket.tryAcquire(key)));
+    const used = (await evalCalls()) - before;
+    expect(decisions.slice(0, 100).every((d) => d.allowed && d.remaining === 1)).toBe(true);
+    expect(decisions.slice(100, 200).every((d) => d.allowed && d.remaining === 0)).toBe(true);
+    expect(decisions.slice(200).every((d) => !d.allowed)).toBe(true);
+    // At least one script per key (its later calls may share one).
+    expect(used).toBeGreaterThanOrEqual(100);
+  });
 });
 
 describe("RedisStore for limiters: when a command hangs", () => {

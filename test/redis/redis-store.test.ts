@@ -59,6 +59,7 @@ describe("RedisStore: options", () => {
     expect(() => new RedisStore({ client: c, onRedisError: "retry" } as never)).toThrow(/onRedisError/);
     expect(() => new RedisStore({ client: c, namespace: "{app}" })).toThrow(/namespace/);
     expect(() => new RedisStore({ client: c, metaTtlMs: 0 })).toThrow(/metaTtlMs/);
+    expect(() => new RedisStore({ client: c, batchAcrossKeys: "yes" as never })).toThrow(/"batchAcrossKeys" must be true or false; got "yes"/);
     expect(() => new RedisStore({ client: {} })).toThrow(/client/);
     expect(() => new RedisStore(undefined as never)).toThrow(/client/);
   });
