@@ -64,8 +64,10 @@ export interface RedisStoreOptions {
    * Whether concurrent limiter calls on different keys may share one script. Default: true
    * for an ioredis or node-redis client of a standalone server, false for a Cluster (keys
    * live in different slots) and for a custom {@link RedisAdapter}. Set it to false behind
-   * a proxy that shards keys itself (twemproxy, Envoy, a clustered endpoint); a server that
-   * answers CROSSSLOT turns it off on its own.
+   * a proxy that shards keys itself and routes a script by its first key (twemproxy,
+   * Envoy): there a shared script would keep the other keys' state on the wrong shard, and
+   * limits would silently stop being exact. A server that answers CROSSSLOT (a Cluster
+   * node, a clustered managed endpoint) turns it off on its own, once, with a warning.
    */
   readonly batchAcrossKeys?: boolean;
 }
@@ -176,6 +178,7 @@ export class RedisStore implements Store {
         return this.watchdog.guard(this.adapter.evalScript(script, keys, args), operation);
       },
       replied: (reply) => this.learnOffset(reply),
+      warn: (fields, message) => this.warn({ namespace: this.namespace, ...fields }, message),
       failed: (error, operation) => this.failed(error, operation),
       report: (error, operation) => this.report(error, operation),
       stale: (operation) => new RedisTimeoutError(operation, this.commandTimeoutMs),
@@ -432,12 +435,21 @@ export class RedisStore implements Store {
   }
 
   /** A command failed: report it and, unless the server itself answered, fall back until a PING succeeds. */
+  /** Logs through the user's logger; a logger that throws is ignored (it must not break a call). */
+  private warn(fields: object, message: string): void {
+    try {
+      this.logger.warn(fields, message);
+    } catch {
+      // Nothing to do: the events carry the same news.
+    }
+  }
+
   private failed(error: unknown, operation: string): void {
     this.report(error, operation);
     if (isServerReply(error) || !this.healthy || this.closed) return;
     this.healthy = false;
     this.downSince = Date.now();
-    this.logger.warn({ namespace: this.namespace, operation, error: String(error), fallback: this.mode }, "Redis unreachable; policies fall back");
+    this.warn({ namespace: this.namespace, operation, error: String(error), fallback: this.mode }, "Redis unreachable; policies fall back");
     this.events.emit("unavailable", { error, fallback: this.mode });
     this.probeTimer = setInterval(() => this.probe(), this.retryIntervalMs);
     this.probeTimer.unref?.();
@@ -454,7 +466,7 @@ export class RedisStore implements Store {
         if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
         this.probeTimer = undefined;
         const downMs = Date.now() - this.downSince;
-        this.logger.warn({ namespace: this.namespace, downMs }, "Redis reachable again; resynchronising");
+        this.warn({ namespace: this.namespace, downMs }, "Redis reachable again; resynchronising");
         this.events.emit("available", { downMs });
         this.subscribe();
         this.resyncAll();

@@ -162,6 +162,14 @@ describe("RedisStore for limiters: batches over many keys", () => {
     });
   }
 
+  it("two limiters of one name and kind share a key's state; their interleaved calls are applied in arrival order", async () => {
+    const s = await store({ namespace: ns() });
+    const a = new TokenBucket({ name: "same", capacity: 3, ratePerSec: 0.001, store: s });
+    const b = new TokenBucket({ name: "same", capacity: 3, ratePerSec: 0.001, store: s });
+    const decisions = await Promise.all([a, b, a, b, a, b, a].map((limiter) => limiter.tryAcquire("k")));
+    expect(decisions.map((d) => (d.allowed ? d.remaining : -1))).toEqual([2, 1, 0, -1, -1, -1, -1]);
+  });
+
   it("batchAcrossKeys: false sends each key's calls apart, with the same outcomes", async () => {
     const s = await store({ namespace: ns(), batchAcrossKeys: false });
     const bucket = new TokenBucket({ name: "apart", capacity: 2, ratePerSec: 0.001, store: s });
@@ -247,6 +255,27 @@ describe("RedisStore for limiters: when Redis goes away", () => {
     }
   });
 
+  it("a logger that throws breaks nothing: calls on every key are answered while Redis is away", async () => {
+    const own = await startRedis({ ignoreEnv: true });
+    const s = await store({ namespace: ns(), commandTimeoutMs: 200, retryIntervalMs: 50, logger: { warn: boom } }, own);
+    const limiter = new TokenBucket({ name: "loud", capacity: 2, ratePerSec: 0.001, store: s });
+    try {
+      expect((await limiter.tryAcquire("a")).allowed).toBe(true);
+      await own.kill();
+      const during = await Promise.all(["a", "b", "c", "a", "b", "c"].map((key) => limiter.tryAcquire(key)));
+      expect(during).toHaveLength(6);
+      expect(s.available).toBe(false);
+      const later = await Promise.all(["d", "e"].map((key) => limiter.tryAcquire(key)));
+      expect(later.every((d) => d.allowed)).toBe(true);
+      await own.restart();
+      for (let i = 0; i < 250 && !s.available; i++) await sleep(20);
+      expect(s.available).toBe(true);
+      expect((await limiter.tryAcquire("f")).remaining).toBe(1);
+    } finally {
+      await own.stop();
+    }
+  });
+
   it("allow admits every call and deny refuses them for retryIntervalMs, while Redis is away", async () => {
     const own = await startRedis({ ignoreEnv: true });
     const allow = await store({ namespace: "allow", onRedisError: "allow", commandTimeoutMs: 200, retryIntervalMs: 5_000 }, own, "node-redis");
@@ -267,6 +296,10 @@ describe("RedisStore for limiters: when Redis goes away", () => {
     }
   });
 });
+
+function boom(): never {
+  throw new Error("logger down");
+}
 
 async function evalCalls(): Promise<number> {
   const info = await admin.info("commandstats");

@@ -16,7 +16,7 @@ if __deadline ~= nil and __deadline > 0 and now_ms > __deadline then return '${S
 
 /**
  * What every limiter script starts with instead of the shared prelude (see prelude.ts):
- * only the clock, the deadline, the batch size and number text. A limiter script runs on
+ * only the clock, the deadline and number text. A limiter script runs on
  * every call, so each closure, temporary string or table and redis.call counts (profiled
  * with INFO commandstats). The two clock lines are the prelude's, word for word (the
  * conformance test swaps them).
@@ -154,7 +154,7 @@ export function limitScript(name: string, header: string, body: string, helpers 
 local __KEYS, __ARGV = KEYS, ARGV
 local function __run(KEYS, ARGV)
 ${BATCH_SIZE.trim()}
-${helpers ? "OUT, K = {}, 0\n" : ""}${body.trim()}
+${helpers ? "-- emit and finish write to OUT: a fresh reply for each key\nOUT, K = {}, 0\n" : ""}${body.trim()}
 end
 local __out, __p, __m = {}, 1, #__KEYS
 for __j = 1, __m do
