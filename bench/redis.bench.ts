@@ -102,6 +102,42 @@ const spreadOps = new Map([...spreadSamples].map(([name, s]) => [name, [...s].so
 const spreadRows = [...spreadOps].map(([name, ops]) => `| ${name} | ${Math.round(ops).toLocaleString("en-US")} | ${(ops / (spreadOps.get(RLF) ?? ops)).toFixed(2)} |`);
 console.log([`\n### Throughput, ${IN_FLIGHT} calls in flight over 64 keys`, "", "| candidate | calls / s | × rate-limiter-flexible |", "| --- | ---: | ---: |", ...spreadRows].join("\n"));
 
+// ---- latency under moderate concurrency: batching across keys, on and off ----
+// 8 callers, each on its own key, each awaiting its own calls: how long a call waits when
+// it may queue behind another key's script (on) or goes at once in a script of its own (off).
+const CALLERS = 8;
+const across = new TokenBucket({ name: "tb8", capacity: HUGE, ratePerSec: HUGE, store: await store("bench-across") });
+const apart = new TokenBucket({ name: "tb8", capacity: HUGE, ratePerSec: HUGE, store: new RedisStore({ client: await connect(), namespace: "bench-apart", logger: quiet, batchAcrossKeys: false }) });
+async function callerLatencies(limiter: TokenBucket, calls: number): Promise<{ p50: number; p99: number; perSec: number }> {
+  const samples: number[] = [];
+  const caller = async (k: number): Promise<void> => {
+    for (let i = 0; i < calls; i++) {
+      const start = process.hrtime.bigint();
+      await limiter.tryAcquire(`caller-${k}`);
+      samples.push(Number(process.hrtime.bigint() - start) / 1000);
+    }
+  };
+  const start = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: CALLERS }, (_, k) => caller(k)));
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  samples.sort((a, b) => a - b);
+  const at = (q: number): number => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? NaN;
+  return { p50: at(0.5), p99: at(0.99), perSec: samples.length / seconds };
+}
+const moderate = { across: [] as { p50: number; p99: number; perSec: number }[], apart: [] as { p50: number; p99: number; perSec: number }[] };
+await callerLatencies(across, 500);
+await callerLatencies(apart, 500);
+for (let round = 0; round < 5; round++) {
+  moderate.across.push(await callerLatencies(across, 2_000));
+  moderate.apart.push(await callerLatencies(apart, 2_000));
+}
+const mid = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const moderateRows = (Object.entries(moderate) as [string, { p50: number; p99: number; perSec: number }[]][]).map(
+  ([mode, runs]) =>
+    `| TokenBucket.tryAcquire, batchAcrossKeys: ${mode === "across"} | ${mid(runs.map((r) => r.p50)).toFixed(0)} | ${mid(runs.map((r) => r.p99)).toFixed(0)} | ${Math.round(mid(runs.map((r) => r.perSec))).toLocaleString("en-US")} |`,
+);
+console.log([`\n### ${CALLERS} callers, each on its own key (5 samples of ${CALLERS} × 2,000 calls, median)`, "", "| candidate | p50 µs | p99 µs | calls / s |", "| --- | ---: | ---: | ---: |", ...moderateRows].join("\n"));
+
 // ---- breaker hot path: closed state ----
 const asyncFn = async (): Promise<number> => 1;
 const memoryBreaker = new CircuitBreaker({ name: "bench" });
@@ -135,5 +171,7 @@ console.log(`RedisStore breaker / in-memory breaker (ns per call): ${breakerRati
 
 await redisStore.close();
 for (const [, limiter] of ours) await (limiter as TokenBucket).close();
+await across.close();
+await apart.close();
 for (const c of connections) c.disconnect();
 await server.stop();
