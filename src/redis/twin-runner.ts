@@ -70,9 +70,9 @@ export class TwinRunner {
 
   /** Applies `input` to `key`'s state through `twin`; never rejects (the fallback answers). */
   apply<S, I, O>(twin: Twin<S, I, O>, decision: Decision<S, I, O>, key: string, redisKey: string, input: I, now: number): Promise<O> {
+    if (!this.host.usable()) return Promise.resolve(this.host.fallback(twin, decision, key, input, now));
     const t = twin as AnyTwin;
     const item: Item = { decision: decision as AnyDecision, key, redisKey, input, now, resolve: noop, reject: noop };
-    if (!this.host.usable()) return Promise.resolve(this.host.fallback(twin, decision, key, input, now));
     if (t.maxBatch <= 1 || t.multi === undefined) return this.send(t, [item], undefined, "").then(first) as Promise<O>;
     const id = this.acrossKeys ? t.script.sha : redisKey;
     const group = this.groups.get(id);
@@ -132,7 +132,8 @@ export class TwinRunner {
     if (!this.host.usable()) return Promise.resolve(this.fallbackAll(twin, items));
     const head = items[0] as Item;
     const segments = items.length === 1 || oneSegment(items) ? undefined : segmentsOf(items);
-    const inputs = items.length === 1 ? [head.input] : items.map(inputOf);
+    // One key's batch: its inputs in order (a many-key batch carries them in its segments).
+    const inputs = segments !== undefined ? [] : items.length === 1 ? [head.input] : items.map(inputOf);
     const operation = head.decision.kind;
     let sent: Promise<unknown>;
     try {

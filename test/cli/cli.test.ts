@@ -5,23 +5,19 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { type Cluster, Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Cluster } from "ioredis";
+import { describe, expect, it } from "vitest";
 import { CircuitBreaker, CircuitBreakers, CircuitOpenError, consecutiveFailures, failuresInWindow, fixedThenExponential } from "../../src/index.js";
 import { type BreakerActionResult, type FleetBreakerStatus, RedisStore } from "../../src/redis/index.js";
 import { connect } from "../setup/clients.js";
-import { type RedisServer, startCluster, startRedis } from "../setup/redis.js";
+import { startCluster } from "../setup/redis.js";
+import { quiet, redisSuite, sleep } from "../setup/redis-suite.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const MAIN = join(root, "src", "cli", "main.ts");
 
-let server: RedisServer;
-let client: Redis;
-const closers: (() => Promise<void>)[] = [];
-let seq = 0;
-const ns = (): string => `cli${process.pid}x${seq++}`;
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const quiet = { warn: () => undefined };
+const suite = redisSuite("cli");
+const ns = suite.ns;
 
 interface Run {
   readonly code: number | null;
@@ -66,18 +62,7 @@ async function runMain(args: readonly string[]): Promise<Run> {
 }
 
 function target(namespace: string): string[] {
-  return ["--redis", server.url, "--namespace", namespace];
-}
-
-async function store(namespace: string): Promise<RedisStore> {
-  const c = new Redis({ host: server.host, port: server.port });
-  c.on("error", () => undefined);
-  const s = new RedisStore({ client: c, namespace, logger: quiet });
-  closers.push(async () => {
-    await s.close();
-    c.disconnect();
-  });
-  return s;
+  return ["--redis", suite.server.url, "--namespace", namespace];
 }
 
 const boom = (): never => {
@@ -94,17 +79,6 @@ async function when(check: () => boolean, limitMs: number): Promise<number> {
   }
   throw new Error(`condition not met within ${limitMs} ms`);
 }
-
-beforeAll(async () => {
-  server = await startRedis();
-  client = new Redis({ host: server.host, port: server.port });
-});
-
-afterAll(async () => {
-  for (const close of closers.reverse()) await close();
-  client?.disconnect();
-  await server?.stop();
-});
 
 describe("breakwater CLI: help and bad arguments", () => {
   it("--help prints the commands; COMMAND --help prints its options", async () => {
@@ -164,7 +138,7 @@ describe("breakwater CLI: help and bad arguments", () => {
 describe("breakwater status", () => {
   it("prints every breaker in the namespace: state, failures, last failure, next probe, retry phase", async () => {
     const namespace = ns();
-    const s = await store(namespace);
+    const s = suite.store({ namespace });
     const breakers = new CircuitBreakers({
       store: s,
       namespace,
@@ -178,7 +152,7 @@ describe("breakwater status", () => {
     lone.recordFailure("timeout");
     await Promise.all([...breakers.names().map((n) => breakers.get(n).flush()), lone.flush()]);
     // A key of another kind under the namespace is skipped, not an error.
-    await client.hset(`${namespace}:{not-a-breaker}`, "x", "1");
+    await suite.admin.hset(`${namespace}:{not-a-breaker}`, "x", "1");
 
     const [text, json, other] = await Promise.all([cli(["status", ...target(namespace)]), cli(["status", ...target(namespace), "--json"]), cli(["status", ...target(ns())])]);
     expect(text.stderr).toBe("");
@@ -220,8 +194,8 @@ describe("breakwater status", () => {
 describe("breakwater isolate and reset", () => {
   it("isolate opens the breaker in every process within 100 ms; reset closes it", async () => {
     const namespace = ns();
-    const ours = new CircuitBreakers({ store: await store(namespace), namespace, defaults: { trip: consecutiveFailures(5), recovery: 1_000 } });
-    const other = new CircuitBreakers({ store: await store(namespace), namespace, defaults: { trip: consecutiveFailures(5), recovery: 1_000 } });
+    const ours = new CircuitBreakers({ store: suite.store({ namespace }), namespace, defaults: { trip: consecutiveFailures(5), recovery: 1_000 } });
+    const other = new CircuitBreakers({ store: suite.store({ namespace }), namespace, defaults: { trip: consecutiveFailures(5), recovery: 1_000 } });
     expect(await ours.execute("payments", () => "ok")).toBe("ok");
     await ours.get("payments").flush();
     const b = other.get("payments");
@@ -258,7 +232,7 @@ describe("breakwater isolate and reset", () => {
 
   it("names a lone CircuitBreaker by its name; refuses unknown services unless --force", async () => {
     const namespace = ns();
-    const lone = new CircuitBreaker({ name: "geo", store: await store(namespace) });
+    const lone = new CircuitBreaker({ name: "geo", store: suite.store({ namespace }) });
     lone.recordSuccess();
     await lone.flush();
     const [geo, unknown, forcedReset] = await Promise.all([
@@ -281,7 +255,7 @@ describe("breakwater isolate and reset", () => {
     const forced = await cli(["isolate", "ledger", ...target(namespace), "--force"]);
     expect(forced.code).toBe(0);
     expect(forced.stdout).toContain(`created ${namespace}:{ledger}`);
-    const later = new CircuitBreakers({ store: await store(namespace), namespace });
+    const later = new CircuitBreakers({ store: suite.store({ namespace }), namespace });
     await later.get("ledger").flush();
     expect(later.isAvailable("ledger")).toBe(false);
   });
@@ -290,7 +264,7 @@ describe("breakwater isolate and reset", () => {
 describe("breakwater dashboard", () => {
   it("serves the fleet's breakers read from Redis, and stops on SIGTERM", async () => {
     const namespace = ns();
-    const breakers = new CircuitBreakers({ store: await store(namespace), namespace, defaults: { trip: consecutiveFailures(1), recovery: 60_000 } });
+    const breakers = new CircuitBreakers({ store: suite.store({ namespace }), namespace, defaults: { trip: consecutiveFailures(1), recovery: 60_000 } });
     await breakers.execute("payments", boom).catch(() => undefined);
     await breakers.execute("search", () => 1);
     await Promise.all(breakers.names().map((n) => breakers.get(n).flush()));
@@ -344,7 +318,7 @@ describe("breakwater dashboard", () => {
 
   it("streams a transition made by another process at once; with --allow-control, its buttons act for the whole fleet", async () => {
     const namespace = ns();
-    const breakers = new CircuitBreakers({ store: await store(namespace), namespace, defaults: { trip: consecutiveFailures(1), recovery: 60_000 } });
+    const breakers = new CircuitBreakers({ store: suite.store({ namespace }), namespace, defaults: { trip: consecutiveFailures(1), recovery: 60_000 } });
     await breakers.execute("payments", () => 1);
     await breakers.execute("search", () => 1);
     await Promise.all([breakers.get("payments").flush(), breakers.get("search").flush()]);

@@ -2,8 +2,7 @@
  * BreakerAdmin and its live FleetBreakers view (src/redis/admin.ts), in process, against
  * a real redis-server: what the `breakwater` command and its dashboard are built on.
  */
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   AdaptiveRateLimiter,
   type BreakerRecord,
@@ -16,38 +15,12 @@ import {
   type StateChangeEvent,
   TokenBucket,
 } from "../../src/index.js";
-import { AmbiguousBreakerError, BreakerAdmin, BreakerNotFoundError, describeRecord, nameOfKey, RedisStore } from "../../src/redis/index.js";
-import { type RedisServer, startRedis } from "../setup/redis.js";
+import { AmbiguousBreakerError, BreakerAdmin, BreakerNotFoundError, describeRecord, nameOfKey } from "../../src/redis/index.js";
+import { redisSuite, sleep } from "../setup/redis-suite.js";
 import { viewOf } from "../../src/dashboard/snapshot.js";
 
-let server: RedisServer;
-let client: Redis;
-const closers: (() => Promise<void>)[] = [];
-let seq = 0;
-const ns = (): string => `adm${process.pid}x${seq++}`;
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-beforeAll(async () => {
-  server = await startRedis();
-  client = new Redis({ host: server.host, port: server.port });
-});
-
-afterAll(async () => {
-  for (const close of closers.reverse()) await close();
-  client?.disconnect();
-  await server?.stop();
-});
-
-async function store(namespace: string): Promise<RedisStore> {
-  const c = new Redis({ host: server.host, port: server.port });
-  c.on("error", () => undefined);
-  const s = new RedisStore({ client: c, namespace, logger: { warn: () => undefined } });
-  closers.push(async () => {
-    await s.close();
-    c.disconnect();
-  });
-  return s;
-}
+const suite = redisSuite("adm");
+const ns = suite.ns;
 
 const boom = (): never => {
   throw new Error("down");
@@ -55,39 +28,39 @@ const boom = (): never => {
 
 describe("BreakerAdmin", () => {
   it("validates its options", () => {
-    expect(() => new BreakerAdmin({ client, namespace: "{x}" })).toThrow(/namespace/);
-    expect(() => new BreakerAdmin({ client, metaTtlMs: 0 })).toThrow(InvalidOptionError);
-    expect(() => new BreakerAdmin({ client, nmespace: "x" } as never)).toThrow(/nmespace/);
+    expect(() => new BreakerAdmin({ client: suite.admin, namespace: "{x}" })).toThrow(/namespace/);
+    expect(() => new BreakerAdmin({ client: suite.admin, metaTtlMs: 0 })).toThrow(InvalidOptionError);
+    expect(() => new BreakerAdmin({ client: suite.admin, nmespace: "x" } as never)).toThrow(/nmespace/);
     expect(() => new BreakerAdmin({ client: {} })).toThrow(/client/);
   });
 
   it("lists only its namespace's breakers, a namespace with glob characters matching literally", async () => {
     const namespace = `${ns()}[a]*`;
-    const breakers = new CircuitBreakers({ store: await store(namespace), namespace, defaults: { trip: consecutiveFailures(2) } });
+    const breakers = new CircuitBreakers({ store: suite.store({ namespace }), namespace, defaults: { trip: consecutiveFailures(2) } });
     await breakers.execute("one", boom).catch(() => undefined);
     await breakers.get("one").flush();
     // A sibling namespace the glob would match if the brackets and star were not escaped.
-    const sibling = new CircuitBreakers({ store: await store(`${namespace.replace("[a]*", "a")}x`), namespace: `${namespace.replace("[a]*", "a")}x` });
+    const sibling = new CircuitBreakers({ store: suite.store({ namespace: `${namespace.replace("[a]*", "a")}x` }), namespace: `${namespace.replace("[a]*", "a")}x` });
     await sibling.execute("two", () => 1);
     await sibling.get("two").flush();
     // Limiters on the same store are not breakers.
-    const s = await store(namespace);
+    const s = suite.store({ namespace });
     await new TokenBucket({ name: "api", ratePerSec: 10, capacity: 10, store: s }).tryAcquire("user-1");
     const adaptive = new AdaptiveRateLimiter({ name: "notion", store: s });
     adaptive.onBackoff({ status: 429 });
-    for (let i = 0; i < 500 && (await client.exists(`${namespace}:{adaptive:notion}`)) === 0; i++) await sleep(2);
-    expect((await client.keys("*")).filter((k) => k.startsWith(namespace)).sort()).toEqual([
+    for (let i = 0; i < 500 && (await suite.admin.exists(`${namespace}:{adaptive:notion}`)) === 0; i++) await sleep(2);
+    expect((await suite.admin.keys("*")).filter((k) => k.startsWith(namespace)).sort()).toEqual([
       `${namespace}:limit:api:{user-1}`,
       `${namespace}:{adaptive:notion}`,
       `${namespace}:{one}`,
     ]);
-    const list = await new BreakerAdmin({ client, namespace }).list();
+    const list = await new BreakerAdmin({ client: suite.admin, namespace }).list();
     expect(list.map((b) => [b.name, b.key, b.failures])).toEqual([["one", `${namespace}:{one}`, 1]]);
   });
 
   it("finds a service by name, by lone-breaker name, or by full key; ambiguous names must use the key", async () => {
     const namespace = ns();
-    const s = await store(namespace);
+    const s = suite.store({ namespace });
     const registry = new CircuitBreakers({ store: s, namespace });
     await registry.execute("geo", () => 1);
     const lone = new CircuitBreaker({ name: "geo", store: s });
@@ -95,7 +68,7 @@ describe("BreakerAdmin", () => {
     const onlyLone = new CircuitBreaker({ name: "maps", store: s });
     onlyLone.recordSuccess();
     await Promise.all([registry.get("geo").flush(), lone.flush(), onlyLone.flush()]);
-    const admin = new BreakerAdmin({ client, namespace });
+    const admin = new BreakerAdmin({ client: suite.admin, namespace });
     await expect(admin.get("geo")).rejects.toBeInstanceOf(AmbiguousBreakerError);
     expect((await admin.get(`${namespace}:{geo}`)).name).toBe("geo");
     expect((await admin.get("breaker:geo")).key).toBe(`${namespace}:{breaker:geo}`);
@@ -114,8 +87,8 @@ describe("BreakerAdmin", () => {
   it("isolate and reset are the store's own transitions: a mirror hears them as remote state changes", async () => {
     const namespace = ns();
     const events: StateChangeEvent[] = [];
-    const b = new CircuitBreaker({ name: "pay", store: await store(namespace), onStateChange: (e) => events.push(e) });
-    const admin = new BreakerAdmin({ client, namespace, metaTtlMs: 120_000 });
+    const b = new CircuitBreaker({ name: "pay", store: suite.store({ namespace }), onStateChange: (e) => events.push(e) });
+    const admin = new BreakerAdmin({ client: suite.admin, namespace, metaTtlMs: 120_000 });
     // A breaker writes nothing until its first call: no record, nothing to find.
     await b.flush();
     await expect(admin.isolate("pay")).rejects.toBeInstanceOf(BreakerNotFoundError);
@@ -124,7 +97,7 @@ describe("BreakerAdmin", () => {
     const isolated = await admin.isolate("pay");
     expect(isolated.transition).toMatchObject({ from: "closed", to: "open", reason: "isolated" });
     expect(isolated.breaker).toMatchObject({ state: "open", isolated: true, nextProbeAt: null, nextProbeInMs: null });
-    expect(await client.pttl(`${namespace}:{breaker:pay}`)).toBeGreaterThan(110_000);
+    expect(await suite.admin.pttl(`${namespace}:{breaker:pay}`)).toBeGreaterThan(110_000);
     for (let i = 0; i < 200 && b.isAvailable(); i++) await sleep(2);
     expect(b.isAvailable()).toBe(false);
     expect((await admin.isolate("pay")).transition).toBeNull();
@@ -138,12 +111,12 @@ describe("BreakerAdmin", () => {
 describe("FleetBreakers (the dashboard's view of the fleet)", () => {
   it("sees new breakers, hears transitions by pub/sub before the next refresh, and acts for the fleet", async () => {
     const namespace = ns();
-    const registry = new CircuitBreakers({ store: await store(namespace), namespace, defaults: { trip: consecutiveFailures(1), recovery: 60_000 } });
+    const registry = new CircuitBreakers({ store: suite.store({ namespace }), namespace, defaults: { trip: consecutiveFailures(1), recovery: 60_000 } });
     await registry.execute("a", () => 1);
     await registry.get("a").flush();
     const problems: unknown[] = [];
-    const fleet = new BreakerAdmin({ client, namespace }).fleet({ refreshMs: 60_000, onError: (e) => problems.push(e) });
-    closers.push(() => fleet.close());
+    const fleet = new BreakerAdmin({ client: suite.admin, namespace }).fleet({ refreshMs: 60_000, onError: (e) => problems.push(e) });
+    suite.track(fleet);
     const created: string[] = [];
     fleet.onCreate((name) => created.push(name));
     await fleet.start();
@@ -175,7 +148,7 @@ describe("FleetBreakers (the dashboard's view of the fleet)", () => {
     expect(fleet.names()).toEqual(["a", "b"]);
     expect(() => fleet.get("zzz")).toThrow(BreakerNotFoundError);
 
-    await client.del(`${namespace}:{b}`); // expired, as an idle record does
+    await suite.admin.del(`${namespace}:{b}`); // expired, as an idle record does
     await fleet.refresh();
     expect(fleet.names()).toEqual(["a"]);
     expect(problems).toEqual([]);

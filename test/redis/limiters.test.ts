@@ -3,8 +3,7 @@
  * when Redis goes away (`onRedisError`: local, allow, deny) — never a Redis error, never an
  * unhandled rejection.
  */
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   AdaptiveRateLimiter,
   FixedWindow,
@@ -17,31 +16,17 @@ import {
 import { type RedisAdapter, RedisStore, type RedisStoreOptions } from "../../src/redis/index.js";
 import { connect, type TestClient } from "../setup/clients.js";
 import { type RedisServer, startRedis } from "../setup/redis.js";
+import { quiet, redisSuite, sleep } from "../setup/redis-suite.js";
 
-let server: RedisServer;
-let admin: Redis;
-const open: { close(): Promise<void> }[] = [];
-let seq = 0;
-const ns = (): string => `lim${process.pid}x${seq++}`;
-const quiet = { warn: () => undefined };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const suite = redisSuite("lim");
+const ns = suite.ns;
+const evalCalls = suite.evalCalls;
 
-beforeAll(async () => {
-  server = await startRedis();
-  admin = new Redis({ host: server.host, port: server.port });
-});
-
-afterAll(async () => {
-  for (const o of open.reverse()) await o.close();
-  admin.disconnect();
-  await server.stop();
-});
-
-async function store(options: Omit<RedisStoreOptions, "client"> = {}, target: RedisServer = server, kind: "ioredis" | "node-redis" = "ioredis"): Promise<RedisStore> {
+async function store(options: Omit<RedisStoreOptions, "client"> = {}, target: RedisServer = suite.server, kind: "ioredis" | "node-redis" = "ioredis"): Promise<RedisStore> {
   const c: TestClient = await connect(kind, { server: target });
-  open.push(c);
+  suite.track(c);
   const s = new RedisStore({ client: c.client, logger: quiet, ...options });
-  open.push(s);
+  suite.track(s);
   return s;
 }
 
@@ -60,7 +45,7 @@ describe("RedisStore for limiters: keys", () => {
     await exact.tryAcquire("alice");
     await approx.tryAcquire("alice");
     adaptive.release(await adaptive.acquire());
-    const keys = (await admin.keys(`${namespace}:*`)).sort();
+    const keys = (await suite.admin.keys(`${namespace}:*`)).sort();
     expect(keys).toEqual([
       `${namespace}:limit:fw:{alice}`,
       `${namespace}:limit:sc:{alice}`,
@@ -68,7 +53,7 @@ describe("RedisStore for limiters: keys", () => {
       `${namespace}:limit:tb:{alice}`,
       `${namespace}:{adaptive:ad}`,
     ]);
-    const ttl = async (k: string): Promise<number> => admin.pttl(`${namespace}:${k}`);
+    const ttl = async (k: string): Promise<number> => suite.admin.pttl(`${namespace}:${k}`);
     // Three tokens refill in 3 s; a window lasts its windowMs; the approximate window's
     // count weighs on the next window too; the adaptive record is forgotten when idle.
     expect(await ttl("limit:tb:{alice}")).toBeGreaterThan(2_500);
@@ -83,7 +68,7 @@ describe("RedisStore for limiters: keys", () => {
     expect(await ttl("{adaptive:ad}")).toBeLessThanOrEqual(120_000);
     // reset() deletes the key: the bucket is full again.
     await bucket.reset("alice");
-    expect(await admin.exists(`${namespace}:limit:tb:{alice}`)).toBe(0);
+    expect(await suite.admin.exists(`${namespace}:limit:tb:{alice}`)).toBe(0);
     expect((await bucket.tryAcquire("alice")).remaining).toBe(9);
   });
 
@@ -105,7 +90,7 @@ describe("RedisStore for limiters: keys", () => {
     const s = await store({ namespace: ns() });
     const limiter = new FixedWindow({ name: "flush", limit: 3, windowMs: 60_000, store: s });
     expect((await limiter.tryAcquire()).remaining).toBe(2);
-    await admin.script("FLUSH");
+    await suite.admin.script("FLUSH");
     expect((await limiter.tryAcquire()).remaining).toBe(1);
     expect((await limiter.tryAcquire()).remaining).toBe(0);
     expect((await limiter.tryAcquire()).allowed).toBe(false);
@@ -132,7 +117,7 @@ describe("RedisStore for limiters: batches", () => {
 describe("RedisStore for limiters: batches over many keys", () => {
   for (const kind of ["ioredis", "node-redis"] as const) {
     it(`${kind}: concurrent calls on different keys share script calls and stay exact, each key in arrival order`, async () => {
-      const s = await store({ namespace: ns() }, server, kind);
+      const s = await store({ namespace: ns() }, suite.server, kind);
       const bucket = new TokenBucket({ name: "many", capacity: 2, ratePerSec: 0.001, store: s });
       const window = new FixedWindow({ name: "many-fw", limit: 1, windowMs: 60_000, store: s });
       await bucket.tryAcquire("warm", 0);
@@ -301,9 +286,3 @@ function boom(): never {
   throw new Error("logger down");
 }
 
-async function evalCalls(): Promise<number> {
-  const info = await admin.info("commandstats");
-  let total = 0;
-  for (const m of info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)) total += Number(m[1]);
-  return total;
-}

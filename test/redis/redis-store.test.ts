@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Redis } from "ioredis";
+import { describe, expect, it } from "vitest";
 import {
   BreakerDecision,
   CircuitBreaker,
@@ -14,37 +13,23 @@ import {
 import { BREAKER_SCRIPT, type RedisAdapter, RedisStore, type RedisStoreEvents, toAdapter } from "../../src/redis/index.js";
 import { encodeParams } from "../../src/redis/codec.js";
 import { connect, type TestClient } from "../setup/clients.js";
-import { type RedisServer, startRedis } from "../setup/redis.js";
+import { startRedis } from "../setup/redis.js";
+import { quiet, redisSuite, sleep } from "../setup/redis-suite.js";
 
-let server: RedisServer;
-let admin: Redis;
-const open: { close(): Promise<void> }[] = [];
-let seq = 0;
-const ns = (): string => `t${process.pid}x${seq++}`;
-const quiet = { warn: () => undefined };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-beforeAll(async () => {
-  server = await startRedis();
-  admin = new Redis({ host: server.host, port: server.port });
-});
-
-afterAll(async () => {
-  for (const o of open.reverse()) await o.close();
-  admin.disconnect();
-  await server.stop();
-});
+const suite = redisSuite("t");
+const ns = suite.ns;
+const evalCalls = suite.evalCalls;
 
 async function client(kind: "ioredis" | "node-redis" = "ioredis"): Promise<TestClient> {
-  const c = await connect(kind, { server });
-  open.push(c);
+  const c = await connect(kind, { server: suite.server });
+  suite.track(c);
   return c;
 }
 
 async function store(options: Omit<ConstructorParameters<typeof RedisStore>[0], "client"> & { kind?: "ioredis" | "node-redis" } = {}) {
   const { kind, ...rest } = options;
   const s = new RedisStore({ client: (await client(kind)).client, logger: quiet, ...rest });
-  open.push(s);
+  suite.track(s);
   return s;
 }
 
@@ -80,10 +65,10 @@ describe("RedisStore: keys", () => {
     await breakers.execute("search", () => 1);
     await breakers.get("payments").flush();
     await breakers.get("search").flush();
-    const keys = (await admin.keys(`${namespace}:*`)).sort();
+    const keys = (await suite.admin.keys(`${namespace}:*`)).sort();
     expect(keys).toEqual([`${namespace}:{payments}`, `${namespace}:{search}`]);
-    const openTtl = await admin.pttl(`${namespace}:{payments}`);
-    const closedTtl = await admin.pttl(`${namespace}:{search}`);
+    const openTtl = await suite.admin.pttl(`${namespace}:{payments}`);
+    const closedTtl = await suite.admin.pttl(`${namespace}:{search}`);
     expect(closedTtl).toBeGreaterThan(55_000);
     expect(closedTtl).toBeLessThanOrEqual(60_000);
     expect(openTtl).toBeGreaterThan(60_000); // the open interval on top
@@ -95,7 +80,7 @@ describe("RedisStore: keys", () => {
     const s = await store({ namespace: ns() });
     const b = new CircuitBreaker({ name: "flush", store: s, trip: consecutiveFailures(3) });
     await b.flush();
-    await admin.script("FLUSH");
+    await suite.admin.script("FLUSH");
     await b.execute(boom).catch(() => undefined);
     await b.execute(boom).catch(() => undefined);
     await b.flush();
@@ -290,7 +275,7 @@ describe("RedisStore: a breaker batch that reaches Redis after its deadline", ()
     const key = s.redisKey("late");
     const args = (deadline: string): string[] => [encodeParams(decision), JSON.stringify([["f", 0, 1, "r", 0.5]]), "60000", `${namespace}:transitions`, "o", deadline];
     expect(await s.adapter.evalScript(BREAKER_SCRIPT, [key], args("1"))).toBe("stale");
-    expect(await admin.exists(key)).toBe(0);
+    expect(await suite.admin.exists(key)).toBe(0);
     // No deadline (0, or missing as older callers send): applied.
     expect(await s.adapter.evalScript(BREAKER_SCRIPT, [key], args("0"))).toContain('"state":"open"');
   });
@@ -312,12 +297,12 @@ describe("RedisStore: a breaker batch that reaches Redis after its deadline", ()
       },
     };
     const s = new RedisStore({ client: adapter, namespace, commandTimeoutMs: 100, retryIntervalMs: 60_000, logger: quiet });
-    open.push(s);
+    suite.track(s);
     const b = new CircuitBreaker({ name: "late", store: s, trip: consecutiveFailures(100) });
     await b.execute(boom).catch(() => undefined);
     await b.flush(); // on Redis: one failure, and the store has learnt the server's clock
     const key = s.redisKey(b.key);
-    const before = await admin.get(key);
+    const before = await suite.admin.get(key);
     expect(before).not.toBeNull();
     delayMs = 300;
     await b.execute(boom).catch(() => undefined);
@@ -325,16 +310,10 @@ describe("RedisStore: a breaker batch that reaches Redis after its deadline", ()
     expect(b.status().failures).toBe(2);
     expect(late.length).toBeGreaterThan(0);
     expect(await Promise.all(late)).toEqual(late.map(() => "stale"));
-    expect(await admin.get(key)).toBe(before); // Redis did not count the late batch
+    expect(await suite.admin.get(key)).toBe(before); // Redis did not count the late batch
   });
 });
 
-async function evalCalls(): Promise<number> {
-  const info = await admin.info("commandstats");
-  let total = 0;
-  for (const m of info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)) total += Number(m[1]);
-  return total;
-}
 
 /** Polls `check` every 2 ms; resolves with the ms it took, or throws after `limitMs`. */
 async function until(check: () => boolean, limitMs: number): Promise<number> {

@@ -1,4 +1,4 @@
-import { STALE_CHECK } from "./limit-lib.js";
+import { EXACT_NUMBERS, STALE_CHECK } from "./limit-lib.js";
 import { luaScript } from "./script.js";
 
 /** The order of the adaptive record's fields in its stored string (and in a read's reply). */
@@ -43,18 +43,7 @@ local F = { 'rate', 'base', 'cutAt', 'holdFor', 'startAt', 'epoch', 'loss', 'tok
   'meterAt', 'okCur', 'okPrev', 'txCur', 'txPrev', 'capRate', 'capUntil', 'policyRate', 'policyUntil', 'successes',
   'backoffs', 'lastStatus', 'lastAt', 'lastRetryAfterMs', 'source', 'touchedAt' }
 
-local function f(x)
-  if x == INF then return 'inf' end
-  if x == -INF then return '-inf' end
-  if x ~= x then return 'nan' end
-  return string.format('%.17g', x)
-end
-
-local function rnum(x)
-  if x == math.floor(x) and x > -9007199254740992 and x < 9007199254740992 then return x end
-  return f(x)
-end
-
+${EXACT_NUMBERS}
 local function numbers(text)
   local out = {}
   for word in string.gmatch(text, '%S+') do out[#out + 1] = tonumber(word) end

@@ -1,4 +1,4 @@
-import { limitScript } from "./limit-lib.js";
+import { limitScript, loadPair, savePair } from "./limit-lib.js";
 
 /**
  * The fixed window (`FixedWindowDecision.step` in src/limit/fixed-window.ts) as one Lua
@@ -17,14 +17,7 @@ local limit = tonumber(ARGV[2])
 local w = tonumber(ARGV[3])
 local now = now_ms
 local sStart, sCount = now, 0
--- Another decision's state at this key is started afresh, as in MemoryStore.
-local text = redis.pcall('GET', key)
-local found = type(text) == 'string' and #text == 18 and string.sub(text, 1, 2) == 'fw'
-if found then sStart, sCount = struct.unpack('<dd', text, 3) end
-if N == nil then
-  if not found then return false end
-  return { f(sStart), f(sCount) }
-end
+${loadPair("fw", "sStart", "sCount")}
 
 local out, k = {}, 0
 local changed = false
@@ -56,12 +49,7 @@ for i = 1, N do
 end
 if changed then
   -- Expires when the window closes; a closed one is deleted (a missing key reads the same).
-  local ttl = sStart + w - now
-  if ttl > 0 then
-    redis.call('SET', key, 'fw' .. struct.pack('<dd', sStart, sCount), 'PX', math.max(1, math.ceil(ttl)))
-  else
-    redis.call('DEL', key)
-  end
+  ${savePair("fw", "sStart", "sCount", "sStart + w - now")}
 end
 out[k + 1] = now
 return out

@@ -1,6 +1,61 @@
 import { createHash } from "node:crypto";
 import type { LuaScript } from "./script.js";
 
+/**
+ * `f` (a number as text that reads back to the same double) and `rnum` (a number for a
+ * reply: an integer as such, any other as exact text), for the scripts that answer with
+ * numbers. Needs `INF` in scope; defines `floor`.
+ */
+export const EXACT_NUMBERS = `local floor = math.floor
+
+-- A number as text that reads back to the same double (tostring keeps only 14 digits,
+-- and the TypeScript decision computes with all 17).
+local function f(x)
+  if x == INF then return 'inf' end
+  if x == -INF then return '-inf' end
+  if x ~= x then return 'nan' end
+  return string.format('%.17g', x)
+end
+
+-- A number for a reply: an integral one as a Redis integer (no formatting: the hot path
+-- answers mostly integers), any other as exact text.
+local function rnum(x)
+  if x == floor(x) and x > -9007199254740992 and x < 9007199254740992 then return x end
+  return f(x)
+end
+`;
+
+/**
+ * The state of the token bucket and the fixed window: a two-letter tag and two doubles
+ * (struct.pack '<dd'), read into the locals `a` and `b` (left as they are when the key is
+ * missing or holds another decision's state, which is then started afresh, as in
+ * MemoryStore). A read (N == nil) answers the two numbers, or nil. Inlined Lua text, not
+ * a helper function: a closure costs on every call.
+ */
+export function loadPair(tag: string, a: string, b: string): string {
+  return `-- Another decision's state at this key is started afresh, as in MemoryStore.
+local text = redis.pcall('GET', key)
+local found = type(text) == 'string' and #text == 18 and string.sub(text, 1, 2) == '${tag}'
+if found then ${a}, ${b} = struct.unpack('<dd', text, 3) end
+if N == nil then
+  if not found then return false end
+  return { f(${a}), f(${b}) }
+end`;
+}
+
+/**
+ * Writes the pair back with a TTL of `ttl` ms (a Lua expression); a state whose TTL is not
+ * positive is back to initial and is deleted instead (a missing key reads the same).
+ */
+export function savePair(tag: string, a: string, b: string, ttl: string): string {
+  return `local ttl = ${ttl}
+  if ttl > 0 then
+    redis.call('SET', key, '${tag}' .. struct.pack('<dd', ${a}, ${b}), 'PX', math.max(1, math.ceil(ttl)))
+  else
+    redis.call('DEL', key)
+  end`;
+}
+
 /** What a script answers when it ran after its deadline (see {@link STALE_CHECK}). */
 export const STALE_REPLY = "stale";
 
@@ -29,24 +84,7 @@ local now_ms = tonumber(__t[1]) * 1000 + math.floor(tonumber(__t[2]) / 1000)
 ${STALE_CHECK}
 local INF = math.huge
 local EPSILON = 1e-9
-local floor = math.floor
-
--- A number as text that reads back to the same double (tostring keeps only 14 digits,
--- and the TypeScript decision computes with all 17).
-local function f(x)
-  if x == INF then return 'inf' end
-  if x == -INF then return '-inf' end
-  if x ~= x then return 'nan' end
-  return string.format('%.17g', x)
-end
-
--- A number for a reply: an integral one as a Redis integer (no formatting: the hot path
--- answers mostly integers), any other as exact text.
-local function rnum(x)
-  if x == floor(x) and x > -9007199254740992 and x < 9007199254740992 then return x end
-  return f(x)
-end
-`;
+${EXACT_NUMBERS}`;
 
 /** The batch size, read by the single-key script at the top and by the many-key one per key. */
 const BATCH_SIZE = `

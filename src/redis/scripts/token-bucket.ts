@@ -1,4 +1,4 @@
-import { limitScript } from "./limit-lib.js";
+import { limitScript, loadPair, savePair } from "./limit-lib.js";
 
 /**
  * The token bucket (`TokenBucketDecision.step` in src/limit/token-bucket.ts) as one Lua
@@ -18,14 +18,7 @@ local capacity = tonumber(ARGV[2])
 local perMs = tonumber(ARGV[3]) / 1000
 local now = now_ms
 local held, at = capacity, now
--- Another decision's state at this key is started afresh, as in MemoryStore.
-local text = redis.pcall('GET', key)
-local found = type(text) == 'string' and #text == 18 and string.sub(text, 1, 2) == 'tb'
-if found then held, at = struct.unpack('<dd', text, 3) end
-if N == nil then
-  if not found then return false end
-  return { f(held), f(at) }
-end
+${loadPair("tb", "held", "at")}
 
 local out, k = {}, 0
 local changed = false
@@ -55,12 +48,7 @@ for i = 1, N do
 end
 if changed then
   -- Expires when full again; an already full bucket is deleted (a missing key reads the same).
-  local ttl = (capacity - held) / perMs
-  if ttl > 0 then
-    redis.call('SET', key, 'tb' .. struct.pack('<dd', held, at), 'PX', math.max(1, math.ceil(ttl)))
-  else
-    redis.call('DEL', key)
-  end
+  ${savePair("tb", "held", "at", "(capacity - held) / perMs")}
 end
 out[k + 1] = now
 return out
