@@ -4,6 +4,7 @@
  * `openBackends()` starts the servers (or uses REDIS_URL / REDIS_CLUSTER_NODES) and
  * `close()` stops everything it started.
  */
+import { afterAll, beforeAll } from "vitest";
 import { MemoryStore, type Store } from "../../src/index.js";
 import { RedisStore } from "../../src/redis/index.js";
 import { type ClientKind, connect, type TestClient } from "../setup/clients.js";
@@ -55,4 +56,26 @@ async function release(clients: TestClient[], stores: Store[], server: RedisServ
   for (const c of clients) await c.close();
   await server.stop();
   await cluster.stop();
+}
+
+/**
+ * The backends for the calling test file: opened before its tests (hooks the file
+ * registers later run after), closed after them. `all` reads the opened backends, so use
+ * it inside tests or hooks.
+ */
+export function backendsForFile(): Backends {
+  let opened: Backends | undefined;
+  beforeAll(async () => {
+    opened = await openBackends();
+  }, 60_000);
+  afterAll(async () => {
+    await opened?.close();
+  });
+  return {
+    get all() {
+      if (opened === undefined) throw new Error("the backends have not opened (use them inside tests or hooks)");
+      return opened.all;
+    },
+    close: async () => opened?.close(),
+  };
 }

@@ -15,7 +15,7 @@
  * state without depending on time.
  */
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   BreakerDecision,
   type BreakerInput,
@@ -31,17 +31,9 @@ import {
   fixedThenExponential,
   type Store,
 } from "../../src/index.js";
-import { type Backends, openBackends } from "./backends.js";
+import { backendsForFile } from "./backends.js";
 
-let backends: Backends;
-
-beforeAll(async () => {
-  backends = await openBackends();
-}, 60_000);
-
-afterAll(async () => {
-  await backends?.close();
-});
+const backends = backendsForFile();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -11,7 +11,7 @@
  * out with a margin of at least 100 ms, and times logged as ranges. Exact agreement of
  * the algorithms, at chosen times, is the twins suite's job (twins.conformance.test.ts).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   AdaptiveRateLimiter,
   type AdaptivePermit,
@@ -24,17 +24,9 @@ import {
   type Store,
   TokenBucket,
 } from "../../src/index.js";
-import { type Backends, openBackends } from "./backends.js";
+import { backendsForFile } from "./backends.js";
 
-let backends: Backends;
-
-beforeAll(async () => {
-  backends = await openBackends();
-}, 60_000);
-
-afterAll(async () => {
-  await backends?.close();
-});
+const backends = backendsForFile();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -13,7 +13,7 @@
  */
 import { createHash } from "node:crypto";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   FixedWindowDecision,
   type LimitInput,
@@ -32,18 +32,13 @@ import { LIMIT_TWINS } from "../../src/redis/limit-twins.js";
 import type { LuaScript } from "../../src/redis/scripts/script.js";
 import type { Twin } from "../../src/redis/twin.js";
 import type { Decision } from "../../src/store/store.js";
-import { type Backends, openBackends } from "./backends.js";
+import { backendsForFile } from "./backends.js";
 
-let backends: Backends;
+const backends = backendsForFile();
 let redisStores: RedisStore[];
 
-beforeAll(async () => {
-  backends = await openBackends();
+beforeAll(() => {
   redisStores = backends.all.filter((b) => b.name !== "memory").map((b) => b.store() as RedisStore);
-}, 60_000);
-
-afterAll(async () => {
-  await backends?.close();
 });
 
 const TIME_LINE = "local __t = redis.call('TIME')";

@@ -1,33 +1,16 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/core/clock.js";
 import { BackoffExhaustedError, InvalidOptionError, TimeoutError } from "../../src/core/errors.js";
 import { ApiClient, type ApiClientOptions, DEFAULT_TIMEOUT_MS, type FetchLike } from "../../src/http/api-client.js";
 import { DEFAULT_RATE_CONFIG } from "../../src/http/resolve-rate-config.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import { delayed, hang, hangUp, reply, sequence, startServer, type TestServer, until } from "./server.js";
+import { delayed, hang, hangUp, reply, sequence, failure, serverForFile, until } from "./server.js";
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server.close();
-});
-beforeEach(() => server.reset());
+const server = serverForFile();
 
 /** A client fast enough that pacing never shows: tests of pacing set their own rate. */
 function client(options: Partial<ApiClientOptions> = {}): ApiClient {
   return new ApiClient({ baseUrl: server.url, rateConfig: { ratePerSec: 1000, burst: 10 }, ...options });
-}
-
-/** Settles a promise into its error (or fails when it resolves). */
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("ApiClient: building requests", () => {

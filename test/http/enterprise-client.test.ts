@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CircuitBreaker } from "../../src/breaker/circuit-breaker.js";
 import { CircuitBreakers } from "../../src/breaker/circuit-breakers.js";
 import { consecutiveFailures } from "../../src/breaker/trip.js";
@@ -6,16 +6,9 @@ import { ManualClock } from "../../src/core/clock.js";
 import { BackoffExhaustedError, CircuitOpenError, InvalidOptionError, TimeoutError } from "../../src/core/errors.js";
 import { EnterpriseClient, type EnterpriseClientOptions, type RequestMetricsEvent } from "../../src/http/enterprise-client.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import { delayed, hang, hangUp, reply, sequence, startServer, type TestServer, until } from "./server.js";
+import { delayed, hang, hangUp, reply, sequence, failure, serverForFile, type TestServer, until } from "./server.js";
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server.close();
-});
-beforeEach(() => server.reset());
+const server = serverForFile();
 
 interface LogLine {
   readonly level: "debug" | "info" | "warn" | "error";
@@ -50,15 +43,6 @@ function setup(options: Partial<EnterpriseClientOptions> = {}): { client: Enterp
     ...options,
   });
   return { client, events, logs: logger.lines };
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
 }
 
 const METRIC_FIELDS = ["attempts", "circuitState", "context", "elapsedMs", "error", "integration", "method", "outcome", "path", "rateSnapshot", "statusCode", "tenantId"];

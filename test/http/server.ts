@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 
 /** One request as the server saw it. */
 export interface SeenRequest {
@@ -114,4 +115,47 @@ export async function until(check: () => boolean, maxMs = 2000): Promise<void> {
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
+}
+
+/**
+ * One server for the calling test file: started before its tests, reset before each one,
+ * closed after them. Its members read the started server, so use them inside tests.
+ */
+export function serverForFile(): TestServer {
+  let running: TestServer | undefined;
+  beforeAll(async () => {
+    running = await startServer();
+  });
+  afterAll(async () => {
+    await running?.close();
+  });
+  beforeEach(() => running?.reset());
+  const started = (): TestServer => {
+    if (running === undefined) throw new Error("the test server has not started (use it inside tests or hooks)");
+    return running;
+  };
+  return {
+    get url() {
+      return started().url;
+    },
+    get requests() {
+      return started().requests;
+    },
+    get open() {
+      return started().open;
+    },
+    handle: (handler) => started().handle(handler),
+    reset: () => started().reset(),
+    close: () => started().close(),
+  };
+}
+
+/** Settles a promise into its error (or fails when it resolves). */
+export async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a rejection");
 }
