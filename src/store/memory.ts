@@ -6,13 +6,15 @@ import type { BoundState, Decision, Store } from "./store.js";
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
   /**
-   * The most keys kept at once; past it the least recently used key is evicted.
-   * Default 100,000. Only evictable state (limiters' keys) counts; breakers are never evicted.
+   * The most keys kept at once. Keys live in two generations of `maxKeys / 2`: a key is
+   * evicted only once `maxKeys / 2` other keys have been used since its own last use (the
+   * least recently used go first, a generation at a time). Default 100,000. Only evictable
+   * state (limiters' keys) counts; breakers are never evicted.
    */
   readonly maxKeys?: number;
   /**
    * How often (ms) idle keys are swept: keys whose state is back to initial are dropped.
-   * Default 30,000; 0 turns the sweep timer off (idle keys are still dropped by the LRU cap).
+   * Default 30,000; 0 turns the sweep timer off (idle keys are still dropped by the `maxKeys` cap).
    */
   readonly sweepIntervalMs?: number;
   /**
@@ -22,56 +24,58 @@ export interface MemoryStoreOptions {
   readonly clock?: Clock;
 }
 
-/** One key's state, the decision that owns it, and when it was last moved to the LRU's young end. */
+/** One key's state and the decision that owns it. */
 class Entry {
   constructor(
     public state: unknown,
     public decision: Decision<unknown, unknown, unknown>,
-    public stamp: number,
   ) {}
 }
 
 const WHERE = "MemoryStore";
-/** Apply counts wrap here so that they stay small integers (no boxed numbers per entry). */
-const TICK_MASK = 0x3fff_ffff;
+/** Stands for "no last entry": no decision is this one. */
+const NONE = new Entry(undefined, { kind: "", params: {}, evictable: false, init: () => undefined, step: () => undefined, isIdle: () => false });
 
 /**
- * The in-process store: state records in a `Map` whose insertion order doubles as the
- * LRU order. Decisions run synchronously, so the hot path never awaits.
+ * The in-process store. Decisions run synchronously, so the hot path never awaits.
  *
- * The LRU is approximate in one cheap way: a key is moved to the young end only when it
- * was last moved more than `maxKeys / 2` applies ago, so a hot key costs one lookup, not a
- * delete and a re-insert per call. A key is therefore evicted only after at least
- * `maxKeys / 2` applies without it. Repeated applies on the key of the previous apply skip
- * even that lookup (they count as one apply for the LRU). Eviction and sweeping walk the map with cursors that
- * persist between calls, so neither rescans the slots that earlier deletions left behind.
+ * Evictable state (limiters' keys) lives in two `Map`s, a young and an old generation (the
+ * "hashlru" scheme): a key is looked up in the young one; found in the old one, it moves to
+ * the young one; a new key goes to the young one. When the young one holds `maxKeys / 2`
+ * keys it becomes the old one, and the previous old one is dropped whole: its keys went
+ * unused while `maxKeys / 2` other keys were used. So a use costs one lookup and no
+ * bookkeeping, and `maxKeys` bounds the keys held. Breakers' state is pinned in a third map.
  */
 export class MemoryStore implements Store {
   readonly name = "memory";
   readonly synchronous = true;
-  private readonly entries = new Map<string, Entry>();
-  /** State of non-evictable decisions (breakers): out of the LRU's reach. */
+  private young = new Map<string, Entry>();
+  private old = new Map<string, Entry>();
+  /** State of non-evictable decisions (breakers): out of the cap's reach. */
   private readonly pinned = new Map<string, Entry>();
-  private readonly maxKeys: number;
-  private readonly refreshAfter: number;
+  /** The young generation's size limit. */
+  private readonly generation: number;
+  /** False only for `maxKeys: 1`, where a full young generation is dropped rather than aged. */
+  private readonly keepsOld: boolean;
   private readonly clock: Clock;
-  private ticks = 0;
   /** The latest `now` any caller passed: the time at which pinned state is (re)initialised outside `apply`. */
   private lastNow = 0;
-  private evictCursor: Iterator<string> | undefined;
-  /**
-   * The last evictable apply's key, decision and state: a run of applies on one key skips
-   * the lookup. Cleared whenever an entry may leave or be replaced (delete, evict, sweep, close).
-   */
-  private hotKey: string | undefined;
-  private hotDecision: Decision<unknown, unknown, unknown> | undefined;
-  private hotState: unknown;
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
+  /**
+   * The last applied key and its entry: a run of applies on one key skips the lookup. It
+   * is always held (a new key's rotation replaces it) and forgotten whenever an entry may
+   * leave (delete, sweep, close).
+   */
+  private lastKey = "";
+  private last = NONE;
+  /** The last lookup found the entry before it: the same key again. */
+  private repeating = false;
 
   constructor(options: MemoryStoreOptions = {}) {
     checkKeys(WHERE, options, ["maxKeys", "sweepIntervalMs", "clock"]);
-    this.maxKeys = integer(WHERE, "maxKeys", orDefault(options.maxKeys, 100_000));
-    this.refreshAfter = Math.min(TICK_MASK >> 1, this.maxKeys >> 1);
+    const maxKeys = integer(WHERE, "maxKeys", orDefault(options.maxKeys, 100_000));
+    this.generation = Math.max(1, maxKeys >> 1);
+    this.keepsOld = maxKeys > 1;
     this.clock = options.clock ?? systemClock;
     if (typeof this.clock.now !== "function") throw new InvalidOptionError(WHERE, "clock", this.clock, "a Clock with now()");
     const sweepMs = nonNegative(WHERE, "sweepIntervalMs", orDefault(options.sweepIntervalMs, 30_000));
@@ -83,46 +87,16 @@ export class MemoryStore implements Store {
 
   /** How many keys are held. */
   get size(): number {
-    return this.entries.size + this.pinned.size;
+    return this.young.size + this.old.size + this.pinned.size;
   }
 
   apply<S, I, O>(decision: Decision<S, I, O>, key: string, input: I, now: number): O {
     this.lastNow = now;
-    // The same key and decision as the last apply: its state is still the entry's, and the
-    // LRU needs nothing either (ticks count switches between keys, so a run of applies on
-    // one key leaves every other key's age as it was). One `step` call site, so it inlines.
-    const state =
-      key === this.hotKey && decision === this.hotDecision
-        ? this.hotState
-        : decision.evictable
-          ? this.evictableState(decision as Decision<unknown, unknown, unknown>, key, now)
-          : this.pinnedEntry(decision, key, now).state;
-    return decision.step(state as S, input, now);
-  }
-
-  /** The state at `key` of an evictable decision, created (evicting the oldest key if full) when missing. */
-  private evictableState(decision: Decision<unknown, unknown, unknown>, key: string, now: number): unknown {
-    const tick = (this.ticks = (this.ticks + 1) & TICK_MASK);
-    let entry = this.entries.get(key);
-    if (entry === undefined) {
-      if (this.entries.size >= this.maxKeys) this.evictOldest();
-      entry = new Entry(decision.init(now), decision, tick);
-      this.entries.set(key, entry);
-    } else {
-      if (entry.decision !== decision && entry.decision.kind !== decision.kind) {
-        entry.state = decision.init(now);
-        entry.decision = decision;
-      }
-      if (((tick - entry.stamp) & TICK_MASK) > this.refreshAfter) {
-        // Move to the young end; Map keeps insertion order.
-        this.entries.delete(key);
-        this.entries.set(key, entry);
-        entry.stamp = tick;
-      }
-    }
-    this.hotKey = key;
-    this.hotDecision = decision;
-    return (this.hotState = entry.state);
+    let entry = this.last;
+    // Only while applies repeat a key is it compared with the last one: spread over many
+    // keys, every apply would pay a failing string comparison.
+    if (!this.repeating || entry.decision !== decision || key !== this.lastKey) entry = this.lookup(decision as Decision<unknown, unknown, unknown>, key, now);
+    return decision.step(entry.state as S, input, now);
   }
 
   bind<S, I, O>(decision: Decision<S, I, O>, key: string): BoundState<S, I, O> {
@@ -134,7 +108,7 @@ export class MemoryStore implements Store {
     }
     // Pinned state is never replaced (delete re-initialises it in place), so the handle
     // can hold the entry itself.
-    const held = this.pinnedEntry(decision, key, this.lastNow);
+    const held = this.entry(decision as Decision<unknown, unknown, unknown>, key, this.lastNow, this.pinned.get(key));
     return {
       apply: (input, now) => decision.step(held.state as S, input, now),
       read: () => held.state as S,
@@ -142,72 +116,89 @@ export class MemoryStore implements Store {
   }
 
   read<S>(decision: Decision<S, unknown, unknown>, key: string): S | undefined {
-    const entry = decision.evictable ? this.entries.get(key) : this.pinned.get(key);
+    const entry = decision.evictable ? (this.young.get(key) ?? this.old.get(key)) : this.pinned.get(key);
     return entry && entry.decision.kind === decision.kind ? (entry.state as S) : undefined;
   }
 
   delete(key: string): void {
-    this.forgetHot();
-    this.entries.delete(key);
+    this.forgetLast();
+    this.young.delete(key);
+    this.old.delete(key);
     const pinned = this.pinned.get(key);
     if (pinned !== undefined) pinned.state = pinned.decision.init(this.lastNow);
   }
 
   /** Drops every evictable key whose state is idle at `now`. Returns how many were dropped. */
   sweep(now: number): number {
-    let dropped = 0;
-    for (const [key, entry] of this.entries) {
-      if (entry.decision.isIdle(entry.state, now)) {
-        this.entries.delete(key);
-        dropped++;
-      }
-    }
-    // A cursor would keep the map's pre-sweep table alive; the next eviction starts afresh.
-    if (dropped > 0) {
-      this.evictCursor = undefined;
-      this.forgetHot();
-    }
+    const dropped = dropIdle(this.young, now) + dropIdle(this.old, now);
+    if (dropped > 0) this.forgetLast();
     return dropped;
   }
 
   async close(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
-    this.evictCursor = undefined;
-    this.forgetHot();
-    this.entries.clear();
+    this.forgetLast();
+    this.young.clear();
+    this.old.clear();
     this.pinned.clear();
   }
 
-  private pinnedEntry<S, I, O>(decision: Decision<S, I, O>, key: string, now: number): Entry {
-    let pinned = this.pinned.get(key);
-    if (pinned === undefined || pinned.decision.kind !== decision.kind) {
-      pinned = new Entry(decision.init(now), decision as Decision<unknown, unknown, unknown>, 0);
-      this.pinned.set(key, pinned);
+  /** The entry at `key` for `decision`, found or made; remembered as the last one. */
+  private lookup(decision: Decision<unknown, unknown, unknown>, key: string, now: number): Entry {
+    let entry = decision.evictable ? this.young.get(key) : this.pinned.get(key);
+    // The common case, a young key of this decision, takes no other branch.
+    if (entry === undefined || entry.decision !== decision) entry = this.entry(decision, key, now, entry);
+    if (entry === this.last) {
+      // The same key twice in a row: until another comes, applies skip the lookup.
+      this.repeating = true;
+      this.lastKey = key;
+    } else {
+      this.repeating = false;
+      this.last = entry;
     }
-    return pinned;
+    return entry;
+  }
+
+  /** Drops the remembered last entry: it may have left the store. */
+  private forgetLast(): void {
+    this.repeating = false;
+    this.lastKey = "";
+    this.last = NONE;
   }
 
   /**
-   * Deletes the oldest entry. Every key the cursor has passed was deleted (or moved to the
-   * young end, where the cursor meets it again), so its next key is the oldest one.
+   * The entry `apply` did not find ready: `found` (the young or pinned entry at `key`)
+   * belongs to another decision, or there is none yet. State of another kind of decision
+   * starts afresh; a decision of the same kind (another limiter of that algorithm) takes
+   * the entry over.
    */
-  private evictOldest(): void {
-    let next = this.evictCursor?.next();
-    if (next === undefined || next.done === true) {
-      this.evictCursor = this.entries.keys();
-      next = this.evictCursor.next();
+  private entry(decision: Decision<unknown, unknown, unknown>, key: string, now: number, found: Entry | undefined): Entry {
+    if (found === undefined && decision.evictable) {
+      found = this.old.get(key);
+      if (found !== undefined) this.old.delete(key);
+      if (this.young.size >= this.generation) {
+        this.old = this.keepsOld ? this.young : new Map();
+        this.young = new Map();
+      }
+      this.young.set(key, found ?? (found = new Entry(decision.init(now), decision)));
+    } else if (found === undefined) {
+      this.pinned.set(key, (found = new Entry(decision.init(now), decision)));
     }
-    if (next.done !== true) {
-      if (next.value === this.hotKey) this.forgetHot();
-      this.entries.delete(next.value);
-    }
+    if (found.decision.kind !== decision.kind) found.state = decision.init(now);
+    found.decision = decision;
+    return found;
   }
+}
 
-  /** Drops the last-key shortcut and the references it holds. */
-  private forgetHot(): void {
-    this.hotKey = undefined;
-    this.hotDecision = undefined;
-    this.hotState = undefined;
+/** Deletes the entries of `map` whose state is idle at `now`; returns how many. */
+function dropIdle(map: Map<string, Entry>, now: number): number {
+  let dropped = 0;
+  for (const [key, entry] of map) {
+    if (entry.decision.isIdle(entry.state, now)) {
+      map.delete(key);
+      dropped++;
+    }
   }
+  return dropped;
 }

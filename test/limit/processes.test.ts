@@ -29,7 +29,7 @@ it("a million distinct keys: memory is held while they are busy and returns near
   expect(r.dropped).toBe(1_000_000);
   expect(r.keysLeft).toBe(0);
   expect(r.afterSweepBytes - r.baseBytes).toBeLessThan(8 * 1024 * 1024);
-  // With the LRU cap, the same million keys never hold more than maxKeys.
+  // With the maxKeys cap, the same million keys never hold more than maxKeys.
   expect(r.boundedStoreSize).toBe(100_000);
 }, 120_000);
 

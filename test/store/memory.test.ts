@@ -38,16 +38,27 @@ describe("MemoryStore", () => {
     expect(store.size).toBe(2);
   });
 
-  it("evicts the least recently used key past maxKeys", () => {
-    const store = new MemoryStore({ ...quiet, maxKeys: 3 });
+  it("evicts the least recently used keys past maxKeys, a generation of maxKeys / 2 at a time", () => {
+    const store = new MemoryStore({ ...quiet, maxKeys: 4 });
     const d = counter();
-    for (const key of ["a", "b", "c"]) store.apply(d, key, 1000, 0);
-    store.apply(d, "a", 1000, 0);
-    store.apply(d, "d", 1000, 0);
+    for (const key of ["a", "b", "c"]) store.apply(d, key, 1000, 0); // a, b age when c arrives
+    store.apply(d, "a", 1000, 0); // used again: young
+    store.apply(d, "d", 1000, 0); // c, a age; b, unused since, goes
     expect(["a", "b", "c", "d"].map((k) => store.read(d, k) !== undefined)).toEqual([true, false, true, true]);
+    expect(store.read(d, "a")).toEqual({ n: 2, until: 1000 });
     for (let i = 0; i < 20; i++) store.apply(d, `k${i}`, 1000, 0);
-    expect(store.size).toBe(3);
-    expect(["k17", "k18", "k19"].every((k) => store.read(d, k) !== undefined)).toBe(true);
+    expect(store.size).toBeLessThanOrEqual(4);
+    expect(["k18", "k19"].every((k) => store.read(d, k) !== undefined)).toBe(true);
+  });
+
+  it("holds at most one key with maxKeys: 1", () => {
+    const store = new MemoryStore({ ...quiet, maxKeys: 1 });
+    const d = counter();
+    for (const key of ["a", "b", "a", "c"]) {
+      store.apply(d, key, 1000, 0);
+      expect(store.size).toBe(1);
+      expect(store.read(d, key)).toBeDefined();
+    }
   });
 
   it("never evicts a key used within the last maxKeys / 2 applies (property)", () => {
@@ -149,8 +160,8 @@ describe("MemoryStore", () => {
   });
 });
 
-/** Repeated applies on the previous key skip the lookup; whatever removes or replaces that key must end the shortcut. */
-describe("MemoryStore: the last-key shortcut", () => {
+/** Whatever removes or replaces a key's state, the next apply on it starts afresh. */
+describe("MemoryStore: state removed or replaced", () => {
   it("delete() on the hot key: the next apply starts from a fresh state", () => {
     const store = new MemoryStore(quiet);
     const d = counter();
@@ -169,7 +180,7 @@ describe("MemoryStore: the last-key shortcut", () => {
     expect(store.read(d, "hot")).toEqual({ n: 1, until: 110 });
   });
 
-  it("the hot key evicted by the LRU cap: its next apply is fresh, not the evicted state", () => {
+  it("the hot key evicted by the maxKeys cap: its next apply is fresh, not the evicted state", () => {
     const store = new MemoryStore({ ...quiet, maxKeys: 2 });
     const d = counter();
     store.apply(d, "a", 1000, 0);
@@ -195,6 +206,39 @@ describe("MemoryStore: the last-key shortcut", () => {
     expect(store.apply(first, "k", 0, 0)).toBe(1);
   });
 
+  it("answers as a plain map of states would, whatever the order of applies, deletes and sweeps (property)", () => {
+    const key = fc.constantFrom("a", "b", "c");
+    const op = fc.oneof(
+      fc.record({ op: fc.constant("apply" as const), key, kind: fc.constantFrom("x" as const, "y" as const) }),
+      fc.record({ op: fc.constant("delete" as const), key }),
+      fc.record({ op: fc.constant("sweep" as const) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+        const store = new MemoryStore(quiet);
+        const decisions = { x: counter("x"), y: counter("y") };
+        const model = new Map<string, { kind: string; n: number; until: number }>();
+        let now = 0;
+        for (const o of ops) {
+          now++;
+          if (o.op === "apply") {
+            const held = model.get(o.key);
+            const n = held !== undefined && held.kind === o.kind ? held.n + 1 : 1;
+            model.set(o.key, { kind: o.kind, n, until: now + 2 });
+            expect(store.apply(decisions[o.kind], o.key, 2, now)).toBe(n);
+          } else if (o.op === "delete") {
+            store.delete(o.key);
+            model.delete(o.key);
+          } else {
+            store.sweep(now);
+            for (const [k, held] of model) if (now >= held.until) model.delete(k);
+          }
+        }
+        expect(store.size).toBe(model.size);
+      }),
+    );
+  });
+
   it("close() forgets the hot key", async () => {
     const store = new MemoryStore(quiet);
     const d = counter();
@@ -203,7 +247,7 @@ describe("MemoryStore: the last-key shortcut", () => {
     expect(store.apply(d, "hot", 0, 0)).toBe(1);
   });
 
-  it("a pinned (breaker) key never goes through the shortcut: delete re-initialises it in place", () => {
+  it("a pinned (breaker) key sharing a name with a limiter key: delete re-initialises it in place", () => {
     const store = new MemoryStore(quiet);
     const limiter = counter("limiter");
     const breaker = counter("breaker", false);
