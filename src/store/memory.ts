@@ -107,7 +107,8 @@ export class MemoryStore implements Store {
       };
     }
     // Pinned state is never replaced (delete re-initialises it in place), so the handle
-    // can hold the entry itself.
+    // can hold the entry itself. Breakers are the only pinned kind: no other kind can
+    // re-initialise the entry under the handle.
     const held = this.entry(decision as Decision<unknown, unknown, unknown>, key, this.lastNow, this.pinned.get(key));
     return {
       apply: (input, now) => decision.step(held.state as S, input, now),
@@ -130,9 +131,9 @@ export class MemoryStore implements Store {
 
   /** Drops every evictable key whose state is idle at `now`. Returns how many were dropped. */
   sweep(now: number): number {
-    const dropped = dropIdle(this.young, now) + dropIdle(this.old, now);
-    if (dropped > 0) this.forgetLast();
-    return dropped;
+    // Forgotten whatever happens: a throwing `isIdle` may leave some keys dropped.
+    this.forgetLast();
+    return dropIdle(this.young, now) + dropIdle(this.old, now);
   }
 
   async close(): Promise<void> {
@@ -174,21 +175,28 @@ export class MemoryStore implements Store {
    * the entry over.
    */
   private entry(decision: Decision<unknown, unknown, unknown>, key: string, now: number, found: Entry | undefined): Entry {
-    if (found === undefined && decision.evictable) {
-      found = this.old.get(key);
-      if (found !== undefined) this.old.delete(key);
-      if (this.young.size >= this.generation) {
-        this.old = this.keepsOld ? this.young : new Map();
-        this.young = new Map();
-      }
-      this.young.set(key, found ?? (found = new Entry(decision.init(now), decision)));
-    } else if (found === undefined) {
-      this.pinned.set(key, (found = new Entry(decision.init(now), decision)));
+    // A kept entry comes from the old generation (evictable) or is `found`; `init`, which
+    // may throw in a custom decision, runs before anything moves.
+    const kept = found ?? (decision.evictable ? this.old.get(key) : undefined);
+    const state = kept === undefined || kept.decision.kind !== decision.kind ? decision.init(now) : kept.state;
+    const entry = kept ?? new Entry(state, decision);
+    entry.state = state;
+    entry.decision = decision;
+    if (found !== undefined) return entry;
+    if (!decision.evictable) {
+      this.pinned.set(key, entry);
+      return entry;
     }
-    if (found.decision.kind !== decision.kind) found.state = decision.init(now);
-    found.decision = decision;
-    return found;
+    if (kept !== undefined) this.old.delete(key);
+    if (this.young.size >= this.generation) {
+      this.old = this.keepsOld ? this.young : new Map();
+      this.young = new Map();
+      this.forgetLast();
+    }
+    this.young.set(key, entry);
+    return entry;
   }
+
 }
 
 /** Deletes the entries of `map` whose state is idle at `now`; returns how many. */

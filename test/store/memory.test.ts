@@ -63,7 +63,7 @@ describe("MemoryStore", () => {
 
   it("never evicts a key used within the last maxKeys / 2 applies (property)", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 2, max: 12 }), fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 300 }), (maxKeys, uses) => {
+      fc.property(fc.integer({ min: 1, max: 12 }), fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 300 }), (maxKeys, uses) => {
         const store = new MemoryStore({ ...quiet, maxKeys });
         const d = counter();
         const recent: number[] = [];
@@ -237,6 +237,42 @@ describe("MemoryStore: state removed or replaced", () => {
         expect(store.size).toBe(model.size);
       }),
     );
+  });
+
+  it("a custom decision whose init throws leaves the store as it was", () => {
+    const store = new MemoryStore({ ...quiet, maxKeys: 1 });
+    const d = counter();
+    const failing: Decision<Counter, number, number> = {
+      ...counter(),
+      init: () => {
+        throw new Error("init failed");
+      },
+    };
+    store.apply(d, "a", 1000, 0);
+    store.apply(d, "a", 1000, 0);
+    expect(() => store.apply(failing, "b", 1000, 0)).toThrow("init failed");
+    expect(store.apply(d, "a", 1000, 0)).toBe(3);
+    expect(store.read(d, "a")).toEqual({ n: 3, until: 1000 });
+    expect(store.size).toBe(1);
+  });
+
+  it("a sweep whose isIdle throws: the keys it dropped start afresh", () => {
+    const store = new MemoryStore(quiet);
+    let calls = 0;
+    const d: Decision<Counter, number, number> = {
+      ...counter(),
+      isIdle: () => {
+        if (++calls === 2) throw new Error("isIdle failed");
+        return true;
+      },
+    };
+    store.apply(d, "a", 0, 0);
+    store.apply(d, "b", 0, 0);
+    store.apply(d, "a", 0, 0);
+    store.apply(d, "a", 0, 0);
+    expect(() => store.sweep(1)).toThrow("isIdle failed");
+    const held = store.read(d, "a");
+    expect(store.apply(d, "a", 0, 1)).toBe(held === undefined ? 1 : held.n + 1);
   });
 
   it("close() forgets the hot key", async () => {
