@@ -51,7 +51,8 @@ async function runBatch(fn: () => unknown, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await fn();
 }
 
-function median(values: number[]): number {
+/** The middle value (the upper one of an even count). */
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
