@@ -210,9 +210,7 @@ export class BaseRateLimiter<S> implements RateLimiter {
     if (this.ownsStore) return key;
     if (key !== this.lastKey) {
       this.lastKey = key;
-      // Joined, not concatenated: V8 keeps a concatenation as a tree of its parts until it
-      // is flattened, and a store holding the key would hold the tree (about 40 B a key).
-      this.lastStoreKey = [this.prefix, key, "}"].join("");
+      this.lastStoreKey = `${this.prefix}${key}}`;
     }
     return this.lastStoreKey;
   }
