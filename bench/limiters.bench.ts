@@ -5,14 +5,16 @@
  * per key); then memory per idle key against rate-limiter-flexible, and a million keys
  * going idle (the heap returns to its start).
  *
- * Each group of candidates is timed in a process of its own, so that one library's shapes
- * do not make another's call sites polymorphic (an application runs one or two limiter
- * kinds); the "mixed" groups run every candidate in one process, all four of Breakwater's
- * algorithms sharing its call sites, as the worst case.
+ * Each group of candidates is timed in processes of its own. The headline groups time
+ * Breakwater's TokenBucket with one peer at a time, as an application uses one limiter
+ * library: another library's objects, garbage and timers in the same heap, and its shapes at
+ * the shared timing loop's call sites, slow the candidates unevenly (measured: by 10 % and
+ * more). The "peers" groups time every peer in one process, and the "mixed" groups add
+ * Breakwater's other three algorithms, sharing its call sites, as the worst case.
  *
  *   npm run bench -- limiters
- *   BENCH_LIMIT=1e9 npm run bench -- limiters   # every candidate's limit (default 1e12)
- *   BENCH_PROCESSES=5 npm run bench -- limiters # processes per group (default 3)
+ *   BENCH_LIMIT=1e12 npm run bench -- limiters  # every candidate's limit (default 1e9)
+ *   BENCH_PROCESSES=9 npm run bench -- limiters # processes per group (default 5)
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -30,11 +32,17 @@ function versionOf(pkg: string): string {
 }
 
 /**
- * The limit every candidate gets: large enough that a key always admits. `BENCH_LIMIT` sets
- * another; below 2^31 (as real limits are) V8 keeps the decision's numbers as small
- * integers rather than heap numbers.
+ * The limit every candidate gets: large enough that a key always admits, and below 2^31 as
+ * every real limit is, so V8 keeps a decision's numbers as small integers. `BENCH_LIMIT`
+ * sets another.
  */
-const HUGE = Number(process.env.BENCH_LIMIT ?? 1e12);
+const HUGE = Number(process.env.BENCH_LIMIT ?? 1e9);
+/**
+ * The hot key is timed once more with a limit above 2^31: V8 then allocates a heap number
+ * for each of the decision's large fields (`remaining`, `limit`) on every call, a cost a
+ * limiter answering a boolean does not pay.
+ */
+const BOXED = 1e12;
 const KEYS = Array.from({ length: 10_000 }, (_, i) => `user-${i}`);
 let cursor = 0;
 const nextKey = (): string => KEYS[(cursor = (cursor + 1) % KEYS.length)] as string;
@@ -55,13 +63,13 @@ const PEERS = [N.rlf, N.limiter, N.bottleneck] as const;
 const bare = async (): Promise<boolean> => true;
 
 /** Breakwater's candidates (fresh limiters, made in the process that times them). */
-function ourCandidates(key: () => string, all: boolean): Candidate[] {
-  const tokenBucket = new TokenBucket({ ratePerSec: HUGE, capacity: HUGE });
+function ourCandidates(key: () => string, all: boolean, limit: number): Candidate[] {
+  const tokenBucket = new TokenBucket({ ratePerSec: limit, capacity: limit });
   const list: Candidate[] = [{ name: OURS, fn: () => tokenBucket.tryAcquire(key()) }];
   if (!all) return list;
-  const fixedWindow = new FixedWindow({ limit: HUGE, windowMs: 60_000 });
-  const slidingApprox = new SlidingWindow({ limit: HUGE, windowMs: 60_000, precision: "approximate" });
-  const slidingExact = new SlidingWindow({ limit: HUGE, windowMs: 1_000 });
+  const fixedWindow = new FixedWindow({ limit, windowMs: 60_000 });
+  const slidingApprox = new SlidingWindow({ limit, windowMs: 60_000, precision: "approximate" });
+  const slidingExact = new SlidingWindow({ limit, windowMs: 1_000 });
   return [
     ...list,
     { name: N.fixed, fn: () => fixedWindow.tryAcquire(key()) },
@@ -70,57 +78,103 @@ function ourCandidates(key: () => string, all: boolean): Candidate[] {
   ];
 }
 
-/** The peers' candidates, doing the same: take one unit from `key()` now, or say no. */
-function peerCandidates(key: () => string): { candidates: Candidate[]; stop: () => Promise<void> } {
-  const rlf = new RateLimiterMemory({ points: HUGE, duration: 60 });
-  const make = (): LimiterBucket => new LimiterBucket({ bucketSize: HUGE, tokensPerInterval: HUGE, interval: "second" });
-  const hotBucket = make();
-  const buckets = new Map<string, LimiterBucket>();
-  const bucketOf = (k: string): LimiterBucket => {
-    let bucket = buckets.get(k);
-    if (bucket === undefined) buckets.set(k, (bucket = make()));
-    return bucket;
-  };
-  const hotBottleneck = new Bottleneck({ reservoir: HUGE });
-  const group = new Bottleneck.Group({ reservoir: HUGE });
-  const noop = async (): Promise<void> => undefined;
-  return {
-    candidates: [
-      { name: N.rlf, fn: () => rlf.consume(key()) },
-      { name: N.limiter, fn: key === hot ? () => hotBucket.tryRemoveTokens(1) : () => bucketOf(key()).tryRemoveTokens(1) },
-      // The same with the per-key lookup every keyed limiter does (a Map of buckets), on the hot key too.
-      ...(key === hot ? [{ name: N.limiterKeyed, fn: () => bucketOf(key()).tryRemoveTokens(1) }] : []),
+/** A peer's candidates, made in the process that times them, and how to stop the peer. */
+interface PeerSet {
+  readonly candidates: Candidate[];
+  readonly stop?: () => Promise<void>;
+}
+
+/**
+ * Each peer's candidates, doing the same: take one unit from `key()` now, or say no. Only
+ * the peers a group names are made, so a group's heap holds no other library's state.
+ */
+const PEER_SETS: Record<"rlf" | "limiter" | "bottleneck", (key: () => string, limit: number) => PeerSet> = {
+  rlf: (key, limit) => {
+    const rlf = new RateLimiterMemory({ points: limit, duration: 60 });
+    return { candidates: [{ name: N.rlf, fn: () => rlf.consume(key()) }] };
+  },
+  limiter: (key, limit) => {
+    const make = (): LimiterBucket => new LimiterBucket({ bucketSize: limit, tokensPerInterval: limit, interval: "second" });
+    const hotBucket = make();
+    const buckets = new Map<string, LimiterBucket>();
+    const bucketOf = (k: string): LimiterBucket => {
+      let bucket = buckets.get(k);
+      if (bucket === undefined) buckets.set(k, (bucket = make()));
+      return bucket;
+    };
+    return {
+      candidates: [
+        { name: N.limiter, fn: key === hot ? () => hotBucket.tryRemoveTokens(1) : () => bucketOf(key()).tryRemoveTokens(1) },
+        // The same with the per-key lookup every keyed limiter does (a Map of buckets), on the hot key too.
+        ...(key === hot ? [{ name: N.limiterKeyed, fn: () => bucketOf(key()).tryRemoveTokens(1) }] : []),
+      ],
+    };
+  },
+  bottleneck: (key, limit) => {
+    const hotBottleneck = new Bottleneck({ reservoir: limit });
+    const group = new Bottleneck.Group({ reservoir: limit });
+    const noop = async (): Promise<void> => undefined;
+    return {
       // bottleneck waits on timers inside every schedule (about 5 ms a call here): fewer calls per sample.
-      { name: N.bottleneck, fn: key === hot ? () => hotBottleneck.schedule(noop) : () => group.key(key()).schedule(noop), batch: 50 },
-    ],
+      candidates: [{ name: N.bottleneck, fn: key === hot ? () => hotBottleneck.schedule(noop) : () => group.key(key()).schedule(noop), batch: 50 }],
+      stop: async () => {
+        await hotBottleneck.stop({ dropWaitingJobs: true });
+        await Promise.all(group.limiters().map(({ limiter }) => limiter.stop({ dropWaitingJobs: true })));
+      },
+    };
+  },
+};
+
+/** The named peers' candidates together. */
+function peerCandidates(key: () => string, limit: number, names: readonly (keyof typeof PEER_SETS)[] = ["rlf", "limiter", "bottleneck"]): PeerSet {
+  const sets = names.map((name) => PEER_SETS[name](key, limit));
+  return {
+    candidates: sets.flatMap((set) => set.candidates),
     stop: async () => {
-      await hotBottleneck.stop({ dropWaitingJobs: true });
-      await Promise.all(group.limiters().map(({ limiter }) => limiter.stop({ dropWaitingJobs: true })));
+      for (const set of sets) await set.stop?.();
     },
   };
 }
 
 /** Each group: a title and how to build its candidates. */
 const GROUPS: Record<string, { readonly title: string; readonly make: () => { candidates: Candidate[]; stop?: () => Promise<void> } }> = {};
+const baseline: Candidate = { name: BARE, fn: () => bare() };
 for (const [path, key] of [["one hot key", hot], ["10,000 keys round-robin", nextKey]] as const) {
   const tag = key === hot ? "hot" : "spread";
-  const baseline: Candidate = { name: BARE, fn: () => bare() };
   GROUPS[`peers-${tag}`] = {
-    title: `tryAcquire vs peers, ${path} (each group in its own process)`,
+    title: `tryAcquire vs every peer, ${path} (all in one process)`,
     make: () => {
-      const peers = peerCandidates(key);
-      return { candidates: [baseline, ...ourCandidates(key, false), ...peers.candidates], stop: peers.stop };
+      const peers = peerCandidates(key, HUGE);
+      return { candidates: [baseline, ...ourCandidates(key, false, HUGE), ...peers.candidates], stop: peers.stop };
     },
   };
+  for (const peer of ["limiter", "rlf", "bottleneck"] as const) {
+    GROUPS[`${peer}-${tag}`] = {
+      title: `tryAcquire vs ${peer}, ${path} (the two alone in a process)`,
+      make: () => {
+        const peers = peerCandidates(key, HUGE, [peer]);
+        return { candidates: [baseline, ...ourCandidates(key, false, HUGE), ...peers.candidates], stop: peers.stop };
+      },
+    };
+  }
+  if (key === hot && HUGE < 2 ** 31) {
+    GROUPS["limiter-hot-boxed"] = {
+      title: `tryAcquire vs limiter, one hot key, both limits ${BOXED.toExponential()} (the two alone in a process)`,
+      make: () => {
+        const peers = peerCandidates(key, BOXED, ["limiter"]);
+        return { candidates: [baseline, ...ourCandidates(key, false, BOXED), ...peers.candidates], stop: peers.stop };
+      },
+    };
+  }
   GROUPS[`algorithms-${tag}`] = {
     title: `Breakwater's algorithms, ${path} (their own process)`,
-    make: () => ({ candidates: [baseline, ...ourCandidates(key, true)] }),
+    make: () => ({ candidates: [baseline, ...ourCandidates(key, true, HUGE)] }),
   };
   GROUPS[`mixed-${tag}`] = {
     title: `mixed: every candidate in one process, ${path}`,
     make: () => {
-      const peers = peerCandidates(key);
-      return { candidates: [baseline, ...ourCandidates(key, true), ...peers.candidates], stop: peers.stop };
+      const peers = peerCandidates(key, HUGE);
+      return { candidates: [baseline, ...ourCandidates(key, true, HUGE), ...peers.candidates], stop: peers.stop };
     },
   };
 }
@@ -139,14 +193,15 @@ if (child !== undefined) {
 }
 
 const versions = `node ${process.version}, rate-limiter-flexible ${versionOf("rate-limiter-flexible")}, limiter ${versionOf("limiter")}, bottleneck ${versionOf("bottleneck")}`;
-console.log(`${versions}; every candidate's limit ${HUGE.toExponential()}`);
+console.log(`${versions}; every candidate's limit ${HUGE.toExponential()}${GROUPS["limiter-hot-boxed"] !== undefined ? ` (${BOXED.toExponential()} in the "boxed" group)` : ""}`);
 /**
  * Each group runs in this many fresh processes. One process is one sample of how V8 lays
  * out its heap and compiles the call sites, and single processes differ by ±20 % here: the
- * tables show each candidate's median over the processes, the ratios the median of the
- * per-process ratios and their range.
+ * tables show each candidate's median over the processes; the ratios are the median of the
+ * per-process ratios (each process compares the libraries under the same conditions), their
+ * range, and in how many processes Breakwater was the faster.
  */
-const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 3);
+const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 5);
 const results = new Map<string, Timings[]>();
 for (const [name, group] of Object.entries(GROUPS)) {
   const runs: Timings[] = [];
@@ -160,17 +215,28 @@ for (const [name, group] of Object.entries(GROUPS)) {
   report(`${group.title}, median of ${PROCESSES} processes`, new Map(candidates.map((c) => [c, median(runs.map((t) => t.get(c) ?? NaN))])), BARE);
 }
 
-console.log(`peer ns / breakwater TokenBucket ns, median of ${PROCESSES} processes (range) (> 1: Breakwater is faster; goal: > 1 for every peer on both paths)`);
-for (const tag of ["hot", "spread"]) {
-  for (const where of ["peers", "mixed"]) {
-    const runs = results.get(`${where}-${tag}`) ?? [];
-    const peers = tag === "hot" ? [...PEERS, N.limiterKeyed] : PEERS;
-    const ratios = peers.map((peer) => {
-      const each = runs.map((t) => (t.get(peer) ?? NaN) / (t.get(OURS) ?? NaN));
-      const range = `${Math.min(...each).toFixed(2)}–${Math.max(...each).toFixed(2)}`;
-      return `${peer === N.limiterKeyed ? "limiter (keyed)" : peer.split(" ")[0]} ${median(each).toFixed(2)}x (${range})`;
-    });
-    console.log(`  ${tag === "hot" ? "one hot key" : "10,000 keys"}, ${where === "peers" ? "own process" : "mixed process"}: ${ratios.join(", ")}`);
+console.log(
+  `peer ns / breakwater TokenBucket ns, median of ${PROCESSES} processes (range; in how many processes Breakwater was faster) (> 1: Breakwater is faster; goal: > 1 for every peer on both paths)`,
+);
+/** The ratio of `peer` to Breakwater's TokenBucket in `group`: median (range; processes where Breakwater was faster). */
+function ratio(group: string, peer: string): string {
+  const each = (results.get(group) ?? []).map((t) => (t.get(peer) ?? NaN) / (t.get(OURS) ?? NaN));
+  const name = peer === N.limiterKeyed ? "limiter (keyed)" : (peer.split(" ")[0] as string);
+  return `${name} ${median(each).toFixed(2)}x (${Math.min(...each).toFixed(2)}–${Math.max(...each).toFixed(2)}; ${each.filter((r) => r > 1).length}/${each.length})`;
+}
+for (const tag of ["hot", "spread"] as const) {
+  const path = tag === "hot" ? "one hot key" : "10,000 keys";
+  const limiterPeers = tag === "hot" ? [N.limiter, N.limiterKeyed] : [N.limiter];
+  const alone = [...limiterPeers.map((p) => ratio(`limiter-${tag}`, p)), ratio(`rlf-${tag}`, N.rlf), ratio(`bottleneck-${tag}`, N.bottleneck)];
+  console.log(`  ${path}, each peer alone with Breakwater: ${alone.join(", ")}`);
+  if (tag === "hot" && GROUPS["limiter-hot-boxed"] !== undefined) {
+    console.log(`  ${path}, limits ${BOXED.toExponential()}, limiter alone with Breakwater: ${limiterPeers.map((p) => ratio("limiter-hot-boxed", p)).join(", ")}`);
+  }
+  for (const [group, where] of [
+    [`peers-${tag}`, "all peers in one process"],
+    [`mixed-${tag}`, "mixed process (also Breakwater's other algorithms)"],
+  ] as const) {
+    console.log(`  ${path}, ${where}: ${[...PEERS, ...(tag === "hot" ? [N.limiterKeyed] : [])].map((p) => ratio(group, p)).join(", ")}`);
   }
 }
 
