@@ -14,7 +14,8 @@
  *
  *   npm run bench -- limiters
  *   BENCH_LIMIT=1e12 npm run bench -- limiters  # every candidate's limit (default 1e9)
- *   BENCH_PROCESSES=9 npm run bench -- limiters # processes per group (default 5)
+ *   BENCH_PROCESSES=9 npm run bench -- limiters # processes per group (default 5; odd, so a median is a process's)
+ *   BENCH_GROUPS=limiter-hot,limiter-spread npm run bench -- limiters  # only these groups, no memory part
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -203,7 +204,11 @@ console.log(`${versions}; every candidate's limit ${HUGE.toExponential()}${GROUP
  */
 const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 5);
 const results = new Map<string, Timings[]>();
+const only = process.env.BENCH_GROUPS?.split(",").map((name) => name.trim());
+const unknown = only?.filter((name) => GROUPS[name] === undefined) ?? [];
+if (unknown.length > 0) throw new Error(`BENCH_GROUPS: unknown group(s) ${unknown.join(", ")}; the groups are ${Object.keys(GROUPS).join(", ")}`);
 for (const [name, group] of Object.entries(GROUPS)) {
+  if (only !== undefined && !only.includes(name)) continue;
   const runs: Timings[] = [];
   for (let i = 0; i < PROCESSES; i++) {
     const run = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", fileURLToPath(import.meta.url), name], { encoding: "utf8" });
@@ -218,27 +223,32 @@ for (const [name, group] of Object.entries(GROUPS)) {
 console.log(
   `peer ns / breakwater TokenBucket ns, median of ${PROCESSES} processes (range; in how many processes Breakwater was faster) (> 1: Breakwater is faster; goal: > 1 for every peer on both paths)`,
 );
-/** The ratio of `peer` to Breakwater's TokenBucket in `group`: median (range; processes where Breakwater was faster). */
-function ratio(group: string, peer: string): string {
-  const each = (results.get(group) ?? []).map((t) => (t.get(peer) ?? NaN) / (t.get(OURS) ?? NaN));
+/** The ratio of `peer` to Breakwater's TokenBucket in `group`: median (range; processes where Breakwater was faster); undefined when the group did not run. */
+function ratio(group: string, peer: string): string | undefined {
+  const runs = results.get(group);
+  if (runs === undefined) return undefined;
+  const each = runs.map((t) => (t.get(peer) ?? NaN) / (t.get(OURS) ?? NaN));
   const name = peer === N.limiterKeyed ? "limiter (keyed)" : (peer.split(" ")[0] as string);
   return `${name} ${median(each).toFixed(2)}x (${Math.min(...each).toFixed(2)}–${Math.max(...each).toFixed(2)}; ${each.filter((r) => r > 1).length}/${each.length})`;
+}
+/** Prints one summary line of the ratios that were measured. */
+function summary(label: string, ratios: (string | undefined)[]): void {
+  const measured = ratios.filter((r) => r !== undefined);
+  if (measured.length > 0) console.log(`  ${label}: ${measured.join(", ")}`);
 }
 for (const tag of ["hot", "spread"] as const) {
   const path = tag === "hot" ? "one hot key" : "10,000 keys";
   const limiterPeers = tag === "hot" ? [N.limiter, N.limiterKeyed] : [N.limiter];
-  const alone = [...limiterPeers.map((p) => ratio(`limiter-${tag}`, p)), ratio(`rlf-${tag}`, N.rlf), ratio(`bottleneck-${tag}`, N.bottleneck)];
-  console.log(`  ${path}, each peer alone with Breakwater: ${alone.join(", ")}`);
-  if (tag === "hot" && GROUPS["limiter-hot-boxed"] !== undefined) {
-    console.log(`  ${path}, limits ${BOXED.toExponential()}, limiter alone with Breakwater: ${limiterPeers.map((p) => ratio("limiter-hot-boxed", p)).join(", ")}`);
-  }
+  summary(`${path}, each peer alone with Breakwater`, [...limiterPeers.map((p) => ratio(`limiter-${tag}`, p)), ratio(`rlf-${tag}`, N.rlf), ratio(`bottleneck-${tag}`, N.bottleneck)]);
+  if (tag === "hot") summary(`${path}, limits ${BOXED.toExponential()}, limiter alone with Breakwater`, limiterPeers.map((p) => ratio("limiter-hot-boxed", p)));
   for (const [group, where] of [
     [`peers-${tag}`, "all peers in one process"],
     [`mixed-${tag}`, "mixed process (also Breakwater's other algorithms)"],
   ] as const) {
-    console.log(`  ${path}, ${where}: ${[...PEERS, ...(tag === "hot" ? [N.limiterKeyed] : [])].map((p) => ratio(group, p)).join(", ")}`);
+    summary(`${path}, ${where}`, [...PEERS, ...(tag === "hot" ? [N.limiterKeyed] : [])].map((p) => ratio(group, p)));
   }
 }
+if (only !== undefined) process.exit(0);
 
 // Memory per idle key: each limiter's state for N keys (key strings made beforehand).
 const gc = (globalThis as { gc?: () => void }).gc;
