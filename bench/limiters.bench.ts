@@ -85,11 +85,15 @@ interface PeerSet {
   readonly stop?: () => Promise<void>;
 }
 
+/** The peers, by the names groups use. */
+const PEER_NAMES = ["rlf", "limiter", "bottleneck"] as const;
+type PeerName = (typeof PEER_NAMES)[number];
+
 /**
  * Each peer's candidates, doing the same: take one unit from `key()` now, or say no. Only
  * the peers a group names are made, so a group's heap holds no other library's state.
  */
-const PEER_SETS: Record<"rlf" | "limiter" | "bottleneck", (key: () => string, limit: number) => PeerSet> = {
+const PEER_SETS: Record<PeerName, (key: () => string, limit: number) => PeerSet> = {
   rlf: (key, limit) => {
     const rlf = new RateLimiterMemory({ points: limit, duration: 60 });
     return { candidates: [{ name: N.rlf, fn: () => rlf.consume(key()) }] };
@@ -126,11 +130,13 @@ const PEER_SETS: Record<"rlf" | "limiter" | "bottleneck", (key: () => string, li
   },
 };
 
-/** The named peers' candidates together. */
-function peerCandidates(key: () => string, limit: number, names: readonly (keyof typeof PEER_SETS)[] = ["rlf", "limiter", "bottleneck"]): PeerSet {
+const baseline: Candidate = { name: BARE, fn: () => bare() };
+
+/** A group's candidates: the bare await, Breakwater's (`all` four algorithms or the TokenBucket), and the named peers'. */
+function versus(key: () => string, limit: number, all: boolean, names: readonly PeerName[]): PeerSet {
   const sets = names.map((name) => PEER_SETS[name](key, limit));
   return {
-    candidates: sets.flatMap((set) => set.candidates),
+    candidates: [baseline, ...ourCandidates(key, all, limit), ...sets.flatMap((set) => set.candidates)],
     stop: async () => {
       for (const set of sets) await set.stop?.();
     },
@@ -138,45 +144,32 @@ function peerCandidates(key: () => string, limit: number, names: readonly (keyof
 }
 
 /** Each group: a title and how to build its candidates. */
-const GROUPS: Record<string, { readonly title: string; readonly make: () => { candidates: Candidate[]; stop?: () => Promise<void> } }> = {};
-const baseline: Candidate = { name: BARE, fn: () => bare() };
+const GROUPS: Record<string, { readonly title: string; readonly make: () => PeerSet }> = {};
 for (const [path, key] of [["one hot key", hot], ["10,000 keys round-robin", nextKey]] as const) {
   const tag = key === hot ? "hot" : "spread";
   GROUPS[`peers-${tag}`] = {
     title: `tryAcquire vs every peer, ${path} (all in one process)`,
-    make: () => {
-      const peers = peerCandidates(key, HUGE);
-      return { candidates: [baseline, ...ourCandidates(key, false, HUGE), ...peers.candidates], stop: peers.stop };
-    },
+    make: () => versus(key, HUGE, false, PEER_NAMES),
   };
-  for (const peer of ["limiter", "rlf", "bottleneck"] as const) {
+  for (const peer of PEER_NAMES) {
     GROUPS[`${peer}-${tag}`] = {
       title: `tryAcquire vs ${peer}, ${path} (the two alone in a process)`,
-      make: () => {
-        const peers = peerCandidates(key, HUGE, [peer]);
-        return { candidates: [baseline, ...ourCandidates(key, false, HUGE), ...peers.candidates], stop: peers.stop };
-      },
+      make: () => versus(key, HUGE, false, [peer]),
     };
   }
   if (key === hot && HUGE < 2 ** 31) {
     GROUPS["limiter-hot-boxed"] = {
       title: `tryAcquire vs limiter, one hot key, both limits ${BOXED.toExponential()} (the two alone in a process)`,
-      make: () => {
-        const peers = peerCandidates(key, BOXED, ["limiter"]);
-        return { candidates: [baseline, ...ourCandidates(key, false, BOXED), ...peers.candidates], stop: peers.stop };
-      },
+      make: () => versus(key, BOXED, false, ["limiter"]),
     };
   }
   GROUPS[`algorithms-${tag}`] = {
     title: `Breakwater's algorithms, ${path} (their own process)`,
-    make: () => ({ candidates: [baseline, ...ourCandidates(key, true, HUGE)] }),
+    make: () => versus(key, HUGE, true, []),
   };
   GROUPS[`mixed-${tag}`] = {
     title: `mixed: every candidate in one process, ${path}`,
-    make: () => {
-      const peers = peerCandidates(key, HUGE);
-      return { candidates: [baseline, ...ourCandidates(key, true, HUGE), ...peers.candidates], stop: peers.stop };
-    },
+    make: () => versus(key, HUGE, true, PEER_NAMES),
   };
 }
 
