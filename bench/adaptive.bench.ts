@@ -34,9 +34,11 @@ const WORKERS = 16;
 const CLIENTS: readonly ClientName[] = ["breakwater", "aws-adaptive", "naive"];
 const ALL_MODES: readonly HeaderMode[] = ["none", "retry-after", "full"];
 const modesArg = process.argv.find((a) => a.startsWith("--modes="));
-const MODES: readonly HeaderMode[] = modesArg === undefined ? ALL_MODES : ALL_MODES.filter((m) => modesArg.slice("--modes=".length).split(",").includes(m));
+const MODES: readonly HeaderMode[] =
+  modesArg === undefined ? ALL_MODES : ALL_MODES.filter((m) => modesArg.slice("--modes=".length).split(",").includes(m));
 const clientsArg = process.argv.find((a) => a.startsWith("--clients="));
-const RUN_CLIENTS: readonly ClientName[] = clientsArg === undefined ? CLIENTS : CLIENTS.filter((c) => clientsArg.slice("--clients=".length).split(",").includes(c));
+const RUN_CLIENTS: readonly ClientName[] =
+  clientsArg === undefined ? CLIENTS : CLIENTS.filter((c) => clientsArg.slice("--clients=".length).split(",").includes(c));
 
 interface Job {
   readonly client: ClientName;
@@ -61,7 +63,10 @@ async function child(job: Job): Promise<ChildResult> {
 
 function runInChild(job: Job): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const proc = fork(fileURLToPath(import.meta.url), [JSON.stringify(job)], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const proc = fork(fileURLToPath(import.meta.url), [JSON.stringify(job)], {
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     proc.once("message", (m) => resolve(m as ChildResult));
     proc.once("error", reject);
     proc.once("exit", (code) => code !== 0 && reject(new Error(`${job.client}/${job.mode} exited with ${code}`)));
@@ -97,13 +102,29 @@ function goals(results: Map<string, ChildResult>): string {
   const bw = results.get("breakwater/none");
   const aws = results.get("aws-adaptive/none");
   if (bw !== undefined) {
-    check("no headers, steady goodput >= 90% of the limit in every phase", bw.steadyGoodput.map(pct).join(" / "), bw.steadyGoodput.every((g) => g >= 0.9));
+    check(
+      "no headers, steady goodput >= 90% of the limit in every phase",
+      bw.steadyGoodput.map(pct).join(" / "),
+      bw.steadyGoodput.every((g) => g >= 0.9),
+    );
     check("no headers, <= 5% of requests answered 429", pct(bw.share429), bw.share429 <= 0.05);
-    check("no headers, back above 90% within 3 s after the rise", ms(bw.riseToNinetyMs), bw.riseToNinetyMs !== null && bw.riseToNinetyMs <= 3000);
+    check(
+      "no headers, back above 90% within 3 s after the rise",
+      ms(bw.riseToNinetyMs),
+      bw.riseToNinetyMs !== null && bw.riseToNinetyMs <= 3000,
+    );
     check("no headers, callers' p99 < 1.5 s", `${Math.round(bw.p99Ms)} ms`, bw.p99Ms < 1500);
     if (aws !== undefined) {
-      check("no headers, better than AWS's adaptive limiter on goodput", `${pct(bw.meanSteadyGoodput)} vs ${pct(aws.meanSteadyGoodput)}`, bw.meanSteadyGoodput > aws.meanSteadyGoodput);
-      check("no headers, better than AWS's adaptive limiter on 429 share", `${pct(bw.share429)} vs ${pct(aws.share429)}`, bw.share429 < aws.share429);
+      check(
+        "no headers, better than AWS's adaptive limiter on goodput",
+        `${pct(bw.meanSteadyGoodput)} vs ${pct(aws.meanSteadyGoodput)}`,
+        bw.meanSteadyGoodput > aws.meanSteadyGoodput,
+      );
+      check(
+        "no headers, better than AWS's adaptive limiter on 429 share",
+        `${pct(bw.share429)} vs ${pct(aws.share429)}`,
+        bw.share429 < aws.share429,
+      );
     }
   }
   const full = results.get("breakwater/full");

@@ -34,7 +34,9 @@ const md = report(
 );
 const over = (name: string) => (timings.get(name) ?? 0) - (timings.get("bare await fn()") ?? 0);
 const ratio = (a: string, b: string) => (over(a) / over(b)).toFixed(2);
-console.log(`breakwater overhead / cockatiel overhead: ${ratio("breakwater breaker.execute", "cockatiel circuitBreaker.execute")} (goal <= 0.5)`);
+console.log(
+  `breakwater overhead / cockatiel overhead: ${ratio("breakwater breaker.execute", "cockatiel circuitBreaker.execute")} (goal <= 0.5)`,
+);
 console.log(`breakwater overhead / opossum overhead:   ${ratio("breakwater breaker.execute", "opossum fire() (defaults)")} (goal <= 0.2)`);
 console.log(`breakwater overhead / opossum (no timeout): ${ratio("breakwater breaker.execute", "opossum fire() (timeout: false)")}`);
 void md;

@@ -121,7 +121,9 @@ const PEER_SETS: Record<PeerName, (key: () => string, limit: number) => PeerSet>
     const noop = async (): Promise<void> => undefined;
     return {
       // bottleneck waits on timers inside every schedule (about 5 ms a call here): fewer calls per sample.
-      candidates: [{ name: N.bottleneck, fn: key === hot ? () => hotBottleneck.schedule(noop) : () => group.key(key()).schedule(noop), batch: 50 }],
+      candidates: [
+        { name: N.bottleneck, fn: key === hot ? () => hotBottleneck.schedule(noop) : () => group.key(key()).schedule(noop), batch: 50 },
+      ],
       stop: async () => {
         await hotBottleneck.stop({ dropWaitingJobs: true });
         await Promise.all(group.limiters().map(({ limiter }) => limiter.stop({ dropWaitingJobs: true })));
@@ -145,7 +147,10 @@ function versus(key: () => string, limit: number, all: boolean, names: readonly 
 
 /** Each group: a title and how to build its candidates. */
 const GROUPS: Record<string, { readonly title: string; readonly make: () => PeerSet }> = {};
-for (const [path, key] of [["one hot key", hot], ["10,000 keys round-robin", nextKey]] as const) {
+for (const [path, key] of [
+  ["one hot key", hot],
+  ["10,000 keys round-robin", nextKey],
+] as const) {
   const tag = key === hot ? "hot" : "spread";
   GROUPS[`peers-${tag}`] = {
     title: `tryAcquire vs every peer, ${path} (all in one process)`,
@@ -187,7 +192,9 @@ if (child !== undefined) {
 }
 
 const versions = `node ${process.version}, rate-limiter-flexible ${versionOf("rate-limiter-flexible")}, limiter ${versionOf("limiter")}, bottleneck ${versionOf("bottleneck")}`;
-console.log(`${versions}; every candidate's limit ${HUGE.toExponential()}${GROUPS["limiter-hot-boxed"] !== undefined ? ` (${BOXED.toExponential()} in the "boxed" group)` : ""}`);
+console.log(
+  `${versions}; every candidate's limit ${HUGE.toExponential()}${GROUPS["limiter-hot-boxed"] !== undefined ? ` (${BOXED.toExponential()} in the "boxed" group)` : ""}`,
+);
 /**
  * Each group runs in this many fresh processes. One process is one sample of how V8 lays
  * out its heap and compiles the call sites, and single processes differ by ±20 % here: the
@@ -199,7 +206,8 @@ const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 5);
 const results = new Map<string, Timings[]>();
 const only = process.env.BENCH_GROUPS?.split(",").map((name) => name.trim());
 const unknown = only?.filter((name) => GROUPS[name] === undefined) ?? [];
-if (unknown.length > 0) throw new Error(`BENCH_GROUPS: unknown group(s) ${unknown.join(", ")}; the groups are ${Object.keys(GROUPS).join(", ")}`);
+if (unknown.length > 0)
+  throw new Error(`BENCH_GROUPS: unknown group(s) ${unknown.join(", ")}; the groups are ${Object.keys(GROUPS).join(", ")}`);
 for (const [name, group] of Object.entries(GROUPS)) {
   if (only !== undefined && !only.includes(name)) continue;
   const runs: Timings[] = [];
@@ -210,7 +218,11 @@ for (const [name, group] of Object.entries(GROUPS)) {
   }
   results.set(name, runs);
   const candidates = [...(runs[0]?.keys() ?? [])];
-  report(`${group.title}, median of ${PROCESSES} processes`, new Map(candidates.map((c) => [c, median(runs.map((t) => t.get(c) ?? NaN))])), BARE);
+  report(
+    `${group.title}, median of ${PROCESSES} processes`,
+    new Map(candidates.map((c) => [c, median(runs.map((t) => t.get(c) ?? NaN))])),
+    BARE,
+  );
 }
 
 console.log(
@@ -232,13 +244,24 @@ function summary(label: string, ratios: (string | undefined)[]): void {
 for (const tag of ["hot", "spread"] as const) {
   const path = tag === "hot" ? "one hot key" : "10,000 keys";
   const limiterPeers = tag === "hot" ? [N.limiter, N.limiterKeyed] : [N.limiter];
-  summary(`${path}, each peer alone with Breakwater`, [...limiterPeers.map((p) => ratio(`limiter-${tag}`, p)), ratio(`rlf-${tag}`, N.rlf), ratio(`bottleneck-${tag}`, N.bottleneck)]);
-  if (tag === "hot") summary(`${path}, limits ${BOXED.toExponential()}, limiter alone with Breakwater`, limiterPeers.map((p) => ratio("limiter-hot-boxed", p)));
+  summary(`${path}, each peer alone with Breakwater`, [
+    ...limiterPeers.map((p) => ratio(`limiter-${tag}`, p)),
+    ratio(`rlf-${tag}`, N.rlf),
+    ratio(`bottleneck-${tag}`, N.bottleneck),
+  ]);
+  if (tag === "hot")
+    summary(
+      `${path}, limits ${BOXED.toExponential()}, limiter alone with Breakwater`,
+      limiterPeers.map((p) => ratio("limiter-hot-boxed", p)),
+    );
   for (const [group, where] of [
     [`peers-${tag}`, "all peers in one process"],
     [`mixed-${tag}`, "mixed process (also Breakwater's other algorithms)"],
   ] as const) {
-    summary(`${path}, ${where}`, [...PEERS, ...(tag === "hot" ? [N.limiterKeyed] : [])].map((p) => ratio(group, p)));
+    summary(
+      `${path}, ${where}`,
+      [...PEERS, ...(tag === "hot" ? [N.limiterKeyed] : [])].map((p) => ratio(group, p)),
+    );
   }
 }
 if (only !== undefined) process.exit(0);
@@ -271,11 +294,44 @@ if (gc === undefined) {
     return (key) => limiter.tryAcquire(key);
   };
   const rows: [string, number][] = [
-    ["breakwater TokenBucket", await bytesPerKey(COUNT, fresh((store) => new TokenBucket({ ratePerSec: 10, capacity: 100, store })))],
-    ["breakwater FixedWindow", await bytesPerKey(COUNT, fresh((store) => new FixedWindow({ limit: 100, windowMs: 60_000, store })))],
-    ['breakwater SlidingWindow ("approximate")', await bytesPerKey(COUNT, fresh((store) => new SlidingWindow({ limit: 100, windowMs: 60_000, precision: "approximate", store })))],
-    ['breakwater SlidingWindow ("exact", one admission)', await bytesPerKey(COUNT, fresh((store) => new SlidingWindow({ limit: 100, windowMs: 60_000, store })))],
-    ["rate-limiter-flexible RateLimiterMemory", await bytesPerKey(COUNT, ((limiter) => (key: string) => limiter.consume(key))(new RateLimiterMemory({ points: 100, duration: 60 })))],
+    [
+      "breakwater TokenBucket",
+      await bytesPerKey(
+        COUNT,
+        fresh((store) => new TokenBucket({ ratePerSec: 10, capacity: 100, store })),
+      ),
+    ],
+    [
+      "breakwater FixedWindow",
+      await bytesPerKey(
+        COUNT,
+        fresh((store) => new FixedWindow({ limit: 100, windowMs: 60_000, store })),
+      ),
+    ],
+    [
+      'breakwater SlidingWindow ("approximate")',
+      await bytesPerKey(
+        COUNT,
+        fresh((store) => new SlidingWindow({ limit: 100, windowMs: 60_000, precision: "approximate", store })),
+      ),
+    ],
+    [
+      'breakwater SlidingWindow ("exact", one admission)',
+      await bytesPerKey(
+        COUNT,
+        fresh((store) => new SlidingWindow({ limit: 100, windowMs: 60_000, store })),
+      ),
+    ],
+    [
+      "rate-limiter-flexible RateLimiterMemory",
+      await bytesPerKey(
+        COUNT,
+        (
+          (limiter) => (key: string) =>
+            limiter.consume(key)
+        )(new RateLimiterMemory({ points: 100, duration: 60 })),
+      ),
+    ],
   ];
   const md = [
     `### Memory per key, ${COUNT.toLocaleString("en")} keys each used once (${versions})`,
@@ -288,7 +344,9 @@ if (gc === undefined) {
   // Shared stores prefix keys as limit:<name>:{<key>}: that string is part of each key's cost there.
 
   const fixture = fileURLToPath(new URL("../test/limit/fixtures/million-keys.ts", import.meta.url));
-  const million = JSON.parse(execFileSync(process.execPath, ["--expose-gc", "--import", "tsx", fixture], { encoding: "utf8" }).trim()) as Record<string, number>;
+  const million = JSON.parse(
+    execFileSync(process.execPath, ["--expose-gc", "--import", "tsx", fixture], { encoding: "utf8" }).trim(),
+  ) as Record<string, number>;
   const mb = (bytes: number | undefined): string => `${((bytes ?? NaN) / 1024 / 1024).toFixed(1)} MiB`;
   console.log(
     `1,000,000 keys through a TokenBucket: heap ${mb(million.baseBytes)} at start, ${mb(million.heldBytes)} while held (${million.bytesPerKey} B/key), ` +

@@ -56,7 +56,13 @@ prometheus.observe(breakers.unsubscribed)();
 prometheus.observe(limiters.unsubscribed)();
 
 // References: one observation straight into each library, with a fixed label set.
-const promHistogram = new Histogram({ name: "reference_seconds", help: "reference", labelNames: ["limiter"], buckets: [0, 0.001, 0.01, 0.1, 1], registers: [new Registry()] });
+const promHistogram = new Histogram({
+  name: "reference_seconds",
+  help: "reference",
+  labelNames: ["limiter"],
+  buckets: [0, 0.001, 0.01, 0.1, 1],
+  registers: [new Registry()],
+});
 const otelHistogram = provider.getMeter("reference").createHistogram("reference_seconds");
 const referenceLabels = { limiter: "reference" };
 
@@ -66,29 +72,38 @@ const acquireAndRelease = (limiter: AdaptiveRateLimiter) => limiter.acquire().th
 const header = `node ${process.version}, prom-client ${await versionOf("prom-client")}, @opentelemetry/sdk-metrics ${await versionOf("@opentelemetry/sdk-metrics")}`;
 
 const ROUNDS = { rounds: 31 }; // more samples than the other benches: the overheads are small next to the noise
-const breakerTimings = await measure([
-  { name: "breaker.execute, no observer", fn: () => breakers.plain.execute(asyncFn) },
-  { name: "breaker.execute, Prometheus observing", fn: () => breakers.prom.execute(asyncFn) },
-  { name: "breaker.execute, OpenTelemetry observing", fn: () => breakers.otel.execute(asyncFn) },
-  { name: "breaker.execute, observed then unsubscribed", fn: () => breakers.unsubscribed.execute(asyncFn) },
-], ROUNDS);
+const breakerTimings = await measure(
+  [
+    { name: "breaker.execute, no observer", fn: () => breakers.plain.execute(asyncFn) },
+    { name: "breaker.execute, Prometheus observing", fn: () => breakers.prom.execute(asyncFn) },
+    { name: "breaker.execute, OpenTelemetry observing", fn: () => breakers.otel.execute(asyncFn) },
+    { name: "breaker.execute, observed then unsubscribed", fn: () => breakers.unsubscribed.execute(asyncFn) },
+  ],
+  ROUNDS,
+);
 report(`breaker.execute (${header})`, breakerTimings, "breaker.execute, no observer");
 
-const limiterTimings = await measure([
-  { name: "tryAcquire, no observer", fn: () => limiters.plain.tryAcquire() },
-  { name: "tryAcquire, Prometheus observing", fn: () => limiters.prom.tryAcquire() },
-  { name: "tryAcquire, OpenTelemetry observing", fn: () => limiters.otel.tryAcquire() },
-  { name: "tryAcquire, observed then unsubscribed", fn: () => limiters.unsubscribed.tryAcquire() },
-  { name: "(reference) prom-client histogram.observe alone", fn: () => promHistogram.observe(referenceLabels, 0) },
-  { name: "(reference) OpenTelemetry SDK histogram.record alone", fn: () => otelHistogram.record(0, referenceLabels) },
-], ROUNDS);
+const limiterTimings = await measure(
+  [
+    { name: "tryAcquire, no observer", fn: () => limiters.plain.tryAcquire() },
+    { name: "tryAcquire, Prometheus observing", fn: () => limiters.prom.tryAcquire() },
+    { name: "tryAcquire, OpenTelemetry observing", fn: () => limiters.otel.tryAcquire() },
+    { name: "tryAcquire, observed then unsubscribed", fn: () => limiters.unsubscribed.tryAcquire() },
+    { name: "(reference) prom-client histogram.observe alone", fn: () => promHistogram.observe(referenceLabels, 0) },
+    { name: "(reference) OpenTelemetry SDK histogram.record alone", fn: () => otelHistogram.record(0, referenceLabels) },
+  ],
+  ROUNDS,
+);
 report(`TokenBucket.tryAcquire, admitted (${header})`, limiterTimings, "tryAcquire, no observer");
 
-const adaptiveTimings = await measure([
-  { name: "adaptive acquire + release, no observer", fn: () => acquireAndRelease(adaptive.plain) },
-  { name: "adaptive acquire + release, Prometheus observing", fn: () => acquireAndRelease(adaptive.prom) },
-  { name: "adaptive acquire + release, OpenTelemetry observing", fn: () => acquireAndRelease(adaptive.otel) },
-], ROUNDS);
+const adaptiveTimings = await measure(
+  [
+    { name: "adaptive acquire + release, no observer", fn: () => acquireAndRelease(adaptive.plain) },
+    { name: "adaptive acquire + release, Prometheus observing", fn: () => acquireAndRelease(adaptive.prom) },
+    { name: "adaptive acquire + release, OpenTelemetry observing", fn: () => acquireAndRelease(adaptive.otel) },
+  ],
+  ROUNDS,
+);
 report(`AdaptiveRateLimiter.acquire, admitted at once (${header})`, adaptiveTimings, "adaptive acquire + release, no observer");
 
 // A scrape, timed once: the pulled series (breaker state and totals, adaptive rate) cost here, not per call.
@@ -98,5 +113,7 @@ const scrapeUs = Number(process.hrtime.bigint() - scrapeStart) / 1000;
 const collectStart = process.hrtime.bigint();
 await reader.collect();
 const collectUs = Number(process.hrtime.bigint() - collectStart) / 1000;
-console.log(`one Prometheus scrape: ${scrapeUs.toFixed(0)} µs (${text.split("\n").length} lines); one OpenTelemetry collect: ${collectUs.toFixed(0)} µs`);
+console.log(
+  `one Prometheus scrape: ${scrapeUs.toFixed(0)} µs (${text.split("\n").length} lines); one OpenTelemetry collect: ${collectUs.toFixed(0)} µs`,
+);
 await provider.shutdown();

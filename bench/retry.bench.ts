@@ -33,7 +33,8 @@ const signalFn = async ({ signal }: { signal?: AbortSignal | undefined }): Promi
 // Same shape on both sides: 3 attempts in all, exponential backoff, 5 failures in a row
 // open the circuit, a 10 s cooperative timeout per attempt.
 const cRetry = (): ReturnType<typeof cockatielRetry> => cockatielRetry(handleAll, { maxAttempts: 2, backoff: new ExponentialBackoff() });
-const cBreaker = (): ReturnType<typeof circuitBreaker> => circuitBreaker(handleAll, { halfOpenAfter: 30_000, breaker: new ConsecutiveBreaker(5) });
+const cBreaker = (): ReturnType<typeof circuitBreaker> =>
+  circuitBreaker(handleAll, { halfOpenAfter: 30_000, breaker: new ConsecutiveBreaker(5) });
 const cTimeout = (): ReturnType<typeof cockatielTimeout> => cockatielTimeout(10_000, TimeoutStrategy.Cooperative);
 
 const BARE = "bare await fn()";
@@ -104,7 +105,9 @@ if (group !== undefined) {
 } else {
   const results = new Map<string, Timings>();
   for (const name of Object.keys(GROUPS)) {
-    const child = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", fileURLToPath(import.meta.url), name], { encoding: "utf8" });
+    const child = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", fileURLToPath(import.meta.url), name], {
+      encoding: "utf8",
+    });
     if (child.status !== 0) throw new Error(`group ${name} failed: ${child.stderr}`);
     const timings: Timings = new Map(JSON.parse(child.stdout.trim().split("\n").pop() ?? "[]") as [string, number][]);
     results.set(name, timings);
@@ -123,7 +126,9 @@ if (group !== undefined) {
   line("retry(fn) overhead / cockatiel retry:", "retry", N.retryFn, N.cockatielRetry);
   line("retry(fn) overhead / p-retry:", "p-retry", N.retryFn, N.pRetry);
   const rb = results.get("retry+breaker");
-  console.log(`cockatiel wrap(retry, circuitBreaker) adds ${times(rb, N.theirs2)}× a bare call; pipeline(retry, breaker) adds ${times(rb, N.ours2)}×`);
+  console.log(
+    `cockatiel wrap(retry, circuitBreaker) adds ${times(rb, N.theirs2)}× a bare call; pipeline(retry, breaker) adds ${times(rb, N.ours2)}×`,
+  );
 }
 
 /**

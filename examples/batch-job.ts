@@ -43,7 +43,10 @@ for (const item of items) {
       }),
     );
   } catch (error) {
-    errors.push([item.id, error instanceof CircuitOpenError ? `skipped: circuit open, retry in ${error.retryAfterMs} ms` : (error as Error).message]);
+    errors.push([
+      item.id,
+      error instanceof CircuitOpenError ? `skipped: circuit open, retry in ${error.retryAfterMs} ms` : (error as Error).message,
+    ]);
   }
 }
 

@@ -130,7 +130,8 @@ function breakwaterSend(url: string, openIntervalMs: number): { send: Send; clie
     } catch (error) {
       // A caller that is told the circuit is open waits until it may try again, rather
       // than spin (and the demo's workers must yield to the event loop).
-      if (error instanceof CircuitOpenError && !signal.aborted) await sleep(Math.max(100, Math.min(error.retryAfterMs, openIntervalMs)), signal);
+      if (error instanceof CircuitOpenError && !signal.aborted)
+        await sleep(Math.max(100, Math.min(error.retryAfterMs, openIntervalMs)), signal);
       throw error;
     }
   };
@@ -182,7 +183,13 @@ async function runCandidate(
   let records: CallRecord[];
   try {
     upstream.start();
-    records = await runWorkload({ workers, durationMs: plan.durationMs, send: candidate.send, onTick, tickMs: out.isTTY === true ? 100 : 250 });
+    records = await runWorkload({
+      workers,
+      durationMs: plan.durationMs,
+      send: candidate.send,
+      onTick,
+      tickMs: out.isTTY === true ? 100 : 250,
+    });
     out.write(out.isTTY === true ? `\r\x1b[2K${status(plan.durationMs)}\n` : `${status(plan.durationMs)}\n`);
   } finally {
     candidate.close?.();
@@ -217,7 +224,11 @@ export function formatTable(naive: CandidateResult, breakwater: CandidateResult)
     ["answered 429", fmt(naive.throttled), fmt(breakwater.throttled)],
     ["answered 503", fmt(naive.unavailable), fmt(breakwater.unavailable)],
     ["failed calls", fmt(naive.failedCalls), fmt(breakwater.failedCalls)],
-    ["breaker opens", naive.breakerOpens === null ? "-" : fmt(naive.breakerOpens), breakwater.breakerOpens === null ? "-" : fmt(breakwater.breakerOpens)],
+    [
+      "breaker opens",
+      naive.breakerOpens === null ? "-" : fmt(naive.breakerOpens),
+      breakwater.breakerOpens === null ? "-" : fmt(breakwater.breakerOpens),
+    ],
     ["shut out for hammering", fmt(naive.penalties), fmt(breakwater.penalties)],
     ["goodput (share of limit)", pct(naive.goodput), pct(breakwater.goodput)],
     ["latency p50 (ok calls)", msText(naive.p50Ms), msText(breakwater.p50Ms)],

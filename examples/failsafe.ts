@@ -8,7 +8,16 @@
  * Seed 004's numbers are scaled down (seconds become tens of milliseconds) so that the
  * script finishes in about a second. It prints every retry, state change and outcome.
  */
-import { CircuitBreaker, CircuitOpenError, exponential, failureRatio, pipeline, RetryError, RetryPolicy, TimeoutError } from "../src/index.js";
+import {
+  CircuitBreaker,
+  CircuitOpenError,
+  exponential,
+  failureRatio,
+  pipeline,
+  RetryError,
+  RetryPolicy,
+  TimeoutError,
+} from "../src/index.js";
 
 /** What `requests` would raise. */
 class ConnectionError extends Error {}
@@ -20,7 +29,8 @@ const retryPolicy = new RetryPolicy({
   maxAttempts: 3, // the first attempt and 2 retries
   backoff: exponential({ initialMs: 10, maxMs: 50, factor: 2, jitter: "none" }),
   retryOn: [ConnectionError],
-  onRetry: ({ attempt, delayMs, error }) => console.log(`    retry: attempt ${attempt} failed (${(error as Error).message}), next in ${delayMs} ms`),
+  onRetry: ({ attempt, delayMs, error }) =>
+    console.log(`    retry: attempt ${attempt} failed (${(error as Error).message}), next in ${delayMs} ms`),
 });
 
 // CircuitBreakerPolicy(cooldown=1 min, failure_threshold=Fraction(3, 10),
@@ -75,4 +85,6 @@ console.log("after the cooldown, a trial call closes it again:");
 await new Promise((resolve) => setTimeout(resolve, 350));
 await show("epsilon");
 const { state, totals } = circuitBreakerPolicy.status();
-console.log(`done: ${served} requests served; circuit ${state}; the breaker counted ${totals.failures} failures and ${totals.ignored} ignored error`);
+console.log(
+  `done: ${served} requests served; circuit ${state}; the breaker counted ${totals.failures} failures and ${totals.ignored} ignored error`,
+);

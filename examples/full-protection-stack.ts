@@ -61,7 +61,8 @@ const retry = new RetryPolicy({
   maxAttempts: 3,
   backoff: exponential({ initialMs: 20, maxMs: 100, jitter: "equal" }),
   retryOn: [TimeoutError, ConnectionError], // seed 001: retryable_exceptions=(TimeoutError, ConnectionError)
-  onRetry: ({ attempt, delayMs, error }) => console.log(`    [retry] attempt ${attempt} failed (${(error as Error).message}); again in ${Math.round(delayMs)} ms`),
+  onRetry: ({ attempt, delayMs, error }) =>
+    console.log(`    [retry] attempt ${attempt} failed (${(error as Error).message}); again in ${Math.round(delayMs)} ms`),
 });
 
 const fullyProtected = pipeline(surfaceOpenCircuit, retry, limiter, breaker, timeout(100));
@@ -90,10 +91,13 @@ async function call(data: string): Promise<void> {
     console.log(`  ${JSON.stringify(data)} -> ${result} (${Date.now() - started} ms)`);
   } catch (error) {
     const kind =
-      error instanceof ServiceUnavailableError ? "503"
-      : error instanceof RateLimitExceededError ? "429"
-      : error instanceof RetryError ? "gave up"
-      : "error";
+      error instanceof ServiceUnavailableError
+        ? "503"
+        : error instanceof RateLimitExceededError
+          ? "429"
+          : error instanceof RetryError
+            ? "gave up"
+            : "error";
     console.log(`  ${JSON.stringify(data)} -> ${kind}: ${(error as Error).message}`);
   }
 }

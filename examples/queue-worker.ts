@@ -28,7 +28,9 @@ let rounds = 0;
 while (queue.length > 0 && rounds++ < 200) {
   if (!breakers.isAvailable("rabbitmq")) {
     const status = breakers.get("rabbitmq").status();
-    console.log(`rabbitmq unavailable (${status.retryPhase} phase, probe ${status.attempt}); last failure: ${breakers.lastFailure("rabbitmq")?.reason}`);
+    console.log(
+      `rabbitmq unavailable (${status.retryPhase} phase, probe ${status.attempt}); last failure: ${breakers.lastFailure("rabbitmq")?.reason}`,
+    );
     await sleep(Math.min(status.retryAfterMs, 250));
     continue;
   }

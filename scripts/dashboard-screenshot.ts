@@ -31,7 +31,10 @@ const fail = (message: string) => (): never => {
 
 const breakers = new CircuitBreakers({
   clock,
-  defaults: { trip: consecutiveFailures(3), recovery: fixedThenExponential({ intervalMs: 30_000, fixedAttempts: 2, exponentialAttempts: 4 }) },
+  defaults: {
+    trip: consecutiveFailures(3),
+    recovery: fixedThenExponential({ intervalMs: 30_000, fixedAttempts: 2, exponentialAttempts: 4 }),
+  },
 });
 for (const name of ["payments", "inventory", "search", "ledger", "email"]) breakers.get(name);
 await breakers.execute("inventory", () => "ok");
@@ -62,8 +65,17 @@ const inFlight = stripe.acquire();
 await clock.advanceAsync(100);
 await inFlight;
 
-const dashboard = await runDashboard({ sources: [breakers, perUser, searchApi, exports, notion, stripe], port: 0, allowControl: true, intervalMs: 200, title: "Breakwater — checkout-service" });
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"] });
+const dashboard = await runDashboard({
+  sources: [breakers, perUser, searchApi, exports, notion, stripe],
+  port: 0,
+  allowControl: true,
+  intervalMs: 200,
+  title: "Breakwater — checkout-service",
+});
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+});
 try {
   const page = await browser.newPage({ viewport: { width: 1360, height: 700 }, deviceScaleFactor: 1 });
   await page.goto(dashboard.url);

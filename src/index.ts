@@ -20,7 +20,15 @@ export { type Store, type Decision, isPromiseLike } from "./store/store.js";
 export * from "./retry/index.js";
 export * from "./policy/index.js";
 export * from "./limit/index.js";
-export { logEvents, DEFAULT_LOG_LEVELS, type Logger, type LogLevel, type LoggedEvent, type LogEventsOptions, type ObservableTarget } from "./core/logger.js";
+export {
+  logEvents,
+  DEFAULT_LOG_LEVELS,
+  type Logger,
+  type LogLevel,
+  type LoggedEvent,
+  type LogEventsOptions,
+  type ObservableTarget,
+} from "./core/logger.js";
 export {
   AdaptiveRateLimiter,
   type AdaptiveRateLimiterOptions,

@@ -24,7 +24,10 @@ export type Timings = Map<string, number>;
  * `gc` (and `--expose-gc`), a full collection and a few untimed calls precede every sample,
  * so that the garbage one candidate leaves is not collected during the next one's sample.
  */
-export async function measure(candidates: readonly Candidate[], options: { batch?: number; rounds?: number; gc?: boolean } = {}): Promise<Timings> {
+export async function measure(
+  candidates: readonly Candidate[],
+  options: { batch?: number; rounds?: number; gc?: boolean } = {},
+): Promise<Timings> {
   const batch = options.batch ?? 20_000;
   const rounds = options.rounds ?? 15;
   const gc = options.gc === true ? (globalThis as { gc?: () => void }).gc : undefined;

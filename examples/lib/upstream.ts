@@ -127,14 +127,24 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
   const admitted: number[] = [];
   let admittedHead = 0;
   /** Admits one request at `ms` or not; returns what the rate-limit headers would say. */
-  const admit = (ms: number, limit: number): { ok: boolean; remaining: number; resetSec: number; retrySec: number; quota: number; windowSec: number } => {
+  const admit = (
+    ms: number,
+    limit: number,
+  ): { ok: boolean; remaining: number; resetSec: number; retrySec: number; quota: number; windowSec: number } => {
     if (algorithm === "token-bucket") {
       const capacity = Math.max(1, limit * burstSeconds);
       tokens = Math.min(capacity, tokens + ((ms - refilledAt) * limit) / 1000);
       refilledAt = ms;
       const ok = tokens >= 1;
       if (ok) tokens -= 1;
-      return { ok, remaining: Math.floor(tokens), resetSec: Math.ceil((capacity - tokens) / limit), retrySec: Math.max(1, Math.ceil((1 - tokens) / limit)), quota: Math.round(capacity), windowSec: burstSeconds };
+      return {
+        ok,
+        remaining: Math.floor(tokens),
+        resetSec: Math.ceil((capacity - tokens) / limit),
+        retrySec: Math.max(1, Math.ceil((1 - tokens) / limit)),
+        quota: Math.round(capacity),
+        windowSec: burstSeconds,
+      };
     }
     while (admittedHead < admitted.length && admitted[admittedHead]! <= ms - 1000) admittedHead++;
     if (admittedHead > 1024) {
@@ -147,7 +157,14 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
     const oldest = admitted[admittedHead];
     // Whole seconds until the oldest admitted request leaves the window (and frees a slot).
     const freeSec = oldest === undefined ? 0 : Math.max(1, Math.ceil((oldest + 1000 - ms) / 1000));
-    return { ok, remaining: Math.max(0, limit - (admitted.length - admittedHead)), resetSec: freeSec, retrySec: Math.max(1, freeSec), quota: limit, windowSec: 1 };
+    return {
+      ok,
+      remaining: Math.max(0, limit - (admitted.length - admittedHead)),
+      resetSec: freeSec,
+      retrySec: Math.max(1, freeSec),
+      quota: limit,
+      windowSec: 1,
+    };
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {

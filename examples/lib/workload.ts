@@ -41,7 +41,8 @@ export async function runWorkload(options: WorkloadOptions): Promise<CallRecord[
   // Every worker's request listens to this one signal.
   setMaxListeners(0, stop.signal);
   const deadline = setTimeout(() => stop.abort(), options.durationMs);
-  const ticker = options.onTick === undefined ? undefined : setInterval(() => options.onTick?.(performance.now() - t0, records), options.tickMs ?? 250);
+  const ticker =
+    options.onTick === undefined ? undefined : setInterval(() => options.onTick?.(performance.now() - t0, records), options.tickMs ?? 250);
   const worker = async (): Promise<void> => {
     while (!stop.signal.aborted) {
       const startMs = performance.now() - t0;
@@ -50,7 +51,12 @@ export async function runWorkload(options: WorkloadOptions): Promise<CallRecord[
         if (!stop.signal.aborted) records.push({ startMs, endMs: performance.now() - t0, outcome: "ok" });
       } catch (error) {
         if (stop.signal.aborted) break;
-        records.push({ startMs, endMs: performance.now() - t0, outcome: "failed", error: error instanceof Error ? error.name : String(error) });
+        records.push({
+          startMs,
+          endMs: performance.now() - t0,
+          outcome: "failed",
+          error: error instanceof Error ? error.name : String(error),
+        });
       }
     }
   };

@@ -16,5 +16,11 @@ export function constant(delayMs: number, options: ConstantOptions = {}): Backof
   nonNegative(where, "delayMs", delayMs);
   // Decorrelated jitter grows from the previous delay up to a cap; capped at the delay itself it would never vary.
   const jitter = oneOf(where, "jitter", orDefault(options.jitter, "none"), CONSTANT_JITTERS);
-  return makeBackoff({ kind: "constant", delayMs, jitter }, () => delayMs, () => "fixed", delayMs, delayMs);
+  return makeBackoff(
+    { kind: "constant", delayMs, jitter },
+    () => delayMs,
+    () => "fixed",
+    delayMs,
+    delayMs,
+  );
 }

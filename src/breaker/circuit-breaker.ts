@@ -1,7 +1,14 @@
 import { constant } from "../backoff/constant.js";
 import type { Backoff, RetryPhase } from "../backoff/backoff.js";
 import { type Clock, systemClock } from "../core/clock.js";
-import { CircuitOpenError, describe, type FailureRecord, InvalidOptionError, ReturnValuePolicyError, TimeoutError } from "../core/errors.js";
+import {
+  CircuitOpenError,
+  describe,
+  type FailureRecord,
+  InvalidOptionError,
+  ReturnValuePolicyError,
+  TimeoutError,
+} from "../core/errors.js";
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import { type ExecuteOptions, type Operation, type Policy, toContext } from "../core/policy.js";
 import { checkKeys, func, integer, nonEmptyString, nonNegative, nonNegativeOrInfinity, orDefault } from "../core/validate.js";
@@ -18,7 +25,15 @@ import {
   type ResultFilter,
 } from "./classify.js";
 import { History, type HistoryEntry } from "./history.js";
-import { type BreakerInput, BreakerDecision, type BreakerOutput, type BreakerRecord, type CircuitState, type Permit, type Transition } from "./state.js";
+import {
+  type BreakerInput,
+  BreakerDecision,
+  type BreakerOutput,
+  type BreakerRecord,
+  type CircuitState,
+  type Permit,
+  type Transition,
+} from "./state.js";
 import { consecutiveFailures, type TripRule } from "./trip.js";
 
 /** Options of {@link CircuitBreaker}. Every one is optional. */
@@ -161,8 +176,21 @@ interface Handlers {
 
 const WHERE = "CircuitBreaker";
 const OPTION_KEYS = [
-  "name", "trip", "recovery", "halfOpen", "failOn", "ignore", "failOnResult", "failureReason",
-  "store", "key", "clock", "random", "historySize", "onStateChange", "onListenerError",
+  "name",
+  "trip",
+  "recovery",
+  "halfOpen",
+  "failOn",
+  "ignore",
+  "failOnResult",
+  "failureReason",
+  "store",
+  "key",
+  "clock",
+  "random",
+  "historySize",
+  "onStateChange",
+  "onListenerError",
 ] as const;
 const ACQUIRE: BreakerInput = { type: "acquire" };
 
@@ -238,7 +266,12 @@ export class CircuitBreaker implements Policy {
       this.remote = this.state$;
       this.remote.attach(this.clock, (t, origin) => this.report(t, origin));
     } else if (!this.store.synchronous) {
-      throw new InvalidOptionError(WHERE, "store", this.store.name, "a synchronous store, or one whose bind() mirrors the breaker (RedisStore)");
+      throw new InvalidOptionError(
+        WHERE,
+        "store",
+        this.store.name,
+        "a synchronous store, or one whose bind() mirrors the breaker (RedisStore)",
+      );
     }
   }
 
@@ -298,7 +331,12 @@ export class CircuitBreaker implements Policy {
    * Open or half-open on a mirrored store: rejects locally while the mirrored probe time
    * is ahead; otherwise asks the store for a permit (trial permits count fleet-wide).
    */
-  private async runRemote<T>(remote: BreakerMirror, fn: Operation<T>, options: BreakerExecuteOptions | undefined, how: Classification): Promise<T> {
+  private async runRemote<T>(
+    remote: BreakerMirror,
+    fn: Operation<T>,
+    options: BreakerExecuteOptions | undefined,
+    how: Classification,
+  ): Promise<T> {
     const r = remote.read(0);
     const now = this.clock.now();
     if (r.isolated) this.reject(now, Infinity);

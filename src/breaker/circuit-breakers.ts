@@ -88,7 +88,12 @@ export class CircuitBreakers {
     for (const [name, policy] of Object.entries(this.services)) checkKeys(WHERE, policy, POLICY_KEYS, `services.${name}.`);
     this.store = options.store ?? new MemoryStore({ sweepIntervalMs: 0 });
     this.namespace = nonEmptyString(WHERE, "namespace", orDefault(options.namespace, "breakwater"));
-    this.base = { clock: options.clock, random: options.random, onStateChange: options.onStateChange, onListenerError: options.onListenerError };
+    this.base = {
+      clock: options.clock,
+      random: options.random,
+      onStateChange: options.onStateChange,
+      onListenerError: options.onListenerError,
+    };
     // Bad policies fail now: build every configured service, and check the defaults once.
     for (const name of Object.keys(this.services)) this.get(name);
     new CircuitBreaker({ ...definedOnly(this.defaults), name: "defaults", store: new MemoryStore({ sweepIntervalMs: 0 }) });

@@ -66,7 +66,7 @@ function countsAlways(): boolean {
 export function resultClassifier(filter: ResultFilter | undefined, failureReason?: string): ResultClassifier | undefined {
   if (filter === undefined) return undefined;
   if (typeof filter === "function") {
-    return (value) => (filter(value) ? failureReason ?? "return value matched failOnResult" : undefined);
+    return (value) => (filter(value) ? (failureReason ?? "return value matched failOnResult") : undefined);
   }
   const policy = filter;
   const segments = policy.path === undefined ? [] : policy.path.split(".");

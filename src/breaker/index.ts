@@ -1,6 +1,29 @@
-export { CircuitBreaker, type CircuitBreakerOptions, type BreakerEvents, type BreakerStatus, type StateChangeEvent, type Classification, type BreakerExecuteOptions } from "./circuit-breaker.js";
-export { CircuitBreakers, type CircuitBreakersOptions, type ServicePolicy, type CallOverrides, type Protector } from "./circuit-breakers.js";
-export { consecutiveFailures, failuresInWindow, failureRatio, type TripRule, type TripSpec, type TripState, type FailureRatioOptions, type FailuresInWindowOptions } from "./trip.js";
+export {
+  CircuitBreaker,
+  type CircuitBreakerOptions,
+  type BreakerEvents,
+  type BreakerStatus,
+  type StateChangeEvent,
+  type Classification,
+  type BreakerExecuteOptions,
+} from "./circuit-breaker.js";
+export {
+  CircuitBreakers,
+  type CircuitBreakersOptions,
+  type ServicePolicy,
+  type CallOverrides,
+  type Protector,
+} from "./circuit-breakers.js";
+export {
+  consecutiveFailures,
+  failuresInWindow,
+  failureRatio,
+  type TripRule,
+  type TripSpec,
+  type TripState,
+  type FailureRatioOptions,
+  type FailuresInWindowOptions,
+} from "./trip.js";
 export type { ErrorClass, ErrorFilter, ResultFilter, ReturnValuePolicy } from "./classify.js";
 export { BreakerDecision, type BreakerRecord, type BreakerInput, type CircuitState, type Transition, type Permit } from "./state.js";
 export type { HistoryEntry, Outcome } from "./history.js";

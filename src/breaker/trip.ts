@@ -7,7 +7,13 @@ export type TripSpec =
   | { readonly kind: "consecutiveFailures"; readonly threshold: number }
   | { readonly kind: "failuresInWindow"; readonly threshold: number; readonly windowMs: number; readonly buckets: number }
   | { readonly kind: "failureRatio"; readonly ratio: number; readonly minimumCalls: number; readonly windowCalls: number }
-  | { readonly kind: "failureRatioInTime"; readonly ratio: number; readonly minimumCalls: number; readonly windowMs: number; readonly buckets: number };
+  | {
+      readonly kind: "failureRatioInTime";
+      readonly ratio: number;
+      readonly minimumCalls: number;
+      readonly windowMs: number;
+      readonly buckets: number;
+    };
 
 /** The rule's counting state: a plain record. */
 export type TripState = { consecutive: number } | CountWindow | TimeWindow;

@@ -41,7 +41,11 @@ export interface TimeWindow {
 
 /** A new, empty time window of `buckets` slots. */
 export function timeWindow(buckets: number): TimeWindow {
-  return { stamps: new Array<number>(buckets).fill(-1), calls: new Array<number>(buckets).fill(0), failures: new Array<number>(buckets).fill(0) };
+  return {
+    stamps: new Array<number>(buckets).fill(-1),
+    calls: new Array<number>(buckets).fill(0),
+    failures: new Array<number>(buckets).fill(0),
+  };
 }
 
 /** Records one outcome at `now`. */

@@ -17,8 +17,20 @@ export interface RedisTarget {
 export type Command =
   | { readonly kind: "help"; readonly topic: CommandName | undefined }
   | ({ readonly kind: "status"; readonly json: boolean } & RedisTarget)
-  | ({ readonly kind: "isolate" | "reset"; readonly service: string; readonly json: boolean; readonly force: boolean; readonly metaTtlMs: number } & RedisTarget)
-  | ({ readonly kind: "dashboard"; readonly port: number; readonly host: string; readonly allowControl: boolean; readonly refreshMs: number } & RedisTarget);
+  | ({
+      readonly kind: "isolate" | "reset";
+      readonly service: string;
+      readonly json: boolean;
+      readonly force: boolean;
+      readonly metaTtlMs: number;
+    } & RedisTarget)
+  | ({
+      readonly kind: "dashboard";
+      readonly port: number;
+      readonly host: string;
+      readonly allowControl: boolean;
+      readonly refreshMs: number;
+    } & RedisTarget);
 
 /** The commands, in the order `--help` lists them. */
 export const COMMANDS = ["status", "isolate", "reset", "dashboard"] as const;
@@ -71,17 +83,35 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
       return { kind: "status", json: flag("json"), ...target };
     case "isolate":
     case "reset": {
-      if (positionals.length === 0) throw new UsageError(`${name}: missing SERVICE (the breaker's service name, as \`breakwater status\` lists it)`);
-      if (positionals.length > 1) throw new UsageError(`${name}: one SERVICE at a time; got ${positionals.map((p) => JSON.stringify(p)).join(" ")}`);
+      if (positionals.length === 0)
+        throw new UsageError(`${name}: missing SERVICE (the breaker's service name, as \`breakwater status\` lists it)`);
+      if (positionals.length > 1)
+        throw new UsageError(`${name}: one SERVICE at a time; got ${positionals.map((p) => JSON.stringify(p)).join(" ")}`);
       const service = positionals[0] as string;
       if (service.trim() === "") throw new UsageError(`${name}: SERVICE must not be empty`);
-      const metaTtlMs = intOption(name, "meta-ttl", options.get("meta-ttl"), 3_600_000, 1, Number.MAX_SAFE_INTEGER, "an integer number of ms >= 1");
+      const metaTtlMs = intOption(
+        name,
+        "meta-ttl",
+        options.get("meta-ttl"),
+        3_600_000,
+        1,
+        Number.MAX_SAFE_INTEGER,
+        "an integer number of ms >= 1",
+      );
       return { kind: name, service, json: flag("json"), force: flag("force"), metaTtlMs, ...target };
     }
     case "dashboard": {
       noPositionals(name, positionals);
       const port = intOption(name, "port", options.get("port"), 9400, 0, 65_535, "an integer from 0 to 65535 (0 picks a free port)");
-      const refreshMs = intOption(name, "refresh-ms", options.get("refresh-ms"), 1_000, 10, 3_600_000, "an integer number of ms from 10 to 3600000");
+      const refreshMs = intOption(
+        name,
+        "refresh-ms",
+        options.get("refresh-ms"),
+        1_000,
+        10,
+        3_600_000,
+        "an integer number of ms from 10 to 3600000",
+      );
       const host = options.get("host") ?? "127.0.0.1";
       if (host === "") throw new UsageError(`${name}: option --host must be an address to listen on, e.g. 127.0.0.1; got ""`);
       return { kind: "dashboard", port, host, allowControl: flag("allow-control"), refreshMs, ...target };
@@ -127,7 +157,8 @@ function scan(command: CommandName, args: readonly string[]): { options: Map<str
     if (spec === undefined) throw new UsageError(`${command}: unknown option --${key}; options are ${known(specs)}`);
     if (options.has(key)) throw new UsageError(`${command}: option --${key} given twice`);
     if (!spec.value) {
-      if (eq >= 0) throw new UsageError(`${command}: option --${key} is a flag and takes no value; got ${JSON.stringify(arg.slice(eq + 1))}`);
+      if (eq >= 0)
+        throw new UsageError(`${command}: option --${key} is a flag and takes no value; got ${JSON.stringify(arg.slice(eq + 1))}`);
       options.set(key, "");
       continue;
     }
@@ -148,13 +179,23 @@ function known(specs: Record<string, OptionSpec>): string {
 }
 
 function noPositionals(command: CommandName, positionals: readonly string[]): void {
-  if (positionals.length > 0) throw new UsageError(`${command}: unexpected argument ${JSON.stringify(positionals[0])}; ${command} takes options only`);
+  if (positionals.length > 0)
+    throw new UsageError(`${command}: unexpected argument ${JSON.stringify(positionals[0])}; ${command} takes options only`);
 }
 
-function intOption(command: CommandName, key: string, raw: string | undefined, fallback: number, min: number, max: number, allowed: string): number {
+function intOption(
+  command: CommandName,
+  key: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  allowed: string,
+): number {
   if (raw === undefined) return fallback;
   const value = /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new UsageError(`${command}: option --${key} must be ${allowed}; got ${JSON.stringify(raw)}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    throw new UsageError(`${command}: option --${key} must be ${allowed}; got ${JSON.stringify(raw)}`);
   return value;
 }
 
@@ -168,7 +209,9 @@ function redisTarget(options: ReadonlyMap<string, string>, env: Readonly<Record<
   try {
     url = new URL(redis);
   } catch {
-    throw new UsageError(`${source} must be a Redis URL such as redis://127.0.0.1:6379 or rediss://user:pass@host:6380/0; got ${JSON.stringify(redis)}`);
+    throw new UsageError(
+      `${source} must be a Redis URL such as redis://127.0.0.1:6379 or rediss://user:pass@host:6380/0; got ${JSON.stringify(redis)}`,
+    );
   }
   if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
     throw new UsageError(`${source} must use redis:// or rediss://; got ${JSON.stringify(redis)}`);
@@ -176,7 +219,9 @@ function redisTarget(options: ReadonlyMap<string, string>, env: Readonly<Record<
   if (url.hostname === "") throw new UsageError(`${source} must name a host, e.g. redis://127.0.0.1:6379; got ${JSON.stringify(redis)}`);
   const namespace = options.get("namespace") ?? "breakwater";
   if (namespace === "" || /[{}]/.test(namespace)) {
-    throw new UsageError(`option --namespace must be the fleet's RedisStore namespace: a non-empty string without { or }; got ${JSON.stringify(namespace)}`);
+    throw new UsageError(
+      `option --namespace must be the fleet's RedisStore namespace: a non-empty string without { or }; got ${JSON.stringify(namespace)}`,
+    );
   }
   return { redis, namespace, cluster: options.has("cluster") };
 }

@@ -67,12 +67,18 @@ async function run(command: Command, io: CliIo): Promise<number> {
       });
     case "isolate":
     case "reset":
-      return withAdmin(command, io, async (admin) => {
-        const options = { create: command.force };
-        const result = command.kind === "isolate" ? await admin.isolate(command.service, options) : await admin.reset(command.service, options);
-        io.stdout.write(command.json ? toJson(result) : actionText(result, command.namespace));
-        return 0;
-      }, command.metaTtlMs);
+      return withAdmin(
+        command,
+        io,
+        async (admin) => {
+          const options = { create: command.force };
+          const result =
+            command.kind === "isolate" ? await admin.isolate(command.service, options) : await admin.reset(command.service, options);
+          io.stdout.write(command.json ? toJson(result) : actionText(result, command.namespace));
+          return 0;
+        },
+        command.metaTtlMs,
+      );
     case "dashboard":
       return dashboard(command, io);
   }
@@ -132,4 +138,3 @@ async function dashboard(command: Extract<Command, { kind: "dashboard" }>, io: C
     await connection.close();
   }
 }
-

@@ -92,7 +92,11 @@ export async function connectRedis(url: string, options: ConnectOptions): Promis
       password: u.password === "" ? undefined : decodeURIComponent(u.password),
       tls: u.protocol === "rediss:" ? {} : undefined,
     };
-    client = new io.Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], { lazyConnect: true, redisOptions, clusterRetryStrategy: retry });
+    client = new io.Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], {
+      lazyConnect: true,
+      redisOptions,
+      clusterRetryStrategy: retry,
+    });
   } else {
     client = new io.Redis(url, { ...common, retryStrategy: retry });
   }

@@ -85,11 +85,17 @@ function iso(ms: number): string {
 function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, [...cell].length)));
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell + " ".repeat((widths[i] ?? 0) - [...cell].length))).join("  ")).join("\n");
+  return rows
+    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell + " ".repeat((widths[i] ?? 0) - [...cell].length))).join("  "))
+    .join("\n");
 }
 
 /** `breakwater status` as text. */
-export function statusText(breakers: readonly FleetBreakerStatus[], target: { redis: string; namespace: string }, serverTime: number): string {
+export function statusText(
+  breakers: readonly FleetBreakerStatus[],
+  target: { redis: string; namespace: string },
+  serverTime: number,
+): string {
   const where = `namespace ${JSON.stringify(target.namespace)} on ${redactUrl(target.redis)}`;
   if (breakers.length === 0) {
     return `No breakers in ${where}.\n(A breaker appears once a process using RedisStore with this namespace has run a call through it, until its record expires.)\n`;

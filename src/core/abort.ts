@@ -10,7 +10,7 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 
 /** True for the errors an abort produces (the default DOMException, or any `AbortError`). */
 export function isAbortError(error: unknown): boolean {
-  return error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError" && error instanceof DOMException);
+  return error instanceof Error && (error.name === "AbortError" || (error.name === "TimeoutError" && error instanceof DOMException));
 }
 
 /**

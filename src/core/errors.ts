@@ -42,7 +42,9 @@ export class RateLimitExceededError extends ResilienceError {
   readonly key: string | undefined;
 
   constructor(retryAfterMs: number, details: { limiter?: string; key?: string; message?: string } = {}) {
-    super(details.message ?? `Rate limit exceeded${details.limiter ? ` for "${details.limiter}"` : ""}; retry in ${Math.ceil(retryAfterMs)} ms`);
+    super(
+      details.message ?? `Rate limit exceeded${details.limiter ? ` for "${details.limiter}"` : ""}; retry in ${Math.ceil(retryAfterMs)} ms`,
+    );
     this.retryAfterMs = retryAfterMs;
     this.limiter = details.limiter;
     this.key = details.key;

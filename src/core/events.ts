@@ -5,7 +5,7 @@ export type Listener<T> = (event: T) => void;
 export type ListenerErrorHandler = (error: unknown, event: string) => void;
 
 const defaultListenerErrorHandler: ListenerErrorHandler = (error, event) => {
-  const message = error instanceof Error ? error.stack ?? error.message : String(error);
+  const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
   process.emitWarning(`a "${event}" listener threw: ${message}`, { type: "BreakwaterListenerError" });
 };
 

@@ -97,7 +97,11 @@ const METHODS = ["debug", "info", "warn", "error"] as const;
  */
 export function logEvents(target: ObservableTarget, logger: Logger, options: LogEventsOptions = {}): () => void {
   const kind = classify(WHERE, target);
-  if (typeof logger !== "object" || logger === null || METHODS.some((m) => typeof (logger as unknown as Record<string, unknown>)[m] !== "function")) {
+  if (
+    typeof logger !== "object" ||
+    logger === null ||
+    METHODS.some((m) => typeof (logger as unknown as Record<string, unknown>)[m] !== "function")
+  ) {
     throw new InvalidOptionError(WHERE, "logger", logger, "a logger with debug, info, warn and error methods (pino, console, ...)");
   }
   checkKeys(WHERE, options, ["levels", "name"]);
@@ -119,40 +123,70 @@ export function logEvents(target: ObservableTarget, logger: Logger, options: Log
   const breaker = (b: BreakerTarget): (() => void) => {
     const offs: (() => void)[] = [];
     if (levels["breaker.stateChange"] !== "off") {
-      offs.push(b.on("stateChange", ({ name, from, to, reason, at }) => write("breaker.stateChange", { name, from, to, reason, at }, `circuit ${name}: ${from} -> ${to} (${reason})`)));
+      offs.push(
+        b.on("stateChange", ({ name, from, to, reason, at }) =>
+          write("breaker.stateChange", { name, from, to, reason, at }, `circuit ${name}: ${from} -> ${to} (${reason})`),
+        ),
+      );
     }
     if (levels["breaker.rejected"] !== "off") {
       offs.push(
         b.on("rejected", ({ name, state, retryAfterMs }) =>
-          write("breaker.rejected", { name, state, retryAfterMs }, `circuit ${name} rejected a call (${state}; ${Number.isFinite(retryAfterMs) ? `retry in ${Math.ceil(retryAfterMs)} ms` : "isolated"})`),
+          write(
+            "breaker.rejected",
+            { name, state, retryAfterMs },
+            `circuit ${name} rejected a call (${state}; ${Number.isFinite(retryAfterMs) ? `retry in ${Math.ceil(retryAfterMs)} ms` : "isolated"})`,
+          ),
         ),
       );
     }
     if (levels["breaker.failure"] !== "off") {
-      offs.push(b.on("failure", ({ name, reason }) => write("breaker.failure", { name, reason }, `circuit ${name} counted a failure: ${reason}`)));
+      offs.push(
+        b.on("failure", ({ name, reason }) => write("breaker.failure", { name, reason }, `circuit ${name} counted a failure: ${reason}`)),
+      );
     }
     return all(offs);
   };
   const limiter = (l: LimiterEvents, name: string): (() => void) => {
     if (levels["limiter.rejected"] === "off") return () => undefined;
     return l.on("rejected", ({ key, cost, retryAfterMs }) =>
-      write("limiter.rejected", { name, key, cost, retryAfterMs }, `rate limiter ${name} refused a request (${Number.isFinite(retryAfterMs) ? `retry in ${Math.ceil(retryAfterMs)} ms` : "cost above the limit"})`),
+      write(
+        "limiter.rejected",
+        { name, key, cost, retryAfterMs },
+        `rate limiter ${name} refused a request (${Number.isFinite(retryAfterMs) ? `retry in ${Math.ceil(retryAfterMs)} ms` : "cost above the limit"})`,
+      ),
     );
   };
   const adaptive = (a: AdaptiveTarget, name: string): (() => void) => {
     const offs: (() => void)[] = [limiter(a, name)];
     if (levels["adaptive.cooldown"] !== "off") {
-      offs.push(a.on("cooldown", ({ cooldownMs, until, reason }) => write("adaptive.cooldown", { name, cooldownMs, until, reason }, `rate limiter ${name}: cooling down for ${Math.ceil(cooldownMs)} ms (${reason})`)));
+      offs.push(
+        a.on("cooldown", ({ cooldownMs, until, reason }) =>
+          write(
+            "adaptive.cooldown",
+            { name, cooldownMs, until, reason },
+            `rate limiter ${name}: cooling down for ${Math.ceil(cooldownMs)} ms (${reason})`,
+          ),
+        ),
+      );
     }
     if (levels["adaptive.backoff"] !== "off") {
       offs.push(
         a.on("backoff", ({ status, retryAfterMs, congestion, ratePerSec }) =>
-          write("adaptive.backoff", { name, status, retryAfterMs: retryAfterMs ?? null, congestion, ratePerSec }, `rate limiter ${name}: upstream answered ${status}, pacing at ${round(ratePerSec)}/s`),
+          write(
+            "adaptive.backoff",
+            { name, status, retryAfterMs: retryAfterMs ?? null, congestion, ratePerSec },
+            `rate limiter ${name}: upstream answered ${status}, pacing at ${round(ratePerSec)}/s`,
+          ),
         ),
       );
     }
     if (levels["adaptive.rateChange"] !== "off") {
-      offs.push(a.on("rateChange", ({ from, to, reason }) => write("adaptive.rateChange", { name, from, to, reason }, `rate limiter ${name}: ${round(from)}/s -> ${round(to)}/s (${reason})`)));
+      offs.push(
+        a.on("rateChange", ({ from, to, reason }) =>
+          write("adaptive.rateChange", { name, from, to, reason }, `rate limiter ${name}: ${round(from)}/s -> ${round(to)}/s (${reason})`),
+        ),
+      );
     }
     return all(offs);
   };
@@ -180,14 +214,22 @@ export function logEvents(target: ObservableTarget, logger: Logger, options: Log
     if (levels["retry.retry"] !== "off") {
       offs.push(
         policy.on("retry", ({ attempt, delayMs, error }) =>
-          write("retry.retry", { name, attempt, delayMs, error: describe(error) }, `retry ${name}: attempt ${attempt} failed, next in ${Math.round(delayMs)} ms`),
+          write(
+            "retry.retry",
+            { name, attempt, delayMs, error: describe(error) },
+            `retry ${name}: attempt ${attempt} failed, next in ${Math.round(delayMs)} ms`,
+          ),
         ),
       );
     }
     if (levels["retry.giveUp"] !== "off") {
       offs.push(
         policy.on("giveUp", ({ attempts, reason, error }) =>
-          write("retry.giveUp", { name, attempts, reason, error: describe(error) }, `retry ${name}: gave up after ${attempts} attempt(s) (${reason})`),
+          write(
+            "retry.giveUp",
+            { name, attempts, reason, error: describe(error) },
+            `retry ${name}: gave up after ${attempts} attempt(s) (${reason})`,
+          ),
         ),
       );
     }

@@ -13,7 +13,12 @@ export function checkKeys(where: string, options: object | undefined, allowed: r
   }
   for (const key of Object.keys(options)) {
     if (!allowed.includes(key)) {
-      throw new InvalidOptionError(where, prefix + key, (options as Record<string, unknown>)[key], `one of the known options (${allowed.join(", ")})`);
+      throw new InvalidOptionError(
+        where,
+        prefix + key,
+        (options as Record<string, unknown>)[key],
+        `one of the known options (${allowed.join(", ")})`,
+      );
     }
   }
 }

@@ -109,7 +109,12 @@ export function dashboardHandler(options: DashboardOptions): DashboardHandler {
 
   const stream = (req: IncomingMessage, res: ServerResponse): void => {
     if (clients.size >= maxClients) return json(res, 503, { error: `too many dashboard clients (maxClients ${maxClients})` });
-    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform", connection: "keep-alive", "x-accel-buffering": "no" });
+    res.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache, no-transform",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    });
     res.write("retry: 2000\n\n");
     clients.add(res);
     if (clients.size === 1) start();

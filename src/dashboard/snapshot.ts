@@ -106,7 +106,8 @@ export class Sources {
   private readonly adaptive: AdaptiveTarget[] = [];
 
   constructor(where: string, sources: readonly DashboardSource[]) {
-    if (!Array.isArray(sources) || sources.length === 0) throw new InvalidOptionError(where, "sources", sources, `a non-empty array of sources (${SOURCES})`);
+    if (!Array.isArray(sources) || sources.length === 0)
+      throw new InvalidOptionError(where, "sources", sources, `a non-empty array of sources (${SOURCES})`);
     sources.forEach((source, i) => {
       let kind;
       try {
@@ -164,7 +165,12 @@ export class Sources {
   /** The snapshot of every source now. */
   async snapshot(control: boolean): Promise<DashboardSnapshot> {
     const keyed = await Promise.all(this.keyed.map(keyedViewOf));
-    return { at: Date.now(), control, breakers: this.allBreakers().map(viewOf), limiters: [...keyed, ...this.adaptive.map(adaptiveViewOf)] };
+    return {
+      at: Date.now(),
+      control,
+      breakers: this.allBreakers().map(viewOf),
+      limiters: [...keyed, ...this.adaptive.map(adaptiveViewOf)],
+    };
   }
 }
 
@@ -181,7 +187,8 @@ function algorithmOf(target: object, fallback: string): string {
 export async function keyedViewOf(limiter: LimiterTarget): Promise<LimiterView> {
   const params = limiter.params as { readonly ratePerSec?: number; readonly limit?: number; readonly windowMs?: number };
   const windowMs = typeof params.windowMs === "number" ? params.windowMs : null;
-  const ratePerSec = typeof params.ratePerSec === "number" ? params.ratePerSec : windowMs !== null && windowMs > 0 ? (limiter.limit * 1000) / windowMs : 0;
+  const ratePerSec =
+    typeof params.ratePerSec === "number" ? params.ratePerSec : windowMs !== null && windowMs > 0 ? (limiter.limit * 1000) / windowMs : 0;
   let remaining: number | null = null;
   try {
     remaining = (await limiter.peek()).remaining;

@@ -72,7 +72,19 @@ export interface ExchangeTally {
 }
 
 const WHERE = "ApiClient";
-const OPTION_KEYS = ["baseUrl", "rateConfig", "fetch", "timeoutMs", "defaultHeaders", "maxRetriesOnBackoff", "clock", "store", "key", "name", "onListenerError"] as const;
+const OPTION_KEYS = [
+  "baseUrl",
+  "rateConfig",
+  "fetch",
+  "timeoutMs",
+  "defaultHeaders",
+  "maxRetriesOnBackoff",
+  "clock",
+  "store",
+  "key",
+  "name",
+  "onListenerError",
+] as const;
 const REQUEST_KEYS = ["headers", "query", "json", "body", "timeoutMs", "signal"];
 
 /** The default time limit of a request (ms). */
@@ -104,14 +116,21 @@ export class ApiClient {
   private readonly events: Emitter<HttpClientEvents>;
 
   constructor(options: ApiClientOptions) {
-    if (options === undefined || options === null || typeof options !== "object") throw new InvalidOptionError(WHERE, "options", options, "an object with at least baseUrl");
+    if (options === undefined || options === null || typeof options !== "object")
+      throw new InvalidOptionError(WHERE, "options", options, "an object with at least baseUrl");
     checkKeys(WHERE, options, OPTION_KEYS);
     this.baseUrl = checkBaseUrl(WHERE, options.baseUrl);
     this.rateConfig = resolveRateConfig(options.rateConfig);
     this.timeoutMs = checkTimeout(WHERE, "timeoutMs", orDefault(options.timeoutMs, DEFAULT_TIMEOUT_MS));
-    this.maxRetriesOnBackoff = integer(WHERE, "maxRetriesOnBackoff", orDefault(options.maxRetriesOnBackoff, this.rateConfig.maxRetriesOnBackoff), 0);
+    this.maxRetriesOnBackoff = integer(
+      WHERE,
+      "maxRetriesOnBackoff",
+      orDefault(options.maxRetriesOnBackoff, this.rateConfig.maxRetriesOnBackoff),
+      0,
+    );
     const fetchImpl = options.fetch ?? (globalThis.fetch as FetchLike | undefined);
-    if (typeof fetchImpl !== "function") throw new InvalidOptionError(WHERE, "fetch", options.fetch, "a fetch function (no global fetch here)");
+    if (typeof fetchImpl !== "function")
+      throw new InvalidOptionError(WHERE, "fetch", options.fetch, "a fetch function (no global fetch here)");
     this.fetchImpl = fetchImpl;
     try {
       this.defaultHeaders = new Headers(options.defaultHeaders);
@@ -158,10 +177,16 @@ export class ApiClient {
     try {
       response = await this.exchange(method, path, options, tally);
     } catch (error) {
-      this.events.emit("request", requestEvent(this.limiter.name, method, path, this.clock.now() - started, tally.attempts, undefined, error));
+      this.events.emit(
+        "request",
+        requestEvent(this.limiter.name, method, path, this.clock.now() - started, tally.attempts, undefined, error),
+      );
       throw error;
     }
-    this.events.emit("request", requestEvent(this.limiter.name, method, path, this.clock.now() - started, tally.attempts, response, undefined));
+    this.events.emit(
+      "request",
+      requestEvent(this.limiter.name, method, path, this.clock.now() - started, tally.attempts, response, undefined),
+    );
     return response;
   }
 
@@ -195,7 +220,12 @@ export class ApiClient {
         }
         const dateHeader = response.headers.get("date") ?? undefined;
         const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), dateHeader === undefined ? {} : { dateHeader });
-        this.limiter.onBackoff({ status: response.status, headers: response.headers, permit, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+        this.limiter.onBackoff({
+          status: response.status,
+          headers: response.headers,
+          permit,
+          ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+        });
         const willRetry = attempt < maxAttempts;
         tally.onBackoff?.({ status: response.status, retryAfterMs, attempt, willRetry });
         await discard(response);

@@ -43,18 +43,21 @@ export function checkBaseUrl(where: string, value: unknown): string {
   } catch {
     throw new InvalidOptionError(where, "baseUrl", value, "an absolute http(s) URL");
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new InvalidOptionError(where, "baseUrl", value, "an absolute http(s) URL");
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new InvalidOptionError(where, "baseUrl", value, "an absolute http(s) URL");
   if (url.search !== "" || url.hash !== "") throw new InvalidOptionError(where, "baseUrl", value, "a URL without query or fragment");
   return value.replace(/\/+$/, "");
 }
 
 /** Joins base URL, path and query, and builds headers and body. Throws `InvalidOptionError` on bad input. */
 export function buildRequest(baseUrl: string, defaultHeaders: Headers, method: string, path: string, parts: RequestParts): BuiltRequest {
-  if (typeof method !== "string" || !TOKEN.test(method)) throw new InvalidOptionError(WHERE, "method", method, "an HTTP method such as \"GET\"");
+  if (typeof method !== "string" || !TOKEN.test(method))
+    throw new InvalidOptionError(WHERE, "method", method, 'an HTTP method such as "GET"');
   if (typeof path !== "string" || SCHEME.test(path) || path.startsWith("//")) {
-    throw new InvalidOptionError(WHERE, "path", path, "a path relative to baseUrl, such as \"/v1/users\"");
+    throw new InvalidOptionError(WHERE, "path", path, 'a path relative to baseUrl, such as "/v1/users"');
   }
-  if (parts.json !== undefined && parts.body !== undefined) throw new InvalidOptionError(WHERE, "body", parts.body, "left out when json is given");
+  if (parts.json !== undefined && parts.body !== undefined)
+    throw new InvalidOptionError(WHERE, "body", parts.body, "left out when json is given");
   let url = path === "" ? baseUrl : `${baseUrl}/${path.replace(/^\/+/, "")}`;
   const search = queryString(parts.query);
   if (search !== "") url += (url.includes("?") ? "&" : "?") + search;
@@ -108,5 +111,9 @@ function queryString(query: Query | undefined): string {
 }
 
 function isStream(body: unknown): boolean {
-  return typeof body === "object" && body !== null && (typeof (body as { getReader?: unknown }).getReader === "function" || typeof (body as { pipe?: unknown }).pipe === "function");
+  return (
+    typeof body === "object" &&
+    body !== null &&
+    (typeof (body as { getReader?: unknown }).getReader === "function" || typeof (body as { pipe?: unknown }).pipe === "function")
+  );
 }

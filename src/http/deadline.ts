@@ -20,7 +20,8 @@ const NONE: Deadline = Object.freeze({ signal: undefined, expired: false, dispos
 
 /** Arms a deadline; `timeoutMs` Infinity means none (and then costs nothing). */
 export function deadline(clock: Clock, timeoutMs: number, callerSignal: AbortSignal | undefined): Deadline {
-  if (!Number.isFinite(timeoutMs)) return callerSignal === undefined ? NONE : { signal: callerSignal, expired: false, dispose: () => undefined };
+  if (!Number.isFinite(timeoutMs))
+    return callerSignal === undefined ? NONE : { signal: callerSignal, expired: false, dispose: () => undefined };
   const controller = new AbortController();
   const timer = new AbortController();
   let expired = false;

@@ -88,8 +88,20 @@ export interface EnterpriseClientOptions {
 
 const WHERE = "EnterpriseClient";
 const OPTION_KEYS = [
-  "integration", "tenantId", "baseUrl", "rateConfig", "circuitBreaker", "onMetrics", "logger", "context",
-  "fetch", "timeoutMs", "defaultHeaders", "maxRetriesOnBackoff", "clock", "store",
+  "integration",
+  "tenantId",
+  "baseUrl",
+  "rateConfig",
+  "circuitBreaker",
+  "onMetrics",
+  "logger",
+  "context",
+  "fetch",
+  "timeoutMs",
+  "defaultHeaders",
+  "maxRetriesOnBackoff",
+  "clock",
+  "store",
 ] as const;
 const BREAKER_KEYS = ["failureThreshold", "openIntervalMs"];
 
@@ -136,14 +148,17 @@ export class EnterpriseClient {
   private readonly events = new Emitter<HttpClientEvents>();
 
   constructor(options: EnterpriseClientOptions) {
-    if (options === undefined || options === null || typeof options !== "object") throw new InvalidOptionError(WHERE, "options", options, "an object with integration and baseUrl");
+    if (options === undefined || options === null || typeof options !== "object")
+      throw new InvalidOptionError(WHERE, "options", options, "an object with integration and baseUrl");
     checkKeys(WHERE, options, OPTION_KEYS);
     this.integration = nonEmptyString(WHERE, "integration", options.integration);
     this.tenantId = nonEmptyString(WHERE, "tenantId", orDefault(options.tenantId, "default"));
-    this.onMetrics = options.onMetrics === undefined ? undefined : func<(event: RequestMetricsEvent) => void>(WHERE, "onMetrics", options.onMetrics);
+    this.onMetrics =
+      options.onMetrics === undefined ? undefined : func<(event: RequestMetricsEvent) => void>(WHERE, "onMetrics", options.onMetrics);
     this.logger = checkLogger(WHERE, options.logger);
     const context = options.context ?? {};
-    if (typeof context !== "object" || context === null || Array.isArray(context)) throw new InvalidOptionError(WHERE, "context", context, "a plain object");
+    if (typeof context !== "object" || context === null || Array.isArray(context))
+      throw new InvalidOptionError(WHERE, "context", context, "a plain object");
     this.context = Object.freeze({ ...context });
     this.client = new ApiClient({
       baseUrl: options.baseUrl,
@@ -162,7 +177,9 @@ export class EnterpriseClient {
     this.clock = options.clock ?? systemClock;
     this.breaker = toBreaker(options.circuitBreaker, this.integration, options.clock);
     this.unsubscribe.push(
-      this.breaker.on("stateChange", (e) => this.log(e.to === "closed" ? "info" : "warn", { from: e.from, to: e.to, reason: e.reason }, "circuit state changed")),
+      this.breaker.on("stateChange", (e) =>
+        this.log(e.to === "closed" ? "info" : "warn", { from: e.from, to: e.to, reason: e.reason }, "circuit state changed"),
+      ),
       this.client.limiter.on("rateChange", (e) => this.log("debug", { from: e.from, to: e.to, reason: e.reason }, "rate changed")),
     );
   }
@@ -187,24 +204,32 @@ export class EnterpriseClient {
     const upper = typeof method === "string" ? method.toUpperCase() : String(method);
     const tally: ExchangeTally = {
       attempts: 0,
-      onBackoff: (n) => this.log("warn", { method: upper, path, status: n.status, retryAfterMs: n.retryAfterMs ?? null, attempt: n.attempt, willRetry: n.willRetry }, "upstream asked to back off"),
+      onBackoff: (n) =>
+        this.log(
+          "warn",
+          { method: upper, path, status: n.status, retryAfterMs: n.retryAfterMs ?? null, attempt: n.attempt, willRetry: n.willRetry },
+          "upstream asked to back off",
+        ),
     };
     const callerSignal = options.signal;
     let response: Response | undefined;
     let error: unknown;
     let failed = false;
     try {
-      const settled = await this.breaker.execute(async (): Promise<Settled> => {
-        let res: Response;
-        try {
-          res = await this.client.exchange(method, path, options, tally);
-        } catch (e) {
-          if (countsAsFailure(e) || callerSignal?.aborted) throw e;
-          return { kind: "error", error: e };
-        }
-        if (res.status >= 500) throw new UpstreamServerError(res);
-        return { kind: "response", response: res };
-      }, callerSignal === undefined ? undefined : { signal: callerSignal });
+      const settled = await this.breaker.execute(
+        async (): Promise<Settled> => {
+          let res: Response;
+          try {
+            res = await this.client.exchange(method, path, options, tally);
+          } catch (e) {
+            if (countsAsFailure(e) || callerSignal?.aborted) throw e;
+            return { kind: "error", error: e };
+          }
+          if (res.status >= 500) throw new UpstreamServerError(res);
+          return { kind: "response", response: res };
+        },
+        callerSignal === undefined ? undefined : { signal: callerSignal },
+      );
       if (settled.kind === "error") {
         failed = true;
         error = settled.error;
@@ -226,16 +251,34 @@ export class EnterpriseClient {
     for (const off of this.unsubscribe.splice(0)) off();
   }
 
-  private finish(method: string, path: string, started: number, attempts: number, response: Response | undefined, error: unknown, failed: boolean): void {
+  private finish(
+    method: string,
+    path: string,
+    started: number,
+    attempts: number,
+    response: Response | undefined,
+    error: unknown,
+    failed: boolean,
+  ): void {
     const elapsedMs = Math.max(0, this.clock.now() - started);
     const outcome = outcomeOf(response, error, failed);
     const statusCode = response?.status ?? (error instanceof BackoffExhaustedError ? error.status : null);
     const line = { method, path, statusCode, elapsedMs, attempts, outcome };
     if (outcome === "ok") this.log("info", line, "upstream request completed");
-    else if (outcome === "circuit-open") this.log("warn", { ...line, retryAfterMs: (error as CircuitOpenError).retryAfterMs }, "circuit open; request rejected");
+    else if (outcome === "circuit-open")
+      this.log("warn", { ...line, retryAfterMs: (error as CircuitOpenError).retryAfterMs }, "circuit open; request rejected");
     else this.log("error", failed ? { ...line, err: errorSummary(error) } : line, "upstream request failed");
     if (this.events.has("request")) {
-      this.events.emit("request", { integration: this.integration, method, path, status: statusCode, durationMs: elapsedMs, attempts, outcome, error: failed ? error : undefined });
+      this.events.emit("request", {
+        integration: this.integration,
+        method,
+        path,
+        status: statusCode,
+        durationMs: elapsedMs,
+        attempts,
+        outcome,
+        error: failed ? error : undefined,
+      });
     }
     if (this.onMetrics === undefined) return;
     const event: RequestMetricsEvent = {
@@ -255,7 +298,8 @@ export class EnterpriseClient {
     try {
       const result: unknown = this.onMetrics(event);
       // An async handler's rejection would otherwise go unhandled, which ends a Node process.
-      if (isPromiseLike(result)) result.then(undefined, (e: unknown) => this.log("error", { err: errorSummary(e) }, "metrics handler threw; event dropped"));
+      if (isPromiseLike(result))
+        result.then(undefined, (e: unknown) => this.log("error", { err: errorSummary(e) }, "metrics handler threw; event dropped"));
     } catch (e) {
       this.log("error", { err: errorSummary(e) }, "metrics handler threw; event dropped");
     }
@@ -288,7 +332,12 @@ function toBreaker(option: EnterpriseClientOptions["circuitBreaker"], integratio
   if (option instanceof CircuitBreakers) return option.get(integration);
   const config = option ?? {};
   if (typeof config !== "object" || config === null) {
-    throw new InvalidOptionError(WHERE, "circuitBreaker", option, "{ failureThreshold, openIntervalMs }, a CircuitBreaker or a CircuitBreakers");
+    throw new InvalidOptionError(
+      WHERE,
+      "circuitBreaker",
+      option,
+      "{ failureThreshold, openIntervalMs }, a CircuitBreaker or a CircuitBreakers",
+    );
   }
   checkKeys(WHERE, config, BREAKER_KEYS, "circuitBreaker.");
   return new CircuitBreaker({

@@ -13,12 +13,7 @@ export class UnknownApiRateConfigError extends InvalidOptionError {
   readonly known: readonly string[];
 
   constructor(where: string, api: string, known: readonly string[]) {
-    super(
-      where,
-      "name",
-      api,
-      `one of the known APIs (${known.join(", ")}) or a name registered with registerApiRateConfig(name, config)`,
-    );
+    super(where, "name", api, `one of the known APIs (${known.join(", ")}) or a name registered with registerApiRateConfig(name, config)`);
     this.api = api;
     this.known = Object.freeze([...known]);
   }

@@ -35,11 +35,38 @@ export interface HttpClientEvents {
  * The event of an `ApiClient` request that settled with `response` or `error`.
  * @internal
  */
-export function requestEvent(integration: string, method: string, path: string, durationMs: number, attempts: number, response: Response | undefined, error: unknown): ClientRequestEvent {
+export function requestEvent(
+  integration: string,
+  method: string,
+  path: string,
+  durationMs: number,
+  attempts: number,
+  response: Response | undefined,
+  error: unknown,
+): ClientRequestEvent {
   const upper = typeof method === "string" ? method.toUpperCase() : String(method);
   if (response !== undefined) {
-    return { integration, method: upper, path, status: response.status, durationMs, attempts, outcome: response.status >= 500 ? "server-error" : "ok", error: undefined };
+    return {
+      integration,
+      method: upper,
+      path,
+      status: response.status,
+      durationMs,
+      attempts,
+      outcome: response.status >= 500 ? "server-error" : "ok",
+      error: undefined,
+    };
   }
-  const outcome: RequestOutcome = error instanceof BackoffExhaustedError ? "backoff-exhausted" : error instanceof TimeoutError ? "timeout" : "error";
-  return { integration, method: upper, path, status: error instanceof BackoffExhaustedError ? error.status : null, durationMs, attempts, outcome, error };
+  const outcome: RequestOutcome =
+    error instanceof BackoffExhaustedError ? "backoff-exhausted" : error instanceof TimeoutError ? "timeout" : "error";
+  return {
+    integration,
+    method: upper,
+    path,
+    status: error instanceof BackoffExhaustedError ? error.status : null,
+    durationMs,
+    attempts,
+    outcome,
+    error,
+  };
 }

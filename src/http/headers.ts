@@ -94,7 +94,10 @@ function stringify(value: unknown): string | undefined {
  * `nowMs`. Undefined for garbage and negative numbers; 0 for a date in the past; capped
  * at `maxMs`.
  */
-export function parseRetryAfter(value: string | undefined | null, options: HeaderParseOptions & { readonly dateHeader?: string } = {}): number | undefined {
+export function parseRetryAfter(
+  value: string | undefined | null,
+  options: HeaderParseOptions & { readonly dateHeader?: string } = {},
+): number | undefined {
   if (typeof value !== "string") return undefined;
   const text = value.trim();
   const maxMs = options.maxMs ?? MAX_HEADER_WAIT_MS;
@@ -167,7 +170,10 @@ export function parseRateLimit(headers: HeadersInput | undefined | null, options
 /** `Retry-After` (measured from the response's `Date`) and the rate-limit fields, in one call. */
 export function parseBackoffHints(headers: HeadersInput | undefined | null, options: HeaderParseOptions = {}): BackoffHints {
   const dateHeader = headerValue(headers, "date");
-  const retryAfterMs = parseRetryAfter(headerValue(headers, "retry-after"), { ...options, ...(dateHeader === undefined ? {} : { dateHeader }) });
+  const retryAfterMs = parseRetryAfter(headerValue(headers, "retry-after"), {
+    ...options,
+    ...(dateHeader === undefined ? {} : { dateHeader }),
+  });
   const rateLimit = parseRateLimit(headers, options);
   return { ...(retryAfterMs === undefined ? {} : { retryAfterMs }), ...(rateLimit === undefined ? {} : { rateLimit }) };
 }
@@ -298,10 +304,22 @@ function parseIetf(headers: HeadersInput | undefined | null, options: HeaderPars
   }
   const policy = binding(policies);
   if (limit === undefined && remaining === undefined && resetSec === undefined && policy === undefined) return undefined;
-  return build("ratelimit", limit ?? policy?.quota, remaining, resetSec === undefined ? undefined : clampMs(resetSec * 1000, maxMs), policy);
+  return build(
+    "ratelimit",
+    limit ?? policy?.quota,
+    remaining,
+    resetSec === undefined ? undefined : clampMs(resetSec * 1000, maxMs),
+    policy,
+  );
 }
 
-function build(source: RateLimitInfo["source"], limit: number | undefined, remaining: number | undefined, resetMs: number | undefined, policy: Policy | undefined): RateLimitInfo {
+function build(
+  source: RateLimitInfo["source"],
+  limit: number | undefined,
+  remaining: number | undefined,
+  resetMs: number | undefined,
+  policy: Policy | undefined,
+): RateLimitInfo {
   return {
     source,
     ...(limit === undefined ? {} : { limit }),

@@ -1,5 +1,12 @@
 // breakwater/http: the HTTP clients, header parsing and per-API rate presets.
-export { ApiClient, DEFAULT_TIMEOUT_MS, type ApiClientOptions, type ApiRequestOptions, type BackoffNotice, type FetchLike } from "./api-client.js";
+export {
+  ApiClient,
+  DEFAULT_TIMEOUT_MS,
+  type ApiClientOptions,
+  type ApiRequestOptions,
+  type BackoffNotice,
+  type FetchLike,
+} from "./api-client.js";
 export {
   EnterpriseClient,
   UpstreamServerError,

@@ -10,7 +10,12 @@ const LEVELS: readonly HttpLogLevel[] = ["debug", "info", "warn", "error"];
 export function checkLogger(where: string, value: unknown): Logger | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "object" || value === null || LEVELS.some((l) => typeof (value as Record<string, unknown>)[l] !== "function")) {
-    throw new InvalidOptionError(where, "logger", value, "a pino-style logger with debug, info, warn and error methods (pino, console, ...)");
+    throw new InvalidOptionError(
+      where,
+      "logger",
+      value,
+      "a pino-style logger with debug, info, warn and error methods (pino, console, ...)",
+    );
   }
   return value as Logger;
 }

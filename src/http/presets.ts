@@ -95,7 +95,7 @@ const PRESETS: Readonly<Record<string, ApiRateConfig>> = {
       "per-connection budget per 60-second window scaled by workspace plan plus a per-workspace limit shared by all " +
       "connections, and asks clients to handle 429 and 529 (service_overload) with Retry-After; the per-plan budgets " +
       "could not be confirmed, so the long-standing 3 req/s average is used. 503 (service_unavailable, " +
-      "database_connection_unavailable) is documented on the status-codes page as \"try again later\". " +
+      'database_connection_unavailable) is documented on the status-codes page as "try again later". ' +
       "Burst 3 (one second's worth): Notion gives no burst size.",
   },
   github: {
@@ -114,12 +114,12 @@ const PRESETS: Readonly<Record<string, ApiRateConfig>> = {
       "also treated as back-off. Without Retry-After GitHub asks to wait at least one minute: cooldownMultiplier 84 " +
       "gives at least 60 s at 1.39 req/s.",
   },
-  "slack-tier1": slackTier(1, 1, "\"a small amount of burst behavior is tolerated\""),
-  "slack-tier2": slackTier(2, 20, "\"most methods allow at least 20 requests per minute\""),
+  "slack-tier1": slackTier(1, 1, '"a small amount of burst behavior is tolerated"'),
+  "slack-tier2": slackTier(2, 20, '"most methods allow at least 20 requests per minute"'),
   "slack-tier3": slackTier(3, 50, "typically methods paginating collections of conversations or users"),
-  "slack-tier4": slackTier(4, 100, "\"generous burst behavior\""),
+  "slack-tier4": slackTier(4, 100, '"generous burst behavior"'),
   slack: {
-    ...slackTier(2, 20, "\"most methods allow at least 20 requests per minute\""),
+    ...slackTier(2, 20, '"most methods allow at least 20 requests per minute"'),
     notes:
       "Alias of slack-tier2. Slack assigns every Web API method a tier and says most methods allow at least 20 " +
       "requests per minute (Tier 2), so one limiter shared by all methods of a client is paced at the floor that " +
@@ -250,8 +250,7 @@ const PRESETS: Readonly<Record<string, ApiRateConfig>> = {
     ratePerSec: 100_000 / 86_400,
     burst: 1,
     backoffStatuses: [403, 429],
-    source:
-      "https://developer.salesforce.com/docs/platform/salesforce-app-limits-cheatsheet/guide/salesforce-app-limits-platform-api.html",
+    source: "https://developer.salesforce.com/docs/platform/salesforce-app-limits-cheatsheet/guide/salesforce-app-limits-platform-api.html",
     notes:
       "Salesforce meters the REST and SOAP APIs by a rolling 24-hour allocation per org, not by a per-second rate: " +
       "Enterprise Edition gets 100,000 plus 1,000 per user licence (Unlimited and Performance 5,000 per licence), " +
@@ -336,7 +335,12 @@ export function apiRateConfig(name: string): ApiRateConfig {
 export function registerApiRateConfig(name: string, config: ApiRateConfigInput): ApiRateConfig {
   const where = typeof name === "string" ? `registerApiRateConfig(${JSON.stringify(name)})` : "registerApiRateConfig";
   if (typeof name !== "string" || !NAME_PATTERN.test(name)) {
-    throw new InvalidOptionError(where, "name", name, "a non-empty string of letters, digits, '.', '_' or '-' starting with a letter or digit");
+    throw new InvalidOptionError(
+      where,
+      "name",
+      name,
+      "a non-empty string of letters, digits, '.', '_' or '-' starting with a letter or digit",
+    );
   }
   const normalized = normalize(where, config);
   registry.set(normalizeName(name), normalized);

@@ -30,7 +30,17 @@ export const DEFAULT_RATE_CONFIG: ResolvedRateConfig = Object.freeze({
 
 const WHERE = "resolveRateConfig";
 // Presets (`apiRateConfig`) carry where their figures come from; those keys are allowed and ignored.
-const KEYS = ["ratePerSec", "burst", "minRatePerSec", "maxRatePerSec", "backoffStatuses", "cooldownMultiplier", "maxRetriesOnBackoff", "source", "notes"];
+const KEYS = [
+  "ratePerSec",
+  "burst",
+  "minRatePerSec",
+  "maxRatePerSec",
+  "backoffStatuses",
+  "cooldownMultiplier",
+  "maxRetriesOnBackoff",
+  "source",
+  "notes",
+];
 
 /**
  * Fills in a rate config's defaults and validates it. Without a config, the conservative
@@ -53,8 +63,10 @@ export function resolveRateConfig(config?: RateConfig): ResolvedRateConfig {
   const ratePerSec = positive(WHERE, "ratePerSec", config.ratePerSec);
   const minRatePerSec = positive(WHERE, "minRatePerSec", config.minRatePerSec ?? Math.min(ratePerSec, Math.max(0.1, ratePerSec / 20)));
   const maxRatePerSec = positive(WHERE, "maxRatePerSec", config.maxRatePerSec ?? 2 * ratePerSec);
-  if (minRatePerSec > ratePerSec) throw new InvalidOptionError(WHERE, "minRatePerSec", minRatePerSec, `a number <= ratePerSec (${ratePerSec})`);
-  if (maxRatePerSec < ratePerSec) throw new InvalidOptionError(WHERE, "maxRatePerSec", maxRatePerSec, `a number >= ratePerSec (${ratePerSec})`);
+  if (minRatePerSec > ratePerSec)
+    throw new InvalidOptionError(WHERE, "minRatePerSec", minRatePerSec, `a number <= ratePerSec (${ratePerSec})`);
+  if (maxRatePerSec < ratePerSec)
+    throw new InvalidOptionError(WHERE, "maxRatePerSec", maxRatePerSec, `a number >= ratePerSec (${ratePerSec})`);
   const statuses = checkStatuses(WHERE, "backoffStatuses", config.backoffStatuses ?? DEFAULT_RATE_CONFIG.backoffStatuses);
   return Object.freeze({
     ratePerSec,

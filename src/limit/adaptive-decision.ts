@@ -100,7 +100,13 @@ export interface QuotaInput {
 export type AdaptiveInput =
   | { readonly type: "acquire"; readonly cost: number }
   | { readonly type: "success"; readonly epoch: number; readonly quota: QuotaInput | null }
-  | { readonly type: "backoff"; readonly epoch: number; readonly status: number; readonly retryAfterMs: number; readonly quota: QuotaInput | null }
+  | {
+      readonly type: "backoff";
+      readonly epoch: number;
+      readonly status: number;
+      readonly retryAfterMs: number;
+      readonly quota: QuotaInput | null;
+    }
   | { readonly type: "reset" };
 
 /** One answer shape for every input (a Lua twin returns it as a flat array). */
@@ -263,7 +269,12 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     return this.out(s, now, previousRate, false, 0, false, Math.max(waitMs, 1e-3));
   }
 
-  private backoff(s: AdaptiveRecord, input: Extract<AdaptiveInput, { type: "backoff" }>, now: number, previousRate: number): AdaptiveOutput {
+  private backoff(
+    s: AdaptiveRecord,
+    input: Extract<AdaptiveInput, { type: "backoff" }>,
+    now: number,
+    previousRate: number,
+  ): AdaptiveOutput {
     const { decrease, headroom, holdMs, holdPerCooldown, cooldownMultiplier, maxCooldownMs } = this.config;
     s.backoffs++;
     s.lastStatus = input.status;
@@ -427,7 +438,15 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     return this.windowRate(s, now, s.txCur, s.txPrev).rate;
   }
 
-  private out(s: AdaptiveRecord, now: number, previousRate: number, congestion: boolean, cooldownMs: number, allowed = false, waitMs = 0): AdaptiveOutput {
+  private out(
+    s: AdaptiveRecord,
+    now: number,
+    previousRate: number,
+    congestion: boolean,
+    cooldownMs: number,
+    allowed = false,
+    waitMs = 0,
+  ): AdaptiveOutput {
     return {
       allowed,
       waitMs,

@@ -6,7 +6,14 @@ import { checkKeys, integer, nonEmptyString, nonNegativeOrInfinity, orDefault, p
 import { type HeadersInput, headerValue, parseBackoffHints, type RateLimitInfo } from "../http/headers.js";
 import { MemoryStore } from "../store/memory.js";
 import { isPromiseLike, type Store } from "../store/store.js";
-import { AdaptiveDecision, type AdaptiveInput, type AdaptiveOutput, type AdaptiveRecord, type QuotaInput, SOURCE_HEADERS } from "./adaptive-decision.js";
+import {
+  AdaptiveDecision,
+  type AdaptiveInput,
+  type AdaptiveOutput,
+  type AdaptiveRecord,
+  type QuotaInput,
+  SOURCE_HEADERS,
+} from "./adaptive-decision.js";
 import type { AcquireOptions, RateLimitDecision, RateLimiterEvents } from "./limiter.js";
 
 /** Options of {@link AdaptiveRateLimiter}. Every one is optional; the control law is described on the class. */
@@ -121,7 +128,13 @@ export type RateChangeReason = "increase" | "decrease" | "backoff" | "headers" |
 /** The events of an {@link AdaptiveRateLimiter}. */
 export interface AdaptiveEvents extends RateLimiterEvents {
   /** The pace changed: at every cut and reset, and on any other change of 10% or more since the last report. */
-  rateChange: { readonly limiter: string; readonly key: string; readonly from: number; readonly to: number; readonly reason: RateChangeReason };
+  rateChange: {
+    readonly limiter: string;
+    readonly key: string;
+    readonly from: number;
+    readonly to: number;
+    readonly reason: RateChangeReason;
+  };
   /** A back-off was recorded; `congestion` tells whether it cut the rate. */
   backoff: {
     readonly limiter: string;
@@ -133,7 +146,13 @@ export interface AdaptiveEvents extends RateLimiterEvents {
     readonly epoch: number;
   };
   /** A cooldown opened (or was extended): nothing is released until `until`. */
-  cooldown: { readonly limiter: string; readonly key: string; readonly cooldownMs: number; readonly until: number; readonly reason: "retry-after" | "backoff" | "quota" };
+  cooldown: {
+    readonly limiter: string;
+    readonly key: string;
+    readonly cooldownMs: number;
+    readonly until: number;
+    readonly reason: "retry-after" | "backoff" | "quota";
+  };
 }
 
 interface QueuedWaiter {
@@ -148,8 +167,26 @@ interface QueuedWaiter {
 
 const WHERE = "AdaptiveRateLimiter";
 const OPTION_KEYS = [
-  "name", "key", "initialRatePerSec", "minRatePerSec", "maxRatePerSec", "burst", "cooldownMultiplier", "maxCooldownMs",
-  "backoffStatuses", "decrease", "headroom", "holdMs", "holdPerCooldown", "doublingMs", "probeGain", "forgetAfterMs", "maxWaitMs", "store", "clock", "onListenerError",
+  "name",
+  "key",
+  "initialRatePerSec",
+  "minRatePerSec",
+  "maxRatePerSec",
+  "burst",
+  "cooldownMultiplier",
+  "maxCooldownMs",
+  "backoffStatuses",
+  "decrease",
+  "headroom",
+  "holdMs",
+  "holdPerCooldown",
+  "doublingMs",
+  "probeGain",
+  "forgetAfterMs",
+  "maxWaitMs",
+  "store",
+  "clock",
+  "onListenerError",
 ] as const;
 const SOURCES: readonly RateSource[] = ["initial", "adaptive", "headers"];
 /** A change that is not a cut or a reset is reported once it reaches this share of the last reported rate. */
@@ -206,9 +243,18 @@ export class AdaptiveRateLimiter {
     const minRate = positive(WHERE, "minRatePerSec", orDefault(options.minRatePerSec, 0.5));
     const maxRate = positive(WHERE, "maxRatePerSec", orDefault(options.maxRatePerSec, 10_000));
     if (maxRate < minRate) throw new InvalidOptionError(WHERE, "maxRatePerSec", maxRate, `a finite number >= minRatePerSec (${minRate})`);
-    const initialRate = positive(WHERE, "initialRatePerSec", orDefault(options.initialRatePerSec, Math.min(maxRate, Math.max(minRate, 10))));
+    const initialRate = positive(
+      WHERE,
+      "initialRatePerSec",
+      orDefault(options.initialRatePerSec, Math.min(maxRate, Math.max(minRate, 10))),
+    );
     if (initialRate < minRate || initialRate > maxRate) {
-      throw new InvalidOptionError(WHERE, "initialRatePerSec", initialRate, `a number between minRatePerSec (${minRate}) and maxRatePerSec (${maxRate})`);
+      throw new InvalidOptionError(
+        WHERE,
+        "initialRatePerSec",
+        initialRate,
+        `a number between minRatePerSec (${minRate}) and maxRatePerSec (${maxRate})`,
+      );
     }
     const decrease = openUnit("decrease", orDefault(options.decrease, 0.7));
     const headroom = options.headroom === undefined ? 0.05 : options.headroom === 0 ? 0 : openUnit("headroom", options.headroom);
@@ -234,7 +280,12 @@ export class AdaptiveRateLimiter {
       throw new InvalidOptionError(WHERE, "store", options.store, "a Store");
     }
     this.clock = options.clock ?? systemClock;
-    if (typeof this.clock !== "object" || this.clock === null || typeof this.clock.now !== "function" || typeof this.clock.sleep !== "function") {
+    if (
+      typeof this.clock !== "object" ||
+      this.clock === null ||
+      typeof this.clock.now !== "function" ||
+      typeof this.clock.sleep !== "function"
+    ) {
       throw new InvalidOptionError(WHERE, "clock", options.clock, "a Clock with now() and sleep()");
     }
     if (options.onListenerError !== undefined && typeof options.onListenerError !== "function") {
@@ -243,7 +294,11 @@ export class AdaptiveRateLimiter {
     this.events = new Emitter<AdaptiveEvents>(options.onListenerError);
     this.onStoreError = (error) => {
       if (options.onListenerError) options.onListenerError(error, "store");
-      else process.emitWarning(`${WHERE} "${this.name}": the store failed to record an outcome: ${error instanceof Error ? error.message : String(error)}`, { type: "BreakwaterStoreError" });
+      else
+        process.emitWarning(
+          `${WHERE} "${this.name}": the store failed to record an outcome: ${error instanceof Error ? error.message : String(error)}`,
+          { type: "BreakwaterStoreError" },
+        );
     };
     this.reportedRate = initialRate;
   }
@@ -263,7 +318,8 @@ export class AdaptiveRateLimiter {
   acquire(options: AdaptiveAcquireOptions = {}): Promise<AdaptivePermit> {
     if (this.closed) return Promise.reject(new ResilienceError(`${WHERE} "${this.name}" is closed`));
     const cost = options.cost ?? 1;
-    if (!Number.isInteger(cost) || cost < 0) return Promise.reject(new InvalidOptionError(`${WHERE}.acquire`, "cost", cost, "an integer >= 0"));
+    if (!Number.isInteger(cost) || cost < 0)
+      return Promise.reject(new InvalidOptionError(`${WHERE}.acquire`, "cost", cost, "an integer >= 0"));
     const maxWaitMs = options.maxWaitMs ?? this.defaultMaxWaitMs;
     if (typeof maxWaitMs !== "number" || Number.isNaN(maxWaitMs) || maxWaitMs < 0) {
       return Promise.reject(new InvalidOptionError(`${WHERE}.acquire`, "maxWaitMs", maxWaitMs, "a number >= 0 (Infinity for no limit)"));
@@ -359,7 +415,17 @@ export class AdaptiveRateLimiter {
   /** The current rate, cooldown and counts. */
   snapshot(): AdaptiveSnapshot {
     const now = this.clock.now();
-    let view: { rate: number; cooldownUntil: number; successes: number; backoffs: number; lastStatus: number; lastAt: number; lastRetryAfterMs: number; source: number; epoch: number };
+    let view: {
+      rate: number;
+      cooldownUntil: number;
+      successes: number;
+      backoffs: number;
+      lastStatus: number;
+      lastAt: number;
+      lastRetryAfterMs: number;
+      source: number;
+      epoch: number;
+    };
     const record = this.store.synchronous ? (this.store.read(this.decision, this.key, now) as AdaptiveRecord | undefined) : undefined;
     if (record !== undefined) view = { ...record, rate: this.decision.pace(record, now) };
     else view = this.mirror ?? { ...this.decision.init(now), rate: this.decision.config.initialRate };
@@ -371,7 +437,10 @@ export class AdaptiveRateLimiter {
       queued: this.pendingCount(),
       successes: view.successes,
       backoffs: view.backoffs,
-      lastBackoff: view.lastStatus === 0 ? null : { status: view.lastStatus, at: view.lastAt, retryAfterMs: view.lastRetryAfterMs < 0 ? null : view.lastRetryAfterMs },
+      lastBackoff:
+        view.lastStatus === 0
+          ? null
+          : { status: view.lastStatus, at: view.lastAt, retryAfterMs: view.lastRetryAfterMs < 0 ? null : view.lastRetryAfterMs },
       source: SOURCES[view.source] ?? "adaptive",
       epoch: view.epoch,
     };
@@ -527,9 +596,14 @@ export class AdaptiveRateLimiter {
   private quotaOf(headers: HeadersInput | null | undefined): QuotaInput | null {
     if (!headers) return null;
     // Cheap check first: most responses carry no rate-limit fields.
-    if (headerValue(headers, "ratelimit-remaining") === undefined && headerValue(headers, "ratelimit-policy") === undefined
-      && headerValue(headers, "ratelimit") === undefined && headerValue(headers, "ratelimit-limit") === undefined
-      && headerValue(headers, "x-ratelimit-remaining") === undefined) return null;
+    if (
+      headerValue(headers, "ratelimit-remaining") === undefined &&
+      headerValue(headers, "ratelimit-policy") === undefined &&
+      headerValue(headers, "ratelimit") === undefined &&
+      headerValue(headers, "ratelimit-limit") === undefined &&
+      headerValue(headers, "x-ratelimit-remaining") === undefined
+    )
+      return null;
     const info = parseBackoffHints(headers, { nowMs: Date.now() }).rateLimit;
     return info ? toQuota(info) : null;
   }
@@ -537,7 +611,10 @@ export class AdaptiveRateLimiter {
   private applyFeedback(input: AdaptiveInput, retryAfterMs: number | undefined): void {
     const answer = this.apply(input, this.clock.now());
     if (isPromiseLike(answer)) {
-      answer.then((out) => this.report(input, out, retryAfterMs), (error: unknown) => this.onStoreError(error));
+      answer.then(
+        (out) => this.report(input, out, retryAfterMs),
+        (error: unknown) => this.onStoreError(error),
+      );
     } else this.report(input, answer, retryAfterMs);
   }
 
@@ -547,14 +624,34 @@ export class AdaptiveRateLimiter {
     const now = this.clock.now();
     if (input.type === "backoff") {
       if (this.events.has("backoff")) {
-        this.events.emit("backoff", { limiter: this.name, key: this.key, status: input.status, retryAfterMs, congestion: out.congestion, ratePerSec: out.rate, epoch: out.epoch });
+        this.events.emit("backoff", {
+          limiter: this.name,
+          key: this.key,
+          status: input.status,
+          retryAfterMs,
+          congestion: out.congestion,
+          ratePerSec: out.rate,
+          epoch: out.epoch,
+        });
       }
       if (out.cooldownMs > 0 && this.events.has("cooldown")) {
         const reason = retryAfterMs !== undefined ? "retry-after" : out.congestion ? "backoff" : "quota";
-        this.events.emit("cooldown", { limiter: this.name, key: this.key, cooldownMs: out.cooldownMs, until: now + out.cooldownMs, reason });
+        this.events.emit("cooldown", {
+          limiter: this.name,
+          key: this.key,
+          cooldownMs: out.cooldownMs,
+          until: now + out.cooldownMs,
+          reason,
+        });
       }
     } else if (out.cooldownMs > 0 && this.events.has("cooldown")) {
-      this.events.emit("cooldown", { limiter: this.name, key: this.key, cooldownMs: out.cooldownMs, until: now + out.cooldownMs, reason: "quota" });
+      this.events.emit("cooldown", {
+        limiter: this.name,
+        key: this.key,
+        cooldownMs: out.cooldownMs,
+        until: now + out.cooldownMs,
+        reason: "quota",
+      });
     }
     const from = this.reportedRate;
     const to = out.rate;
@@ -580,7 +677,8 @@ function openUnit(option: string, value: unknown): number {
 }
 
 function nonNegativeFinite(option: string, value: unknown): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) throw new InvalidOptionError(WHERE, option, value, "a finite number >= 0");
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0)
+    throw new InvalidOptionError(WHERE, option, value, "a finite number >= 0");
   return value;
 }
 

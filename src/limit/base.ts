@@ -131,7 +131,9 @@ export class BaseRateLimiter<S> implements RateLimiter {
     if (invalid !== undefined) return Promise.reject(invalid);
     const maxWaitMs = options?.maxWaitMs ?? this.maxWaitMs;
     if (typeof maxWaitMs !== "number" || !(maxWaitMs >= 0)) {
-      return Promise.reject(new InvalidOptionError(`${this.where}.acquire`, "maxWaitMs", maxWaitMs, "a number >= 0 (Infinity for no limit)"));
+      return Promise.reject(
+        new InvalidOptionError(`${this.where}.acquire`, "maxWaitMs", maxWaitMs, "a number >= 0 (Infinity for no limit)"),
+      );
     }
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(abortReason(signal));
@@ -139,7 +141,11 @@ export class BaseRateLimiter<S> implements RateLimiter {
     if (this.synchronous) {
       try {
         // With nobody queued, try now; otherwise only check that the wait can fit.
-        const d = this.apply(key, queue === undefined ? cost : Math.min(this.limit, queue.queuedCost + cost), queue !== undefined) as RateLimitDecision;
+        const d = this.apply(
+          key,
+          queue === undefined ? cost : Math.min(this.limit, queue.queuedCost + cost),
+          queue !== undefined,
+        ) as RateLimitDecision;
         if (queue === undefined && d.allowed) return Promise.resolve(this.report(key, cost, d, 0));
         if (d.retryAfterMs > maxWaitMs) return Promise.reject(this.refuse(key, cost, d.retryAfterMs, maxWaitMs));
         return this.enqueue(key, cost, maxWaitMs, signal, queue, queue === undefined ? d.retryAfterMs : 0);
@@ -153,7 +159,11 @@ export class BaseRateLimiter<S> implements RateLimiter {
   /** Acquires a permit for the options' key and cost (waiting its turn), then runs `fn`. */
   async execute<T>(fn: Operation<T>, options?: LimiterExecuteOptions): Promise<T> {
     await this.acquire(options?.key, options);
-    return fn(options === undefined || (options.signal === undefined && options.attempt === undefined) ? toContext(undefined) : { signal: options.signal, attempt: options.attempt ?? 1 });
+    return fn(
+      options === undefined || (options.signal === undefined && options.attempt === undefined)
+        ? toContext(undefined)
+        : { signal: options.signal, attempt: options.attempt ?? 1 },
+    );
   }
 
   on<K extends keyof RateLimiterEvents>(event: K, listener: (payload: RateLimiterEvents[K]) => void): () => void {
@@ -245,7 +255,12 @@ export class BaseRateLimiter<S> implements RateLimiter {
   private behindQueue(key: string, cost: number): Promise<RateLimitDecision> {
     const queued = (this.queues.get(key) as WaitQueue<RateLimitDecision>).queuedCost;
     const refused = (d: RateLimitDecision): RateLimitDecision =>
-      this.report(key, cost, { allowed: false, remaining: 0, limit: d.limit, retryAfterMs: d.retryAfterMs, resetAfterMs: d.resetAfterMs }, 0);
+      this.report(
+        key,
+        cost,
+        { allowed: false, remaining: 0, limit: d.limit, retryAfterMs: d.retryAfterMs, resetAfterMs: d.resetAfterMs },
+        0,
+      );
     try {
       const answer = this.apply(key, Math.min(this.limit, queued + cost), true);
       return isPromiseLike(answer) ? answer.then(refused) : Promise.resolve(refused(answer));

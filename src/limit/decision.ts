@@ -32,7 +32,10 @@ export abstract class WindowDecision<S> implements LimitDecision<S> {
   readonly params: { readonly limit: number; readonly windowMs: number };
   readonly policy: string;
 
-  constructor(readonly limit: number, readonly windowMs: number) {
+  constructor(
+    readonly limit: number,
+    readonly windowMs: number,
+  ) {
     this.params = { limit, windowMs };
     this.policy = policyOf(limit, windowMs);
   }

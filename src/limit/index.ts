@@ -19,4 +19,10 @@ export {
   type SlidingCounterState,
 } from "./sliding-window.js";
 export { rateLimitHeaders, type RateLimitHeaders, type RateLimitHeadersOptions } from "./headers.js";
-export { rateLimitMiddleware, type RateLimitMiddleware, type RateLimitMiddlewareOptions, type ResponseLike, type NextFunction } from "./middleware.js";
+export {
+  rateLimitMiddleware,
+  type RateLimitMiddleware,
+  type RateLimitMiddlewareOptions,
+  type ResponseLike,
+  type NextFunction,
+} from "./middleware.js";

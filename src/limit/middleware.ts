@@ -61,7 +61,8 @@ export function rateLimitMiddleware<Req = IncomingMessage, Res extends ResponseL
   if (typeof cost !== "function" && (typeof cost !== "number" || !Number.isInteger(cost) || cost < 0)) {
     throw new InvalidOptionError(WHERE, "cost", cost, "an integer >= 0 or a function of the request");
   }
-  const onLimited = options.onLimited === undefined ? tooManyRequests : func<NonNullable<typeof options.onLimited>>(WHERE, "onLimited", options.onLimited);
+  const onLimited =
+    options.onLimited === undefined ? tooManyRequests : func<NonNullable<typeof options.onLimited>>(WHERE, "onLimited", options.onLimited);
   const policy = options.policy === undefined ? limiter.policy : nonEmptyString(WHERE, "policy", options.policy);
   const headerOptions = policy === undefined ? {} : { policy };
 

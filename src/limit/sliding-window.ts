@@ -128,7 +128,13 @@ export class SlidingCounterDecision extends WindowDecision<SlidingCounterState> 
       // Within this window the previous one's weight fades; failing that, wait for the next.
       const room = this.limit - current - cost;
       const at = room >= 0 ? start + w * (1 - room / previous) : start + w + w * Math.max(0, 1 - (this.limit - cost) / current);
-      return outcome(false, Math.max(0, Math.floor(this.limit - estimate + EPSILON)), this.limit, at - now, this.resetAt(start, current, previous) - now);
+      return outcome(
+        false,
+        Math.max(0, Math.floor(this.limit - estimate + EPSILON)),
+        this.limit,
+        at - now,
+        this.resetAt(start, current, previous) - now,
+      );
     }
     if (!input.peek) {
       s.start = start;
@@ -136,7 +142,13 @@ export class SlidingCounterDecision extends WindowDecision<SlidingCounterState> 
       s.current = current + cost;
     }
     const usedCurrent = current + cost;
-    return outcome(true, Math.max(0, Math.floor(this.limit - estimate - cost + EPSILON)), this.limit, 0, Math.max(0, this.resetAt(start, usedCurrent, previous) - now));
+    return outcome(
+      true,
+      Math.max(0, Math.floor(this.limit - estimate - cost + EPSILON)),
+      this.limit,
+      0,
+      Math.max(0, this.resetAt(start, usedCurrent, previous) - now),
+    );
   }
 
   private resetAt(start: number, current: number, previous: number): number {

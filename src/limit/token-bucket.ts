@@ -38,7 +38,10 @@ export class TokenBucketDecision implements LimitDecision<TokenBucketState> {
   readonly policy: string;
   private readonly perMs: number;
 
-  constructor(readonly capacity: number, readonly ratePerSec: number) {
+  constructor(
+    readonly capacity: number,
+    readonly ratePerSec: number,
+  ) {
     this.params = { capacity, ratePerSec };
     this.limit = capacity;
     this.perMs = ratePerSec / 1000;
@@ -57,7 +60,13 @@ export class TokenBucketDecision implements LimitDecision<TokenBucketState> {
     const tokens = this.tokensAt(s, now);
     const cost = input.cost;
     if (tokens + EPSILON < cost) {
-      return outcome(false, Math.floor(tokens + EPSILON), this.capacity, (cost - tokens) / this.perMs, (this.capacity - tokens) / this.perMs);
+      return outcome(
+        false,
+        Math.floor(tokens + EPSILON),
+        this.capacity,
+        (cost - tokens) / this.perMs,
+        (this.capacity - tokens) / this.perMs,
+      );
     }
     const left = tokens - cost;
     if (!input.peek) {
@@ -92,7 +101,8 @@ export class TokenBucket extends BaseRateLimiter<TokenBucketState> {
 
 function tokenBucketDecision(options: TokenBucketOptions): TokenBucketDecision {
   checkKeys(WHERE, options, [...COMMON_OPTION_KEYS, "ratePerSec", "capacity", "limit", "windowMs"]);
-  if (options === undefined) throw new InvalidOptionError(WHERE, "options", options, "an object with ratePerSec (and capacity) or limit and windowMs");
+  if (options === undefined)
+    throw new InvalidOptionError(WHERE, "options", options, "an object with ratePerSec (and capacity) or limit and windowMs");
   const byWindow = options.limit !== undefined || options.windowMs !== undefined;
   if (byWindow) {
     const mixed = options.ratePerSec !== undefined ? "ratePerSec" : options.capacity !== undefined ? "capacity" : undefined;

@@ -40,7 +40,8 @@ export class BucketHistogram {
   bind(labels: Labels): Recorder {
     const key = this.labelNames.map((l) => labels[l] ?? "").join("\u0000");
     let series = this.series.get(key);
-    if (series === undefined) this.series.set(key, (series = { labels, counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 }));
+    if (series === undefined)
+      this.series.set(key, (series = { labels, counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 }));
     const s = series;
     const bounds = this.bounds;
     const n = bounds.length;

@@ -182,10 +182,7 @@ export class Observations {
     const labels: Labels = { limiter: name };
     const rejected = this.sink.counter("rateLimitRejected", labels);
     const wait = this.sink.histogram("rateLimitWait", labels);
-    return all([
-      limiter.on("rejected", () => rejected(1)),
-      limiter.on("acquired", (e) => wait(e.waitedMs / 1000)),
-    ]);
+    return all([limiter.on("rejected", () => rejected(1)), limiter.on("acquired", (e) => wait(e.waitedMs / 1000))]);
   }
 
   /** An adaptive limiter: the limiter metrics, and its rate and cooldown read at collection. */

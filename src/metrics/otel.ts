@@ -13,7 +13,15 @@ import type { ObservableTarget } from "./targets.js";
 
 export { METRICS, type MetricDefinition, type MetricId, type MetricKind, type Labels } from "./catalog.js";
 export type { ObserveOptions } from "./observe.js";
-export type { ObservableTarget, BreakerTarget, BreakersTarget, RetryTarget, LimiterTarget, AdaptiveTarget, HttpClientTarget } from "./targets.js";
+export type {
+  ObservableTarget,
+  BreakerTarget,
+  BreakersTarget,
+  RetryTarget,
+  LimiterTarget,
+  AdaptiveTarget,
+  HttpClientTarget,
+} from "./targets.js";
 
 /** Options of {@link instrumentOpenTelemetry}. */
 export interface OpenTelemetryOptions {
@@ -54,7 +62,12 @@ const WHERE = "instrumentOpenTelemetry";
 export function instrumentOpenTelemetry(options: OpenTelemetryOptions): OpenTelemetryMetrics {
   checkKeys(WHERE, options, ["meter", "prefix"]);
   const meter = options?.meter;
-  if (typeof meter !== "object" || meter === null || typeof meter.createCounter !== "function" || typeof meter.createObservableGauge !== "function") {
+  if (
+    typeof meter !== "object" ||
+    meter === null ||
+    typeof meter.createCounter !== "function" ||
+    typeof meter.createObservableGauge !== "function"
+  ) {
     throw new InvalidOptionError(WHERE, "meter", meter, "an OpenTelemetry Meter (metrics.getMeter(name))");
   }
   const prefix = options.prefix ?? "";

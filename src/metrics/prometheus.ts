@@ -15,7 +15,15 @@ import type { ObservableTarget } from "./targets.js";
 
 export { METRICS, type MetricDefinition, type MetricId, type MetricKind, type Labels } from "./catalog.js";
 export type { ObserveOptions } from "./observe.js";
-export type { ObservableTarget, BreakerTarget, BreakersTarget, RetryTarget, LimiterTarget, AdaptiveTarget, HttpClientTarget } from "./targets.js";
+export type {
+  ObservableTarget,
+  BreakerTarget,
+  BreakersTarget,
+  RetryTarget,
+  LimiterTarget,
+  AdaptiveTarget,
+  HttpClientTarget,
+} from "./targets.js";
 
 /** Options of {@link instrumentPrometheus}. */
 export interface PrometheusOptions {
@@ -63,7 +71,12 @@ type AnyMetric = Counter<string> | Gauge<string> | BucketHistogram;
 export function instrumentPrometheus(options: PrometheusOptions = {}): PrometheusMetrics {
   checkKeys(WHERE, options, ["registry", "prefix"]);
   const registry = options.registry ?? defaultRegistry;
-  if (typeof registry !== "object" || registry === null || typeof registry.metrics !== "function" || typeof registry.getSingleMetric !== "function") {
+  if (
+    typeof registry !== "object" ||
+    registry === null ||
+    typeof registry.metrics !== "function" ||
+    typeof registry.getSingleMetric !== "function"
+  ) {
     throw new InvalidOptionError(WHERE, "registry", registry, "a prom-client Registry");
   }
   const prefix = options.prefix ?? "";
@@ -74,7 +87,12 @@ export function instrumentPrometheus(options: PrometheusOptions = {}): Prometheu
   for (const id of ids) {
     const name = prefix + METRICS[id].name;
     if (registry.getSingleMetric(name) !== undefined) {
-      throw new InvalidOptionError(WHERE, "registry", `a registry that has ${name}`, "a registry without Breakwater's metrics (one instrumentPrometheus per registry and prefix)");
+      throw new InvalidOptionError(
+        WHERE,
+        "registry",
+        `a registry that has ${name}`,
+        "a registry without Breakwater's metrics (one instrumentPrometheus per registry and prefix)",
+      );
     }
   }
 
@@ -82,7 +100,16 @@ export function instrumentPrometheus(options: PrometheusOptions = {}): Prometheu
   const cells = new CounterCells();
   const metrics = new Map<MetricId, AnyMetric>();
   for (const id of ids) {
-    metrics.set(id, create(METRICS[id], prefix + METRICS[id].name, registry, (emit) => pulls.read(id, emit), () => flush(id)));
+    metrics.set(
+      id,
+      create(
+        METRICS[id],
+        prefix + METRICS[id].name,
+        registry,
+        (emit) => pulls.read(id, emit),
+        () => flush(id),
+      ),
+    );
   }
   // An event counter's cells hold what happened since the last scrape; the scrape moves it into the Counter.
   const flush = (id: MetricId): void => {

@@ -27,7 +27,10 @@ export interface BreakersTarget {
 export type RetryTarget = Pick<RetryPolicy, "on" | "maxAttempts"> & { readonly name?: string };
 
 /** What an observer needs of a keyed rate limiter (`TokenBucket`, `SlidingWindow`, `FixedWindow`). */
-export type LimiterTarget = Pick<BaseRateLimiter<unknown>, "name" | "limit" | "policy" | "params" | "on" | "tryAcquire" | "acquire" | "waiting" | "peek" | "store">;
+export type LimiterTarget = Pick<
+  BaseRateLimiter<unknown>,
+  "name" | "limit" | "policy" | "params" | "on" | "tryAcquire" | "acquire" | "waiting" | "peek" | "store"
+>;
 
 /** What an observer needs of an `AdaptiveRateLimiter`. */
 export type AdaptiveTarget = Pick<AdaptiveRateLimiter, "name" | "on" | "snapshot" | "onBackoff" | "store">;
@@ -69,18 +72,26 @@ function has(target: object, method: string): boolean {
 /** Tells what `target` is, or throws `InvalidOptionError` naming `where`. */
 export function classify(where: string, target: unknown): Classified {
   if (typeof target === "object" && target !== null) {
-    if (has(target, "onCreate") && has(target, "names") && has(target, "get")) return { kind: "breakers", target: target as BreakersTarget };
+    if (has(target, "onCreate") && has(target, "names") && has(target, "get"))
+      return { kind: "breakers", target: target as BreakersTarget };
     if (has(target, "on") && has(target, "status") && has(target, "isolate") && typeof (target as { name?: unknown }).name === "string") {
       return { kind: "breaker", target: target as BreakerTarget };
     }
     if (has(target, "on") && has(target, "execute") && typeof (target as { maxAttempts?: unknown }).maxAttempts === "number") {
       return { kind: "retry", target: target as RetryTarget };
     }
-    if (has(target, "on") && has(target, "snapshot") && has(target, "onBackoff")) return { kind: "adaptive", target: target as AdaptiveTarget };
-    if (has(target, "on") && has(target, "tryAcquire") && has(target, "acquire") && typeof (target as { name?: unknown }).name === "string") {
+    if (has(target, "on") && has(target, "snapshot") && has(target, "onBackoff"))
+      return { kind: "adaptive", target: target as AdaptiveTarget };
+    if (
+      has(target, "on") &&
+      has(target, "tryAcquire") &&
+      has(target, "acquire") &&
+      typeof (target as { name?: unknown }).name === "string"
+    ) {
       return { kind: "limiter", target: target as LimiterTarget };
     }
-    if (has(target, "on") && has(target, "request") && limiterOf(target as HttpClientTarget) !== undefined) return { kind: "http", target: target as HttpClientTarget };
+    if (has(target, "on") && has(target, "request") && limiterOf(target as HttpClientTarget) !== undefined)
+      return { kind: "http", target: target as HttpClientTarget };
   }
   throw new InvalidOptionError(where, "target", target, OBSERVABLE_KINDS);
 }

@@ -60,7 +60,8 @@ export class TimeoutPolicy implements Policy {
     checkKeys(WHERE, options, ["mode", "clock", "onListenerError"]);
     this.timeoutMs = positive(WHERE, "ms", timeoutMs);
     // A longer timer would fire after 1 ms in Node: refuse it rather than time out at once.
-    if (timeoutMs > MAX_TIMER_MS) throw new InvalidOptionError(WHERE, "ms", timeoutMs, `a finite number > 0 and <= ${MAX_TIMER_MS} (about 24.8 days)`);
+    if (timeoutMs > MAX_TIMER_MS)
+      throw new InvalidOptionError(WHERE, "ms", timeoutMs, `a finite number > 0 and <= ${MAX_TIMER_MS} (about 24.8 days)`);
     this.mode = oneOf(WHERE, "mode", orDefault(options.mode, "cooperative"), MODES);
     this.clock = clockOption(WHERE, options.clock);
     this.events = new Emitter<TimeoutEvents>(options.onListenerError);

@@ -86,7 +86,10 @@ function isNoScript(error: unknown): boolean {
 }
 
 /** Every key SCAN finds on each node, one page at a time (bounded), without duplicates. */
-async function scanNodes<N>(nodes: readonly N[], page: (node: N, cursor: string) => Promise<{ cursor: string; keys: string[] }>): Promise<string[]> {
+async function scanNodes<N>(
+  nodes: readonly N[],
+  page: (node: N, cursor: string) => Promise<{ cursor: string; keys: string[] }>,
+): Promise<string[]> {
   const out = new Set<string>();
   for (const node of nodes) {
     let cursor = "0";
@@ -118,13 +121,25 @@ function off(emitter: Emitting, event: string, listener: (...args: never[]) => v
 /** Wraps an ioredis or node-redis client (standalone or cluster) in a {@link RedisAdapter}. */
 export function toAdapter(client: unknown, subscriber?: unknown): RedisAdapter {
   if (typeof client !== "object" || client === null) {
-    throw new InvalidOptionError(WHERE, "client", client, "an ioredis client or Cluster, a node-redis v4+ client or cluster, or a RedisAdapter");
+    throw new InvalidOptionError(
+      WHERE,
+      "client",
+      client,
+      "an ioredis client or Cluster, a node-redis v4+ client or cluster, or a RedisAdapter",
+    );
   }
   const c = client as Record<string, unknown>;
   if (typeof c.evalScript === "function" && typeof c.subscribe === "function" && typeof c.kind === "string") return client as RedisAdapter;
-  if (typeof c.evalsha === "function" && typeof c.duplicate === "function") return ioredisAdapter(client as IoRedisLike, subscriber as IoRedisLike | undefined);
-  if (typeof c.evalSha === "function" && typeof c.duplicate === "function") return nodeRedisAdapter(client as NodeRedisLike, subscriber as NodeRedisLike | undefined);
-  throw new InvalidOptionError(WHERE, "client", client, "an ioredis client or Cluster, a node-redis v4+ client or cluster, or a RedisAdapter");
+  if (typeof c.evalsha === "function" && typeof c.duplicate === "function")
+    return ioredisAdapter(client as IoRedisLike, subscriber as IoRedisLike | undefined);
+  if (typeof c.evalSha === "function" && typeof c.duplicate === "function")
+    return nodeRedisAdapter(client as NodeRedisLike, subscriber as NodeRedisLike | undefined);
+  throw new InvalidOptionError(
+    WHERE,
+    "client",
+    client,
+    "an ioredis client or Cluster, a node-redis v4+ client or cluster, or a RedisAdapter",
+  );
 }
 
 function ioredisAdapter(client: IoRedisLike, given: IoRedisLike | undefined): RedisAdapter {

@@ -124,7 +124,13 @@ const WHERE = "BreakerAdmin";
 const READ_CONCURRENCY = 32;
 /** The params a `new CircuitBreaker({ name })` writes with: what `create` uses. */
 const DEFAULT_PARAMS = encodeParams(
-  new BreakerDecision({ trip: consecutiveFailures(5), recovery: constant(30_000), maxCalls: 1, successesToClose: 1, trialTimeoutMs: 60_000 }),
+  new BreakerDecision({
+    trip: consecutiveFailures(5),
+    recovery: constant(30_000),
+    maxCalls: 1,
+    successesToClose: 1,
+    trialTimeoutMs: 60_000,
+  }),
 );
 
 /** One breaker record as read from Redis, with what a later write needs. */
@@ -166,7 +172,8 @@ export class BreakerAdmin {
     checkKeys(WHERE, options, ["client", "namespace", "metaTtlMs"]);
     this.adapter = toAdapter(options.client);
     this.namespace = nonEmptyString(WHERE, "namespace", orDefault(options.namespace, "breakwater"));
-    if (/[{}]/.test(this.namespace)) throw new InvalidOptionError(WHERE, "namespace", this.namespace, "a string without { or } (as RedisStore's)");
+    if (/[{}]/.test(this.namespace))
+      throw new InvalidOptionError(WHERE, "namespace", this.namespace, "a string without { or } (as RedisStore's)");
     this.metaTtlMs = integer(WHERE, "metaTtlMs", orDefault(options.metaTtlMs, 3_600_000));
     this.channel = `${this.namespace}:transitions`;
   }
@@ -268,10 +275,17 @@ export class BreakerAdmin {
   /** The key a service name gets when created here: the `CircuitBreakers` layout. */
   private keyOf(service: string): string {
     if (service.startsWith(`${this.namespace}:`)) {
-      if (!/\{[^}]+\}/.test(service)) throw new InvalidOptionError(WHERE, "service", service, "a full key with a hash tag, as RedisStore writes them (<namespace>:{<service>})");
+      if (!/\{[^}]+\}/.test(service))
+        throw new InvalidOptionError(
+          WHERE,
+          "service",
+          service,
+          "a full key with a hash tag, as RedisStore writes them (<namespace>:{<service>})",
+        );
       return service;
     }
-    if (/[{}]/.test(service)) throw new InvalidOptionError(WHERE, "service", service, `a service name without { or }, or a full key under "${this.namespace}:"`);
+    if (/[{}]/.test(service))
+      throw new InvalidOptionError(WHERE, "service", service, `a service name without { or }, or a full key under "${this.namespace}:"`);
     return `${this.namespace}:{${service}}`;
   }
 
@@ -285,11 +299,21 @@ export class BreakerAdmin {
     const prefix = `${this.namespace}:`;
     const candidates = service.startsWith(prefix) ? [service] : [`${prefix}{${service}}`, `${prefix}{breaker:${service}}`];
     const found = (await Promise.all(candidates.map((key) => this.readKey(key)))).filter((r): r is FleetRecord => r !== undefined);
-    if (found.length > 1) throw new AmbiguousBreakerError(service, found.map((r) => r.key));
+    if (found.length > 1)
+      throw new AmbiguousBreakerError(
+        service,
+        found.map((r) => r.key),
+      );
     if (found.length === 1) return found[0];
     // By listed name, or by hash tag: a registry with a namespace of its own (`shop:breakwater:{payments}`) is still "payments".
-    const byName = (await this.readAll()).filter((r) => nameOfKey(r.key, this.namespace) === service || /\{([^}]+)\}$/.exec(r.key)?.[1] === service);
-    if (byName.length > 1) throw new AmbiguousBreakerError(service, byName.map((r) => r.key));
+    const byName = (await this.readAll()).filter(
+      (r) => nameOfKey(r.key, this.namespace) === service || /\{([^}]+)\}$/.exec(r.key)?.[1] === service,
+    );
+    if (byName.length > 1)
+      throw new AmbiguousBreakerError(
+        service,
+        byName.map((r) => r.key),
+      );
     return byName[0];
   }
 
@@ -298,7 +322,11 @@ export class BreakerAdmin {
   }
 
   private async runScript(key: string, params: string, batch: readonly unknown[]): Promise<BreakerReply> {
-    const raw = await this.adapter.evalScript(BREAKER_SCRIPT, [key], [params, JSON.stringify(batch), String(this.metaTtlMs), this.channel, this.origin]);
+    const raw = await this.adapter.evalScript(
+      BREAKER_SCRIPT,
+      [key],
+      [params, JSON.stringify(batch), String(this.metaTtlMs), this.channel, this.origin],
+    );
     return decodeBreakerReply(raw);
   }
 }
@@ -354,7 +382,12 @@ function backoffOf(spec: BackoffSpec): Backoff | undefined {
       return exponential({ initialMs: spec.initialMs, maxMs, factor: spec.factor, jitter: spec.jitter });
     case "fixedThenExponential":
       return fixedThenExponential({
-        intervalMs: spec.intervalMs, fixedAttempts: spec.fixedAttempts, exponentialAttempts: spec.exponentialAttempts, factor: spec.factor, maxMs, jitter: spec.jitter,
+        intervalMs: spec.intervalMs,
+        fixedAttempts: spec.fixedAttempts,
+        exponentialAttempts: spec.exponentialAttempts,
+        factor: spec.factor,
+        maxMs,
+        jitter: spec.jitter,
       });
     default:
       return undefined;
@@ -631,14 +664,22 @@ export class FleetBreaker {
     if (!this.events.has("stateChange")) return;
     const list = transitions ?? (from === r.record.state ? [] : [{ from, to: r.record.state, reason: "read from Redis", at: r.now }]);
     for (const t of list) {
-      const event: StateChangeEvent = { name: this.name, from: t.from, to: t.to, reason: t.reason, at: t.at - this.offset, origin: "remote" };
+      const event: StateChangeEvent = {
+        name: this.name,
+        from: t.from,
+        to: t.to,
+        reason: t.reason,
+        at: t.at - this.offset,
+        origin: "remote",
+      };
       this.events.emit("stateChange", event);
     }
   }
 
   private act(action: "isolate" | "reset"): void {
     this.owner.admin.actOnKey(this.key, this.params, action).then(
-      ({ reply, params }) => this.receive({ key: this.key, params, rev: reply.rev, record: reply.record, now: reply.now }, reply.transitions),
+      ({ reply, params }) =>
+        this.receive({ key: this.key, params, rev: reply.rev, record: reply.record, now: reply.now }, reply.transitions),
       (error: unknown) => this.owner.report(error, action),
     );
   }

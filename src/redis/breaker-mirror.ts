@@ -166,7 +166,14 @@ export class RedisBreakerMirror implements BreakerMirror {
     const sentAt = this.clock?.now();
     let reply: BreakerReply;
     try {
-      const args = [this.paramsJson, JSON.stringify(batch), String(this.host.metaTtlMs), this.host.channel, this.host.origin, this.host.deadline()];
+      const args = [
+        this.paramsJson,
+        JSON.stringify(batch),
+        String(this.host.metaTtlMs),
+        this.host.channel,
+        this.host.origin,
+        this.host.deadline(),
+      ];
       const raw = await this.host.run([this.key], args, "breaker");
       if (raw === STALE_REPLY) {
         // Past its deadline the script did nothing: the fallback decides the batch, once.
@@ -228,7 +235,11 @@ export class RedisBreakerMirror implements BreakerMirror {
       for (const entry of batch) {
         if (entry[0] !== "a") continue;
         for (let i = 0; i < entry[1]; i++) {
-          permits.push(allow ? { allowed: true, epoch: this.record.epoch, transition: undefined } : { allowed: false, retryAfterMs: this.host.retryIntervalMs });
+          permits.push(
+            allow
+              ? { allowed: true, epoch: this.record.epoch, transition: undefined }
+              : { allowed: false, retryAfterMs: this.host.retryIntervalMs },
+          );
         }
       }
       this.dirty = true;

@@ -21,12 +21,7 @@ export interface BreakerReply {
 }
 
 /** One entry of a batch sent to the breaker script (see its header). */
-export type BatchEntry =
-  | ["a", number]
-  | ["s" | "r", number, number]
-  | ["f", number, number, string, number]
-  | ["i"]
-  | ["x"];
+export type BatchEntry = ["a", number] | ["s" | "r", number, number] | ["f", number, number, string, number] | ["i"] | ["x"];
 
 /** A decision's params as the scripts read them: JSON, with Infinity as `"inf"`. */
 export function encodeParams(decision: Decision<unknown, unknown, unknown>): string {

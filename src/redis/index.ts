@@ -3,7 +3,14 @@
  * registries, limiters and adaptive limiters are shared by a fleet of processes. Peer
  * dependency: ioredis or redis.
  */
-export { RedisStore, RedisTimeoutError, type RedisStoreOptions, type RedisStoreEvents, type RedisStoreLogger, type RedisErrorMode } from "./redis-store.js";
+export {
+  RedisStore,
+  RedisTimeoutError,
+  type RedisStoreOptions,
+  type RedisStoreEvents,
+  type RedisStoreLogger,
+  type RedisErrorMode,
+} from "./redis-store.js";
 export { type RedisAdapter, toAdapter } from "./adapter.js";
 export { type LuaScript } from "./scripts/script.js";
 export { BREAKER_SCRIPT } from "./scripts/breaker.js";
@@ -13,4 +20,18 @@ export { SLIDING_COUNTER_SCRIPT } from "./scripts/sliding-counter.js";
 export { FIXED_WINDOW_SCRIPT } from "./scripts/fixed-window.js";
 export { ADAPTIVE_SCRIPT } from "./scripts/adaptive.js";
 export type { BreakerMirror } from "../breaker/circuit-breaker.js";
-export { BreakerAdmin, FleetBreakers, FleetBreaker, BreakerNotFoundError, AmbiguousBreakerError, describeRecord, nameOfKey, type BreakerAdminOptions, type BreakerActionOptions, type BreakerActionResult, type FleetBreakerStatus, type FleetBreakersOptions, type FleetRecord } from "./admin.js";
+export {
+  BreakerAdmin,
+  FleetBreakers,
+  FleetBreaker,
+  BreakerNotFoundError,
+  AmbiguousBreakerError,
+  describeRecord,
+  nameOfKey,
+  type BreakerAdminOptions,
+  type BreakerActionOptions,
+  type BreakerActionResult,
+  type FleetBreakerStatus,
+  type FleetBreakersOptions,
+  type FleetRecord,
+} from "./admin.js";

@@ -15,7 +15,11 @@ import { arrayReply, numArg, numReply, paramArgs, type StrictMode, type Twin } f
 const MAX_BATCH = 128;
 
 /** One rate-limit decision kind's twin: a script, its params' names and its state's shape. */
-function limitTwin<S>(script: LimitScript, params: readonly string[], toState: (n: readonly number[]) => S | undefined): Twin<S, LimitInput, RateLimitDecision> {
+function limitTwin<S>(
+  script: LimitScript,
+  params: readonly string[],
+  toState: (n: readonly number[]) => S | undefined,
+): Twin<S, LimitInput, RateLimitDecision> {
   return {
     script,
     multi: script.multi,
@@ -65,18 +69,36 @@ const erase = <S>(twin: Twin<S, LimitInput, RateLimitDecision>): AnyLimitTwin =>
 
 /** The twins of the rate-limit decisions in src/limit/, by decision kind. */
 export const LIMIT_TWINS: ReadonlyMap<string, AnyLimitTwin> = new Map<string, AnyLimitTwin>([
-  ["tokenBucket", erase(limitTwin<TokenBucketState>(TOKEN_BUCKET_SCRIPT, ["capacity", "ratePerSec"], (n) => (pairs(n, 2) ? { tokens: n[0] as number, at: n[1] as number } : undefined)))],
-  ["fixedWindow", erase(limitTwin<FixedWindowState>(FIXED_WINDOW_SCRIPT, ["limit", "windowMs"], (n) => (pairs(n, 2) ? { start: n[0] as number, count: n[1] as number } : undefined)))],
+  [
+    "tokenBucket",
+    erase(
+      limitTwin<TokenBucketState>(TOKEN_BUCKET_SCRIPT, ["capacity", "ratePerSec"], (n) =>
+        pairs(n, 2) ? { tokens: n[0] as number, at: n[1] as number } : undefined,
+      ),
+    ),
+  ],
+  [
+    "fixedWindow",
+    erase(
+      limitTwin<FixedWindowState>(FIXED_WINDOW_SCRIPT, ["limit", "windowMs"], (n) =>
+        pairs(n, 2) ? { start: n[0] as number, count: n[1] as number } : undefined,
+      ),
+    ),
+  ],
   [
     "slidingCounter",
-    erase(limitTwin<SlidingCounterState>(SLIDING_COUNTER_SCRIPT, ["limit", "windowMs"], (n) =>
-      pairs(n, 3) ? { start: n[0] as number, current: n[1] as number, previous: n[2] as number } : undefined,
-    )),
+    erase(
+      limitTwin<SlidingCounterState>(SLIDING_COUNTER_SCRIPT, ["limit", "windowMs"], (n) =>
+        pairs(n, 3) ? { start: n[0] as number, current: n[1] as number, previous: n[2] as number } : undefined,
+      ),
+    ),
   ],
   [
     "slidingLog",
-    erase(limitTwin<SlidingLogState>(SLIDING_LOG_SCRIPT, ["limit", "windowMs"], (n) =>
-      n.length >= 1 && n.length % 2 === 1 ? { used: n[0] as number, head: 0, log: n.slice(1) } : undefined,
-    )),
+    erase(
+      limitTwin<SlidingLogState>(SLIDING_LOG_SCRIPT, ["limit", "windowMs"], (n) =>
+        n.length >= 1 && n.length % 2 === 1 ? { used: n[0] as number, head: 0, log: n.slice(1) } : undefined,
+      ),
+    ),
   ],
 ]);

@@ -84,7 +84,16 @@ export interface RedisStoreEvents {
 
 const WHERE = "RedisStore";
 const OPTION_KEYS = [
-  "client", "subscriber", "namespace", "metaTtlMs", "onRedisError", "commandTimeoutMs", "retryIntervalMs", "maxQueued", "logger", "batchAcrossKeys",
+  "client",
+  "subscriber",
+  "namespace",
+  "metaTtlMs",
+  "onRedisError",
+  "commandTimeoutMs",
+  "retryIntervalMs",
+  "maxQueued",
+  "logger",
+  "batchAcrossKeys",
 ] as const;
 const MODES: readonly RedisErrorMode[] = ["local", "allow", "deny"];
 /** The most store keys whose Redis key is remembered. */
@@ -104,7 +113,8 @@ export class RedisTimeoutError extends ResilienceError {
 }
 
 const defaultLogger: RedisStoreLogger = {
-  warn: (fields, message) => process.emitWarning(`${message ?? "RedisStore"} ${JSON.stringify(fields)}`, { type: "BreakwaterRedisWarning" }),
+  warn: (fields, message) =>
+    process.emitWarning(`${message ?? "RedisStore"} ${JSON.stringify(fields)}`, { type: "BreakwaterRedisWarning" }),
 };
 
 /**
@@ -162,7 +172,8 @@ export class RedisStore implements Store {
       throw new InvalidOptionError(WHERE, "subscriber", options.subscriber, "a Redis client of the same kind as client");
     }
     this.namespace = nonEmptyString(WHERE, "namespace", orDefault(options.namespace, "breakwater"));
-    if (/[{}]/.test(this.namespace)) throw new InvalidOptionError(WHERE, "namespace", this.namespace, "a string without { or } (the store adds the hash tags)");
+    if (/[{}]/.test(this.namespace))
+      throw new InvalidOptionError(WHERE, "namespace", this.namespace, "a string without { or } (the store adds the hash tags)");
     this.channel = `${this.namespace}:transitions`;
     this.metaTtlMs = integer(WHERE, "metaTtlMs", orDefault(options.metaTtlMs, 3_600_000));
     this.mode = oneOf(WHERE, "onRedisError", orDefault(options.onRedisError, "local"), MODES);
@@ -171,22 +182,26 @@ export class RedisStore implements Store {
     const acrossKeys = orDefault(options.batchAcrossKeys, STANDALONE.has(this.adapter.kind));
     if (typeof acrossKeys !== "boolean") throw new InvalidOptionError(WHERE, "batchAcrossKeys", acrossKeys, "true or false");
     this.watchdog = new CommandWatchdog(this.commandTimeoutMs, (operation, ms) => new RedisTimeoutError(operation, ms));
-    this.twins = new TwinRunner({
-      usable: () => this.healthy && !this.closed,
-      send: (script, keys, args, operation) => {
-        args.push(this.deadline());
-        return this.watchdog.guard(this.adapter.evalScript(script, keys, args), operation);
+    this.twins = new TwinRunner(
+      {
+        usable: () => this.healthy && !this.closed,
+        send: (script, keys, args, operation) => {
+          args.push(this.deadline());
+          return this.watchdog.guard(this.adapter.evalScript(script, keys, args), operation);
+        },
+        replied: (reply) => this.learnOffset(reply),
+        warn: (fields, message) => this.warn({ namespace: this.namespace, ...fields }, message),
+        failed: (error, operation) => this.failed(error, operation),
+        report: (error, operation) => this.report(error, operation),
+        stale: (operation) => new RedisTimeoutError(operation, this.commandTimeoutMs),
+        fallback: (twin, decision, key, input, now) => this.twinFallback(twin, decision, key, input, now),
       },
-      replied: (reply) => this.learnOffset(reply),
-      warn: (fields, message) => this.warn({ namespace: this.namespace, ...fields }, message),
-      failed: (error, operation) => this.failed(error, operation),
-      report: (error, operation) => this.report(error, operation),
-      stale: (operation) => new RedisTimeoutError(operation, this.commandTimeoutMs),
-      fallback: (twin, decision, key, input, now) => this.twinFallback(twin, decision, key, input, now),
-    }, acrossKeys);
+      acrossKeys,
+    );
     const maxQueued = integer(WHERE, "maxQueued", orDefault(options.maxQueued, 10_000));
     this.logger = options.logger ?? defaultLogger;
-    if (typeof this.logger.warn !== "function") throw new InvalidOptionError(WHERE, "logger", options.logger, "an object with warn(fields, message)");
+    if (typeof this.logger.warn !== "function")
+      throw new InvalidOptionError(WHERE, "logger", options.logger, "an object with warn(fields, message)");
     this.detachErrors = this.adapter.onError((error) => this.failed(error, "connection"));
     this.host = {
       origin: this.origin,
@@ -242,7 +257,8 @@ export class RedisStore implements Store {
    * rejects for a Redis error: the answer then comes from `onRedisError`.
    */
   apply<S, I, O>(decision: Decision<S, I, O>, key: string, input: I, now: number): Promise<O> {
-    if (decision.kind === "breaker" && decision instanceof BreakerDecision) return this.applyBreaker(decision, key, input as BreakerInput, now) as Promise<O>;
+    if (decision.kind === "breaker" && decision instanceof BreakerDecision)
+      return this.applyBreaker(decision, key, input as BreakerInput, now) as Promise<O>;
     const twin = twinOf(decision);
     if (twin === undefined) return Promise.reject(this.noTwin(decision.kind));
     return this.twins.apply(twin, decision, key, this.redisKey(key), input, now);
@@ -354,7 +370,14 @@ export class RedisStore implements Store {
   private async applyBreaker(decision: BreakerDecision, key: string, input: BreakerInput, now: number): Promise<BreakerOutput> {
     if (this.healthy && !this.closed) {
       try {
-        const args = [encodeParams(decision), JSON.stringify([toEntry(input)]), String(this.metaTtlMs), this.channel, this.origin, this.deadline()];
+        const args = [
+          encodeParams(decision),
+          JSON.stringify([toEntry(input)]),
+          String(this.metaTtlMs),
+          this.channel,
+          this.origin,
+          this.deadline(),
+        ];
         const raw = await this.run([this.redisKey(key)], args, "breaker");
         if (raw === STALE_REPLY) {
           // Past its deadline the script did nothing: the fallback below decides, once.
@@ -372,10 +395,17 @@ export class RedisStore implements Store {
     }
     if (this.mode === "local") return this.local.apply(decision, key, input, now);
     if (input.type !== "acquire") return undefined;
-    return this.mode === "allow" ? { allowed: true, epoch: -1, transition: undefined } : { allowed: false, retryAfterMs: this.retryIntervalMs };
+    return this.mode === "allow"
+      ? { allowed: true, epoch: -1, transition: undefined }
+      : { allowed: false, retryAfterMs: this.retryIntervalMs };
   }
 
-  private async run(keys: readonly string[], args: readonly string[], operation: string, script: LuaScript = BREAKER_SCRIPT): Promise<unknown> {
+  private async run(
+    keys: readonly string[],
+    args: readonly string[],
+    operation: string,
+    script: LuaScript = BREAKER_SCRIPT,
+  ): Promise<unknown> {
     if (this.closed) throw new ResilienceError("RedisStore is closed");
     try {
       return await this.watchdog.guard(this.adapter.evalScript(script, keys, args), operation);

@@ -174,7 +174,10 @@ export class TwinRunner {
   private perKey(twin: AnyTwin, items: readonly Item[], group: Group | undefined, error: unknown, operation: string): Promise<unknown[]> {
     if (this.acrossKeys) {
       this.acrossKeys = false;
-      this.host.warn({ operation, error: String(error) }, "Redis refused a script over several keys (CROSSSLOT); limiter calls on different keys now go apart");
+      this.host.warn(
+        { operation, error: String(error) },
+        "Redis refused a script over several keys (CROSSSLOT); limiter calls on different keys now go apart",
+      );
     }
     this.host.report(error, operation);
     const queued = group?.queue ?? [];

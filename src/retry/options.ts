@@ -66,8 +66,17 @@ export interface ResolvedRetryOptions {
 }
 
 const KEYS = [
-  "maxAttempts", "backoff", "retryOn", "retryOnResult", "respectRetryAfter", "maxRetryAfterMs",
-  "signal", "onRetry", "clock", "random", "onListenerError",
+  "maxAttempts",
+  "backoff",
+  "retryOn",
+  "retryOnResult",
+  "respectRetryAfter",
+  "maxRetryAfterMs",
+  "signal",
+  "onRetry",
+  "clock",
+  "random",
+  "onListenerError",
 ] as const;
 
 let defaultBackoff: Backoff | undefined;

@@ -81,7 +81,9 @@ export class RetryPolicy implements Policy {
       return this.run(fn, undefined, FIRST, error);
     }
     // An inline (unnamed) arrow: the one closure this path allocates.
-    return (pending instanceof Promise ? pending : Promise.resolve(pending)).then(undefined, (error: unknown) => this.run(fn, undefined, FIRST, error));
+    return (pending instanceof Promise ? pending : Promise.resolve(pending)).then(undefined, (error: unknown) =>
+      this.run(fn, undefined, FIRST, error),
+    );
   }
 
   /**

@@ -34,7 +34,14 @@ class Entry {
 
 const WHERE = "MemoryStore";
 /** Stands for "no last entry": no decision is this one. */
-const NONE = new Entry(undefined, { kind: "", params: {}, evictable: false, init: () => undefined, step: () => undefined, isIdle: () => false });
+const NONE = new Entry(undefined, {
+  kind: "",
+  params: {},
+  evictable: false,
+  init: () => undefined,
+  step: () => undefined,
+  isIdle: () => false,
+});
 
 /**
  * The in-process store. Decisions run synchronously, so the hot path never awaits.
@@ -94,7 +101,8 @@ export class MemoryStore implements Store {
     let entry = this.last;
     // Only while applies repeat a key is it compared with the last one: spread over many
     // keys, every apply would pay a failing string comparison.
-    if (!this.repeating || entry.decision !== decision || key !== this.lastKey) entry = this.lookup(decision as Decision<unknown, unknown, unknown>, key, now);
+    if (!this.repeating || entry.decision !== decision || key !== this.lastKey)
+      entry = this.lookup(decision as Decision<unknown, unknown, unknown>, key, now);
     return decision.step(entry.state as S, input, now);
   }
 

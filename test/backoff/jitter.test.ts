@@ -71,7 +71,11 @@ describe("jitter distribution over many draws", () => {
     const b = exponential({ initialMs: 100, maxMs: 10_000, jitter: "decorrelated" });
     const random = seeded(3);
     const previous = 800;
-    expectUniform(Array.from({ length: DRAWS }, () => b.delay(5, random, previous)), 100, 3 * previous);
+    expectUniform(
+      Array.from({ length: DRAWS }, () => b.delay(5, random, previous)),
+      100,
+      3 * previous,
+    );
     // Without a previous delay it grows from the base: [base, 3 × base).
     const first = stats(Array.from({ length: DRAWS }, () => b.delay(1, random)));
     expect(first.min).toBeGreaterThanOrEqual(100);
@@ -129,10 +133,15 @@ describe("backoff properties (fast-check)", () => {
 
   it("exponential without jitter never shrinks from one attempt to the next", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 10_000 }), fc.double({ min: 1, max: 4, noNaN: true }), fc.integer({ min: 1, max: 2_000 }), (initialMs, factor, attempt) => {
-        const b = exponential({ initialMs, maxMs: 1_000_000, factor, jitter: "none" });
-        expect(b.delay(attempt + 1)).toBeGreaterThanOrEqual(b.delay(attempt));
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 10_000 }),
+        fc.double({ min: 1, max: 4, noNaN: true }),
+        fc.integer({ min: 1, max: 2_000 }),
+        (initialMs, factor, attempt) => {
+          const b = exponential({ initialMs, maxMs: 1_000_000, factor, jitter: "none" });
+          expect(b.delay(attempt + 1)).toBeGreaterThanOrEqual(b.delay(attempt));
+        },
+      ),
     );
   });
 
@@ -152,7 +161,9 @@ describe("backoff properties (fast-check)", () => {
           expect(d).toBeGreaterThanOrEqual(0);
           expect(d).toBeLessThanOrEqual(largest);
           if (j === "none" && attempt <= fixedAttempts) expect(d).toBe(intervalMs);
-          expect(b.phase(attempt)).toBe(attempt <= fixedAttempts ? "fixed" : attempt <= fixedAttempts + exponentialAttempts ? "exponential" : "capped");
+          expect(b.phase(attempt)).toBe(
+            attempt <= fixedAttempts ? "fixed" : attempt <= fixedAttempts + exponentialAttempts ? "exponential" : "capped",
+          );
         },
       ),
     );

@@ -57,7 +57,13 @@ describe("fixedThenExponential (seed 002's recovery schedule)", () => {
     const b = fixedThenExponential({ intervalMs: 1_000, fixedAttempts: 2, exponentialAttempts: 3 });
     expect(delays(b, 7)).toEqual([1_000, 1_000, 2_000, 4_000, 8_000, 8_000, 8_000]);
     expect(Array.from({ length: 7 }, (_, i) => b.phase(i + 1))).toEqual([
-      "fixed", "fixed", "exponential", "exponential", "exponential", "capped", "capped",
+      "fixed",
+      "fixed",
+      "exponential",
+      "exponential",
+      "exponential",
+      "capped",
+      "capped",
     ]);
   });
 
@@ -69,7 +75,13 @@ describe("fixedThenExponential (seed 002's recovery schedule)", () => {
   it("defaults: 3 fixed, 5 exponential, factor 2, no cap, no jitter", () => {
     const b = fixedThenExponential({ intervalMs: 10 });
     expect(b.spec).toEqual({
-      kind: "fixedThenExponential", intervalMs: 10, fixedAttempts: 3, exponentialAttempts: 5, factor: 2, maxMs: Infinity, jitter: "none",
+      kind: "fixedThenExponential",
+      intervalMs: 10,
+      fixedAttempts: 3,
+      exponentialAttempts: 5,
+      factor: 2,
+      maxMs: Infinity,
+      jitter: "none",
     });
     expect(delays(b, 10)).toEqual([10, 10, 10, 20, 40, 80, 160, 320, 320, 320]);
   });
@@ -102,7 +114,11 @@ describe("bad input", () => {
     ["fixedThenExponential: missing options", () => fixedThenExponential(undefined as never), "intervalMs"],
     ["fixedThenExponential: negative interval", () => fixedThenExponential({ intervalMs: -1 }), "intervalMs"],
     ["fixedThenExponential: fractional fixedAttempts", () => fixedThenExponential({ intervalMs: 1, fixedAttempts: 1.5 }), "fixedAttempts"],
-    ["fixedThenExponential: negative exponentialAttempts", () => fixedThenExponential({ intervalMs: 1, exponentialAttempts: -1 }), "exponentialAttempts"],
+    [
+      "fixedThenExponential: negative exponentialAttempts",
+      () => fixedThenExponential({ intervalMs: 1, exponentialAttempts: -1 }),
+      "exponentialAttempts",
+    ],
     ["fixedThenExponential: factor < 1", () => fixedThenExponential({ intervalMs: 1, factor: 0 }), "factor"],
     ["fixedThenExponential: maxMs < intervalMs", () => fixedThenExponential({ intervalMs: 100, maxMs: 50 }), "maxMs"],
     ["fixedThenExponential: unknown jitter", () => fixedThenExponential({ intervalMs: 1, jitter: "x" as never }), "jitter"],

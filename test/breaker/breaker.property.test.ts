@@ -14,7 +14,12 @@ class Model {
   trials = 0;
   trialSuccesses = 0;
   now = 0;
-  constructor(readonly threshold: number, readonly recoveryMs: number, readonly maxCalls: number, readonly toClose: number) {}
+  constructor(
+    readonly threshold: number,
+    readonly recoveryMs: number,
+    readonly maxCalls: number,
+    readonly toClose: number,
+  ) {}
 
   admit(): number | null {
     if (this.state === "closed") return this.gen;
@@ -123,10 +128,12 @@ describe("CircuitBreaker against a reference model", () => {
               model.manual(o.ok);
             } else if (o.t === "call") {
               const gen = model.admit();
-              const outcome = await b.execute(() => (o.ok ? 1 : Promise.reject(new Error("x")))).then(
-                () => "ok",
-                (e: unknown) => (e instanceof CircuitOpenError ? "rejected" : "failed"),
-              );
+              const outcome = await b
+                .execute(() => (o.ok ? 1 : Promise.reject(new Error("x"))))
+                .then(
+                  () => "ok",
+                  (e: unknown) => (e instanceof CircuitOpenError ? "rejected" : "failed"),
+                );
               expect(outcome).toBe(gen === null ? "rejected" : o.ok ? "ok" : "failed");
               if (gen !== null) model.complete(gen, o.ok);
             } else if (o.t === "start") {

@@ -51,11 +51,9 @@ describe("CircuitBreaker: trip rules", () => {
   it("failuresInWindow keeps memory bounded by its buckets whatever the call rate", async () => {
     const { b } = breaker({ trip: failuresInWindow(1_000_000, 60_000, { buckets: 6 }) });
     await fail(b, 5_000);
-    const record = b.store.read(
-      (b as unknown as { decision: Parameters<typeof b.store.read>[0] }).decision,
-      b.key,
-      0,
-    ) as { trip: { stamps: number[] } };
+    const record = b.store.read((b as unknown as { decision: Parameters<typeof b.store.read>[0] }).decision, b.key, 0) as {
+      trip: { stamps: number[] };
+    };
     expect(record.trip.stamps).toHaveLength(6);
   });
 
@@ -280,7 +278,12 @@ describe("CircuitBreaker: what counts as a failure", () => {
     ];
     for (const [failOnResult, value, failed] of cases) {
       const { b } = breaker({ failOnResult });
-      const outcome = await b.execute(() => value).then(() => false, (e: unknown) => e instanceof ReturnValuePolicyError);
+      const outcome = await b
+        .execute(() => value)
+        .then(
+          () => false,
+          (e: unknown) => e instanceof ReturnValuePolicyError,
+        );
       expect([failOnResult, outcome]).toEqual([failOnResult, failed]);
     }
   });
@@ -417,7 +420,11 @@ describe("CircuitBreaker: bad options fail at construction", () => {
     ["failureRatio(1.5)", () => failureRatio(1.5, { windowCalls: 5 }), /"ratio" must be a number in \(0, 1\]; got 1.5/],
     ["failureRatio(0)", () => failureRatio(0, { windowCalls: 5 }), /"ratio" must be a number in \(0, 1\]; got 0/],
     ["failureRatio both windows", () => failureRatio(0.5, { windowCalls: 5, windowMs: 10 }), /exactly one of windowCalls or windowMs/],
-    ["failureRatio minimumCalls 0", () => failureRatio(0.5, { windowCalls: 5, minimumCalls: 0 }), /"minimumCalls" must be an integer >= 1; got 0/],
+    [
+      "failureRatio minimumCalls 0",
+      () => failureRatio(0.5, { windowCalls: 5, minimumCalls: 0 }),
+      /"minimumCalls" must be an integer >= 1; got 0/,
+    ],
     ["failureRatio minimumCalls > window", () => failureRatio(0.5, { windowCalls: 5, minimumCalls: 6 }), /<= windowCalls/],
     ["fixedThenExponential negative", () => fixedThenExponential({ intervalMs: -1 }), /"intervalMs" must be a finite number >= 0; got -1/],
   ])("%s", (_label, make, message) => {

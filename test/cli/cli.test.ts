@@ -7,7 +7,14 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import type { Cluster } from "ioredis";
 import { describe, expect, it } from "vitest";
-import { CircuitBreaker, CircuitBreakers, CircuitOpenError, consecutiveFailures, failuresInWindow, fixedThenExponential } from "../../src/index.js";
+import {
+  CircuitBreaker,
+  CircuitBreakers,
+  CircuitOpenError,
+  consecutiveFailures,
+  failuresInWindow,
+  fixedThenExponential,
+} from "../../src/index.js";
 import { type BreakerActionResult, type FleetBreakerStatus, RedisStore } from "../../src/redis/index.js";
 import { connect } from "../setup/clients.js";
 import { startCluster } from "../setup/redis.js";
@@ -95,7 +102,10 @@ describe("breakwater CLI: help and bad arguments", () => {
     const cases: [string[], RegExp][] = [
       [[], /missing command; expected one of status, isolate, reset, dashboard/],
       [["stat"], /unknown command "stat".*did you mean status\?/],
-      [["status", "--port", "1"], /status: unknown option --port; options are --redis <value>, --namespace <value>, --cluster, --json, --help/],
+      [
+        ["status", "--port", "1"],
+        /status: unknown option --port; options are --redis <value>, --namespace <value>, --cluster, --json, --help/,
+      ],
       [["status", "--redis", "http://127.0.0.1:6379"], /option --redis must use redis:\/\/ or rediss:\/\/; got "http:\/\/127.0.0.1:6379"/],
       [["status", "--redis", "not a url"], /option --redis must be a Redis URL/],
       [["status", "--namespace", "{app}"], /option --namespace must be .* without \{ or \}; got "\{app\}"/],
@@ -154,14 +164,20 @@ describe("breakwater status", () => {
     // A key of another kind under the namespace is skipped, not an error.
     await suite.admin.hset(`${namespace}:{not-a-breaker}`, "x", "1");
 
-    const [text, json, other] = await Promise.all([cli(["status", ...target(namespace)]), cli(["status", ...target(namespace), "--json"]), cli(["status", ...target(ns())])]);
+    const [text, json, other] = await Promise.all([
+      cli(["status", ...target(namespace)]),
+      cli(["status", ...target(namespace), "--json"]),
+      cli(["status", ...target(ns())]),
+    ]);
     expect(text.stderr).toBe("");
     expect(text.code).toBe(0);
     const lines = text.stdout.split("\n");
     expect(lines[0]).toMatch(new RegExp(`^4 breakers in namespace "${namespace}" on redis://127.0.0.1:\\d+, server time \\d{4}-`));
     expect(lines[2]).toMatch(/^SERVICE\s+STATE\s+FAILURES\s+LAST FAILURE\s+NEXT PROBE\s+RETRY PHASE$/);
     const row = (name: string): string => lines.find((l) => l.startsWith(`${name} `)) ?? "";
-    expect(row("payments")).toMatch(/open\s+3\/3 in a row\s+[\d.]+m?s ago: ECONNRESET from upstream\s+\d{4}-\d\d-\d\dT[\d:.]+Z \(in 2\d\.\ds\)\s+fixed #1/);
+    expect(row("payments")).toMatch(
+      /open\s+3\/3 in a row\s+[\d.]+m?s ago: ECONNRESET from upstream\s+\d{4}-\d\d-\d\dT[\d:.]+Z \(in 2\d\.\ds\)\s+fixed #1/,
+    );
     expect(row("search")).toMatch(/closed\s+1\/10 in 1m 0s\s+.*ago: ECONNRESET from upstream\s+-\s+-/);
     expect(row("billing")).toMatch(/closed\s+0\/3 in a row\s+-\s+-\s+-/);
     expect(row("breaker:geo")).toMatch(/closed\s+1\/5 in a row\s+.*ago: timeout/);
@@ -194,8 +210,16 @@ describe("breakwater status", () => {
 describe("breakwater isolate and reset", () => {
   it("isolate opens the breaker in every process within 100 ms; reset closes it", async () => {
     const namespace = ns();
-    const ours = new CircuitBreakers({ store: suite.store({ namespace }), namespace, defaults: { trip: consecutiveFailures(5), recovery: 1_000 } });
-    const other = new CircuitBreakers({ store: suite.store({ namespace }), namespace, defaults: { trip: consecutiveFailures(5), recovery: 1_000 } });
+    const ours = new CircuitBreakers({
+      store: suite.store({ namespace }),
+      namespace,
+      defaults: { trip: consecutiveFailures(5), recovery: 1_000 },
+    });
+    const other = new CircuitBreakers({
+      store: suite.store({ namespace }),
+      namespace,
+      defaults: { trip: consecutiveFailures(5), recovery: 1_000 },
+    });
     expect(await ours.execute("payments", () => "ok")).toBe("ok");
     await ours.get("payments").flush();
     const b = other.get("payments");
@@ -207,7 +231,13 @@ describe("breakwater isolate and reset", () => {
     expect(isolate.stderr).toBe("");
     expect(isolate.code).toBe(0);
     const result = JSON.parse(isolate.stdout) as BreakerActionResult;
-    expect(result).toMatchObject({ action: "isolate", name: "payments", key: `${namespace}:{payments}`, created: false, transition: { from: "closed", to: "open", reason: "isolated" } });
+    expect(result).toMatchObject({
+      action: "isolate",
+      name: "payments",
+      key: `${namespace}:{payments}`,
+      created: false,
+      transition: { from: "closed", to: "open", reason: "isolated" },
+    });
     const delay = (await seen) - (result.transition?.at ?? 0);
     console.info(`cli: isolate seen by another process's breaker after ${delay} ms`);
     expect(delay).toBeLessThan(100);
@@ -264,7 +294,11 @@ describe("breakwater isolate and reset", () => {
 describe("breakwater dashboard", () => {
   it("serves the fleet's breakers read from Redis, and stops on SIGTERM", async () => {
     const namespace = ns();
-    const breakers = new CircuitBreakers({ store: suite.store({ namespace }), namespace, defaults: { trip: consecutiveFailures(1), recovery: 60_000 } });
+    const breakers = new CircuitBreakers({
+      store: suite.store({ namespace }),
+      namespace,
+      defaults: { trip: consecutiveFailures(1), recovery: 60_000 },
+    });
     await breakers.execute("payments", boom).catch(() => undefined);
     await breakers.execute("search", () => 1);
     await Promise.all(breakers.names().map((n) => breakers.get(n).flush()));
@@ -288,7 +322,10 @@ describe("breakwater dashboard", () => {
       expect(page.headers.get("content-type")).toContain("text/html");
       expect(await page.text()).toContain(`Breakwater: ${namespace}`);
 
-      const snapshot = (await (await fetch(`${url}status`)).json()) as { control: boolean; breakers: { name: string; state: string; store: string; lastFailure: { reason: string } | null }[] };
+      const snapshot = (await (await fetch(`${url}status`)).json()) as {
+        control: boolean;
+        breakers: { name: string; state: string; store: string; lastFailure: { reason: string } | null }[];
+      };
       expect(snapshot.control).toBe(false);
       expect(snapshot.breakers.map((b) => [b.name, b.state, b.store])).toEqual([
         ["payments", "open", "redis"],
@@ -318,7 +355,11 @@ describe("breakwater dashboard", () => {
 
   it("streams a transition made by another process at once; with --allow-control, its buttons act for the whole fleet", async () => {
     const namespace = ns();
-    const breakers = new CircuitBreakers({ store: suite.store({ namespace }), namespace, defaults: { trip: consecutiveFailures(1), recovery: 60_000 } });
+    const breakers = new CircuitBreakers({
+      store: suite.store({ namespace }),
+      namespace,
+      defaults: { trip: consecutiveFailures(1), recovery: 60_000 },
+    });
     await breakers.execute("payments", () => 1);
     await breakers.execute("search", () => 1);
     await Promise.all([breakers.get("payments").flush(), breakers.get("search").flush()]);

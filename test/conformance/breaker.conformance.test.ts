@@ -74,7 +74,8 @@ class Probe {
     await this.b.flush();
     this.drain();
     const s = this.b.status();
-    const interval = s.openedAt !== null && s.nextProbeAt !== null && Number.isFinite(s.nextProbeAt) ? Math.round(s.nextProbeAt - s.openedAt) : null;
+    const interval =
+      s.openedAt !== null && s.nextProbeAt !== null && Number.isFinite(s.nextProbeAt) ? Math.round(s.nextProbeAt - s.openedAt) : null;
     this.log.push(
       `${s.state}${s.isolated ? " isolated" : ""} failures=${s.failures} attempt=${s.attempt} phase=${s.retryPhase} interval=${interval} trials=${s.halfOpen.trials}/${s.halfOpen.successes} last=${s.lastFailure?.reason ?? "-"}`,
     );
@@ -87,9 +88,11 @@ function range(ms: number): string {
   return ms > 10_000 ? ">10s" : "<=10s";
 }
 
-const fail = (message = "boom") => (): never => {
-  throw new Error(message);
-};
+const fail =
+  (message = "boom") =>
+  (): never => {
+    throw new Error(message);
+  };
 
 interface Scenario {
   readonly name: string;
@@ -114,9 +117,14 @@ const scenarios: Scenario[] = [
       return p.log;
     },
     expected: [
-      "error boom", "error boom", "ok 1", "error boom", "error boom",
+      "error boom",
+      "error boom",
+      "ok 1",
+      "error boom",
+      "error boom",
       "closed failures=2 attempt=0 phase=null interval=null trials=0/0 last=boom",
-      "error third", "closed->open: trip rule consecutiveFailures reached: third",
+      "error third",
+      "closed->open: trip rule consecutiveFailures reached: third",
       "open failures=3 attempt=1 phase=fixed interval=60000 trials=0/0 last=third",
       "rejected >10s",
     ],
@@ -135,9 +143,13 @@ const scenarios: Scenario[] = [
       return p.log;
     },
     expected: [
-      "ok 1", "error boom", "ok 1", "ok 1",
+      "ok 1",
+      "error boom",
+      "ok 1",
+      "ok 1",
       "closed failures=1 attempt=0 phase=null interval=null trials=0/0 last=boom",
-      "error boom", "closed->open: trip rule failureRatio reached: boom",
+      "error boom",
+      "closed->open: trip rule failureRatio reached: boom",
       "open failures=2 attempt=1 phase=fixed interval=60000 trials=0/0 last=boom",
     ],
   },
@@ -157,14 +169,20 @@ const scenarios: Scenario[] = [
       return [...a.log, "--", ...b.log];
     },
     expected: [
-      "error boom", "ok 1", "error boom",
+      "error boom",
+      "ok 1",
+      "error boom",
       "closed failures=2 attempt=0 phase=null interval=null trials=0/0 last=boom",
-      "error boom", "closed->open: trip rule failuresInWindow reached: boom",
+      "error boom",
+      "closed->open: trip rule failuresInWindow reached: boom",
       "open failures=3 attempt=1 phase=fixed interval=60000 trials=0/0 last=boom",
       "--",
-      "error boom", "ok 1", "error boom",
+      "error boom",
+      "ok 1",
+      "error boom",
       "closed failures=2 attempt=0 phase=null interval=null trials=0/0 last=boom",
-      "error boom", "closed->open: trip rule failureRatioInTime reached: boom",
+      "error boom",
+      "closed->open: trip rule failureRatioInTime reached: boom",
       "open failures=3 attempt=1 phase=fixed interval=60000 trials=0/0 last=boom",
     ],
   },
@@ -194,8 +212,12 @@ const scenarios: Scenario[] = [
       return p.log;
     },
     expected: [
-      "error boom", "closed->open: trip rule consecutiveFailures reached: boom", "running 2", "fulfilled 2",
-      "open->half-open: recovery interval elapsed", "half-open->closed: 2 trial calls succeeded",
+      "error boom",
+      "closed->open: trip rule consecutiveFailures reached: boom",
+      "running 2",
+      "fulfilled 2",
+      "open->half-open: recovery interval elapsed",
+      "half-open->closed: 2 trial calls succeeded",
       "closed failures=0 attempt=0 phase=null interval=null trials=0/0 last=boom",
     ],
   },
@@ -215,24 +237,33 @@ const scenarios: Scenario[] = [
       return p.log;
     },
     expected: [
-      "error boom", "closed->open: trip rule consecutiveFailures reached: boom",
+      "error boom",
+      "closed->open: trip rule consecutiveFailures reached: boom",
       "open failures=1 attempt=1 phase=fixed interval=100 trials=0/0 last=boom",
-      "error probe", "open->half-open: recovery interval elapsed", "half-open->open: trial call failed: probe",
+      "error probe",
+      "open->half-open: recovery interval elapsed",
+      "half-open->open: trial call failed: probe",
       "open failures=1 attempt=2 phase=exponential interval=200 trials=0/0 last=probe",
-      "ok recovered", "open->half-open: recovery interval elapsed", "half-open->closed: 1 trial call succeeded",
+      "ok recovered",
+      "open->half-open: recovery interval elapsed",
+      "half-open->closed: 1 trial call succeeded",
       "closed failures=0 attempt=0 phase=null interval=null trials=0/0 last=probe",
     ],
   },
   {
     name: "jitter uses the caller's pre-drawn random: full jitter with 0.5 halves the interval",
     async run(store) {
-      const p = new Probe(store, { trip: consecutiveFailures(1), recovery: exponential({ initialMs: 30_000, maxMs: 60_000, jitter: "full" }) });
+      const p = new Probe(store, {
+        trip: consecutiveFailures(1),
+        recovery: exponential({ initialMs: 30_000, maxMs: 60_000, jitter: "full" }),
+      });
       await p.call(fail());
       await p.snap();
       return p.log;
     },
     expected: [
-      "error boom", "closed->open: trip rule consecutiveFailures reached: boom",
+      "error boom",
+      "closed->open: trip rule consecutiveFailures reached: boom",
       "open failures=1 attempt=1 phase=exponential interval=15000 trials=0/0 last=boom",
     ],
   },
@@ -255,7 +286,10 @@ const scenarios: Scenario[] = [
       return p.log;
     },
     expected: [
-      "error boom", "error boom", "closed->open: trip rule consecutiveFailures reached: boom", "slow late",
+      "error boom",
+      "error boom",
+      "closed->open: trip rule consecutiveFailures reached: boom",
+      "slow late",
       "open failures=2 attempt=1 phase=fixed interval=60000 trials=0/0 last=late",
     ],
   },
@@ -274,10 +308,13 @@ const scenarios: Scenario[] = [
       return p.log;
     },
     expected: [
-      "error boom", "closed->open: isolated",
+      "error boom",
+      "closed->open: isolated",
       "open isolated failures=1 attempt=1 phase=fixed interval=null trials=0/0 last=boom",
-      "rejected forever", "open->closed: reset",
-      "closed failures=0 attempt=0 phase=null interval=null trials=0/0 last=boom", "ok 2",
+      "rejected forever",
+      "open->closed: reset",
+      "closed failures=0 attempt=0 phase=null interval=null trials=0/0 last=boom",
+      "ok 2",
     ],
   },
   {
@@ -298,8 +335,10 @@ const scenarios: Scenario[] = [
     },
     expected: [
       "closed->open: trip rule consecutiveFailures reached: db still down",
-      "open failures=2 attempt=1 phase=fixed interval=100 trials=0/0 last=db still down", "available false",
-      "open failures=2 attempt=1 phase=fixed interval=100 trials=0/0 last=db still down", "available true",
+      "open failures=2 attempt=1 phase=fixed interval=100 trials=0/0 last=db still down",
+      "available false",
+      "open failures=2 attempt=1 phase=fixed interval=100 trials=0/0 last=db still down",
+      "available true",
       "open->closed: 1 trial call succeeded",
       "closed failures=0 attempt=0 phase=null interval=null trials=0/0 last=db still down",
     ],
@@ -307,7 +346,12 @@ const scenarios: Scenario[] = [
   {
     name: "an ignored error returns its trial permit; a trial that never settles is taken back after trialTimeoutMs",
     async run(store) {
-      const p = new Probe(store, { trip: consecutiveFailures(1), recovery: 100, ignore: [TypeError], halfOpen: { maxCalls: 1, trialTimeoutMs: 200 } });
+      const p = new Probe(store, {
+        trip: consecutiveFailures(1),
+        recovery: 100,
+        ignore: [TypeError],
+        halfOpen: { maxCalls: 1, trialTimeoutMs: 200 },
+      });
       await p.call(fail());
       await sleep(200);
       await p.call(() => {
@@ -327,10 +371,15 @@ const scenarios: Scenario[] = [
       return p.log;
     },
     expected: [
-      "error boom", "closed->open: trip rule consecutiveFailures reached: boom",
-      "error not counted", "open->half-open: recovery interval elapsed",
+      "error boom",
+      "closed->open: trip rule consecutiveFailures reached: boom",
+      "error not counted",
+      "open->half-open: recovery interval elapsed",
       "half-open failures=1 attempt=1 phase=fixed interval=null trials=0/0 last=boom",
-      "rejected now", "ok taken back", "half-open->closed: 1 trial call succeeded", "hung late",
+      "rejected now",
+      "ok taken back",
+      "half-open->closed: 1 trial call succeeded",
+      "hung late",
       "closed failures=0 attempt=0 phase=null interval=null trials=0/0 last=boom",
     ],
   },
@@ -347,11 +396,21 @@ describe("Store conformance: CircuitBreaker scenarios", () => {
 });
 
 describe("Store conformance: the breaker decision under random inputs", () => {
-  const trips = [consecutiveFailures(2), failureRatio(0.5, { windowCalls: 4 }), failuresInWindow(3, 3_600_000), failureRatio(0.5, { windowMs: 3_600_000, minimumCalls: 3 })];
+  const trips = [
+    consecutiveFailures(2),
+    failureRatio(0.5, { windowCalls: 4 }),
+    failuresInWindow(3, 3_600_000),
+    failureRatio(0.5, { windowMs: 3_600_000, minimumCalls: 3 }),
+  ];
   const input: fc.Arbitrary<BreakerInput> = fc.oneof(
     { weight: 4, arbitrary: fc.constant<BreakerInput>({ type: "acquire" }) },
     { weight: 3, arbitrary: fc.integer({ min: -1, max: 6 }).map<BreakerInput>((epoch) => ({ type: "success", epoch })) },
-    { weight: 4, arbitrary: fc.tuple(fc.integer({ min: -1, max: 6 }), fc.double({ min: 0, max: 0.99, noNaN: true })).map<BreakerInput>(([epoch, random]) => ({ type: "failure", epoch, reason: `f${epoch}`, random })) },
+    {
+      weight: 4,
+      arbitrary: fc
+        .tuple(fc.integer({ min: -1, max: 6 }), fc.double({ min: 0, max: 0.99, noNaN: true }))
+        .map<BreakerInput>(([epoch, random]) => ({ type: "failure", epoch, reason: `f${epoch}`, random })),
+    },
     { weight: 1, arbitrary: fc.integer({ min: 0, max: 6 }).map<BreakerInput>((epoch) => ({ type: "release", epoch })) },
     { weight: 1, arbitrary: fc.constantFrom<BreakerInput>({ type: "isolate" }, { type: "reset" }) },
   );
@@ -359,22 +418,32 @@ describe("Store conformance: the breaker decision under random inputs", () => {
   it("every store gives the same outputs and records for the same inputs", async () => {
     let run = 0;
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 0, max: trips.length - 1 }), fc.array(input, { minLength: 1, maxLength: 25 }), async (t, inputs) => {
-        const trip = trips[t] ?? consecutiveFailures(2);
-        const decision = new BreakerDecision({ trip, recovery: constant(0), maxCalls: 2, successesToClose: 2, trialTimeoutMs: 3_600_000 });
-        const key = `prop${run++}`;
-        const stores = backends.all.map((b) => b.store());
-        const traces = await Promise.all(
-          stores.map(async (store) => {
-            const trace: unknown[] = [];
-            for (const i of inputs) trace.push(normalise(await store.apply(decision, key, i, Date.now())));
-            trace.push(normaliseRecord(await store.read(decision, key, Date.now())));
-            return trace;
-          }),
-        );
-        for (const s of stores) await s.close();
-        for (const trace of traces.slice(1)) expect(trace).toEqual(traces[0]);
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: trips.length - 1 }),
+        fc.array(input, { minLength: 1, maxLength: 25 }),
+        async (t, inputs) => {
+          const trip = trips[t] ?? consecutiveFailures(2);
+          const decision = new BreakerDecision({
+            trip,
+            recovery: constant(0),
+            maxCalls: 2,
+            successesToClose: 2,
+            trialTimeoutMs: 3_600_000,
+          });
+          const key = `prop${run++}`;
+          const stores = backends.all.map((b) => b.store());
+          const traces = await Promise.all(
+            stores.map(async (store) => {
+              const trace: unknown[] = [];
+              for (const i of inputs) trace.push(normalise(await store.apply(decision, key, i, Date.now())));
+              trace.push(normaliseRecord(await store.read(decision, key, Date.now())));
+              return trace;
+            }),
+          );
+          for (const s of stores) await s.close();
+          for (const trace of traces.slice(1)) expect(trace).toEqual(traces[0]);
+        },
+      ),
       { numRuns: 60 },
     );
   });

@@ -69,10 +69,16 @@ const scenarios: Scenario[] = [
       return log;
     },
     expected: [
-      "allowed remaining=4/5 retry=0", "allowed remaining=3/5 retry=0", "allowed remaining=0/5 retry=0",
-      "refused remaining=0/5 retry=<=3600000", "allowed remaining=0/5 retry=0",
-      "--", "allowed remaining=1/5 retry=0", "refused remaining=1/5 retry=<=3600000",
-      "--", "allowed remaining=0/5 retry=0",
+      "allowed remaining=4/5 retry=0",
+      "allowed remaining=3/5 retry=0",
+      "allowed remaining=0/5 retry=0",
+      "refused remaining=0/5 retry=<=3600000",
+      "allowed remaining=0/5 retry=0",
+      "--",
+      "allowed remaining=1/5 retry=0",
+      "refused remaining=1/5 retry=<=3600000",
+      "--",
+      "allowed remaining=0/5 retry=0",
     ],
   },
   {
@@ -104,9 +110,15 @@ const scenarios: Scenario[] = [
       return log;
     },
     expected: [
-      "allowed remaining=3/4 retry=0", "allowed remaining=1/4 retry=0", "allowed remaining=0/4 retry=0",
-      "refused remaining=0/4 retry=<=60000", "rejected retry=<=60000",
-      "--", "allowed remaining=1/2 retry=0", "allowed remaining=0/2 retry=0", "refused remaining=0/2 retry=<=150",
+      "allowed remaining=3/4 retry=0",
+      "allowed remaining=1/4 retry=0",
+      "allowed remaining=0/4 retry=0",
+      "refused remaining=0/4 retry=<=60000",
+      "rejected retry=<=60000",
+      "--",
+      "allowed remaining=1/2 retry=0",
+      "allowed remaining=0/2 retry=0",
+      "refused remaining=0/2 retry=<=150",
       "allowed remaining=0/2 retry=0",
     ],
   },
@@ -119,9 +131,14 @@ const scenarios: Scenario[] = [
       return log;
     },
     expected: [
-      "allowed remaining=3/4 retry=0", "allowed remaining=1/4 retry=0", "allowed remaining=0/4 retry=0",
-      "refused remaining=0/4 retry=<=7200000", "allowed remaining=0/4 retry=0",
-      "--", "allowed remaining=0/4 retry=0", "refused remaining=0/4 retry=<=7200000",
+      "allowed remaining=3/4 retry=0",
+      "allowed remaining=1/4 retry=0",
+      "allowed remaining=0/4 retry=0",
+      "refused remaining=0/4 retry=<=7200000",
+      "allowed remaining=0/4 retry=0",
+      "--",
+      "allowed remaining=0/4 retry=0",
+      "refused remaining=0/4 retry=<=7200000",
     ],
   },
   {
@@ -136,9 +153,13 @@ const scenarios: Scenario[] = [
       return log;
     },
     expected: [
-      "allowed remaining=2/3 retry=0", "allowed remaining=0/3 retry=0", "refused remaining=0/3 retry=<=150",
       "allowed remaining=2/3 retry=0",
-      "--", "allowed remaining=0/10 retry=0", "refused remaining=0/10 retry=<=60000",
+      "allowed remaining=0/3 retry=0",
+      "refused remaining=0/3 retry=<=150",
+      "allowed remaining=2/3 retry=0",
+      "--",
+      "allowed remaining=0/10 retry=0",
+      "refused remaining=0/10 retry=<=60000",
     ],
   },
   {
@@ -158,7 +179,9 @@ const scenarios: Scenario[] = [
       );
       log.push(refused);
       const s = b.snapshot();
-      log.push(`b sees rate=${s.ratePerSec} epoch=${s.epoch} backoffs=${s.backoffs} last=${s.lastBackoff?.status} cooldown=${s.cooldownUntil !== null}`);
+      log.push(
+        `b sees rate=${s.ratePerSec} epoch=${s.epoch} backoffs=${s.backoffs} last=${s.lastBackoff?.status} cooldown=${s.cooldownUntil !== null}`,
+      );
       // The second permit was issued before the cut: its 429 does not cut again.
       const late = await backedOff(a, { status: 429, permit: p2 });
       log.push(`stale 429 congestion=${late}`);
@@ -171,9 +194,12 @@ const scenarios: Scenario[] = [
       return log;
     },
     expected: [
-      "a permits epoch 0,0", "b refused retry=<=300",
+      "a permits epoch 0,0",
+      "b refused retry=<=300",
       "b sees rate=35 epoch=1 backoffs=1 last=429 cooldown=true",
-      "stale 429 congestion=false", "b admitted epoch 1", "a sees successes=1",
+      "stale 429 congestion=false",
+      "b admitted epoch 1",
+      "a sees successes=1",
     ],
   },
 ];

@@ -71,8 +71,19 @@ function withTestClock(script: LuaScript): LuaScript {
 }
 
 /** Applies a batch through the twin on `store`'s server at time `now`, decoding as RedisStore does. */
-async function twinApply<S, I, O>(store: RedisStore, twin: Twin<S, I, O>, decision: Decision<S, I, O>, key: string, inputs: readonly I[], now: number): Promise<O[]> {
-  const reply = await store.adapter.evalScript(withTestClock(twin.script), [store.redisKey(key)], [...twin.args(decision, inputs), "0", String(now)]);
+async function twinApply<S, I, O>(
+  store: RedisStore,
+  twin: Twin<S, I, O>,
+  decision: Decision<S, I, O>,
+  key: string,
+  inputs: readonly I[],
+  now: number,
+): Promise<O[]> {
+  const reply = await store.adapter.evalScript(
+    withTestClock(twin.script),
+    [store.redisKey(key)],
+    [...twin.args(decision, inputs), "0", String(now)],
+  );
   return twin.decode(reply, inputs, now);
 }
 
@@ -158,7 +169,11 @@ const START = 1_763_900_000_000;
 
 const limitInput = (limit: number): fc.Arbitrary<LimitInput> => fc.record({ cost: fc.integer({ min: 0, max: limit }), peek: fc.boolean() });
 const dt = (windowMs: number): fc.Arbitrary<number> =>
-  fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 6, arbitrary: fc.integer({ min: 1, max: Math.ceil(windowMs / 4) }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: Math.ceil(windowMs * 2.5) }) });
+  fc.oneof(
+    { weight: 3, arbitrary: fc.constant(0) },
+    { weight: 6, arbitrary: fc.integer({ min: 1, max: Math.ceil(windowMs / 4) }) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: Math.ceil(windowMs * 2.5) }) },
+  );
 
 /** A limit state in a comparable shape: the exact log without its compaction details. */
 function limitState(kind: string) {
@@ -185,7 +200,13 @@ describe("Lua twins of the limiters: the same outputs and state as the TypeScrip
         fc.asyncProperty(
           fc
             .tuple(fc.integer({ min: 1, max: 12 }), fc.constantFrom(1_000, 2_500, 333.3, 60_000))
-            .chain(([limit, windowMs]) => fc.tuple(fc.constant(limit), fc.constant(windowMs), fc.array(fc.tuple(dt(windowMs), limitInput(limit)), { minLength: 1, maxLength: 30 }))),
+            .chain(([limit, windowMs]) =>
+              fc.tuple(
+                fc.constant(limit),
+                fc.constant(windowMs),
+                fc.array(fc.tuple(dt(windowMs), limitInput(limit)), { minLength: 1, maxLength: 30 }),
+              ),
+            ),
           fc.integer({ min: 0, max: 10_000_000 }),
           async ([limit, windowMs, steps], offset) => {
             const decision = make(limit, windowMs);
@@ -214,16 +235,17 @@ describe("Lua twins of the limiters, many keys in one script: the same outputs a
       expect(standalone.length).toBeGreaterThanOrEqual(2);
       await fc.assert(
         fc.asyncProperty(
-          fc
-            .tuple(fc.integer({ min: 1, max: 12 }), fc.constantFrom(1_000, 2_500, 333.3, 60_000))
-            .chain(([limit, windowMs]) =>
-              fc.tuple(
-                fc.constant(limit),
-                fc.constant(windowMs),
-                fc.array(fc.array(fc.tuple(fc.integer({ min: 0, max: KEYS - 1 }), limitInput(limit)), { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 8 }),
-                fc.array(dt(windowMs), { minLength: 8, maxLength: 8 }),
-              ),
+          fc.tuple(fc.integer({ min: 1, max: 12 }), fc.constantFrom(1_000, 2_500, 333.3, 60_000)).chain(([limit, windowMs]) =>
+            fc.tuple(
+              fc.constant(limit),
+              fc.constant(windowMs),
+              fc.array(fc.array(fc.tuple(fc.integer({ min: 0, max: KEYS - 1 }), limitInput(limit)), { minLength: 1, maxLength: 8 }), {
+                minLength: 1,
+                maxLength: 8,
+              }),
+              fc.array(dt(windowMs), { minLength: 8, maxLength: 8 }),
             ),
+          ),
           fc.integer({ min: 0, max: 10_000_000 }),
           async ([limit, windowMs, batches, gaps], offset) => {
             const decision = make(limit, windowMs);
@@ -262,7 +284,12 @@ describe("RedisStore with batchAcrossKeys on a cluster (as behind a sharding pro
     expect(clusters.length).toBe(2);
     for (const clustered of clusters) {
       const warnings: string[] = [];
-      const s = new RedisStore({ client: clustered.adapter, namespace: `xslot${process.pid}n${seq++}`, batchAcrossKeys: true, logger: { warn: (_, m) => void warnings.push(String(m)) } });
+      const s = new RedisStore({
+        client: clustered.adapter,
+        namespace: `xslot${process.pid}n${seq++}`,
+        batchAcrossKeys: true,
+        logger: { warn: (_, m) => void warnings.push(String(m)) },
+      });
       const errors: string[] = [];
       s.on("error", ({ error }) => errors.push(String(error)));
       try {
@@ -298,7 +325,14 @@ describe("RedisStore with batchAcrossKeys on a cluster (as behind a sharding pro
  * `now`: each key's inputs in order, keys in the order they first appear (as RedisStore
  * groups them); answers one output per call, in call order.
  */
-async function twinApplyMany<S, I, O>(store: RedisStore, twin: Twin<S, I, O>, decision: Decision<S, I, O>, keys: readonly string[], batch: readonly (readonly [number, I])[], now: number): Promise<O[]> {
+async function twinApplyMany<S, I, O>(
+  store: RedisStore,
+  twin: Twin<S, I, O>,
+  decision: Decision<S, I, O>,
+  keys: readonly string[],
+  batch: readonly (readonly [number, I])[],
+  now: number,
+): Promise<O[]> {
   const order: number[] = [];
   const byKey = new Map<number, { inputs: I[]; at: number[] }>();
   batch.forEach(([k, input], i) => {
@@ -316,7 +350,11 @@ async function twinApplyMany<S, I, O>(store: RedisStore, twin: Twin<S, I, O>, de
     args.push(String(own.length), ...own);
   }
   const multi = twin.multi as LuaScript;
-  const reply = (await store.adapter.evalScript(withTestClock(multi), order.map((k) => store.redisKey(keys[k] as string)), [...args, "0", String(now)])) as unknown[];
+  const reply = (await store.adapter.evalScript(
+    withTestClock(multi),
+    order.map((k) => store.redisKey(keys[k] as string)),
+    [...args, "0", String(now)],
+  )) as unknown[];
   expect(reply).toHaveLength(order.length + 1);
   const out = new Array<O>(batch.length);
   order.forEach((k, j) => {
@@ -365,15 +403,24 @@ describe("Lua twin of the adaptive limiter: the same outputs and record as Adapt
     maxCooldownMs: fc.constantFrom(60_000, 500),
     forgetAfterMs: fc.constantFrom(600_000),
   });
-  const gap = fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 6, arbitrary: fc.integer({ min: 1, max: 400 }) }, { weight: 1, arbitrary: fc.integer({ min: 400, max: 5_000 }) });
+  const gap = fc.oneof(
+    { weight: 3, arbitrary: fc.constant(0) },
+    { weight: 6, arbitrary: fc.integer({ min: 1, max: 400 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 400, max: 5_000 }) },
+  );
 
   it("random acquires, successes, back-offs (with and without quota headers) and resets", async () => {
     await fc.assert(
-      fc.asyncProperty(params, fc.array(fc.tuple(gap, input), { minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: 10_000_000 }), async (p, steps, offset) => {
-        const decision = new AdaptiveDecision(p);
-        // Outputs hold absolute times; the twin moves them onto the caller's clock, which here is the same one.
-        sameAsMemory(await traces(ADAPTIVE_TWIN, decision, `adaptive${process.pid}:${seq++}`, START + offset, steps, (s) => s), true);
-      }),
+      fc.asyncProperty(
+        params,
+        fc.array(fc.tuple(gap, input), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 0, max: 10_000_000 }),
+        async (p, steps, offset) => {
+          const decision = new AdaptiveDecision(p);
+          // Outputs hold absolute times; the twin moves them onto the caller's clock, which here is the same one.
+          sameAsMemory(await traces(ADAPTIVE_TWIN, decision, `adaptive${process.pid}:${seq++}`, START + offset, steps, (s) => s), true);
+        },
+      ),
       { numRuns: Number(process.env.TWIN_RUNS ?? 60) },
     );
   });

@@ -2,7 +2,14 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
-import { AdaptiveRateLimiter, CircuitBreakers, consecutiveFailures, fixedThenExponential, ManualClock, TokenBucket } from "../../src/index.js";
+import {
+  AdaptiveRateLimiter,
+  CircuitBreakers,
+  consecutiveFailures,
+  fixedThenExponential,
+  ManualClock,
+  TokenBucket,
+} from "../../src/index.js";
 import { runDashboard, type RunningDashboard } from "../../src/dashboard/index.js";
 import { launchChromium } from "./browser.js";
 
@@ -16,7 +23,10 @@ let dashboard: RunningDashboard;
 const clock = new ManualClock(Date.UTC(2026, 10, 23, 9, 30));
 const breakers = new CircuitBreakers({
   clock,
-  defaults: { trip: consecutiveFailures(3), recovery: fixedThenExponential({ intervalMs: 30_000, fixedAttempts: 2, exponentialAttempts: 4 }) },
+  defaults: {
+    trip: consecutiveFailures(3),
+    recovery: fixedThenExponential({ intervalMs: 30_000, fixedAttempts: 2, exponentialAttempts: 4 }),
+  },
 });
 const perUser = new TokenBucket({ name: "api-per-user", ratePerSec: 20, capacity: 40, clock });
 const notion = new AdaptiveRateLimiter({ name: "notion", clock, initialRatePerSec: 3 });
@@ -24,7 +34,13 @@ const notion = new AdaptiveRateLimiter({ name: "notion", clock, initialRatePerSe
 beforeAll(async () => {
   breakers.get("payments");
   breakers.get("inventory");
-  dashboard = await runDashboard({ sources: [breakers, perUser, notion], port: 0, allowControl: true, intervalMs: 250, title: "Breakwater — e2e" });
+  dashboard = await runDashboard({
+    sources: [breakers, perUser, notion],
+    port: 0,
+    allowControl: true,
+    intervalMs: 250,
+    title: "Breakwater — e2e",
+  });
   browser = await launchChromium();
 });
 

@@ -1,7 +1,14 @@
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { AdaptiveRateLimiter, CircuitBreaker, CircuitBreakers, consecutiveFailures, InvalidOptionError, ManualClock } from "../../src/index.js";
+import {
+  AdaptiveRateLimiter,
+  CircuitBreaker,
+  CircuitBreakers,
+  consecutiveFailures,
+  InvalidOptionError,
+  ManualClock,
+} from "../../src/index.js";
 import { dashboardHandler, type DashboardHandler, type DashboardOptions, runDashboard } from "../../src/dashboard/index.js";
 import { openStream } from "./sse.js";
 
@@ -32,7 +39,11 @@ async function serve(handler: DashboardHandler, mount = ""): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-function call(url: string, method = "GET", headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function call(
+  url: string,
+  method = "GET",
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method, headers }, (res) => {
       let body = "";
@@ -66,7 +77,16 @@ describe("dashboardHandler: page and status", () => {
     const status = JSON.parse((await call(`${base}/status`)).body);
     expect(status).toMatchObject({
       control: false,
-      breakers: [{ name: "payments", state: "closed", failures: 1, totals: { failures: 1 }, lastFailure: { reason: "upstream 503" }, store: "memory" }],
+      breakers: [
+        {
+          name: "payments",
+          state: "closed",
+          failures: 1,
+          totals: { failures: 1 },
+          lastFailure: { reason: "upstream 503" },
+          store: "memory",
+        },
+      ],
     });
   });
 
@@ -76,7 +96,13 @@ describe("dashboardHandler: page and status", () => {
     await breakers.execute("payments", boom).catch(() => undefined);
     clock.advance(1_500);
     let [view] = (await handler.snapshot()).breakers;
-    expect(view).toMatchObject({ state: "open", nextProbeInMs: 3_500, retryPhase: expect.any(String), attempt: 1, openedAt: 1_700_000_000_000 });
+    expect(view).toMatchObject({
+      state: "open",
+      nextProbeInMs: 3_500,
+      retryPhase: expect.any(String),
+      attempt: 1,
+      openedAt: 1_700_000_000_000,
+    });
     breakers.get("payments").isolate();
     [view] = (await handler.snapshot()).breakers;
     expect(view).toMatchObject({ state: "open", isolated: true, nextProbeInMs: null });
@@ -163,7 +189,11 @@ describe("dashboardHandler: control", () => {
     expect((await call(`${base}/breakers/payments/isolate`, "POST")).status).toBe(403);
     const isolated = await call(`${base}/breakers/payments/isolate`, "POST", { "x-breakwater-control": "1" });
     expect(isolated.status).toBe(200);
-    expect(JSON.parse(isolated.body)).toMatchObject({ ok: true, action: "isolate", breaker: { name: "payments", isolated: true, state: "open" } });
+    expect(JSON.parse(isolated.body)).toMatchObject({
+      ok: true,
+      action: "isolate",
+      breaker: { name: "payments", isolated: true, state: "open" },
+    });
     expect(breakers.get("payments").status().isolated).toBe(true);
     expect((await call(`${base}/breakers/payments/reset`, "POST", { "x-breakwater-control": "1" })).status).toBe(200);
     expect(breakers.get("payments").state).toBe("closed");

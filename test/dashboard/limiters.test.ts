@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { AdaptiveRateLimiter, CircuitBreakers, consecutiveFailures, FixedWindow, ManualClock, RetryPolicy, SlidingWindow, TokenBucket } from "../../src/index.js";
+import {
+  AdaptiveRateLimiter,
+  CircuitBreakers,
+  consecutiveFailures,
+  FixedWindow,
+  ManualClock,
+  RetryPolicy,
+  SlidingWindow,
+  TokenBucket,
+} from "../../src/index.js";
 import { ApiClient, EnterpriseClient } from "../../src/http/index.js";
 import { dashboardHandler } from "../../src/dashboard/index.js";
 
@@ -18,8 +27,26 @@ describe("dashboard: rate limiters", () => {
     const { limiters, breakers } = await handler.snapshot();
     expect(breakers).toEqual([]);
     expect(limiters).toEqual([
-      expect.objectContaining({ name: "per-user", kind: "keyed", algorithm: "TokenBucket", ratePerSec: 5, limit: 10, windowMs: null, remaining: 6, cooldownMs: 0, queued: 0, store: "memory" }),
-      expect.objectContaining({ name: "search", algorithm: "SlidingWindow", ratePerSec: 100 / 60, limit: 100, windowMs: 60_000, remaining: 100 }),
+      expect.objectContaining({
+        name: "per-user",
+        kind: "keyed",
+        algorithm: "TokenBucket",
+        ratePerSec: 5,
+        limit: 10,
+        windowMs: null,
+        remaining: 6,
+        cooldownMs: 0,
+        queued: 0,
+        store: "memory",
+      }),
+      expect.objectContaining({
+        name: "search",
+        algorithm: "SlidingWindow",
+        ratePerSec: 100 / 60,
+        limit: 100,
+        windowMs: 60_000,
+        remaining: 100,
+      }),
       expect.objectContaining({ name: "exports", algorithm: "FixedWindow", ratePerSec: 3, limit: 3, windowMs: 1_000, remaining: 0 }),
     ]);
     // Looking took nothing and emitted nothing.
@@ -58,7 +85,13 @@ describe("dashboard: rate limiters", () => {
   it("shows an HTTP client's limiter and (EnterpriseClient) breaker; a breaker given twice is shown once", async () => {
     const clock = new ManualClock();
     const breakers = new CircuitBreakers({ clock, defaults: { trip: consecutiveFailures(1) } });
-    const enterprise = new EnterpriseClient({ integration: "hubspot", baseUrl: "https://api.hubapi.com", clock, circuitBreaker: breakers, fetch: async () => new Response(null, { status: 500 }) });
+    const enterprise = new EnterpriseClient({
+      integration: "hubspot",
+      baseUrl: "https://api.hubapi.com",
+      clock,
+      circuitBreaker: breakers,
+      fetch: async () => new Response(null, { status: 500 }),
+    });
     const api = new ApiClient({ baseUrl: "https://api.example.com", clock, fetch: async () => new Response("{}") });
     const handler = dashboardHandler({ sources: [breakers, enterprise, api] });
     await enterprise.request("GET", "/");

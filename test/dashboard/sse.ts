@@ -30,7 +30,10 @@ export function openStream(url: string): Promise<SnapshotStream> {
           buffer = buffer.slice(end + 2);
           const lines = frame.split("\n");
           if (lines.includes("event: snapshot")) {
-            const data = lines.filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+            const data = lines
+              .filter((l) => l.startsWith("data: "))
+              .map((l) => l.slice(6))
+              .join("\n");
             received.push(JSON.parse(data) as DashboardSnapshot);
             for (const w of [...waiters]) w();
           }

@@ -34,7 +34,10 @@ function runDemoProcess(scale: number, timeoutMs: number): Promise<{ code: numbe
 function row(table: string, name: string): [number, number] {
   const line = table.split("\n").find((l) => l.startsWith(`| ${name} `));
   if (line === undefined) throw new Error(`no "${name}" row in:\n${table}`);
-  const cells = line.split("|").map((c) => c.trim()).filter((c) => c !== "");
+  const cells = line
+    .split("|")
+    .map((c) => c.trim())
+    .filter((c) => c !== "");
   return [Number(cells[1]!.replace(/[,%]/g, "")), Number(cells[2]!.replace(/[,%]/g, ""))];
 }
 
@@ -46,7 +49,16 @@ describe("npm run demo", () => {
     expect(code).toBe(0);
     expect(ms).toBeLessThan(20_000);
     expect(stdout).toMatch(/^\| +\| +naive retry \| +Breakwater \|$/m);
-    for (const name of ["requests sent", "successes (200)", "answered 429", "answered 503", "breaker opens", "goodput (share of limit)", "latency p50 (ok calls)", "latency p99 (ok calls)"]) {
+    for (const name of [
+      "requests sent",
+      "successes (200)",
+      "answered 429",
+      "answered 503",
+      "breaker opens",
+      "goodput (share of limit)",
+      "latency p50 (ok calls)",
+      "latency p99 (ok calls)",
+    ]) {
       expect(stdout).toContain(`| ${name}`);
     }
     // Not a TTY: occasional progress lines, no carriage returns or escape codes.

@@ -37,9 +37,17 @@ function run(file: string): Promise<Run> {
 const EXAMPLES: readonly (readonly [file: string, expected: readonly (string | RegExp)[]])[] = [
   [
     "server-rate-limit.ts",
-    [/^listening on http:\/\/127\.0\.0\.1:\d+/m, /alice #4 -> 429 {2}retry-after: \d+/, "alice: 3 admitted, 2 limited (429)", "bob: 2 admitted, 0 limited (429)"],
+    [
+      /^listening on http:\/\/127\.0\.0\.1:\d+/m,
+      /alice #4 -> 429 {2}retry-after: \d+/,
+      "alice: 3 admitted, 2 limited (429)",
+      "bob: 2 admitted, 0 limited (429)",
+    ],
   ],
-  ["full-protection-stack.ts", ['"g" -> 503: Service unavailable. Retry in', '"j" -> ok(j)', /^done: the upstream saw \d+ calls; breaker closed$/m]],
+  [
+    "full-protection-stack.ts",
+    ['"g" -> 503: Service unavailable. Retry in', '"j" -> ok(j)', /^done: the upstream saw \d+ calls; breaker closed$/m],
+  ],
   ["failsafe.ts", ["gamma -> circuit open", "epsilon -> {", /^done: \d+ requests served; circuit closed/m]],
   ["http-service.ts", ["-> 503 (Retry-After:", 'GET /search?q=dogs -> 200 {"hits"']],
   ["queue-worker.ts", ["published job-12", "done; 0 jobs left"]],

@@ -109,7 +109,14 @@ describe("ApiClient: building requests", () => {
 describe("ApiClient: responses and back-off", () => {
   it("returns any response that is not a back-off as it is", async () => {
     const api = client();
-    for (const [status, body] of [[200, "fine"], [201, "made"], [404, "nope"], [400, "bad"], [500, "boom"], [502, "gateway"]] as const) {
+    for (const [status, body] of [
+      [200, "fine"],
+      [201, "made"],
+      [404, "nope"],
+      [400, "bad"],
+      [500, "boom"],
+      [502, "gateway"],
+    ] as const) {
       server.handle(reply(status, { "x-who": "upstream" }, body));
       const res = await api.request("GET", "/r");
       expect(res.status).toBe(status);
@@ -130,7 +137,12 @@ describe("ApiClient: responses and back-off", () => {
     expect(server.requests).toHaveLength(3);
     // Each retry waited out the cooldown the upstream asked for.
     expect(Date.now() - started).toBeGreaterThanOrEqual(95);
-    expect(api.limiter.snapshot()).toMatchObject({ backoffs: 2, successes: 1, inFlight: 0, lastBackoff: { status: 429, retryAfterMs: 50 } });
+    expect(api.limiter.snapshot()).toMatchObject({
+      backoffs: 2,
+      successes: 1,
+      inFlight: 0,
+      lastBackoff: { status: 429, retryAfterMs: 50 },
+    });
   });
 
   it("retries a 503 (a back-off status by default) with a cooldown from the rate", async () => {
@@ -352,7 +364,7 @@ describe("ApiClient: timeouts and abort", () => {
     const pending = failure(api.request("GET", "/x", { signal: controller.signal }));
     await until(() => server.open.length === 1);
     controller.abort();
-    expect((await pending as Error).name).toBe("AbortError");
+    expect(((await pending) as Error).name).toBe("AbortError");
     expect(api.limiter.snapshot().inFlight).toBe(0);
   });
 });
@@ -400,6 +412,8 @@ describe("ApiClient: options", () => {
     [{ onListenerError: "warn" }, "onListenerError"],
   ];
   it.each(bad)("%o throws InvalidOptionError naming %s", (options, option) => {
-    expect(() => new ApiClient({ baseUrl: server.url, ...options } as unknown as ApiClientOptions)).toThrow(expect.objectContaining({ name: "InvalidOptionError", option }));
+    expect(() => new ApiClient({ baseUrl: server.url, ...options } as unknown as ApiClientOptions)).toThrow(
+      expect.objectContaining({ name: "InvalidOptionError", option }),
+    );
   });
 });

@@ -17,7 +17,13 @@ interface LogLine {
 }
 
 /** A pino-style logger that records every line. */
-function recordingLogger(): { lines: LogLine[]; debug: (o: Record<string, unknown>, m: string) => void; info: (o: Record<string, unknown>, m: string) => void; warn: (o: Record<string, unknown>, m: string) => void; error: (o: Record<string, unknown>, m: string) => void } {
+function recordingLogger(): {
+  lines: LogLine[];
+  debug: (o: Record<string, unknown>, m: string) => void;
+  info: (o: Record<string, unknown>, m: string) => void;
+  warn: (o: Record<string, unknown>, m: string) => void;
+  error: (o: Record<string, unknown>, m: string) => void;
+} {
   const lines: LogLine[] = [];
   return {
     lines,
@@ -29,7 +35,11 @@ function recordingLogger(): { lines: LogLine[]; debug: (o: Record<string, unknow
 }
 
 /** A client with a fast rate, recording metrics and logs. */
-function setup(options: Partial<EnterpriseClientOptions> = {}): { client: EnterpriseClient; events: RequestMetricsEvent[]; logs: LogLine[] } {
+function setup(options: Partial<EnterpriseClientOptions> = {}): {
+  client: EnterpriseClient;
+  events: RequestMetricsEvent[];
+  logs: LogLine[];
+} {
   const events: RequestMetricsEvent[] = [];
   const logger = recordingLogger();
   const client = new EnterpriseClient({
@@ -45,7 +55,20 @@ function setup(options: Partial<EnterpriseClientOptions> = {}): { client: Enterp
   return { client, events, logs: logger.lines };
 }
 
-const METRIC_FIELDS = ["attempts", "circuitState", "context", "elapsedMs", "error", "integration", "method", "outcome", "path", "rateSnapshot", "statusCode", "tenantId"];
+const METRIC_FIELDS = [
+  "attempts",
+  "circuitState",
+  "context",
+  "elapsedMs",
+  "error",
+  "integration",
+  "method",
+  "outcome",
+  "path",
+  "rateSnapshot",
+  "statusCode",
+  "tenantId",
+];
 
 describe("EnterpriseClient: the limiter", () => {
   it("is keyed by integration and tenant", () => {
@@ -176,7 +199,10 @@ describe("EnterpriseClient: the circuit breaker", () => {
   });
 
   it("uses the integration's breaker of a CircuitBreakers it is given", async () => {
-    const breakers = new CircuitBreakers({ defaults: { trip: consecutiveFailures(1), recovery: 60_000 }, services: { notion: { trip: consecutiveFailures(2) } } });
+    const breakers = new CircuitBreakers({
+      defaults: { trip: consecutiveFailures(1), recovery: 60_000 },
+      services: { notion: { trip: consecutiveFailures(2) } },
+    });
     const { client } = setup({ circuitBreaker: breakers });
     expect(client.breaker).toBe(breakers.get("notion"));
     server.handle(reply(500));
@@ -224,7 +250,9 @@ describe("EnterpriseClient: metrics", () => {
     expect(event.elapsedMs).toBeGreaterThanOrEqual(0);
     expect(event.elapsedMs).toBeLessThan(5000);
     expect(event.rateSnapshot).toMatchObject({ successes: 1, backoffs: 0, inFlight: 0, cooldownUntil: null, lastBackoff: null });
-    expect(Object.keys(event.rateSnapshot)).toEqual(expect.arrayContaining(["ratePerSec", "cooldownUntil", "inFlight", "successes", "backoffs", "lastBackoff", "source"]));
+    expect(Object.keys(event.rateSnapshot)).toEqual(
+      expect.arrayContaining(["ratePerSec", "cooldownUntil", "inFlight", "successes", "backoffs", "lastBackoff", "source"]),
+    );
   });
 
   it("reports attempts, the last status and the error when back-offs run out", async () => {
@@ -293,7 +321,9 @@ describe("EnterpriseClient: metrics", () => {
     const res = await client.request("GET", "/x");
     expect(res.status).toBe(200);
     expect(calls).toBe(1);
-    expect(logs.filter((l) => l.msg === "metrics handler threw; event dropped")).toMatchObject([{ level: "error", obj: { err: { message: "metrics backend down" } } }]);
+    expect(logs.filter((l) => l.msg === "metrics handler threw; event dropped")).toMatchObject([
+      { level: "error", obj: { err: { message: "metrics backend down" } } },
+    ]);
     server.handle(reply(503));
     expect(await failure(client.request("GET", "/x"))).toBeInstanceOf(BackoffExhaustedError);
     expect(calls).toBe(2);
@@ -303,7 +333,9 @@ describe("EnterpriseClient: metrics", () => {
     const { client, logs } = setup({ onMetrics: async () => Promise.reject(new Error("async backend down")) });
     expect((await client.request("GET", "/x")).status).toBe(200);
     await until(() => logs.some((l) => l.msg === "metrics handler threw; event dropped"));
-    expect(logs.find((l) => l.msg === "metrics handler threw; event dropped")).toMatchObject({ obj: { err: { message: "async backend down" } } });
+    expect(logs.find((l) => l.msg === "metrics handler threw; event dropped")).toMatchObject({
+      obj: { err: { message: "async backend down" } },
+    });
   });
 });
 
@@ -316,7 +348,16 @@ describe("EnterpriseClient: logs", () => {
     expect(line).toMatchObject({
       level: "info",
       msg: "upstream request completed",
-      obj: { integration: "notion", tenantId: "acme", context: { region: "eu", job: 7 }, method: "GET", path: "/pages/1", statusCode: 200, attempts: 1, outcome: "ok" },
+      obj: {
+        integration: "notion",
+        tenantId: "acme",
+        context: { region: "eu", job: 7 },
+        method: "GET",
+        path: "/pages/1",
+        statusCode: 200,
+        attempts: 1,
+        outcome: "ok",
+      },
     });
     expect(typeof line.obj.elapsedMs).toBe("number");
   });
@@ -343,9 +384,23 @@ describe("EnterpriseClient: logs", () => {
       ["warn", "upstream asked to back off"],
       ["error", "upstream request failed"],
     ]);
-    expect(lines[0]!.obj).toMatchObject({ integration: "notion", tenantId: "acme", method: "GET", path: "/busy", status: 429, retryAfterMs: 10, attempt: 1, willRetry: true });
+    expect(lines[0]!.obj).toMatchObject({
+      integration: "notion",
+      tenantId: "acme",
+      method: "GET",
+      path: "/busy",
+      status: 429,
+      retryAfterMs: 10,
+      attempt: 1,
+      willRetry: true,
+    });
     expect(lines[1]!.obj).toMatchObject({ attempt: 2, willRetry: false });
-    expect(lines[2]!.obj).toMatchObject({ statusCode: 429, attempts: 2, outcome: "backoff-exhausted", err: { name: "BackoffExhaustedError" } });
+    expect(lines[2]!.obj).toMatchObject({
+      statusCode: 429,
+      attempts: 2,
+      outcome: "backoff-exhausted",
+      err: { name: "BackoffExhaustedError" },
+    });
   });
 
   it("logs circuit state changes and rejected requests", async () => {
@@ -368,7 +423,9 @@ describe("EnterpriseClient: logs", () => {
     const { client, logs } = setup();
     server.handle(reply(429, { "retry-after": "0" }));
     await failure(client.request("GET", "/x"));
-    expect(logs.filter((l) => l.level === "debug")).toMatchObject([{ msg: "rate changed", obj: { integration: "notion", reason: "backoff" } }]);
+    expect(logs.filter((l) => l.level === "debug")).toMatchObject([
+      { msg: "rate changed", obj: { integration: "notion", reason: "backoff" } },
+    ]);
   });
 
   it("a throwing logger never breaks a request, and metrics still flow", async () => {

@@ -71,12 +71,25 @@ describe("parseRetryAfter", () => {
     expect(MAX_HEADER_WAIT_MS).toBe(86_400_000);
   });
 
-  it.each(["-1", "-0.5", "soon", "", "   ", "1e3", "0x10", "Infinity", "NaN", "5 seconds", "Mon, 32 Jan 2024 00:00:00 GMT", "Fri, 31 Feb 2025 10:00:00 GMT", "Mon, 01 Foo 2024 00:00:00 GMT", "Mon, 01 Jan 2024 25:00:00 GMT", "2024-01-01T00:00:00Z"])(
-    "ignores garbage and negatives: %j",
-    (value) => {
-      expect(parseRetryAfter(value, at)).toBeUndefined();
-    },
-  );
+  it.each([
+    "-1",
+    "-0.5",
+    "soon",
+    "",
+    "   ",
+    "1e3",
+    "0x10",
+    "Infinity",
+    "NaN",
+    "5 seconds",
+    "Mon, 32 Jan 2024 00:00:00 GMT",
+    "Fri, 31 Feb 2025 10:00:00 GMT",
+    "Mon, 01 Foo 2024 00:00:00 GMT",
+    "Mon, 01 Jan 2024 25:00:00 GMT",
+    "2024-01-01T00:00:00Z",
+  ])("ignores garbage and negatives: %j", (value) => {
+    expect(parseRetryAfter(value, at)).toBeUndefined();
+  });
 
   it("ignores values that are not strings", () => {
     expect(parseRetryAfter(undefined)).toBeUndefined();
@@ -122,7 +135,12 @@ describe("parseRateLimit: the IETF draft fields", () => {
   });
 
   it("reads RateLimit-Policy (drafts 03-07) and the binding policy's rate", () => {
-    expect(parseRateLimit({ "RateLimit-Policy": "100;w=60" })).toEqual({ source: "ratelimit", limit: 100, windowMs: 60_000, policyRatePerSec: 100 / 60 });
+    expect(parseRateLimit({ "RateLimit-Policy": "100;w=60" })).toEqual({
+      source: "ratelimit",
+      limit: 100,
+      windowMs: 60_000,
+      policyRatePerSec: 100 / 60,
+    });
     // Several policies: the smallest sustained rate binds (1000 per hour < 10 per second).
     expect(parseRateLimit({ "RateLimit-Limit": "10", "RateLimit-Policy": "10;w=1, 1000;w=3600" })).toMatchObject({
       limit: 10,
@@ -141,22 +159,44 @@ describe("parseRateLimit: the IETF draft fields", () => {
   });
 
   it("reads the structured RateLimit-Policy of draft 08 and later", () => {
-    expect(parseRateLimit({ "RateLimit-Policy": '"default";q=100;w=60' })).toMatchObject({ limit: 100, windowMs: 60_000, policyRatePerSec: 100 / 60 });
+    expect(parseRateLimit({ "RateLimit-Policy": '"default";q=100;w=60' })).toMatchObject({
+      limit: 100,
+      windowMs: 60_000,
+      policyRatePerSec: 100 / 60,
+    });
     expect(parseRateLimit({ "RateLimit-Policy": '"burst";q=10;w=1, "daily";q=1000;w=86400' })).toMatchObject({ windowMs: 86_400_000 });
   });
 
   it("reads the combined RateLimit field: the dictionary of drafts 06-07", () => {
-    expect(parseRateLimit({ RateLimit: "limit=100, remaining=42, reset=30" })).toEqual({ source: "ratelimit", limit: 100, remaining: 42, resetMs: 30_000 });
+    expect(parseRateLimit({ RateLimit: "limit=100, remaining=42, reset=30" })).toEqual({
+      source: "ratelimit",
+      limit: 100,
+      remaining: 42,
+      resetMs: 30_000,
+    });
   });
 
   it("reads the combined RateLimit field of draft 08 and later; the tightest policy counts", () => {
     expect(parseRateLimit({ RateLimit: '"default";r=42;t=30' })).toEqual({ source: "ratelimit", remaining: 42, resetMs: 30_000 });
-    expect(parseRateLimit({ RateLimit: '"hour";r=900;t=3000, "second";r=2;t=1' })).toEqual({ source: "ratelimit", remaining: 2, resetMs: 1000 });
-    expect(parseRateLimit({ RateLimit: '"default";r=5;t=10', "RateLimit-Policy": '"default";q=100;w=60' })).toMatchObject({ limit: 100, remaining: 5, resetMs: 10_000, windowMs: 60_000 });
+    expect(parseRateLimit({ RateLimit: '"hour";r=900;t=3000, "second";r=2;t=1' })).toEqual({
+      source: "ratelimit",
+      remaining: 2,
+      resetMs: 1000,
+    });
+    expect(parseRateLimit({ RateLimit: '"default";r=5;t=10', "RateLimit-Policy": '"default";q=100;w=60' })).toMatchObject({
+      limit: 100,
+      remaining: 5,
+      resetMs: 10_000,
+      windowMs: 60_000,
+    });
   });
 
   it("the separate fields win over the combined one", () => {
-    expect(parseRateLimit({ "RateLimit-Remaining": "1", RateLimit: "limit=100, remaining=42, reset=30" })).toMatchObject({ limit: 100, remaining: 1, resetMs: 30_000 });
+    expect(parseRateLimit({ "RateLimit-Remaining": "1", RateLimit: "limit=100, remaining=42, reset=30" })).toMatchObject({
+      limit: 100,
+      remaining: 1,
+      resetMs: 30_000,
+    });
   });
 
   it("wins over X-RateLimit-* when both are present", () => {
@@ -170,7 +210,10 @@ describe("parseRateLimit: the IETF draft fields", () => {
 
   it("ignores garbage and negative values, field by field", () => {
     expect(parseRateLimit({ "RateLimit-Limit": "many", "RateLimit-Remaining": "-1", "RateLimit-Reset": "-30" })).toBeUndefined();
-    expect(parseRateLimit({ "RateLimit-Limit": "100", "RateLimit-Remaining": "-1", "RateLimit-Reset": "soon" })).toEqual({ source: "ratelimit", limit: 100 });
+    expect(parseRateLimit({ "RateLimit-Limit": "100", "RateLimit-Remaining": "-1", "RateLimit-Reset": "soon" })).toEqual({
+      source: "ratelimit",
+      limit: 100,
+    });
     expect(parseRateLimit({ "RateLimit-Policy": "100;w=0" })).toBeUndefined();
     expect(parseRateLimit({ "RateLimit-Policy": "100;w=-60" })).toBeUndefined();
     expect(parseRateLimit({ "RateLimit-Policy": "lots;w=60" })).toBeUndefined();
@@ -217,7 +260,10 @@ describe("parseRateLimit: X-RateLimit-*", () => {
   it("ignores garbage and negatives", () => {
     expect(parseRateLimit({ "X-RateLimit-Limit": "-1", "X-RateLimit-Remaining": "lots", "X-RateLimit-Reset": "-5" }, at)).toBeUndefined();
     expect(parseRateLimit({ "X-RateLimit-Reset": "tomorrow" }, at)).toBeUndefined();
-    expect(parseRateLimit({ "X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "5x" }, at)).toEqual({ source: "x-ratelimit", remaining: 3 });
+    expect(parseRateLimit({ "X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "5x" }, at)).toEqual({
+      source: "x-ratelimit",
+      remaining: 3,
+    });
   });
 
   it("is undefined without any rate-limit field", () => {
@@ -229,7 +275,10 @@ describe("parseRateLimit: X-RateLimit-*", () => {
 describe("parseBackoffHints", () => {
   it("reads Retry-After (from the response's Date) and the rate-limit fields together", () => {
     const headers = new Headers({ "Retry-After": imf(8000), Date: imf(3000), "RateLimit-Remaining": "0", "RateLimit-Reset": "5" });
-    expect(parseBackoffHints(headers, { nowMs: NOW + 999_999 })).toEqual({ retryAfterMs: 5000, rateLimit: { source: "ratelimit", remaining: 0, resetMs: 5000 } });
+    expect(parseBackoffHints(headers, { nowMs: NOW + 999_999 })).toEqual({
+      retryAfterMs: 5000,
+      rateLimit: { source: "ratelimit", remaining: 0, resetMs: 5000 },
+    });
   });
 
   it("leaves out what is absent or unreadable", () => {
@@ -238,12 +287,30 @@ describe("parseBackoffHints", () => {
   });
 
   it("reads back what rateLimitHeaders writes", () => {
-    const written = rateLimitHeaders({ allowed: false, remaining: 0, limit: 10, retryAfterMs: 1500, resetAfterMs: 4000 }, { policy: "10;w=4" });
-    expect(parseBackoffHints(written)).toEqual({ retryAfterMs: 2000, rateLimit: { source: "ratelimit", limit: 10, remaining: 0, resetMs: 4000, windowMs: 4000, policyRatePerSec: 2.5 } });
+    const written = rateLimitHeaders(
+      { allowed: false, remaining: 0, limit: 10, retryAfterMs: 1500, resetAfterMs: 4000 },
+      { policy: "10;w=4" },
+    );
+    expect(parseBackoffHints(written)).toEqual({
+      retryAfterMs: 2000,
+      rateLimit: { source: "ratelimit", limit: 10, remaining: 0, resetMs: 4000, windowMs: 4000, policyRatePerSec: 2.5 },
+    });
   });
 
   it("never throws on any header values (property)", () => {
-    const names = ["retry-after", "date", "ratelimit", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "ratelimit-policy", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "x-ratelimit-reset-after"];
+    const names = [
+      "retry-after",
+      "date",
+      "ratelimit",
+      "ratelimit-limit",
+      "ratelimit-remaining",
+      "ratelimit-reset",
+      "ratelimit-policy",
+      "x-ratelimit-limit",
+      "x-ratelimit-remaining",
+      "x-ratelimit-reset",
+      "x-ratelimit-reset-after",
+    ];
     fc.assert(
       fc.property(fc.dictionary(fc.constantFrom(...names), fc.string()), (headers) => {
         const hints = parseBackoffHints(headers, at);

@@ -220,7 +220,9 @@ describe("registerApiRateConfig", () => {
   });
 
   it("drops duplicate statuses and sorts them", () => {
-    expect(registerApiRateConfig(freshName(), { ratePerSec: 1, backoffStatuses: [503, 429, 503, 429] }).backoffStatuses).toEqual([429, 503]);
+    expect(registerApiRateConfig(freshName(), { ratePerSec: 1, backoffStatuses: [503, 429, 503, 429] }).backoffStatuses).toEqual([
+      429, 503,
+    ]);
   });
 
   it("stores names lower-case, so lookups in any case find them", () => {
@@ -243,7 +245,11 @@ describe("registerApiRateConfig", () => {
     const fresh = await import("../../src/http/presets.js");
     const before = fresh.knownApiRateConfigs();
     fresh.registerApiRateConfig("Stripe", { ratePerSec: 100, backoffStatuses: [429], source: "https://docs.stripe.com/rate-limits" });
-    expect(fresh.apiRateConfig("stripe")).toEqual({ ratePerSec: 100, backoffStatuses: [429], source: "https://docs.stripe.com/rate-limits" });
+    expect(fresh.apiRateConfig("stripe")).toEqual({
+      ratePerSec: 100,
+      backoffStatuses: [429],
+      source: "https://docs.stripe.com/rate-limits",
+    });
     expect(fresh.knownApiRateConfigs()).toEqual(before);
     expect(apiRateConfig("stripe").ratePerSec).toBe(25);
   });
@@ -285,7 +291,12 @@ describe("registerApiRateConfig", () => {
       ["a status as a string", { ...ok, backoffStatuses: [429, "503"] }, "backoffStatuses[1]", "from 100 to 599"],
       ["cooldownMultiplier negative", { ...ok, cooldownMultiplier: -1 }, "cooldownMultiplier", "a finite number >= 0"],
       ["cooldownMultiplier NaN", { ...ok, cooldownMultiplier: Number.NaN }, "cooldownMultiplier", "a finite number >= 0"],
-      ["cooldownMultiplier Infinity", { ...ok, cooldownMultiplier: Number.POSITIVE_INFINITY }, "cooldownMultiplier", "a finite number >= 0"],
+      [
+        "cooldownMultiplier Infinity",
+        { ...ok, cooldownMultiplier: Number.POSITIVE_INFINITY },
+        "cooldownMultiplier",
+        "a finite number >= 0",
+      ],
       ["maxRetriesOnBackoff negative", { ...ok, maxRetriesOnBackoff: -1 }, "maxRetriesOnBackoff", "an integer >= 0"],
       ["maxRetriesOnBackoff fractional", { ...ok, maxRetriesOnBackoff: 1.5 }, "maxRetriesOnBackoff", "an integer >= 0"],
       ["maxRetriesOnBackoff Infinity", { ...ok, maxRetriesOnBackoff: Number.POSITIVE_INFINITY }, "maxRetriesOnBackoff", "an integer >= 0"],
@@ -316,7 +327,9 @@ describe("registerApiRateConfig", () => {
       expect(error.value).toBe(1000);
       expect(error.message).toContain("got 1000");
       expect(invalid(() => registerApiRateConfig(freshName(), { ratePerSec: -0.5 })).message).toContain("got -0.5");
-      expect(invalid(() => registerApiRateConfig(freshName(), { ratePerSec: 1, source: 7 } as unknown as ApiRateConfigInput)).value).toBe(7);
+      expect(invalid(() => registerApiRateConfig(freshName(), { ratePerSec: 1, source: 7 } as unknown as ApiRateConfigInput)).value).toBe(
+        7,
+      );
     });
 
     it.each([

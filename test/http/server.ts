@@ -42,7 +42,12 @@ export async function startServer(): Promise<TestServer> {
     const chunks: Buffer[] = [];
     raw.on("data", (chunk: Buffer) => chunks.push(chunk));
     raw.on("end", () => {
-      const seen: SeenRequest = { method: raw.method ?? "", url: raw.url ?? "", headers: raw.headers, body: Buffer.concat(chunks).toString("utf8") };
+      const seen: SeenRequest = {
+        method: raw.method ?? "",
+        url: raw.url ?? "",
+        headers: raw.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+      };
       requests.push(seen);
       handler(seen, res, raw);
       if (!res.writableEnded) open.push(res);

@@ -30,7 +30,12 @@ const LEG_MS = 20;
 
 async function simulate(scenario: Scenario): Promise<{ seconds: Second[]; limiter: AdaptiveRateLimiter }> {
   const clock = new ManualClock(0);
-  const limiter = new AdaptiveRateLimiter({ clock, store: new MemoryStore({ sweepIntervalMs: 0, clock }), initialRatePerSec: 10, maxRatePerSec: 1000 });
+  const limiter = new AdaptiveRateLimiter({
+    clock,
+    store: new MemoryStore({ sweepIntervalMs: 0, clock }),
+    initialRatePerSec: 10,
+    maxRatePerSec: 1000,
+  });
   const limitAt = (t: number): number => {
     let limit = scenario.schedule[0]![1];
     for (const [from, l] of scenario.schedule) if (t >= from) limit = l;
@@ -159,7 +164,15 @@ describe("AdaptiveRateLimiter against a simulated upstream (16 workers, 40 ms ro
 
   it("paces from the headers of a fixed-window upstream without a 429 (with or without RateLimit-Policy)", async () => {
     for (const answers of ["headers", "headers+policy"] as const) {
-      const { seconds, limiter } = await simulate({ schedule: [[0, 50], [15_000, 80]], window: { windowSec: 5 }, answers, durationMs: 30_000 });
+      const { seconds, limiter } = await simulate({
+        schedule: [
+          [0, 50],
+          [15_000, 80],
+        ],
+        window: { windowSec: 5 },
+        answers,
+        durationMs: 30_000,
+      });
       expect(refusedShare(seconds)).toBeLessThanOrEqual(0.01);
       expect(goodput(seconds, 2, 15)).toBeGreaterThanOrEqual(0.9 * 50);
       expect(goodput(seconds, 16, 30)).toBeGreaterThanOrEqual(0.9 * 80);

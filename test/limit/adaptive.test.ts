@@ -2,7 +2,12 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/core/clock.js";
 import { InvalidOptionError, RateLimitExceededError, ResilienceError } from "../../src/core/errors.js";
-import { type AdaptiveEvents, type AdaptivePermit, AdaptiveRateLimiter, type AdaptiveRateLimiterOptions } from "../../src/limit/adaptive.js";
+import {
+  type AdaptiveEvents,
+  type AdaptivePermit,
+  AdaptiveRateLimiter,
+  type AdaptiveRateLimiterOptions,
+} from "../../src/limit/adaptive.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { AsyncStore, settle, track } from "./helpers.js";
 
@@ -129,7 +134,14 @@ describe("AdaptiveRateLimiter: the control law", () => {
   });
 
   it("holds the rate for holdMs after a cut, then probes upward again", async () => {
-    const { clock, limiter } = setup({ initialRatePerSec: 20, maxRatePerSec: 1000, holdMs: 1000, holdPerCooldown: 0, cooldownMultiplier: 0, probeGain: 1 });
+    const { clock, limiter } = setup({
+      initialRatePerSec: 20,
+      maxRatePerSec: 1000,
+      holdMs: 1000,
+      holdPerCooldown: 0,
+      cooldownMultiplier: 0,
+      probeGain: 1,
+    });
     limiter.onBackoff({ status: 429, permit: await next(limiter, clock) });
     const base = limiter.snapshot().ratePerSec;
     expect(base).toBe(14);
@@ -197,12 +209,24 @@ describe("AdaptiveRateLimiter: the control law", () => {
   });
 
   it("keeps the rate within [minRatePerSec, maxRatePerSec] and cooldowns within maxCooldownMs for any feedback (property)", async () => {
-    type Step = { kind: "ok" } | { kind: "backoff"; status: number; retryAfterMs: number | undefined } | { kind: "wait"; ms: number } | { kind: "headers"; remaining: number; reset: number };
+    type Step =
+      | { kind: "ok" }
+      | { kind: "backoff"; status: number; retryAfterMs: number | undefined }
+      | { kind: "wait"; ms: number }
+      | { kind: "headers"; remaining: number; reset: number };
     const step: fc.Arbitrary<Step> = fc.oneof(
       fc.constant<Step>({ kind: "ok" }),
-      fc.record({ kind: fc.constant("backoff" as const), status: fc.constantFrom(429, 503), retryAfterMs: fc.option(fc.integer({ min: 0, max: 100_000 }), { nil: undefined }) }),
+      fc.record({
+        kind: fc.constant("backoff" as const),
+        status: fc.constantFrom(429, 503),
+        retryAfterMs: fc.option(fc.integer({ min: 0, max: 100_000 }), { nil: undefined }),
+      }),
       fc.record({ kind: fc.constant("wait" as const), ms: fc.integer({ min: 0, max: 5_000 }) }),
-      fc.record({ kind: fc.constant("headers" as const), remaining: fc.integer({ min: 0, max: 500 }), reset: fc.integer({ min: 0, max: 120 }) }),
+      fc.record({
+        kind: fc.constant("headers" as const),
+        remaining: fc.integer({ min: 0, max: 500 }),
+        reset: fc.integer({ min: 0, max: 120 }),
+      }),
     );
     await fc.assert(
       fc.asyncProperty(
@@ -216,8 +240,17 @@ describe("AdaptiveRateLimiter: the control law", () => {
           for (const s of steps) {
             if (s.kind === "wait") clock.advance(s.ms);
             else if (s.kind === "ok") limiter.onSuccess(null, await next(limiter, clock));
-            else if (s.kind === "headers") limiter.onSuccess({ headers: { "ratelimit-remaining": String(s.remaining), "ratelimit-reset": String(s.reset) } }, await next(limiter, clock));
-            else limiter.onBackoff({ status: s.status, ...(s.retryAfterMs === undefined ? {} : { retryAfterMs: s.retryAfterMs }), permit: await next(limiter, clock) });
+            else if (s.kind === "headers")
+              limiter.onSuccess(
+                { headers: { "ratelimit-remaining": String(s.remaining), "ratelimit-reset": String(s.reset) } },
+                await next(limiter, clock),
+              );
+            else
+              limiter.onBackoff({
+                status: s.status,
+                ...(s.retryAfterMs === undefined ? {} : { retryAfterMs: s.retryAfterMs }),
+                permit: await next(limiter, clock),
+              });
             const snap = limiter.snapshot();
             expect(snap.ratePerSec).toBeGreaterThanOrEqual(minRate);
             expect(snap.ratePerSec).toBeLessThanOrEqual(maxRate);
@@ -324,7 +357,12 @@ describe("AdaptiveRateLimiter: cooldowns", () => {
     expect(limiter.record({ status: 503 }, await next(limiter, clock))).toBe(false);
     expect(limiter.snapshot()).toMatchObject({ successes: 1, backoffs: 0 });
     expect(limiter.record({ status: 502, headers: { "retry-after": "1" } }, await next(limiter, clock))).toBe(true);
-    expect(limiter.snapshot()).toMatchObject({ successes: 1, backoffs: 1, lastBackoff: { status: 502, retryAfterMs: 1000 }, cooldownUntil: clock.now() + 1000 });
+    expect(limiter.snapshot()).toMatchObject({
+      successes: 1,
+      backoffs: 1,
+      lastBackoff: { status: 502, retryAfterMs: 1000 },
+      cooldownUntil: clock.now() + 1000,
+    });
     expect(limiter.record({ status: 200 }, await next(limiter, clock))).toBe(false);
     expect(limiter.snapshot().successes).toBe(2);
   });
@@ -409,7 +447,10 @@ describe("AdaptiveRateLimiter: pacing from rate-limit headers", () => {
   it("spreads RateLimit-Remaining over RateLimit-Reset", async () => {
     const { clock, limiter } = setup({ initialRatePerSec: 50 });
     const changes = collect(limiter, "rateChange");
-    limiter.onSuccess({ headers: { "RateLimit-Limit": "100", "RateLimit-Remaining": "10", "RateLimit-Reset": "5" } }, await next(limiter, clock));
+    limiter.onSuccess(
+      { headers: { "RateLimit-Limit": "100", "RateLimit-Remaining": "10", "RateLimit-Reset": "5" } },
+      await next(limiter, clock),
+    );
     expect(limiter.snapshot()).toMatchObject({ ratePerSec: 2, source: "headers" });
     expect(changes).toMatchObject([{ from: 50, to: 2, reason: "headers" }]);
     const a = await next(limiter, clock);
@@ -421,7 +462,10 @@ describe("AdaptiveRateLimiter: pacing from rate-limit headers", () => {
 
   it("reads X-RateLimit-* the same way", async () => {
     const { clock, limiter } = setup({ initialRatePerSec: 50 });
-    limiter.onSuccess({ headers: new Headers({ "X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "20", "X-RateLimit-Reset": "10" }) }, await next(limiter, clock));
+    limiter.onSuccess(
+      { headers: new Headers({ "X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "20", "X-RateLimit-Reset": "10" }) },
+      await next(limiter, clock),
+    );
     expect(limiter.snapshot()).toMatchObject({ ratePerSec: 2, source: "headers" });
   });
 
@@ -466,7 +510,10 @@ describe("AdaptiveRateLimiter: pacing from rate-limit headers", () => {
 
   it("a quota policy sets the rate outright", async () => {
     const { clock, limiter } = setup({ initialRatePerSec: 50, maxRatePerSec: 100 });
-    limiter.onSuccess({ headers: { "RateLimit-Policy": "5;w=1", "RateLimit-Remaining": "5", "RateLimit-Reset": "1" } }, await next(limiter, clock));
+    limiter.onSuccess(
+      { headers: { "RateLimit-Policy": "5;w=1", "RateLimit-Remaining": "5", "RateLimit-Reset": "1" } },
+      await next(limiter, clock),
+    );
     expect(limiter.snapshot()).toMatchObject({ ratePerSec: 5, source: "headers" });
     const b = setup({ initialRatePerSec: 1, maxRatePerSec: 100 });
     b.limiter.onSuccess({ headers: { "RateLimit-Policy": "600;w=60" } }, await next(b.limiter, b.clock));
@@ -485,7 +532,10 @@ describe("AdaptiveRateLimiter: pacing from rate-limit headers", () => {
 
   it("garbage in rate-limit headers changes nothing", async () => {
     const { clock, limiter } = setup({ initialRatePerSec: 50, maxRatePerSec: 50 });
-    limiter.onSuccess({ headers: { "ratelimit-remaining": "lots", "ratelimit-reset": "-4", "x-ratelimit-remaining": "soon" } }, await next(limiter, clock));
+    limiter.onSuccess(
+      { headers: { "ratelimit-remaining": "lots", "ratelimit-reset": "-4", "x-ratelimit-remaining": "soon" } },
+      await next(limiter, clock),
+    );
     expect(limiter.snapshot()).toMatchObject({ ratePerSec: 50, cooldownUntil: null });
   });
 });
@@ -642,7 +692,12 @@ describe("AdaptiveRateLimiter: on429 and snapshot", () => {
   it("on429 is onBackoff (429 by default, any status given)", async () => {
     const { clock, limiter } = setup({ initialRatePerSec: 20, cooldownMultiplier: 0 });
     limiter.on429({ retryAfterMs: 250, permit: await next(limiter, clock) });
-    expect(limiter.snapshot()).toMatchObject({ backoffs: 1, epoch: 1, cooldownUntil: 250, lastBackoff: { status: 429, retryAfterMs: 250 } });
+    expect(limiter.snapshot()).toMatchObject({
+      backoffs: 1,
+      epoch: 1,
+      cooldownUntil: 250,
+      lastBackoff: { status: 429, retryAfterMs: 250 },
+    });
     clock.advance(250);
     limiter.on429({ status: 503, permit: await next(limiter, clock) });
     expect(limiter.snapshot()).toMatchObject({ backoffs: 2, lastBackoff: { status: 503, at: 250, retryAfterMs: null } });
@@ -751,17 +806,36 @@ describe("AdaptiveRateLimiter: options", () => {
   });
 
   it("rejects a range with maxRatePerSec below minRatePerSec", () => {
-    expect(() => new AdaptiveRateLimiter({ minRatePerSec: 5, maxRatePerSec: 4 })).toThrow(expect.objectContaining({ option: "maxRatePerSec" }));
-    expect(() => new AdaptiveRateLimiter({ minRatePerSec: 5, initialRatePerSec: 4 })).toThrow(expect.objectContaining({ option: "initialRatePerSec" }));
+    expect(() => new AdaptiveRateLimiter({ minRatePerSec: 5, maxRatePerSec: 4 })).toThrow(
+      expect.objectContaining({ option: "maxRatePerSec" }),
+    );
+    expect(() => new AdaptiveRateLimiter({ minRatePerSec: 5, initialRatePerSec: 4 })).toThrow(
+      expect.objectContaining({ option: "initialRatePerSec" }),
+    );
   });
 
   it("rejects unknown options (typos)", () => {
-    expect(() => new AdaptiveRateLimiter({ initialRate: 5 } as unknown as AdaptiveRateLimiterOptions)).toThrow(expect.objectContaining({ option: "initialRate" }));
+    expect(() => new AdaptiveRateLimiter({ initialRate: 5 } as unknown as AdaptiveRateLimiterOptions)).toThrow(
+      expect.objectContaining({ option: "initialRate" }),
+    );
   });
 
   it("accepts the edge values", () => {
     const { clock, store } = setup();
-    expect(() => new AdaptiveRateLimiter({ clock, store, headroom: 0, holdMs: 0, holdPerCooldown: 0, cooldownMultiplier: 0, maxCooldownMs: 0, maxWaitMs: Number.POSITIVE_INFINITY, backoffStatuses: [] })).not.toThrow();
+    expect(
+      () =>
+        new AdaptiveRateLimiter({
+          clock,
+          store,
+          headroom: 0,
+          holdMs: 0,
+          holdPerCooldown: 0,
+          cooldownMultiplier: 0,
+          maxCooldownMs: 0,
+          maxWaitMs: Number.POSITIVE_INFINITY,
+          backoffStatuses: [],
+        }),
+    ).not.toThrow();
     expect(new AdaptiveRateLimiter({ clock, store, minRatePerSec: 20 }).snapshot().ratePerSec).toBe(20);
     expect(new AdaptiveRateLimiter({ clock, store, maxRatePerSec: 3 }).snapshot().ratePerSec).toBe(3);
   });

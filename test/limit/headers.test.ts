@@ -4,7 +4,9 @@ import { manual } from "./helpers.js";
 
 describe("rateLimitHeaders", () => {
   it("describes an admitted request: limit, remaining, seconds to full reset, and the policy when given", () => {
-    expect(rateLimitHeaders({ allowed: true, remaining: 7, limit: 10, retryAfterMs: 0, resetAfterMs: 1_001 }, { policy: "10;w=60" })).toEqual({
+    expect(
+      rateLimitHeaders({ allowed: true, remaining: 7, limit: 10, retryAfterMs: 0, resetAfterMs: 1_001 }, { policy: "10;w=60" }),
+    ).toEqual({
       "RateLimit-Limit": "10",
       "RateLimit-Remaining": "7",
       "RateLimit-Reset": "2",

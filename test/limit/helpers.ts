@@ -19,7 +19,10 @@ export class AsyncStore implements Store {
   }
 
   bind<S, I, O>(decision: Decision<S, I, O>, key: string): BoundState<S, I, O> {
-    return { apply: (input, now) => this.apply(decision, key, input, now), read: () => this.read(decision as Decision<S, unknown, unknown>, key) };
+    return {
+      apply: (input, now) => this.apply(decision, key, input, now),
+      read: () => this.read(decision as Decision<S, unknown, unknown>, key),
+    };
   }
 
   async read<S>(decision: Decision<S, unknown, unknown>, key: string): Promise<S | undefined> {
@@ -47,7 +50,11 @@ export function settle(): Promise<void> {
 }
 
 /** Records the settlement of a promise without an unhandled rejection. */
-export function track<T>(promise: Promise<T>): { readonly state: "pending" | "resolved" | "rejected"; readonly value: T | undefined; readonly error: unknown } {
+export function track<T>(promise: Promise<T>): {
+  readonly state: "pending" | "resolved" | "rejected";
+  readonly value: T | undefined;
+  readonly error: unknown;
+} {
   const out = { state: "pending" as "pending" | "resolved" | "rejected", value: undefined as T | undefined, error: undefined as unknown };
   promise.then(
     (value) => {

@@ -39,14 +39,26 @@ describe("rateLimitMiddleware on node:http", () => {
     const first = await get("alice");
     expect(first.status).toBe(200);
     expect(await first.text()).toBe("ok");
-    expect(headersOf(first)).toEqual({ "ratelimit-limit": "2", "ratelimit-remaining": "1", "ratelimit-reset": "60", "ratelimit-policy": "2;w=60", "retry-after": null });
+    expect(headersOf(first)).toEqual({
+      "ratelimit-limit": "2",
+      "ratelimit-remaining": "1",
+      "ratelimit-reset": "60",
+      "ratelimit-policy": "2;w=60",
+      "retry-after": null,
+    });
     expect((await get("alice")).status).toBe(200);
     clock.advance(15_000);
     const limited = await get("alice");
     expect(limited.status).toBe(429);
     expect(await limited.text()).toBe("Too Many Requests\n");
     expect(limited.headers.get("content-type")).toBe("text/plain; charset=utf-8");
-    expect(headersOf(limited)).toEqual({ "ratelimit-limit": "2", "ratelimit-remaining": "0", "ratelimit-reset": "45", "ratelimit-policy": "2;w=60", "retry-after": "45" });
+    expect(headersOf(limited)).toEqual({
+      "ratelimit-limit": "2",
+      "ratelimit-remaining": "0",
+      "ratelimit-reset": "45",
+      "ratelimit-policy": "2;w=60",
+      "retry-after": "45",
+    });
     // Another key has its own limit.
     expect((await get("bob")).status).toBe(200);
   });
@@ -57,7 +69,7 @@ describe("rateLimitMiddleware on node:http", () => {
     const limit = rateLimitMiddleware(limiter, {
       key: () => "all",
       cost: (req) => (req.method === "POST" ? 6 : 1),
-      policy: "10;w=10;comment=\"bulk\"",
+      policy: '10;w=10;comment="bulk"',
       onLimited: (_req, res, decision) => {
         res.statusCode = 503;
         res.setHeader("Content-Type", "application/json");
@@ -70,7 +82,7 @@ describe("rateLimitMiddleware on node:http", () => {
     expect(refused.status).toBe(503);
     expect(await refused.json()).toEqual({ retryAfterMs: 2000 });
     expect(refused.headers.get("retry-after")).toBe("2");
-    expect(refused.headers.get("ratelimit-policy")).toBe("10;w=10;comment=\"bulk\"");
+    expect(refused.headers.get("ratelimit-policy")).toBe('10;w=10;comment="bulk"');
     const get = await fetch(url);
     expect(get.status).toBe(200);
     expect(get.headers.get("ratelimit-remaining")).toBe("3");
@@ -102,7 +114,9 @@ describe("rateLimitMiddleware, Express-style", () => {
   it("works on any res with statusCode, setHeader and end, calling next() when admitted", async () => {
     const { clock, store } = manual();
     const limiter = new FixedWindow({ limit: 1, windowMs: 1000, clock, store });
-    const limit = rateLimitMiddleware<{ ip: string }, ResponseLike & { headers: Record<string, string>; body?: string }>(limiter, { key: (req) => req.ip });
+    const limit = rateLimitMiddleware<{ ip: string }, ResponseLike & { headers: Record<string, string>; body?: string }>(limiter, {
+      key: (req) => req.ip,
+    });
     const run = async (): Promise<{ next: number; res: ResponseLike & { headers: Record<string, string>; body?: string } }> => {
       let next = 0;
       let done = (): void => undefined;
@@ -142,7 +156,11 @@ describe("rateLimitMiddleware, Express-style", () => {
     expect(() => rateLimitMiddleware(limiter, { key: () => "k", cost: -1 })).toThrow('option "cost"');
     expect(() => rateLimitMiddleware(limiter, { key: () => "k", keys: 1 } as never)).toThrow('option "keys"');
     expect(() => rateLimitMiddleware({} as never, { key: () => "k" })).toThrow('option "limiter"');
-    expect(() => rateLimitMiddleware(limiter, { key: () => "k", policy: 5 as never })).toThrow('rateLimitMiddleware: option "policy" must be a non-empty string; got 5');
-    expect(() => rateLimitMiddleware(limiter, { key: () => "k", onLimited: "429" as never })).toThrow('option "onLimited" must be a function');
+    expect(() => rateLimitMiddleware(limiter, { key: () => "k", policy: 5 as never })).toThrow(
+      'rateLimitMiddleware: option "policy" must be a non-empty string; got 5',
+    );
+    expect(() => rateLimitMiddleware(limiter, { key: () => "k", onLimited: "429" as never })).toThrow(
+      'option "onLimited" must be a function',
+    );
   });
 });

@@ -21,28 +21,53 @@ const badCount = [0, -3, 2.5, Number.NaN, Infinity, "3", undefined];
 
 describe("construction", () => {
   it("TokenBucket: non-positive or non-finite rates, non-integer capacities, mixed forms", () => {
-    for (const ratePerSec of badPositive) rejects(() => new TokenBucket({ ratePerSec: ratePerSec as number }), "ratePerSec", ratePerSec, "a finite number > 0");
+    for (const ratePerSec of badPositive)
+      rejects(() => new TokenBucket({ ratePerSec: ratePerSec as number }), "ratePerSec", ratePerSec, "a finite number > 0");
     for (const capacity of badCount.filter((c) => c !== undefined)) {
       rejects(() => new TokenBucket({ ratePerSec: 1, capacity: capacity as number }), "capacity", capacity, "an integer >= 1");
     }
-    for (const limit of badCount) rejects(() => new TokenBucket({ limit: limit as number, windowMs: 1000 }), "limit", limit, "an integer >= 1");
-    for (const windowMs of badPositive) rejects(() => new TokenBucket({ limit: 5, windowMs: windowMs as number }), "windowMs", windowMs, "a finite number > 0");
-    rejects(() => new TokenBucket({ ratePerSec: 1, limit: 5, windowMs: 1000 }), "ratePerSec", 1, "left out when limit and windowMs are given");
+    for (const limit of badCount)
+      rejects(() => new TokenBucket({ limit: limit as number, windowMs: 1000 }), "limit", limit, "an integer >= 1");
+    for (const windowMs of badPositive)
+      rejects(() => new TokenBucket({ limit: 5, windowMs: windowMs as number }), "windowMs", windowMs, "a finite number > 0");
+    rejects(
+      () => new TokenBucket({ ratePerSec: 1, limit: 5, windowMs: 1000 }),
+      "ratePerSec",
+      1,
+      "left out when limit and windowMs are given",
+    );
     rejects(() => new TokenBucket({ capacity: 2, windowMs: 1000 }), "capacity", 2, "left out when limit and windowMs are given");
     rejects(() => new TokenBucket(undefined as never), "options", undefined, "an object with ratePerSec");
   });
 
   it("windows: non-integer or non-positive limits, non-positive or non-finite windows, unknown precision", () => {
     for (const Limiter of [FixedWindow, SlidingWindow]) {
-      for (const limit of badCount) rejects(() => new Limiter({ limit: limit as number, windowMs: 1000 }), "limit", limit, "an integer >= 1");
-      for (const windowMs of badPositive) rejects(() => new Limiter({ limit: 1, windowMs: windowMs as number }), "windowMs", windowMs, "a finite number > 0");
+      for (const limit of badCount)
+        rejects(() => new Limiter({ limit: limit as number, windowMs: 1000 }), "limit", limit, "an integer >= 1");
+      for (const windowMs of badPositive)
+        rejects(() => new Limiter({ limit: 1, windowMs: windowMs as number }), "windowMs", windowMs, "a finite number > 0");
     }
-    rejects(() => new SlidingWindow({ limit: 1, windowMs: 1, precision: "fuzzy" as never }), "precision", "fuzzy", 'one of "exact", "approximate"');
+    rejects(
+      () => new SlidingWindow({ limit: 1, windowMs: 1, precision: "fuzzy" as never }),
+      "precision",
+      "fuzzy",
+      'one of "exact", "approximate"',
+    );
   });
 
   it("unknown option keys name the typo and the known options", () => {
-    rejects(() => new TokenBucket({ rate: 5 } as never), "rate", 5, "one of the known options (name, store, clock, maxWaitMs, onListenerError, ratePerSec, capacity, limit, windowMs)");
-    rejects(() => new FixedWindow({ limit: 1, windowMs: 1, precision: "exact" } as never), "precision", "exact", "one of the known options");
+    rejects(
+      () => new TokenBucket({ rate: 5 } as never),
+      "rate",
+      5,
+      "one of the known options (name, store, clock, maxWaitMs, onListenerError, ratePerSec, capacity, limit, windowMs)",
+    );
+    rejects(
+      () => new FixedWindow({ limit: 1, windowMs: 1, precision: "exact" } as never),
+      "precision",
+      "exact",
+      "one of the known options",
+    );
     rejects(() => new SlidingWindow({ limit: 1, windowMs: 1, window: 5 } as never), "window", 5, "one of the known options");
   });
 
@@ -65,7 +90,9 @@ describe("calls", () => {
       for (const call of [limiter.tryAcquire(key as string), limiter.acquire(key as string)]) {
         const error = await call.catch((e: unknown) => e);
         expect(error).toBeInstanceOf(InvalidOptionError);
-        expect((error as Error).message).toMatch(/^TokenBucket\("api"\)\.(tryAcquire|acquire): option "key" must be a non-empty string; got /);
+        expect((error as Error).message).toMatch(
+          /^TokenBucket\("api"\)\.(tryAcquire|acquire): option "key" must be a non-empty string; got /,
+        );
       }
     }
     await expect(limiter.reset("")).rejects.toBeInstanceOf(InvalidOptionError);

@@ -42,7 +42,11 @@ describe("limiters in pipeline() (acquire, then run)", () => {
   it("pipeline(limiter, retry, breaker): one permit per call, however many attempts", async () => {
     const { clock, store } = manual();
     const limiter = new FixedWindow({ limit: 2, windowMs: 1_000, clock, store, maxWaitMs: 0 });
-    const stack = pipeline(limiter, new RetryPolicy({ clock, maxAttempts: 3, backoff: constant(0) }), new CircuitBreaker({ clock, trip: consecutiveFailures(10) }));
+    const stack = pipeline(
+      limiter,
+      new RetryPolicy({ clock, maxAttempts: 3, backoff: constant(0) }),
+      new CircuitBreaker({ clock, trip: consecutiveFailures(10) }),
+    );
     let runs = 0;
     for (let i = 0; i < 2; i++) {
       const error = await stack.execute(() => (runs++, boom())).catch((e: unknown) => e);
@@ -81,7 +85,13 @@ describe("limiters in pipeline() (acquire, then run)", () => {
     const { clock, store } = manual();
     const breaker = new CircuitBreaker({ clock, trip: consecutiveFailures(1), recovery: 60_000 });
     const limiter = new TokenBucket({ ratePerSec: 1, capacity: 1, clock, store, maxWaitMs: 0 });
-    const stack = pipeline(fallback((error) => (error instanceof RateLimitExceededError ? "slow down" : "unavailable"), { on: [RateLimitExceededError, CircuitOpenError] }), limiter, breaker);
+    const stack = pipeline(
+      fallback((error) => (error instanceof RateLimitExceededError ? "slow down" : "unavailable"), {
+        on: [RateLimitExceededError, CircuitOpenError],
+      }),
+      limiter,
+      breaker,
+    );
     expect(await stack.execute(() => "ok")).toBe("ok");
     expect(await stack.execute(() => "ok")).toBe("slow down");
     await clock.advanceAsync(1_000);
@@ -96,7 +106,8 @@ describe("limiters in pipeline() (acquire, then run)", () => {
     const breaker = new CircuitBreaker({ clock });
     // The pipeline hands policies { signal, attempt } only: the key comes from the call site.
     const perUser = (user: string): Policy => ({
-      execute: <T>(fn: Operation<T>, context?: ExecuteOptions) => limiter.execute(fn, { signal: context?.signal, attempt: context?.attempt, key: user }),
+      execute: <T>(fn: Operation<T>, context?: ExecuteOptions) =>
+        limiter.execute(fn, { signal: context?.signal, attempt: context?.attempt, key: user }),
     });
     const stack = (user: string) => pipeline(perUser(user), breaker);
     expect(await stack("alice").execute(() => 1)).toBe(1);

@@ -7,7 +7,11 @@ describe("TokenBucket", () => {
     const { clock, store } = manual();
     const limiter = new TokenBucket({ ratePerSec: 4, capacity: 3, clock, store });
     const burst = [await limiter.tryAcquire("u"), await limiter.tryAcquire("u"), await limiter.tryAcquire("u")];
-    expect(burst.map((d) => [d.allowed, d.remaining])).toEqual([[true, 2], [true, 1], [true, 0]]);
+    expect(burst.map((d) => [d.allowed, d.remaining])).toEqual([
+      [true, 2],
+      [true, 1],
+      [true, 0],
+    ]);
     expect(burst[2]).toEqual({ allowed: true, remaining: 0, limit: 3, retryAfterMs: 0, resetAfterMs: 750 });
     expect(await limiter.tryAcquire("u")).toEqual({ allowed: false, remaining: 0, limit: 3, retryAfterMs: 250, resetAfterMs: 750 });
   });

@@ -1,6 +1,14 @@
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
-import { AdaptiveRateLimiter, CircuitBreakers, consecutiveFailures, FixedWindow, ManualClock, SlidingWindow, TokenBucket } from "../../src/index.js";
+import {
+  AdaptiveRateLimiter,
+  CircuitBreakers,
+  consecutiveFailures,
+  FixedWindow,
+  ManualClock,
+  SlidingWindow,
+  TokenBucket,
+} from "../../src/index.js";
 import { ApiClient, EnterpriseClient } from "../../src/http/index.js";
 import { instrumentOpenTelemetry } from "../../src/metrics/otel.js";
 import { instrumentPrometheus } from "../../src/metrics/prometheus.js";
@@ -35,7 +43,7 @@ describe("instrumentPrometheus: keyed rate limiters", () => {
     expect((await limiter.tryAcquire("alice")).allowed).toBe(true);
     expect((await limiter.tryAcquire("alice")).allowed).toBe(false);
     expect((await limiter.tryAcquire("bob")).allowed).toBe(true);
-    expect((await limiter.tryAcquire("bob", 3).catch(() => "never"))).toBe("never");
+    expect(await limiter.tryAcquire("bob", 3).catch(() => "never")).toBe("never");
     // alice's next token comes in 100 ms: acquire waits for it.
     const waited = limiter.acquire("alice");
     clock.advance(100);
@@ -262,7 +270,11 @@ describe("instrumentOpenTelemetry: limiters and HTTP clients", () => {
     expect(pointOf(points, "adaptive_rate_limit_cooldown_seconds", { limiter: "notion" })).toBe(3);
     expect(pointOf(points, "circuit_breaker_state", { name: "notion", state: "closed" })).toBe(1);
     const units = Object.fromEntries(points.map((p) => [p.name, p.unit]));
-    expect(units).toMatchObject({ rate_limit_wait_seconds: "s", adaptive_rate_limit_rate: "{request}/s", http_client_request_duration_seconds: "s" });
+    expect(units).toMatchObject({
+      rate_limit_wait_seconds: "s",
+      adaptive_rate_limit_rate: "{request}/s",
+      http_client_request_duration_seconds: "s",
+    });
     await shutdown();
   });
 });
@@ -288,7 +300,11 @@ describe("instrumentPrometheus: histograms kept in process", () => {
     reference.observe({ limiter: "b" }, 0.004);
     expect(await ours.metrics()).toBe(await theirs.metrics());
     // prom-client adds `exemplar: null` to each value; the rest is the same.
-    const plain = async (r: Registry) => (await r.getMetricsAsJSON()).map((m) => ({ ...m, values: m.values.map((v) => ({ labels: v.labels, value: v.value, metricName: (v as { metricName?: string }).metricName })) }));
+    const plain = async (r: Registry) =>
+      (await r.getMetricsAsJSON()).map((m) => ({
+        ...m,
+        values: m.values.map((v) => ({ labels: v.labels, value: v.value, metricName: (v as { metricName?: string }).metricName })),
+      }));
     expect(await plain(ours)).toEqual(await plain(theirs));
     ours.resetMetrics();
     theirs.resetMetrics();

@@ -26,7 +26,8 @@ interface Line {
 
 function recorder(): Logger & { lines: Line[] } {
   const lines: Line[] = [];
-  const at = (level: string) => (fields: object, message?: string) => lines.push({ level, fields: fields as Record<string, unknown>, message });
+  const at = (level: string) => (fields: object, message?: string) =>
+    lines.push({ level, fields: fields as Record<string, unknown>, message });
   return { lines, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 
@@ -47,16 +48,31 @@ describe("logEvents", () => {
     expect(changes).toEqual([
       {
         level: "warn",
-        fields: { event: "breaker.stateChange", name: "payments", from: "closed", to: "open", reason: "trip rule consecutiveFailures reached: boom", at: 1_000 },
+        fields: {
+          event: "breaker.stateChange",
+          name: "payments",
+          from: "closed",
+          to: "open",
+          reason: "trip rule consecutiveFailures reached: boom",
+          at: 1_000,
+        },
         message: expect.stringContaining("circuit payments: closed -> open"),
       },
     ]);
     const rejections = log.lines.filter((l) => l.fields.event === "breaker.rejected");
     expect(rejections).toEqual([
-      { level: "debug", fields: { event: "breaker.rejected", name: "payments", state: "open", retryAfterMs: 2_000 }, message: expect.stringContaining("retry in 2000 ms") },
+      {
+        level: "debug",
+        fields: { event: "breaker.rejected", name: "payments", state: "open", retryAfterMs: 2_000 },
+        message: expect.stringContaining("retry in 2000 ms"),
+      },
     ]);
     expect(log.lines.filter((l) => l.fields.event === "breaker.failure")).toEqual([
-      { level: "debug", fields: { event: "breaker.failure", name: "payments", reason: "boom" }, message: "circuit payments counted a failure: boom" },
+      {
+        level: "debug",
+        fields: { event: "breaker.failure", name: "payments", reason: "boom" },
+        message: "circuit payments counted a failure: boom",
+      },
     ]);
   });
 
@@ -67,7 +83,10 @@ describe("logEvents", () => {
     const off = logEvents(breakers, log, { levels: { "breaker.failure": "off", "breaker.rejected": "off" } });
     await breakers.execute("email", boom).catch(() => undefined);
     await breakers.execute("sms", boom).catch(() => undefined);
-    expect(log.lines.map((l) => `${l.level} ${String(l.fields.name)} ${String(l.fields.to)}`)).toEqual(["warn email open", "warn sms open"]);
+    expect(log.lines.map((l) => `${l.level} ${String(l.fields.name)} ${String(l.fields.to)}`)).toEqual([
+      "warn email open",
+      "warn sms open",
+    ]);
     off();
     breakers.get("email").reset();
     await breakers.execute("push", boom).catch(() => undefined);
@@ -120,7 +139,11 @@ describe("logEvents: retry policy", () => {
     logEvents(policy, log, { name: "orders" });
     await policy.execute(boom).catch(() => undefined);
     expect(log.lines).toEqual([
-      { level: "debug", fields: { event: "retry.retry", name: "orders", attempt: 1, delayMs: 0, error: "boom" }, message: "retry orders: attempt 1 failed, next in 0 ms" },
+      {
+        level: "debug",
+        fields: { event: "retry.retry", name: "orders", attempt: 1, delayMs: 0, error: "boom" },
+        message: "retry orders: attempt 1 failed, next in 0 ms",
+      },
       {
         level: "warn",
         fields: { event: "retry.giveUp", name: "orders", attempts: 2, reason: "exhausted", error: expect.stringContaining("boom") },
@@ -162,7 +185,10 @@ describe("logEvents: limiters and HTTP clients", () => {
       fields: { event: "adaptive.cooldown", name: "notion", cooldownMs: 2_000, until: 12_000, reason: "retry-after" },
       message: "rate limiter notion: cooling down for 2000 ms (retry-after)",
     });
-    expect(byEvent["adaptive.backoff"]).toMatchObject({ level: "info", fields: { name: "notion", status: 429, retryAfterMs: 2_000, congestion: true } });
+    expect(byEvent["adaptive.backoff"]).toMatchObject({
+      level: "info",
+      fields: { name: "notion", status: 429, retryAfterMs: 2_000, congestion: true },
+    });
     expect(byEvent["adaptive.rateChange"]).toMatchObject({ level: "debug", fields: { name: "notion", from: 4, reason: "backoff" } });
   });
 
@@ -184,10 +210,24 @@ describe("logEvents: limiters and HTTP clients", () => {
     logEvents(client, log, { levels: { "adaptive.rateChange": "off" } });
     await client.request("get", "/contacts");
     await client.request("GET", "/deals");
-    expect(log.lines.map((l) => `${l.level} ${String(l.fields.event)}`)).toEqual(["debug http.request", "warn breaker.stateChange", "debug breaker.failure", "warn http.failure"]);
+    expect(log.lines.map((l) => `${l.level} ${String(l.fields.event)}`)).toEqual([
+      "debug http.request",
+      "warn breaker.stateChange",
+      "debug breaker.failure",
+      "warn http.failure",
+    ]);
     expect(log.lines[0]).toEqual({
       level: "debug",
-      fields: { event: "http.request", integration: "hubspot", method: "GET", path: "/contacts", status: 200, durationMs: 30, attempts: 1, outcome: "ok" },
+      fields: {
+        event: "http.request",
+        integration: "hubspot",
+        method: "GET",
+        path: "/contacts",
+        status: 200,
+        durationMs: 30,
+        attempts: 1,
+        outcome: "ok",
+      },
       message: "hubspot GET /contacts: 200 in 30 ms",
     });
     expect(log.lines[3]?.fields).toMatchObject({ event: "http.failure", status: 500, outcome: "server-error" });

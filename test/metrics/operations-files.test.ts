@@ -33,7 +33,21 @@ function dashboard(): { panels: Panel[]; templating: { list: { definition?: stri
   return JSON.parse(readFileSync(join(root, "grafana-dashboard.json"), "utf8"));
 }
 
-const KEYWORDS = new Set(["and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left", "group_right", "inf", "nan"]);
+const KEYWORDS = new Set([
+  "and",
+  "or",
+  "unless",
+  "bool",
+  "offset",
+  "by",
+  "without",
+  "on",
+  "ignoring",
+  "group_left",
+  "group_right",
+  "inf",
+  "nan",
+]);
 
 /** The metric names a PromQL expression reads (functions, labels, keywords and template variables left out). */
 export function metricNamesIn(expr: string): string[] {
@@ -57,7 +71,10 @@ function namesInAlerts(): Set<string> {
 
 function namesInDashboard(): Set<string> {
   const d = dashboard();
-  const exprs = [...d.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)), ...d.annotations.list.flatMap((a) => (a.expr ? [a.expr] : []))];
+  const exprs = [
+    ...d.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)),
+    ...d.annotations.list.flatMap((a) => (a.expr ? [a.expr] : [])),
+  ];
   const names = new Set(exprs.flatMap(metricNamesIn));
   for (const v of d.templating.list) {
     const m = /label_values\(([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(v.definition ?? "");
@@ -98,9 +115,17 @@ describe("observability/alerts.yaml", () => {
     const rules = alerts();
     expect(rules.map((r) => r.alert)).toEqual(["CircuitBreakerOpen", "HighRetryRate", "RateLimitingActive", "AdaptiveRateLimiterCooldown"]);
     const byName = Object.fromEntries(rules.map((r) => [r.alert, r]));
-    expect(byName.CircuitBreakerOpen).toMatchObject({ expr: 'circuit_breaker_state{state="open"} == 1', for: "1m", labels: { severity: "warning" } });
+    expect(byName.CircuitBreakerOpen).toMatchObject({
+      expr: 'circuit_breaker_state{state="open"} == 1',
+      for: "1m",
+      labels: { severity: "warning" },
+    });
     expect(byName.HighRetryRate).toMatchObject({ expr: "rate(retry_attempts_total[5m]) > 10", for: "5m", labels: { severity: "warning" } });
-    expect(byName.RateLimitingActive).toMatchObject({ expr: "rate(rate_limit_rejected_total[5m]) > 0", for: "1m", labels: { severity: "info" } });
+    expect(byName.RateLimitingActive).toMatchObject({
+      expr: "rate(rate_limit_rejected_total[5m]) > 0",
+      for: "1m",
+      labels: { severity: "info" },
+    });
     expect(byName.AdaptiveRateLimiterCooldown?.expr).toContain("adaptive_rate_limit_cooldown_seconds");
     for (const r of rules) {
       expect(r.for).toMatch(/^\d+[smh]$/);
@@ -137,13 +162,19 @@ describe("observability/grafana-dashboard.json", () => {
     const named = namesInDashboard();
     expect([...named].filter((n) => !exported.has(n))).toEqual([]);
     const charted = new Set([...named].map((n) => n.replace(/_(bucket|sum|count)$/, "")));
-    expect(Object.values(METRICS).map((m) => m.name).filter((n) => !charted.has(n))).toEqual([]);
+    expect(
+      Object.values(METRICS)
+        .map((m) => m.name)
+        .filter((n) => !charted.has(n)),
+    ).toEqual([]);
   });
 });
 
 describe("metricNamesIn", () => {
   it("finds metric names and leaves functions, labels, ranges, keywords and variables out", () => {
-    expect(metricNamesIn('histogram_quantile(0.99, sum by (le, name) (rate(retry_attempts_bucket{name=~"$x"}[$__rate_interval])))')).toEqual(["retry_attempts_bucket"]);
+    expect(
+      metricNamesIn('histogram_quantile(0.99, sum by (le, name) (rate(retry_attempts_bucket{name=~"$x"}[$__rate_interval])))'),
+    ).toEqual(["retry_attempts_bucket"]);
     expect(metricNamesIn('a_total / on (name) b_total{state="open"} > bool 0 or vector(0)')).toEqual(["a_total", "b_total"]);
     expect(metricNamesIn("max_over_time(adaptive_rate_limit_cooldown_seconds[2m]) > 0")).toEqual(["adaptive_rate_limit_cooldown_seconds"]);
   });

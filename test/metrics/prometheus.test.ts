@@ -1,6 +1,14 @@
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
-import { CircuitBreaker, CircuitBreakers, consecutiveFailures, constant, InvalidOptionError, ManualClock, RetryPolicy } from "../../src/index.js";
+import {
+  CircuitBreaker,
+  CircuitBreakers,
+  consecutiveFailures,
+  constant,
+  InvalidOptionError,
+  ManualClock,
+  RetryPolicy,
+} from "../../src/index.js";
 import { instrumentPrometheus, METRICS } from "../../src/metrics/prometheus.js";
 import { parseExposition, valueOf } from "./exposition.js";
 
@@ -123,7 +131,11 @@ describe("instrumentPrometheus: options", () => {
   it("creates every metric of the catalogue on the registry, with the prefix", async () => {
     const { registry, metrics } = setup("shop_");
     const names = (await registry.getMetricsAsJSON()).map((m) => m.name).sort();
-    expect(names).toEqual(Object.values(METRICS).map((m) => `shop_${m.name}`).sort());
+    expect(names).toEqual(
+      Object.values(METRICS)
+        .map((m) => `shop_${m.name}`)
+        .sort(),
+    );
     expect([...metrics.names].sort()).toEqual(names);
   });
 
@@ -185,7 +197,7 @@ describe("instrumentPrometheus: retry policy", () => {
     expect(valueOf(s, "retry_attempts_total", labels)).toBe(4);
   });
 
-  it("labels a policy without a name \"retry\", and rejects a bad name option", async () => {
+  it('labels a policy without a name "retry", and rejects a bad name option', async () => {
     const { registry, metrics } = setup();
     const policy = new RetryPolicy({ maxAttempts: 2, backoff: constant(0) });
     metrics.observe(policy);

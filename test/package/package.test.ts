@@ -41,7 +41,11 @@ beforeAll(() => {
   rmSync(pack, { recursive: true, force: true });
   mkdirSync(pack, { recursive: true });
   writeFileSync(join(pack, "package.json"), JSON.stringify(manifest));
-  const tsup = spawnSync(process.execPath, [join(root, "node_modules", "tsup", "dist", "cli-default.js"), "--out-dir", join(pack, "dist")], { cwd: root, encoding: "utf8" });
+  const tsup = spawnSync(
+    process.execPath,
+    [join(root, "node_modules", "tsup", "dist", "cli-default.js"), "--out-dir", join(pack, "dist")],
+    { cwd: root, encoding: "utf8" },
+  );
   if (tsup.status !== 0) throw new Error(`tsup failed:\n${tsup.stdout}\n${tsup.stderr}`);
 }, 120_000);
 
@@ -71,9 +75,19 @@ describe("the built package", () => {
       const specifier = subpath === "." ? manifest.name : `${manifest.name}/${subpath.slice(2)}`;
       const check = `const missing = ${JSON.stringify(names)}.filter((n) => typeof m[n] !== "function"); if (missing.length) { console.error("missing " + missing); process.exit(1); }`;
       const cjs = run(`const m = require(${JSON.stringify(specifier)});\n${check}`, "cjs");
-      expect({ specifier, format: "cjs", status: cjs.status, stderr: cjs.stderr }).toEqual({ specifier, format: "cjs", status: 0, stderr: "" });
+      expect({ specifier, format: "cjs", status: cjs.status, stderr: cjs.stderr }).toEqual({
+        specifier,
+        format: "cjs",
+        status: 0,
+        stderr: "",
+      });
       const esm = run(`const m = await import(${JSON.stringify(specifier)});\n${check}`, "mjs");
-      expect({ specifier, format: "esm", status: esm.status, stderr: esm.stderr }).toEqual({ specifier, format: "esm", status: 0, stderr: "" });
+      expect({ specifier, format: "esm", status: esm.status, stderr: esm.stderr }).toEqual({
+        specifier,
+        format: "esm",
+        status: 0,
+        stderr: "",
+      });
     }
   });
 

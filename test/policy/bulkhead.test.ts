@@ -108,7 +108,9 @@ describe("bulkhead", () => {
   it("an aborted signal never takes a slot or a queue place", async () => {
     const policy = bulkhead({ maxConcurrent: 1 });
     let ran = false;
-    expect(((await rejection(policy.execute(() => (ran = true), { signal: AbortSignal.abort(new Error("x")) }))) as Error).message).toBe("x");
+    expect(((await rejection(policy.execute(() => (ran = true), { signal: AbortSignal.abort(new Error("x")) }))) as Error).message).toBe(
+      "x",
+    );
     expect([ran, policy.running]).toEqual([false, 0]);
   });
 

@@ -83,7 +83,9 @@ describe("fallback", () => {
 
   it("bad input: `on` that is neither classes nor a predicate; unknown keys", () => {
     expect(() => fallback(1, { on: "TimeoutError" as never })).toThrow(InvalidOptionError);
-    expect(() => fallback(1, { on: "TimeoutError" as never })).toThrow(/fallback\(\): option "on" must be an array of error classes or a predicate/);
+    expect(() => fallback(1, { on: "TimeoutError" as never })).toThrow(
+      /fallback\(\): option "on" must be an array of error classes or a predicate/,
+    );
     expect(() => fallback(1, { when: [] } as never)).toThrow(/option "when"/);
   });
 });

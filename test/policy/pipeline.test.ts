@@ -107,7 +107,10 @@ describe("pipeline: retry, breaker and timeout, in both orders", () => {
     await clock.advanceAsync(3_000);
     const error = (await rejection(call)) as CircuitOpenError;
     // Two attempts time out; the open circuit then fails fast and is not retried.
-    expect(attempts).toEqual([[1, 0], [2, 1_100]]);
+    expect(attempts).toEqual([
+      [1, 0],
+      [2, 1_100],
+    ]);
     expect(error).toBeInstanceOf(CircuitOpenError);
     expect(error.retryAfterMs).toBe(9_900);
     expect(error.lastFailure?.reason).toBe("Timed out after 1000 ms");
@@ -149,7 +152,9 @@ describe("pipeline: four and five policies", () => {
     const retries: number[] = [];
     const retry = new RetryPolicy({ clock, maxAttempts: 3, backoff: constant(0), onRetry: (e) => retries.push(e.attempt) });
     const stack = pipeline(
-      fallback((error) => ({ unavailable: true, retryInMs: error instanceof CircuitOpenError ? error.retryAfterMs : null }), { on: [CircuitOpenError] }),
+      fallback((error) => ({ unavailable: true, retryInMs: error instanceof CircuitOpenError ? error.retryAfterMs : null }), {
+        on: [CircuitOpenError],
+      }),
       bulkhead({ maxConcurrent: 1, maxQueue: 0 }),
       retry,
       breaker,

@@ -190,7 +190,9 @@ describe("timeout: the caller's abort", () => {
 
   it("an already-aborted caller never runs the callee", async () => {
     let ran = false;
-    const error = await rejection(timeout(100, { clock: new ManualClock() }).execute(() => (ran = true), { signal: AbortSignal.abort(new Error("no")) }));
+    const error = await rejection(
+      timeout(100, { clock: new ManualClock() }).execute(() => (ran = true), { signal: AbortSignal.abort(new Error("no")) }),
+    );
     expect((error as Error).message).toBe("no");
     expect(ran).toBe(false);
   });

@@ -40,7 +40,10 @@ describe("BreakerAdmin", () => {
     await breakers.execute("one", boom).catch(() => undefined);
     await breakers.get("one").flush();
     // A sibling namespace the glob would match if the brackets and star were not escaped.
-    const sibling = new CircuitBreakers({ store: suite.store({ namespace: `${namespace.replace("[a]*", "a")}x` }), namespace: `${namespace.replace("[a]*", "a")}x` });
+    const sibling = new CircuitBreakers({
+      store: suite.store({ namespace: `${namespace.replace("[a]*", "a")}x` }),
+      namespace: `${namespace.replace("[a]*", "a")}x`,
+    });
     await sibling.execute("two", () => 1);
     await sibling.get("two").flush();
     // Limiters on the same store are not breakers.
@@ -111,7 +114,11 @@ describe("BreakerAdmin", () => {
 describe("FleetBreakers (the dashboard's view of the fleet)", () => {
   it("sees new breakers, hears transitions by pub/sub before the next refresh, and acts for the fleet", async () => {
     const namespace = ns();
-    const registry = new CircuitBreakers({ store: suite.store({ namespace }), namespace, defaults: { trip: consecutiveFailures(1), recovery: 60_000 } });
+    const registry = new CircuitBreakers({
+      store: suite.store({ namespace }),
+      namespace,
+      defaults: { trip: consecutiveFailures(1), recovery: 60_000 },
+    });
     await registry.execute("a", () => 1);
     await registry.get("a").flush();
     const problems: unknown[] = [];
@@ -132,7 +139,15 @@ describe("FleetBreakers (the dashboard's view of the fleet)", () => {
     expect(fleet.get("a").state).toBe("open");
     expect(changes.map((e) => `${e.from}->${e.to}`)).toEqual(["closed->open"]);
     const status = fleet.get("a").status();
-    expect(status).toMatchObject({ name: "a", state: "open", store: "redis", failures: 1, retryPhase: "fixed", attempt: 1, lastFailure: { reason: "down" } });
+    expect(status).toMatchObject({
+      name: "a",
+      state: "open",
+      store: "redis",
+      failures: 1,
+      retryPhase: "fixed",
+      attempt: 1,
+      lastFailure: { reason: "down" },
+    });
     expect(status.retryAfterMs).toBeGreaterThan(55_000);
     // Per-process call totals are not in Redis: the dashboard shows none rather than zeros.
     expect(viewOf(fleet.get("a")).totals).toBeNull();
@@ -157,8 +172,19 @@ describe("FleetBreakers (the dashboard's view of the fleet)", () => {
 
 describe("describeRecord and nameOfKey", () => {
   const record = (over: Partial<BreakerRecord>): BreakerRecord => ({
-    state: "closed", isolated: false, epoch: 0, openedAt: -1, nextProbeAt: 0, attempt: 0, openForMs: 0, trials: 0, trialSuccesses: 0, halfOpenAt: -1,
-    trip: { consecutive: 0 }, lastFailure: null, ...over,
+    state: "closed",
+    isolated: false,
+    epoch: 0,
+    openedAt: -1,
+    nextProbeAt: 0,
+    attempt: 0,
+    openForMs: 0,
+    trials: 0,
+    trialSuccesses: 0,
+    halfOpenAt: -1,
+    trip: { consecutive: 0 },
+    lastFailure: null,
+    ...over,
   });
 
   it("reads the trip rule and recovery schedule from the stored params", () => {
@@ -169,11 +195,32 @@ describe("describeRecord and nameOfKey", () => {
       successesToClose: 2,
       trialTimeoutMs: 60_000,
     });
-    const r = record({ state: "open", attempt: 3, openedAt: 1_000, nextProbeAt: 1_400, trip: { ring: [1, 1, 0, 0], next: 2, filled: 2, failures: 2 }, lastFailure: { reason: "x", at: 1_000 } });
+    const r = record({
+      state: "open",
+      attempt: 3,
+      openedAt: 1_000,
+      nextProbeAt: 1_400,
+      trip: { ring: [1, 1, 0, 0], next: 2, filled: 2, failures: 2 },
+      lastFailure: { reason: "x", at: 1_000 },
+    });
     const s = describeRecord("n:{svc}", "svc", params, r, 1_100);
-    expect(s).toMatchObject({ failures: 2, trip: { kind: "failureRatio", windowCalls: 4 }, retryPhase: "capped", attempt: 3, nextProbeAt: 1_400, nextProbeInMs: 300, openedAt: 1_000, halfOpen: { maxCalls: 2 } });
+    expect(s).toMatchObject({
+      failures: 2,
+      trip: { kind: "failureRatio", windowCalls: 4 },
+      retryPhase: "capped",
+      attempt: 3,
+      nextProbeAt: 1_400,
+      nextProbeInMs: 300,
+      openedAt: 1_000,
+      halfOpen: { maxCalls: 2 },
+    });
     // Params it cannot read (another version's) degrade to unknowns, never throw.
-    expect(describeRecord("n:{svc}", "svc", "not json", r, 1_100)).toMatchObject({ failures: 0, trip: null, retryPhase: null, state: "open" });
+    expect(describeRecord("n:{svc}", "svc", "not json", r, 1_100)).toMatchObject({
+      failures: 0,
+      trip: null,
+      retryPhase: null,
+      state: "open",
+    });
   });
 
   it("names keys by their hash tag", () => {

@@ -51,7 +51,9 @@ describe("fleet: breakers shared by child processes through RedisStore", () => {
     const delays = seen.map((s) => s.seenAt - (trip.openedAt ?? 0));
     // …and, an upper bound, from the start of the call that tripped it.
     const bounds = seen.map((s) => s.seenAt - trip.lastCallAt);
-    console.info(`fleet: open seen by the other processes ${delays.join(", ")} ms after the transition (${bounds.join(", ")} ms after the tripping call began)`);
+    console.info(
+      `fleet: open seen by the other processes ${delays.join(", ")} ms after the transition (${bounds.join(", ")} ms after the tripping call began)`,
+    );
     for (const d of delays) expect(d).toBeLessThan(100);
     for (const d of bounds) expect(d).toBeLessThan(250);
     expect(unhandled(fleet)).toEqual([]);
@@ -68,7 +70,14 @@ describe("fleet: breakers shared by child processes through RedisStore", () => {
     const startAt = Date.now() + 50;
     const bursts = await Promise.all(
       fleet.map((p) =>
-        p.call<{ ran: number; fulfilled: number; circuitOpen: number; other: string[] }>({ cmd: "burst", name: "trial", calls: 16, holdMs: 200, startAt, spreadMs: 2 }),
+        p.call<{ ran: number; fulfilled: number; circuitOpen: number; other: string[] }>({
+          cmd: "burst",
+          name: "trial",
+          calls: 16,
+          holdMs: 200,
+          startAt,
+          spreadMs: 2,
+        }),
       ),
     );
     const ran = bursts.reduce((n, b) => n + b.ran, 0);
@@ -92,7 +101,9 @@ describe("fleet: redis-server killed mid-run and restarted on the same port", ()
     const workers = await startFleet(3, own.url, ns());
     try {
       await Promise.all(workers.map((p) => p.call({ cmd: "breaker", name: "orders", threshold: 1_000, recoveryMs: 30_000 })));
-      const loads = workers.map((p) => p.call<LoadResult>({ cmd: "load", name: "orders", periodMs: 2, durationMs: 3_000, inFlight: 8 }, 15_000));
+      const loads = workers.map((p) =>
+        p.call<LoadResult>({ cmd: "load", name: "orders", periodMs: 2, durationMs: 3_000, inFlight: 8 }, 15_000),
+      );
       await sleep(600);
       const before = workers.map((p) => p.reports.length);
       await own.kill(); // SIGTERM by pid (SIGKILL after 1 s)

@@ -66,7 +66,9 @@ let workers: Worker[] = [];
 beforeAll(async () => {
   server = await startRedis();
   const namespace = `procs${process.pid}`;
-  workers = await Promise.all((["ioredis", "node-redis", "ioredis", "node-redis"] as const).map((kind) => startWorker(server.url, namespace, kind)));
+  workers = await Promise.all(
+    (["ioredis", "node-redis", "ioredis", "node-redis"] as const).map((kind) => startWorker(server.url, namespace, kind)),
+  );
 }, 40_000);
 
 afterAll(async () => {
@@ -104,7 +106,17 @@ describe("limiters on RedisStore across processes", () => {
       const startAt = Date.now() + 200;
       const results = await Promise.all(
         workers.map((w) =>
-          w.call<BurstResult>({ cmd: "burst", name: `burst-${spec.kind}`, spec, key: "shared", calls: 20_000, durationMs: 300, inFlight: 32, startAt, offsetMs: 0 }),
+          w.call<BurstResult>({
+            cmd: "burst",
+            name: `burst-${spec.kind}`,
+            spec,
+            key: "shared",
+            calls: 20_000,
+            durationMs: 300,
+            inFlight: 32,
+            startAt,
+            offsetMs: 0,
+          }),
         ),
       );
       const admitted = results.reduce((n, r) => n + r.admitted, 0);
@@ -125,14 +137,32 @@ describe("limiters on RedisStore across processes", () => {
     // Had either decided with its own clock, the late one would see a bucket refilled by
     // 7 minutes of tokens and windows long closed.
     const skewSpecs: LimiterSpec[] = [
-      { kind: "tokenBucket", capacity: 40, ratePerSec: 40 / (10 * MINUTE / 1000) },
+      { kind: "tokenBucket", capacity: 40, ratePerSec: 40 / ((10 * MINUTE) / 1000) },
       { kind: "fixedWindow", limit: 40, windowMs: MINUTE },
       { kind: "slidingLog", limit: 40, windowMs: MINUTE },
     ];
     for (const spec of skewSpecs) {
       const startAt = Date.now() + 100;
-      const first = await early.call<BurstResult>({ cmd: "burst", name: `skew-${spec.kind}`, spec, key: "k", calls: 25, inFlight: 8, startAt, offsetMs: offsets[0] as number });
-      const second = await late.call<BurstResult>({ cmd: "burst", name: `skew-${spec.kind}`, spec, key: "k", calls: 25, inFlight: 8, startAt, offsetMs: offsets[1] as number });
+      const first = await early.call<BurstResult>({
+        cmd: "burst",
+        name: `skew-${spec.kind}`,
+        spec,
+        key: "k",
+        calls: 25,
+        inFlight: 8,
+        startAt,
+        offsetMs: offsets[0] as number,
+      });
+      const second = await late.call<BurstResult>({
+        cmd: "burst",
+        name: `skew-${spec.kind}`,
+        spec,
+        key: "k",
+        calls: 25,
+        inFlight: 8,
+        startAt,
+        offsetMs: offsets[1] as number,
+      });
       expect({ spec: spec.kind, admitted: first.admitted + second.admitted }).toEqual({ spec: spec.kind, admitted: 40 });
       expect(first.admitted).toBe(25);
     }
@@ -141,8 +171,24 @@ describe("limiters on RedisStore across processes", () => {
     const spec: LimiterSpec = { kind: "slidingLog", limit: 4, windowMs: 300 };
     const startAt = Date.now() + 200;
     const runs = await Promise.all([
-      early.call<{ times: number[] }>({ cmd: "acquire", name: "skew-wait", spec, key: "w", count: 6, startAt, offsetMs: offsets[0] as number }),
-      late.call<{ times: number[] }>({ cmd: "acquire", name: "skew-wait", spec, key: "w", count: 6, startAt, offsetMs: offsets[1] as number }),
+      early.call<{ times: number[] }>({
+        cmd: "acquire",
+        name: "skew-wait",
+        spec,
+        key: "w",
+        count: 6,
+        startAt,
+        offsetMs: offsets[0] as number,
+      }),
+      late.call<{ times: number[] }>({
+        cmd: "acquire",
+        name: "skew-wait",
+        spec,
+        key: "w",
+        count: 6,
+        startAt,
+        offsetMs: offsets[1] as number,
+      }),
     ]);
     const times = runs.flatMap((r) => r.times).sort((a, b) => a - b);
     expect(times).toHaveLength(12);
@@ -159,7 +205,12 @@ describe("limiters on RedisStore across processes", () => {
     expect(before.snapshot.ratePerSec).toBe(20);
     expect(before.permit?.epoch).toBe(0);
     await a.call<Acquired>({ cmd: "adaptive", name: "fleet", action: "acquire", offsetMs: -5 * MINUTE });
-    const cut = await a.call<{ congestion: boolean; snapshot: Snap }>({ cmd: "adaptive", name: "fleet", action: "backoff", offsetMs: -5 * MINUTE });
+    const cut = await a.call<{ congestion: boolean; snapshot: Snap }>({
+      cmd: "adaptive",
+      name: "fleet",
+      action: "backoff",
+      offsetMs: -5 * MINUTE,
+    });
     expect(cut.congestion).toBe(true);
     expect(cut.snapshot.ratePerSec).toBe(14);
     // The other process sees the lower rate and the new epoch on its next permit.

@@ -22,7 +22,11 @@ const suite = redisSuite("lim");
 const ns = suite.ns;
 const evalCalls = suite.evalCalls;
 
-async function store(options: Omit<RedisStoreOptions, "client"> = {}, target: RedisServer = suite.server, kind: "ioredis" | "node-redis" = "ioredis"): Promise<RedisStore> {
+async function store(
+  options: Omit<RedisStoreOptions, "client"> = {},
+  target: RedisServer = suite.server,
+  kind: "ioredis" | "node-redis" = "ioredis",
+): Promise<RedisStore> {
   const c: TestClient = await connect(kind, { server: target });
   suite.track(c);
   const s = new RedisStore({ client: c.client, logger: quiet, ...options });
@@ -134,7 +138,9 @@ describe("RedisStore for limiters: batches over many keys", () => {
       const used = (await evalCalls()) - before;
       // Each key in arrival order: the bucket's two tokens, then a refusal; the window's one unit, then refusals.
       for (let k = 0; k < 100; k++) {
-        const bucketRemaining = answered.filter((c) => c.limiter === "bucket" && c.key === `user-${k}`).map((c) => (c.decision.allowed ? c.decision.remaining : -1));
+        const bucketRemaining = answered
+          .filter((c) => c.limiter === "bucket" && c.key === `user-${k}`)
+          .map((c) => (c.decision.allowed ? c.decision.remaining : -1));
         expect(bucketRemaining).toEqual([1, 0, -1]);
         if (k % 10 === 0) {
           const windowAllowed = answered.filter((c) => c.limiter === "window" && c.key === `user-${k}`).map((c) => c.decision.allowed);
@@ -219,7 +225,12 @@ describe("RedisStore for limiters: when Redis goes away", () => {
       expect((await limiter.tryAcquire("k", 3)).allowed).toBe(true);
       await own.kill();
       // Redis is gone: the in-process fallback starts from a full bucket.
-      const during = await Promise.all([limiter.tryAcquire("k"), limiter.tryAcquire("k"), limiter.tryAcquire("k"), limiter.tryAcquire("k")]);
+      const during = await Promise.all([
+        limiter.tryAcquire("k"),
+        limiter.tryAcquire("k"),
+        limiter.tryAcquire("k"),
+        limiter.tryAcquire("k"),
+      ]);
       expect(during.map((d) => d.allowed)).toEqual([true, true, true, false]);
       const permit = await adaptive.acquire();
       adaptive.onBackoff({ status: 429, retryAfterMs: 10, permit });
@@ -263,7 +274,11 @@ describe("RedisStore for limiters: when Redis goes away", () => {
 
   it("allow admits every call and deny refuses them for retryIntervalMs, while Redis is away", async () => {
     const own = await startRedis({ ignoreEnv: true });
-    const allow = await store({ namespace: "allow", onRedisError: "allow", commandTimeoutMs: 200, retryIntervalMs: 5_000 }, own, "node-redis");
+    const allow = await store(
+      { namespace: "allow", onRedisError: "allow", commandTimeoutMs: 200, retryIntervalMs: 5_000 },
+      own,
+      "node-redis",
+    );
     const deny = await store({ namespace: "deny", onRedisError: "deny", commandTimeoutMs: 200, retryIntervalMs: 5_000 }, own, "node-redis");
     const a = new FixedWindow({ name: "a", limit: 1, windowMs: 60_000, store: allow });
     const d = new FixedWindow({ name: "d", limit: 1, windowMs: 60_000, store: deny });
@@ -285,4 +300,3 @@ describe("RedisStore for limiters: when Redis goes away", () => {
 function boom(): never {
   throw new Error("logger down");
 }
-

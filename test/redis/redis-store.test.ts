@@ -44,7 +44,9 @@ describe("RedisStore: options", () => {
     expect(() => new RedisStore({ client: c, onRedisError: "retry" } as never)).toThrow(/onRedisError/);
     expect(() => new RedisStore({ client: c, namespace: "{app}" })).toThrow(/namespace/);
     expect(() => new RedisStore({ client: c, metaTtlMs: 0 })).toThrow(/metaTtlMs/);
-    expect(() => new RedisStore({ client: c, batchAcrossKeys: "yes" as never })).toThrow(/"batchAcrossKeys" must be true or false; got "yes"/);
+    expect(() => new RedisStore({ client: c, batchAcrossKeys: "yes" as never })).toThrow(
+      /"batchAcrossKeys" must be true or false; got "yes"/,
+    );
     expect(() => new RedisStore({ client: {} })).toThrow(/client/);
     expect(() => new RedisStore(undefined as never)).toThrow(/client/);
   });
@@ -107,7 +109,13 @@ describe("RedisStore: the breaker's mirror", () => {
     const namespace = ns();
     const events: StateChangeEvent[] = [];
     const a = new CircuitBreaker({ name: "svc", store: await store({ namespace }), trip: consecutiveFailures(2), recovery: 10_000 });
-    const b = new CircuitBreaker({ name: "svc", store: await store({ namespace }), trip: consecutiveFailures(2), recovery: 10_000, onStateChange: (e) => events.push(e) });
+    const b = new CircuitBreaker({
+      name: "svc",
+      store: await store({ namespace }),
+      trip: consecutiveFailures(2),
+      recovery: 10_000,
+      onStateChange: (e) => events.push(e),
+    });
     await a.flush();
     await b.flush();
     await a.execute(boom).catch(() => undefined);
@@ -196,7 +204,13 @@ describe("RedisStore: the breaker's mirror", () => {
   it("store.read, generic apply and delete work on the same record", async () => {
     const namespace = ns();
     const s = await store({ namespace });
-    const decision = new BreakerDecision({ trip: consecutiveFailures(1), recovery: constant(1_000), maxCalls: 1, successesToClose: 1, trialTimeoutMs: 60_000 });
+    const decision = new BreakerDecision({
+      trip: consecutiveFailures(1),
+      recovery: constant(1_000),
+      maxCalls: 1,
+      successesToClose: 1,
+      trialTimeoutMs: 60_000,
+    });
     expect(await s.read(decision, "raw", 0)).toBeUndefined();
     expect(await s.apply(decision, "raw", { type: "acquire" }, 0)).toEqual({ allowed: true, epoch: 0, transition: undefined });
     const t = await s.apply(decision, "raw", { type: "failure", epoch: 0, reason: "r", random: 0.5 }, 0);
@@ -242,8 +256,22 @@ describe("RedisStore: when Redis goes away", () => {
   it("deny rejects the calls that ask the store; allow lets them through", async () => {
     const own = await startRedis({ ignoreEnv: true });
     const c = await connect("node-redis", { server: own });
-    const deny = new RedisStore({ client: c.client, namespace: "deny", onRedisError: "deny", commandTimeoutMs: 200, retryIntervalMs: 5_000, logger: quiet });
-    const allow = new RedisStore({ client: c.client, namespace: "allow", onRedisError: "allow", commandTimeoutMs: 200, retryIntervalMs: 5_000, logger: quiet });
+    const deny = new RedisStore({
+      client: c.client,
+      namespace: "deny",
+      onRedisError: "deny",
+      commandTimeoutMs: 200,
+      retryIntervalMs: 5_000,
+      logger: quiet,
+    });
+    const allow = new RedisStore({
+      client: c.client,
+      namespace: "allow",
+      onRedisError: "allow",
+      commandTimeoutMs: 200,
+      retryIntervalMs: 5_000,
+      logger: quiet,
+    });
     const d = new CircuitBreaker({ name: "d", store: deny, trip: consecutiveFailures(1) });
     const a = new CircuitBreaker({ name: "a", store: allow, trip: consecutiveFailures(1) });
     try {
@@ -271,9 +299,22 @@ describe("RedisStore: a breaker batch that reaches Redis after its deadline", ()
   it("the script does nothing past the deadline it is given (ARGV[6]) and answers stale", async () => {
     const namespace = ns();
     const s = await store({ namespace });
-    const decision = new BreakerDecision({ trip: consecutiveFailures(1), recovery: constant(1_000), maxCalls: 1, successesToClose: 1, trialTimeoutMs: 60_000 });
+    const decision = new BreakerDecision({
+      trip: consecutiveFailures(1),
+      recovery: constant(1_000),
+      maxCalls: 1,
+      successesToClose: 1,
+      trialTimeoutMs: 60_000,
+    });
     const key = s.redisKey("late");
-    const args = (deadline: string): string[] => [encodeParams(decision), JSON.stringify([["f", 0, 1, "r", 0.5]]), "60000", `${namespace}:transitions`, "o", deadline];
+    const args = (deadline: string): string[] => [
+      encodeParams(decision),
+      JSON.stringify([["f", 0, 1, "r", 0.5]]),
+      "60000",
+      `${namespace}:transitions`,
+      "o",
+      deadline,
+    ];
     expect(await s.adapter.evalScript(BREAKER_SCRIPT, [key], args("1"))).toBe("stale");
     expect(await suite.admin.exists(key)).toBe(0);
     // No deadline (0, or missing as older callers send): applied.
@@ -313,7 +354,6 @@ describe("RedisStore: a breaker batch that reaches Redis after its deadline", ()
     expect(await suite.admin.get(key)).toBe(before); // Redis did not count the late batch
   });
 });
-
 
 /** Polls `check` every 2 ms; resolves with the ms it took, or throws after `limitMs`. */
 async function until(check: () => boolean, limitMs: number): Promise<number> {

@@ -80,7 +80,9 @@ describe("respectRetryAfter", () => {
 
   it("caps a long Retry-After at maxRetryAfterMs (default 60 s)", async () => {
     const clock = new ManualClock();
-    expect(await attemptTimes(new RetryPolicy({ clock, backoff: constant(0) }), clock, [withRetryAfterMs(3_600_000), "ok"])).toEqual([0, 60_000]);
+    expect(await attemptTimes(new RetryPolicy({ clock, backoff: constant(0) }), clock, [withRetryAfterMs(3_600_000), "ok"])).toEqual([
+      0, 60_000,
+    ]);
     const clock2 = new ManualClock();
     const capped = new RetryPolicy({ clock: clock2, backoff: constant(0), maxRetryAfterMs: 2_000 });
     expect(await attemptTimes(capped, clock2, [new RateLimitExceededError(3_600_000), "ok"])).toEqual([0, 2_000]);

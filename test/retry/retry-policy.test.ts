@@ -32,7 +32,11 @@ describe("RetryPolicy: attempts and backoff", () => {
     const call = track(new RetryPolicy({ clock, backoff: constant(100) }).execute(fn));
     await clock.advanceAsync(1_000);
     expect(await call.outcome).toEqual({ ok: true, value: "ok" });
-    expect(calls.map((c) => [c.attempt, c.at])).toEqual([[1, 0], [2, 100], [3, 200]]);
+    expect(calls.map((c) => [c.attempt, c.at])).toEqual([
+      [1, 0],
+      [2, 100],
+      [3, 200],
+    ]);
   });
 
   it("waits the exponential schedule between attempts", async () => {

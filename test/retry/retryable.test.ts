@@ -2,7 +2,14 @@ import { describe, expect, it } from "vitest";
 import { constant } from "../../src/backoff/index.js";
 import { CircuitBreaker } from "../../src/breaker/index.js";
 import { ManualClock } from "../../src/core/clock.js";
-import { BulkheadRejectedError, CircuitOpenError, InvalidOptionError, RateLimitExceededError, RetryError, TimeoutError } from "../../src/core/errors.js";
+import {
+  BulkheadRejectedError,
+  CircuitOpenError,
+  InvalidOptionError,
+  RateLimitExceededError,
+  RetryError,
+  TimeoutError,
+} from "../../src/core/errors.js";
 import { isNetworkTypeError, isNeverRetried, RetryPolicy } from "../../src/retry/index.js";
 import { rejection } from "../policy/settle.js";
 

@@ -130,7 +130,11 @@ async function startOne(extra: readonly string[] = [], busToo = false): Promise<
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort(busToo);
     const dir = mkdtempSync(join(tmpdir(), "breakwater-redis-"));
-    const child = launch(port, dir, extra.map((a) => a.replace("%DIR%", dir)));
+    const child = launch(
+      port,
+      dir,
+      extra.map((a) => a.replace("%DIR%", dir)),
+    );
     try {
       await waitForPing(port);
       return { port, dir, child };

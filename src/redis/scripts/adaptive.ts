@@ -3,15 +3,49 @@ import { luaScript } from "./script.js";
 
 /** The order of the adaptive record's fields in its stored string (and in a read's reply). */
 export const ADAPTIVE_FIELDS = [
-  "rate", "base", "cutAt", "holdFor", "startAt", "epoch", "loss", "tokens", "refilledAt", "cooldownUntil", "meterAt",
-  "okCur", "okPrev", "txCur", "txPrev", "capRate", "capUntil", "policyRate", "policyUntil", "successes", "backoffs",
-  "lastStatus", "lastAt", "lastRetryAfterMs", "source", "touchedAt",
+  "rate",
+  "base",
+  "cutAt",
+  "holdFor",
+  "startAt",
+  "epoch",
+  "loss",
+  "tokens",
+  "refilledAt",
+  "cooldownUntil",
+  "meterAt",
+  "okCur",
+  "okPrev",
+  "txCur",
+  "txPrev",
+  "capRate",
+  "capUntil",
+  "policyRate",
+  "policyUntil",
+  "successes",
+  "backoffs",
+  "lastStatus",
+  "lastAt",
+  "lastRetryAfterMs",
+  "source",
+  "touchedAt",
 ] as const;
 
 /** The order of the law's parameters in ARGV[2]. */
 export const ADAPTIVE_PARAMS = [
-  "initialRate", "minRate", "maxRate", "burst", "decrease", "headroom", "holdMs", "holdPerCooldown", "doublingMs",
-  "probeGain", "cooldownMultiplier", "maxCooldownMs", "forgetAfterMs",
+  "initialRate",
+  "minRate",
+  "maxRate",
+  "burst",
+  "decrease",
+  "headroom",
+  "holdMs",
+  "holdPerCooldown",
+  "doublingMs",
+  "probeGain",
+  "cooldownMultiplier",
+  "maxCooldownMs",
+  "forgetAfterMs",
 ] as const;
 
 /**
