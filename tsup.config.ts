@@ -4,8 +4,8 @@ import { defineConfig } from "tsup";
 export const entries = {
   index: "src/index.ts",
   http: "src/http/index.ts",
-  prometheus: "src/metrics/prometheus.ts",
-  otel: "src/metrics/otel.ts",
+  prometheus: "src/prometheus/index.ts",
+  otel: "src/otel/index.ts",
   dashboard: "src/dashboard/index.ts",
   redis: "src/redis/index.ts",
   // The `breakwater` bin: its source starts with `#!/usr/bin/env node`, which esbuild keeps.

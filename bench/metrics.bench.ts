@@ -8,8 +8,8 @@
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { Histogram, Registry } from "prom-client";
 import { AdaptiveRateLimiter, CircuitBreaker, TokenBucket } from "../src/index.js";
-import { instrumentOpenTelemetry } from "../src/metrics/otel.js";
-import { instrumentPrometheus } from "../src/metrics/prometheus.js";
+import { instrumentOpenTelemetry } from "../src/otel/index.js";
+import { instrumentPrometheus } from "../src/prometheus/index.js";
 import { measure, report, versionOf } from "./lib/measure.js";
 
 /** A reader that exports nowhere; the bench collects once at the end, like a scrape. */

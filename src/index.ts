@@ -28,7 +28,7 @@ export {
   type LoggedEvent,
   type LogEventsOptions,
   type ObservableTarget,
-} from "./core/logger.js";
+} from "./observe/log-events.js";
 export {
   AdaptiveRateLimiter,
   type AdaptiveRateLimiterOptions,

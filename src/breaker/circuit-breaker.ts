@@ -23,7 +23,7 @@ import {
   type ResultClassifier,
   resultClassifier,
   type ResultFilter,
-} from "./classify.js";
+} from "../core/classify.js";
 import { History, type HistoryEntry } from "./history.js";
 import {
   type BreakerInput,

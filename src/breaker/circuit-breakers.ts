@@ -13,7 +13,14 @@ import {
   type Classification,
   type StateChangeEvent,
 } from "./circuit-breaker.js";
-import { checkErrorFilter, checkResultFilter, errorClassifier, type ErrorFilter, resultClassifier, type ResultFilter } from "./classify.js";
+import {
+  checkErrorFilter,
+  checkResultFilter,
+  errorClassifier,
+  type ErrorFilter,
+  resultClassifier,
+  type ResultFilter,
+} from "../core/classify.js";
 import type { TripRule } from "./trip.js";
 
 /** A service's policy: the breaker options that may differ per service. */

@@ -24,6 +24,6 @@ export {
   type FailureRatioOptions,
   type FailuresInWindowOptions,
 } from "./trip.js";
-export type { ErrorClass, ErrorFilter, ResultFilter, ReturnValuePolicy } from "./classify.js";
+export type { ErrorClass, ErrorFilter, ResultFilter, ReturnValuePolicy } from "../core/classify.js";
 export { BreakerDecision, type BreakerRecord, type BreakerInput, type CircuitState, type Transition, type Permit } from "./state.js";
 export type { HistoryEntry, Outcome } from "./history.js";

@@ -17,7 +17,7 @@ import {
   type HttpClientTarget,
   type LimiterTarget,
   limiterOf,
-} from "../metrics/targets.js";
+} from "../observe/targets.js";
 
 /** One breaker, as the dashboard shows it (a `BreakerStatus` that survives JSON). */
 export interface BreakerView {

@@ -7,7 +7,7 @@ import type { Store } from "../store/store.js";
 import { buildRequest, checkBaseUrl, type HeadersInit, type RequestParts } from "./build-request.js";
 import { deadline } from "./deadline.js";
 import { type HttpClientEvents, requestEvent } from "./events.js";
-import { parseRetryAfter } from "./headers.js";
+import { parseRetryAfter } from "../core/headers.js";
 import type { RateConfig } from "./rate-config.js";
 import { resolveRateConfig, type ResolvedRateConfig } from "./resolve-rate-config.js";
 

@@ -26,7 +26,7 @@ export {
   type HeaderParseOptions,
   type RateLimitInfo,
   type BackoffHints,
-} from "./headers.js";
+} from "../core/headers.js";
 export type { Query, QueryValue, RequestBody, RequestParts, HeadersInit } from "./build-request.js";
 export type { RateConfig } from "./rate-config.js";
 export { resolveRateConfig, DEFAULT_RATE_CONFIG, type ResolvedRateConfig } from "./resolve-rate-config.js";

@@ -3,7 +3,7 @@ import { type Clock, systemClock } from "../core/clock.js";
 import { InvalidOptionError, RateLimitExceededError, ResilienceError } from "../core/errors.js";
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import { checkKeys, integer, nonEmptyString, nonNegativeOrInfinity, orDefault, positive } from "../core/validate.js";
-import { type HeadersInput, headerValue, parseBackoffHints, type RateLimitInfo } from "../http/headers.js";
+import { type HeadersInput, headerValue, parseBackoffHints, type RateLimitInfo } from "../core/headers.js";
 import { MemoryStore } from "../store/memory.js";
 import { isPromiseLike, type Store } from "../store/store.js";
 import {

@@ -1,4 +1,4 @@
-import { checkErrorFilter, type ErrorFilter, matchesError } from "../breaker/classify.js";
+import { checkErrorFilter, type ErrorFilter, matchesError } from "../core/classify.js";
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import { type ExecuteOptions, type Operation, toContext } from "../core/policy.js";
 import { checkKeys } from "../core/validate.js";

@@ -1,6 +1,6 @@
 import type { Backoff } from "../backoff/backoff.js";
 import { exponential } from "../backoff/exponential.js";
-import { checkErrorFilter, type ErrorFilter } from "../breaker/classify.js";
+import { checkErrorFilter, type ErrorFilter } from "../core/classify.js";
 import type { Clock } from "../core/clock.js";
 import { InvalidOptionError } from "../core/errors.js";
 import type { ListenerErrorHandler } from "../core/events.js";

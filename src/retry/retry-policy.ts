@@ -1,4 +1,4 @@
-import { matchesError } from "../breaker/classify.js";
+import { matchesError } from "../core/classify.js";
 import { abortReason, anySignal } from "../core/abort.js";
 import { type Clock } from "../core/clock.js";
 import { RetryError, ReturnValuePolicyError } from "../core/errors.js";

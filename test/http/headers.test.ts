@@ -8,7 +8,7 @@ import {
   parseHttpDate,
   parseRateLimit,
   parseRetryAfter,
-} from "../../src/http/headers.js";
+} from "../../src/core/headers.js";
 
 const NOW = Date.UTC(2025, 5, 1, 12, 0, 0);
 const at = { nowMs: NOW };

@@ -7,12 +7,12 @@
 import type { Histogram, Meter, Observable as OtelObservable, ObservableCallback } from "@opentelemetry/api";
 import { InvalidOptionError } from "../core/errors.js";
 import { checkKeys } from "../core/validate.js";
-import { type MetricId, METRICS } from "./catalog.js";
-import { CounterCells, type ObserveOptions, Observations, Pulls } from "./observe.js";
-import type { ObservableTarget } from "./targets.js";
+import { type MetricId, METRICS } from "../observe/catalog.js";
+import { CounterCells, type ObserveOptions, Observations, Pulls } from "../observe/observations.js";
+import type { ObservableTarget } from "../observe/targets.js";
 
-export { METRICS, type MetricDefinition, type MetricId, type MetricKind, type Labels } from "./catalog.js";
-export type { ObserveOptions } from "./observe.js";
+export { METRICS, type MetricDefinition, type MetricId, type MetricKind, type Labels } from "../observe/catalog.js";
+export type { ObserveOptions } from "../observe/observations.js";
 export type {
   ObservableTarget,
   BreakerTarget,
@@ -21,7 +21,7 @@ export type {
   LimiterTarget,
   AdaptiveTarget,
   HttpClientTarget,
-} from "./targets.js";
+} from "../observe/targets.js";
 
 /** Options of {@link instrumentOpenTelemetry}. */
 export interface OpenTelemetryOptions {

@@ -8,13 +8,13 @@
 import { Counter, Gauge, type Metric, register as defaultRegistry, type Registry } from "prom-client";
 import { InvalidOptionError } from "../core/errors.js";
 import { checkKeys } from "../core/validate.js";
-import { type Labels, type MetricDefinition, type MetricId, METRICS } from "./catalog.js";
+import { type Labels, type MetricDefinition, type MetricId, METRICS } from "../observe/catalog.js";
 import { BucketHistogram } from "./bucket-histogram.js";
-import { CounterCells, type Emit, type ObserveOptions, Observations, Pulls } from "./observe.js";
-import type { ObservableTarget } from "./targets.js";
+import { CounterCells, type Emit, type ObserveOptions, Observations, Pulls } from "../observe/observations.js";
+import type { ObservableTarget } from "../observe/targets.js";
 
-export { METRICS, type MetricDefinition, type MetricId, type MetricKind, type Labels } from "./catalog.js";
-export type { ObserveOptions } from "./observe.js";
+export { METRICS, type MetricDefinition, type MetricId, type MetricKind, type Labels } from "../observe/catalog.js";
+export type { ObserveOptions } from "../observe/observations.js";
 export type {
   ObservableTarget,
   BreakerTarget,
@@ -23,7 +23,7 @@ export type {
   LimiterTarget,
   AdaptiveTarget,
   HttpClientTarget,
-} from "./targets.js";
+} from "../observe/targets.js";
 
 /** Options of {@link instrumentPrometheus}. */
 export interface PrometheusOptions {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { CircuitBreaker, CircuitBreakers, consecutiveFailures, InvalidOptionError, ManualClock } from "../../src/index.js";
-import { instrumentOpenTelemetry } from "../../src/metrics/otel.js";
-import { METRICS } from "../../src/metrics/prometheus.js";
+import { instrumentOpenTelemetry } from "../../src/otel/index.js";
+import { METRICS } from "../../src/prometheus/index.js";
 import { inMemoryMeter, pointOf } from "./otel-reader.js";
 
 const boom = (): never => {

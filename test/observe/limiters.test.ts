@@ -10,8 +10,8 @@ import {
   TokenBucket,
 } from "../../src/index.js";
 import { ApiClient, EnterpriseClient } from "../../src/http/index.js";
-import { instrumentOpenTelemetry } from "../../src/metrics/otel.js";
-import { instrumentPrometheus } from "../../src/metrics/prometheus.js";
+import { instrumentOpenTelemetry } from "../../src/otel/index.js";
+import { instrumentPrometheus } from "../../src/prometheus/index.js";
 import { parseExposition, valueOf } from "./exposition.js";
 import { inMemoryMeter, pointOf } from "./otel-reader.js";
 
@@ -282,7 +282,7 @@ describe("instrumentOpenTelemetry: limiters and HTTP clients", () => {
 describe("instrumentPrometheus: histograms kept in process", () => {
   it("print exactly as a prom-client Histogram with the same buckets and observations", async () => {
     const { Histogram } = await import("prom-client");
-    const { BucketHistogram } = await import("../../src/metrics/bucket-histogram.js");
+    const { BucketHistogram } = await import("../../src/prometheus/bucket-histogram.js");
     const buckets = [0, 0.001, 0.005, 0.5, 60];
     const theirs = new Registry();
     const reference = new Histogram({ name: "wait_seconds", help: "Waits.", labelNames: ["limiter"], buckets, registers: [theirs] });

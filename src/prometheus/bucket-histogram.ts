@@ -5,8 +5,8 @@
  * (`get()` with `_bucket`, `_sum` and `_count` values), so `registry.metrics()` and
  * `getMetricsAsJSON()` print it like a prom-client `Histogram`.
  */
-import type { Labels } from "./catalog.js";
-import type { Recorder } from "./observe.js";
+import type { Labels } from "../observe/catalog.js";
+import type { Recorder } from "../observe/observations.js";
 
 interface Series {
   readonly labels: Labels;

@@ -9,7 +9,7 @@ import {
   ManualClock,
   RetryPolicy,
 } from "../../src/index.js";
-import { instrumentPrometheus, METRICS } from "../../src/metrics/prometheus.js";
+import { instrumentPrometheus, METRICS } from "../../src/prometheus/index.js";
 import { parseExposition, valueOf } from "./exposition.js";
 
 const boom = (): never => {

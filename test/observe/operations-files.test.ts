@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { AdaptiveRateLimiter, CircuitBreakers, consecutiveFailures, constant, RetryPolicy, TokenBucket } from "../../src/index.js";
 import { EnterpriseClient } from "../../src/http/index.js";
-import { instrumentPrometheus, METRICS } from "../../src/metrics/prometheus.js";
+import { instrumentPrometheus, METRICS } from "../../src/prometheus/index.js";
 import { parseExposition } from "./exposition.js";
 
 const root = join(import.meta.dirname, "..", "..", "observability");

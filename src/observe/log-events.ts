@@ -3,8 +3,8 @@
  * policy's events into structured log lines. Logging only subscribes to events: a policy
  * never logged costs nothing, and a logger that throws never breaks a call.
  */
-import { checkKeys, nonEmptyString, oneOf } from "./validate.js";
-import { describe, InvalidOptionError } from "./errors.js";
+import { checkKeys, nonEmptyString, oneOf } from "../core/validate.js";
+import { describe, InvalidOptionError } from "../core/errors.js";
 import type { RateLimiterEvents } from "../limit/limiter.js";
 import {
   type AdaptiveTarget,
@@ -19,9 +19,9 @@ import {
   limiterOf,
   type ObservableTarget,
   type RetryTarget,
-} from "../metrics/targets.js";
+} from "./targets.js";
 
-export type { ObservableTarget } from "../metrics/targets.js";
+export type { ObservableTarget } from "./targets.js";
 
 /**
  * A structured logger, pino-style: fields first, then the message. pino, bunyan-style

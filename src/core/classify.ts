@@ -1,5 +1,5 @@
-import { InvalidOptionError } from "../core/errors.js";
-import { checkKeys } from "../core/validate.js";
+import { InvalidOptionError } from "./errors.js";
+import { checkKeys } from "./validate.js";
 
 /** A class of errors, matched with `instanceof`. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- constructors of any shape
