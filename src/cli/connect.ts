@@ -119,7 +119,10 @@ export async function connectRedis(url: string, options: ConnectOptions): Promis
   return {
     client,
     async close() {
-      await Promise.race([client.quit().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+      // At most 1 s for a polite QUIT; the cap is cleared as soon as the race is decided.
+      let cap: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([client.quit().catch(() => undefined), new Promise((resolve) => (cap = setTimeout(resolve, 1_000)))]);
+      clearTimeout(cap);
       client.disconnect();
     },
   };

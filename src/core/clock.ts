@@ -9,15 +9,32 @@ export interface Clock {
   now(): number;
   /**
    * Resolves after `ms` milliseconds, or rejects with the signal's reason as soon as
-   * `signal` aborts. Never keeps the process alive on its own.
+   * `signal` aborts. A caller awaits it, so on the real clock it keeps the process alive
+   * until it settles (an abort clears its timer at once).
    */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 /** The longest delay `setTimeout` honours (about 24.8 days); Node fires a longer one after 1 ms. */
-const MAX_TIMER_MS = 2_147_483_647;
+export const MAX_TIMER_MS = 2_147_483_647;
 
-/** The real clock: `Date.now()` and unref'ed timers. A sleep longer than a timer can hold is made of several. */
+/**
+ * Marks a timer nobody awaits (a sweep, a watchdog, a reconnect probe, a refresh) as
+ * background work: it never keeps the process alive, so a script ends when its work is
+ * done. The other half of the rule is {@link systemClock}'s `sleep`: a timer a caller
+ * awaits keeps the process alive until the caller is answered. Returns `timer`.
+ */
+export function background<T extends { unref?(): unknown }>(timer: T): T {
+  timer.unref?.();
+  return timer;
+}
+
+/**
+ * The real clock: `Date.now()` and `setTimeout`. Its sleeps keep the process alive while
+ * they run (a caller is waiting on each: a plain script's top-level `await` must not end
+ * with an unsettled promise) and are cleared when aborted, so none outlives its caller.
+ * A sleep longer than a timer can hold is made of several, one at a time.
+ */
 export const systemClock: Clock = {
   now: () => Date.now(),
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -35,7 +52,6 @@ export const systemClock: Clock = {
         },
         Math.max(0, ms),
       );
-      timer.unref?.();
       signal?.addEventListener("abort", onAbort, { once: true });
     });
   },

@@ -4,6 +4,7 @@
  * when enabled) isolate and reset for breakers.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { background } from "../core/clock.js";
 import { InvalidOptionError } from "../core/errors.js";
 import { checkKeys, integer, nonEmptyString, orDefault } from "../core/validate.js";
 import { renderPage } from "./page.js";
@@ -97,8 +98,7 @@ export function dashboardHandler(options: DashboardOptions): DashboardHandler {
   };
   const start = (): void => {
     unsubscribe = sources.onChange(soon);
-    timer = setInterval(broadcast, intervalMs);
-    timer.unref();
+    timer = background(setInterval(broadcast, intervalMs));
   };
   const stop = (): void => {
     unsubscribe?.();

@@ -4,7 +4,6 @@ import { InvalidOptionError, RateLimitExceededError, ResilienceError } from "../
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import { type Operation, toContext } from "../core/policy.js";
 import { nonEmptyString, nonNegativeOrInfinity, orDefault } from "../core/validate.js";
-import { wait } from "../policy/wait.js";
 import { MemoryStore } from "../store/memory.js";
 import { isPromiseLike, type Store } from "../store/store.js";
 import type { LimitDecision, LimitInput } from "./decision.js";
@@ -368,7 +367,7 @@ export class BaseRateLimiter<S> implements RateLimiter {
     const wake = new AbortController();
     queue.wake = wake;
     try {
-      await wait(this.clock, ms, wake.signal);
+      await this.clock.sleep(ms, wake.signal);
     } catch {
       // Woken early: the head left the queue, or the limiter closed.
     } finally {

@@ -1,5 +1,5 @@
 import { abortReason } from "../core/abort.js";
-import { type Clock, systemClock } from "../core/clock.js";
+import { type Clock, MAX_TIMER_MS, systemClock } from "../core/clock.js";
 import { InvalidOptionError, TimeoutError } from "../core/errors.js";
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import type { ExecuteOptions, ExecutionContext, Operation, Policy } from "../core/policy.js";
@@ -31,8 +31,6 @@ export interface TimeoutEvents {
 
 const WHERE = "timeout()";
 const MODES: readonly TimeoutMode[] = ["cooperative", "aggressive"];
-/** The longest delay `setTimeout` honours. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** What arms one call's limit: a real timer, or an aborter of a `clock.sleep`. */
 type Alarm = ReturnType<typeof setTimeout> | AbortController;

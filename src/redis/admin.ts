@@ -16,6 +16,7 @@ import { fixedThenExponential } from "../backoff/fixed-then-exponential.js";
 import type { BreakerEvents, BreakerStatus, StateChangeEvent } from "../breaker/circuit-breaker.js";
 import { BreakerDecision, type BreakerRecord, type CircuitState, type Transition } from "../breaker/state.js";
 import { consecutiveFailures, failureRatio, failuresInWindow, type TripRule, type TripSpec } from "../breaker/trip.js";
+import { background } from "../core/clock.js";
 import { type FailureRecord, InvalidOptionError, ResilienceError } from "../core/errors.js";
 import { Emitter } from "../core/events.js";
 import { checkKeys, func, integer, nonEmptyString, orDefault } from "../core/validate.js";
@@ -467,8 +468,7 @@ export class FleetBreakers {
   /** Reads every record, subscribes to transitions and starts refreshing. Resolves after the first read (a failed one is reported, not thrown). */
   async start(): Promise<void> {
     if (this.timer !== undefined || this.closed) return;
-    this.timer = setInterval(() => void this.refresh(), this.refreshMs);
-    this.timer.unref?.();
+    this.timer = background(setInterval(() => void this.refresh(), this.refreshMs));
     await this.refresh();
     try {
       this.unsubscribe = await this.admin.adapter.subscribe(

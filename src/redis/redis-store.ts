@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { BreakerDecision, type BreakerInput, type BreakerOutput } from "../breaker/state.js";
+import { background } from "../core/clock.js";
 import { InvalidOptionError, ResilienceError } from "../core/errors.js";
 import { Emitter } from "../core/events.js";
 import { checkKeys, integer, nonEmptyString, oneOf, orDefault, positive } from "../core/validate.js";
@@ -415,10 +416,15 @@ export class RedisStore implements Store {
     }
   }
 
-  private timed<T>(promise: Promise<T>, operation: string): Promise<T> {
+  /**
+   * `promise`, or a `RedisTimeoutError` after `commandTimeoutMs`. The timer keeps the
+   * process alive while a caller awaits the answer (`awaited`); the health probe's ping,
+   * which nobody awaits, passes false.
+   */
+  private timed<T>(promise: Promise<T>, operation: string, awaited = true): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(new RedisTimeoutError(operation, this.commandTimeoutMs)), this.commandTimeoutMs);
-      timer.unref?.();
+      if (!awaited) background(timer);
       promise.then(
         (value) => {
           clearTimeout(timer);
@@ -481,14 +487,13 @@ export class RedisStore implements Store {
     this.downSince = Date.now();
     this.warn({ namespace: this.namespace, operation, error: String(error), fallback: this.mode }, "Redis unreachable; policies fall back");
     this.events.emit("unavailable", { error, fallback: this.mode });
-    this.probeTimer = setInterval(() => this.probe(), this.retryIntervalMs);
-    this.probeTimer.unref?.();
+    this.probeTimer = background(setInterval(() => this.probe(), this.retryIntervalMs));
   }
 
   private probe(): void {
     if (this.probing || this.closed) return;
     this.probing = true;
-    this.timed(this.adapter.ping(), "ping").then(
+    this.timed(this.adapter.ping(), "ping", false).then(
       () => {
         this.probing = false;
         if (this.healthy || this.closed) return;

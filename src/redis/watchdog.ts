@@ -1,3 +1,5 @@
+import { background } from "../core/clock.js";
+
 /** Timeout checks per `commandTimeoutMs`: a command times out after 4 to 5 ticks. */
 const TICKS = 4;
 
@@ -13,8 +15,10 @@ interface Guarded {
 }
 
 /**
- * Times commands out without a timer of their own: one unref'ed interval ticks while
- * commands are in flight (and a little after), and rejects those older than the timeout.
+ * Times commands out without a timer of their own: one background (unref'ed) interval ticks
+ * while commands are in flight (and a little after), and rejects those older than the
+ * timeout. It does not keep the process alive: while a command is in flight, the
+ * connection it was sent on does (or the client's reconnect timer, when it is down).
  * A timer per command (create, then clear) would cost more than the rest of a limiter's
  * hot path. Commands on a connection settle in the order they were sent, so the oldest
  * are checked first and a tick stops at the first young one. They are kept in a linked list
@@ -91,8 +95,7 @@ export class CommandWatchdog {
 
   private start(): void {
     this.idleTicks = 0;
-    this.timer = setInterval(() => this.onTick(), this.tickMs);
-    this.timer.unref?.();
+    this.timer = background(setInterval(() => this.onTick(), this.tickMs));
   }
 
   private stop(): void {

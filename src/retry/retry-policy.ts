@@ -5,7 +5,6 @@ import { RetryError, ReturnValuePolicyError } from "../core/errors.js";
 import { Emitter } from "../core/events.js";
 import type { ExecuteOptions, ExecutionContext, Operation, Policy } from "../core/policy.js";
 import { raceAbort } from "../policy/race.js";
-import { wait } from "../policy/wait.js";
 import { type ResolvedRetryOptions, resolveRetryOptions, type RetryEvent, type RetryOptions } from "./options.js";
 import { retryAfterOf } from "./retry-after.js";
 import { isNeverRetried } from "./retryable.js";
@@ -125,7 +124,7 @@ export class RetryPolicy implements Policy {
       if (this.events.has("retry")) this.events.emit("retry", { attempt, delayMs, error: failure });
       if (delayMs > 0) {
         try {
-          await wait(this.clock, delayMs, signal);
+          await this.clock.sleep(delayMs, signal);
         } catch (error) {
           return this.giveUp(attempt, "aborted", error);
         }

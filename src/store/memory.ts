@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from "../core/clock.js";
+import { background, type Clock, systemClock } from "../core/clock.js";
 import { InvalidOptionError } from "../core/errors.js";
 import { checkKeys, integer, nonNegative, orDefault } from "../core/validate.js";
 import type { BoundState, Decision, Store } from "./store.js";
@@ -86,8 +86,7 @@ export class MemoryStore implements Store {
     if (typeof this.clock.now !== "function") throw new InvalidOptionError(WHERE, "clock", this.clock, "a Clock with now()");
     const sweepMs = nonNegative(WHERE, "sweepIntervalMs", orDefault(options.sweepIntervalMs, 30_000));
     if (sweepMs > 0) {
-      this.sweepTimer = setInterval(() => this.sweep(this.clock.now()), sweepMs);
-      this.sweepTimer.unref?.();
+      this.sweepTimer = background(setInterval(() => this.sweep(this.clock.now()), sweepMs));
     }
   }
 

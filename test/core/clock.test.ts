@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { ManualClock, systemClock } from "../../src/core/clock.js";
+import { background, ManualClock, systemClock } from "../../src/core/clock.js";
 
 describe("ManualClock", () => {
   it("starts where told and only moves when advanced", () => {
@@ -61,6 +61,48 @@ describe("systemClock", () => {
     const p = systemClock.sleep(10_000, controller.signal);
     controller.abort(new Error("abort"));
     await expect(p).rejects.toThrow("abort");
+  });
+
+  it("a sleep keeps the process alive (a ref'ed timer): a caller is waiting on it", async () => {
+    const set = vi.spyOn(globalThis, "setTimeout");
+    try {
+      const sleeping = systemClock.sleep(5);
+      const timer = set.mock.results[0]?.value as NodeJS.Timeout;
+      expect(set.mock.calls[0]?.[1]).toBe(5);
+      expect(timer.hasRef()).toBe(true);
+      await sleeping;
+    } finally {
+      set.mockRestore();
+    }
+  });
+
+  it("an aborted sleep leaves no active timer behind", async () => {
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timers();
+    const controller = new AbortController();
+    const sleeps = [systemClock.sleep(60_000, controller.signal), systemClock.sleep(3_600_000, controller.signal)];
+    expect(timers()).toBe(before + 2);
+    controller.abort(new Error("stop"));
+    for (const sleeping of sleeps) await expect(sleeping).rejects.toThrow("stop");
+    expect(timers()).toBe(before);
+  });
+});
+
+describe("background", () => {
+  it("unrefs the timer it is given and returns it (timers nobody awaits never hold the process)", () => {
+    const interval = background(setInterval(() => undefined, 60_000));
+    const once = background(setTimeout(() => undefined, 60_000));
+    try {
+      expect(interval.hasRef()).toBe(false);
+      expect(once.hasRef()).toBe(false);
+    } finally {
+      clearInterval(interval);
+      clearTimeout(once);
+    }
+  });
+
+  it("accepts a timer without unref (a browser's number) and returns it as it is", () => {
+    expect(background({})).toEqual({});
   });
 });
 
