@@ -11,7 +11,7 @@ import { isPromiseLike, type Store } from "../store/store.js";
 import { ApiClient, type ApiRequestOptions, type ExchangeTally, type FetchLike } from "./api-client.js";
 import type { HeadersInit } from "./build-request.js";
 import type { HttpClientEvents } from "./events.js";
-import type { Logger } from "../observe/log-events.js";
+import type { Logger } from "../core/log.js";
 import { checkLogger, errorSummary, type HttpLogLevel, safeLog } from "./logger.js";
 import type { RateConfig } from "./rate-config.js";
 

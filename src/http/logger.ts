@@ -1,4 +1,4 @@
-import type { Logger } from "../observe/log-events.js";
+import type { Logger } from "../core/log.js";
 import { InvalidOptionError } from "../core/errors.js";
 
 /** The levels the HTTP clients write at. */

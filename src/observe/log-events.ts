@@ -5,6 +5,7 @@
  */
 import { checkKeys, nonEmptyString, oneOf } from "../core/validate.js";
 import { describe, InvalidOptionError } from "../core/errors.js";
+import type { Logger } from "../core/log.js";
 import type { RateLimiterEvents } from "../limit/limiter.js";
 import {
   type AdaptiveTarget,
@@ -22,17 +23,7 @@ import {
 } from "./targets.js";
 
 export type { ObservableTarget } from "./targets.js";
-
-/**
- * A structured logger, pino-style: fields first, then the message. pino, bunyan-style
- * adapters and `console` all fit (`console.warn(fields, message)` prints both).
- */
-export interface Logger {
-  debug(fields: object, message?: string): void;
-  info(fields: object, message?: string): void;
-  warn(fields: object, message?: string): void;
-  error(fields: object, message?: string): void;
-}
+export type { Logger } from "../core/log.js";
 
 /** A level of {@link Logger}, or `"off"` to leave an event out. */
 export type LogLevel = "debug" | "info" | "warn" | "error" | "off";
