@@ -6,8 +6,8 @@
  * and changes during the run (40 -> 15 -> 60 requests/s, though its docs say 40), it
  * answers 503 to everything for one second, and, like many real APIs, it shuts out for
  * two seconds a client it has refused more than 50 times within a second. Sixteen
- * workers send one request after another. At the end, a side-by-side table. About 27 s;
- * nothing to set up.
+ * workers send one request after another. At the end, a side-by-side table and a chart
+ * of the pace Breakwater found against the hidden limit. About 27 s; nothing to set up.
  *
  *   npm run demo                           the full run
  *   npx tsx examples/demo.ts --scale=0.5   every phase half as long
@@ -19,6 +19,8 @@
 import { pathToFileURL } from "node:url";
 import { CircuitOpenError } from "../src/index.js";
 import { EnterpriseClient } from "../src/http/index.js";
+import { type SamplePoints, startSampler } from "./lib/sampler.js";
+import { renderTerminalChart } from "./lib/terminal-chart.js";
 import { BUCKET_MS, startUpstream, sumBetween, type Upstream, type UpstreamOptions } from "./lib/upstream.js";
 import { type CallRecord, quantile, runWorkload, type Send, sleep } from "./lib/workload.js";
 
@@ -58,6 +60,16 @@ export interface CandidateResult {
   /** Latency of the calls that succeeded (ms), retries and waits included. */
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** The client's pace and the upstream's limit over the run (requests/s, sampled); null for a client that does not pace. */
+  readonly pace: PaceTrace | null;
+}
+
+/** A client's pace and the upstream's hidden limit over a run, as `[seconds, requests/s]` points. */
+export interface PaceTrace {
+  readonly rate: SamplePoints;
+  readonly limit: SamplePoints;
+  /** The outages, `[fromSeconds, toSeconds]`. */
+  readonly outages: readonly (readonly [number, number])[];
 }
 
 /** What {@link runDemo} returns. */
@@ -66,6 +78,8 @@ export interface DemoResult {
   readonly breakwater: CandidateResult;
   /** The side-by-side table, as printed. */
   readonly table: string;
+  /** The chart of Breakwater's pace against the limit, as printed (without colours). */
+  readonly chart: string;
 }
 
 /** Immediate retries of the naive client; `EnterpriseClient` gets the same budget. */
@@ -155,7 +169,7 @@ const msText = (x: number): string => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` 
 /** Runs one client against a fresh upstream and measures it. */
 async function runCandidate(
   label: string,
-  make: (url: string) => { send: Send; opens?: () => number; rate?: () => string; close?: () => void },
+  make: (url: string) => { send: Send; opens?: () => number; rate?: () => string; pace?: () => number; close?: () => void },
   scale: number,
   workers: number,
   out: DemoOutput,
@@ -181,8 +195,15 @@ async function runCandidate(
     }
   };
   let records: CallRecord[];
+  let sampled: Record<"rate" | "limit", SamplePoints> | undefined;
   try {
     upstream.start();
+    const pace = candidate.pace;
+    // About 150 samples over the run: two per column of an 80-column chart.
+    const sampler =
+      pace === undefined
+        ? undefined
+        : startSampler(Math.max(20, Math.round(plan.durationMs / 150)), { rate: () => pace(), limit: (ms) => upstream.limitAt(ms) });
     records = await runWorkload({
       workers,
       durationMs: plan.durationMs,
@@ -190,6 +211,7 @@ async function runCandidate(
       onTick,
       tickMs: out.isTTY === true ? 100 : 250,
     });
+    sampled = sampler?.stop();
     out.write(out.isTTY === true ? `\r\x1b[2K${status(plan.durationMs)}\n` : `${status(plan.durationMs)}\n`);
   } finally {
     candidate.close?.();
@@ -212,7 +234,30 @@ async function runCandidate(
     goodput: successes / acceptable(upstream, end),
     p50Ms: quantile(okLatencies, 0.5),
     p99Ms: quantile(okLatencies, 0.99),
+    pace:
+      sampled === undefined
+        ? null
+        : {
+            rate: sampled.rate,
+            limit: sampled.limit,
+            outages: (plan.outages ?? []).map(([from, to]) => [from / 1000, to / 1000] as const),
+          },
   };
+}
+
+/** The terminal chart of a client's pace against the hidden limit. */
+export function formatPaceChart(pace: PaceTrace, color = false): string {
+  return renderTerminalChart({
+    title: "Breakwater's pace against the upstream's hidden limit (requests/s)",
+    series: [
+      { name: "hidden limit", kind: "step", points: pace.limit, color: "yellow" },
+      { name: "Breakwater's pace", kind: "line", points: pace.rate, color: "cyan" },
+    ],
+    bands: pace.outages.map(([from, to]) => ({ from, to, label: "outage (503s)" })),
+    width: 80,
+    height: 12,
+    color,
+  });
 }
 
 /** The side-by-side table. */
@@ -274,6 +319,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         send: bw.send,
         opens: bw.opens,
         rate: () => `rate ${bw.client.rateSnapshot().ratePerSec.toFixed(1)}/s  breaker ${bw.client.breaker.state}`,
+        pace: () => bw.client.rateSnapshot().ratePerSec,
         close: () => bw.client.close(),
       };
     },
@@ -287,7 +333,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     `Breakwater sent ${naive.requests > 0 ? pct(breakwater.requests / naive.requests) : "-"} of the naive client's requests and got ${pct(breakwater.goodput)} of the upstream's limit through (naive: ${pct(naive.goodput)}),\n` +
       "pacing its callers in a queue instead of hammering; its latency is that queue.\n",
   );
-  return { naive, breakwater, table };
+  const chart = breakwater.pace === null ? "" : formatPaceChart(breakwater.pace);
+  if (breakwater.pace !== null) out.write(`\n${out.isTTY === true ? formatPaceChart(breakwater.pace, true) : chart}\n`);
+  return { naive, breakwater, table, chart };
 }
 
 /** `--scale=0.5` from the command line. */

@@ -70,5 +70,17 @@ describe("npm run demo", () => {
     const [naiveOk, bwOk] = row(stdout, "successes (200)");
     expect(naiveOk).toBeGreaterThan(0);
     expect(bwOk).toBeGreaterThan(0);
+    // It ends with the chart of Breakwater's pace against the hidden limit, within 80 columns.
+    const chart = stdout.slice(stdout.indexOf("Breakwater's pace against the upstream's hidden limit (requests/s)"));
+    expect(chart).not.toBe(stdout);
+    const lines = chart.trimEnd().split("\n");
+    for (const line of lines) expect([...line].length).toBeLessThanOrEqual(80);
+    expect(lines.filter((l) => /^ *\d+ ┤/.test(l)).length).toBeGreaterThanOrEqual(3);
+    expect(chart).toMatch(/[\u2801-\u28ff]/);
+    expect(chart).toMatch(/─{3}/);
+    expect(chart).toMatch(/└[─┬]+\n +0 s /);
+    expect(lines[lines.length - 1]).toContain("· outage (503s)");
+    expect(chart).toContain("── hidden limit");
+    expect(chart).toContain("⣿ Breakwater's pace");
   }, 30_000);
 });
