@@ -1,4 +1,4 @@
-/** How randomness spreads a delay. See the README's backoff table for each one's range. */
+/** How randomness spreads a delay. See docs/backoffs.md for each one's range. */
 export type Jitter = "none" | "full" | "equal" | "decorrelated";
 
 /** All jitter names, for validation. */
