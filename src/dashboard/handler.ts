@@ -4,9 +4,10 @@
  * when enabled) isolate and reset for breakers.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { background } from "../core/clock.js";
+import { background, type Clock } from "../core/clock.js";
 import { InvalidOptionError } from "../core/errors.js";
 import { checkKeys, integer, nonEmptyString, orDefault } from "../core/validate.js";
+import { clockOption } from "../policy/clock-option.js";
 import { renderPage } from "./page.js";
 import { type DashboardSnapshot, type DashboardSource, Sources, viewOf } from "./snapshot.js";
 
@@ -28,7 +29,21 @@ export interface DashboardOptions {
   readonly title?: string;
   /** The most event-stream clients at once; more get 503. Default 100. */
   readonly maxClients?: number;
+  /**
+   * How far back each adaptive limiter's chart of its rate and cooldowns goes (ms). The
+   * dashboard samples every adaptive limiter once per `historyIntervalMs` from its creation,
+   * page open or not, and keeps `historyMs / historyIntervalMs` samples each (at most
+   * 10,000). Default 300000 (5 minutes); 0 keeps none.
+   */
+  readonly historyMs?: number;
+  /** The time between two samples of the history (ms, at least 10). Default 1000. */
+  readonly historyIntervalMs?: number;
+  /** The clock of the snapshots' `at` and of the history's samples. Default `systemClock`. */
+  readonly clock?: Clock;
 }
+
+/** The most samples the history keeps per limiter. */
+const MAX_HISTORY_SAMPLES = 10_000;
 
 /** A `node:http` / Express request handler, with the means to stop its streams. */
 export interface DashboardHandler {
@@ -43,6 +58,18 @@ export interface DashboardHandler {
   /** Ends every event stream and stops listening to the sources. */
   close(): void;
 }
+
+/** Every option of {@link dashboardHandler}, for the check of unknown keys. */
+export const DASHBOARD_OPTIONS: readonly string[] = [
+  "sources",
+  "allowControl",
+  "intervalMs",
+  "title",
+  "maxClients",
+  "historyMs",
+  "historyIntervalMs",
+  "clock",
+];
 
 /** The header the page sends with isolate and reset: a cross-site form cannot set it. */
 export const CONTROL_HEADER = "x-breakwater-control";
@@ -60,9 +87,20 @@ const ACTION = /^\/breakers\/([^/]+)\/(isolate|reset)$/;
  * ```
  */
 export function dashboardHandler(options: DashboardOptions): DashboardHandler {
-  checkKeys(WHERE, options, ["sources", "allowControl", "intervalMs", "title", "maxClients"]);
+  checkKeys(WHERE, options, DASHBOARD_OPTIONS);
   if (options === undefined) throw new InvalidOptionError(WHERE, "options", options, "an object with sources");
-  const sources = new Sources(WHERE, options.sources);
+  const historyMs = integer(WHERE, "historyMs", orDefault(options.historyMs, 300_000), 0);
+  const historyIntervalMs = integer(WHERE, "historyIntervalMs", orDefault(options.historyIntervalMs, 1_000), 10);
+  const capacity = Math.ceil(historyMs / historyIntervalMs);
+  if (capacity > MAX_HISTORY_SAMPLES)
+    throw new InvalidOptionError(
+      WHERE,
+      "historyMs",
+      historyMs,
+      `at most ${MAX_HISTORY_SAMPLES} × historyIntervalMs (${historyIntervalMs})`,
+    );
+  const clock = clockOption(WHERE, options.clock);
+  const sources = new Sources(WHERE, options.sources, capacity === 0 ? null : { capacity, intervalMs: historyIntervalMs });
   const control = orDefault(options.allowControl, false);
   if (typeof control !== "boolean") throw new InvalidOptionError(WHERE, "allowControl", control, "a boolean");
   const intervalMs = integer(WHERE, "intervalMs", orDefault(options.intervalMs, 1_000), 10);
@@ -75,7 +113,10 @@ export function dashboardHandler(options: DashboardOptions): DashboardHandler {
   let unsubscribe: (() => void) | undefined;
   let scheduled = false;
 
-  const snapshot = () => sources.snapshot(control);
+  const snapshot = () => sources.snapshot(control, clock.now());
+  // The history fills whether a page is open or not: opening one shows the last minutes.
+  sources.sample(clock.now());
+  const sampler = capacity === 0 ? undefined : background(setInterval(() => sources.sample(clock.now()), historyIntervalMs));
   const broadcast = (): void => {
     scheduled = false;
     if (clients.size === 0) return;
@@ -179,6 +220,7 @@ export function dashboardHandler(options: DashboardOptions): DashboardHandler {
   handler.snapshot = snapshot;
   handler.close = () => {
     stop();
+    if (sampler !== undefined) clearInterval(sampler);
     for (const res of clients) res.end();
     clients.clear();
   };

@@ -6,3 +6,4 @@
 export { dashboardHandler, CONTROL_HEADER, type DashboardOptions, type DashboardHandler } from "./handler.js";
 export { runDashboard, type RunDashboardOptions, type RunningDashboard } from "./run.js";
 export type { DashboardSnapshot, DashboardSource, BreakerView, LimiterView } from "./snapshot.js";
+export type { RateHistoryView } from "./history.js";

@@ -2,7 +2,8 @@
  * The dashboard's one page (breakers and rate limiters): HTML with inline CSS and JS, no framework. It listens to the
  * `events` stream (server-sent events) next to it and updates its tables in place, so a
  * row keeps its buttons while the numbers change. Every value is written as text, never
- * as HTML.
+ * as HTML. Each adaptive limiter's row draws its recent rate and cooldowns as a small
+ * inline SVG chart, built by the page's own script from the snapshot's history.
  */
 
 /** The page, with `title` escaped into it. */
@@ -32,7 +33,7 @@ const PAGE = `<!doctype html>
   .dot.live { background: #3ccf7a; }
   .dot.down { background: #e05a5a; }
   main { padding: 20px 24px; display: grid; gap: 20px; }
-  section { background: var(--card); border: 1px solid var(--line); border-radius: 8px; overflow: hidden; }
+  section { background: var(--card); border: 1px solid var(--line); border-radius: 8px; overflow-x: auto; }
   section h2 { font-size: 14px; margin: 0; padding: 12px 16px; border-bottom: 1px solid var(--line); display: flex; gap: 10px; align-items: baseline; }
   section h2 small { color: var(--muted); font-weight: 400; }
   table { width: 100%; border-collapse: collapse; }
@@ -55,6 +56,13 @@ const PAGE = `<!doctype html>
   .empty { padding: 14px 16px; color: var(--muted); }
   .muted { color: var(--muted); }
   #notice { min-height: 20px; color: var(--muted); font-size: 13px; }
+  svg.spark { display: block; width: 160px; height: 36px; margin-top: 4px; overflow: visible; }
+  svg.spark .frame { fill: #fafbfc; stroke: var(--line); }
+  svg.spark .cooldown { fill: var(--open); fill-opacity: .18; }
+  svg.spark .area { fill: #4e79a7; fill-opacity: .12; stroke: none; }
+  svg.spark .rate { fill: none; stroke: #4e79a7; stroke-width: 1.5; stroke-linejoin: round; stroke-linecap: round; }
+  svg.spark .now { fill: #4e79a7; }
+  .spark-caption { font-size: 11px; color: var(--muted); font-variant-numeric: tabular-nums; }
 </style>
 </head>
 <body>
@@ -177,6 +185,12 @@ const PAGE = `<!doctype html>
       name: cell(tr), state: cell(tr), rate: cell(tr, "num"), remaining: cell(tr, "num"), cooldown: cell(tr, "num"),
       queued: cell(tr, "num"), inFlight: cell(tr, "num"), backoffs: cell(tr, "reason"), store: cell(tr, "muted"),
     };
+    // The rate as text, and (adaptive) its recent past as a small chart under it.
+    const rateText = document.createElement("div");
+    const spark = svgEl("svg", { class: "spark", viewBox: "0 0 160 36", role: "img" });
+    const caption = document.createElement("div");
+    caption.className = "spark-caption";
+    c.rate.append(rateText, spark, caption);
     const algorithm = document.createElement("div");
     algorithm.className = "muted sub";
     c.name.append(l.name, algorithm);
@@ -189,7 +203,64 @@ const PAGE = `<!doctype html>
     gauge.appendChild(fill);
     const left = document.createElement("span");
     c.remaining.append(gauge, left);
-    return { tr, c, badge, gauge, fill, left, algorithm };
+    return { tr, c, badge, gauge, fill, left, algorithm, rateText, spark, caption };
+  }
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  function svgEl(name, attrs) {
+    const el = document.createElementNS(SVG_NS, name);
+    for (const k of Object.keys(attrs)) el.setAttribute(k, attrs[k]);
+    return el;
+  }
+  // The rate over the history (newest at the right; at least 30 samples wide, so a young
+  // history is not a sliver), cooldowns as red bands.
+  function drawSpark(row, h) {
+    const svg = row.spark;
+    while (svg.firstChild) svg.removeChild(svg.firstChild);
+    const n = h ? h.at.length : 0;
+    svg.dataset.samples = String(n);
+    svg.style.display = row.caption.style.display = h ? "" : "none";
+    if (!h) return;
+    const W = 160, H = 36, P = 2;
+    svg.appendChild(svgEl("rect", { class: "frame", x: 0.5, y: 0.5, width: W - 1, height: H - 1, rx: 3 }));
+    if (n === 0) { row.caption.textContent = "collecting…"; return; }
+    const end = h.at[n - 1];
+    const shown = Math.min(h.spanMs, Math.max(end - h.at[0], 30 * h.intervalMs));
+    const start = end - shown;
+    let max = 0;
+    for (const r of h.ratePerSec) max = Math.max(max, r);
+    const top = max > 0 ? max * 1.15 : 1;
+    const x = (t) => (P + ((t - start) / shown) * (W - 2 * P)).toFixed(1);
+    const y = (v) => (H - P - (v / top) * (H - 2 * P)).toFixed(1);
+    const cooldowns = svgEl("g", { class: "cooldowns" });
+    let cooled = 0;
+    for (let i = 0; i < n; i++) {
+      if (!(h.cooldownMs[i] > 0)) continue;
+      const t1 = Math.min(h.at[i] + h.cooldownMs[i], i + 1 < n ? h.at[i + 1] : h.at[i] + h.intervalMs);
+      cooldowns.appendChild(svgEl("rect", { class: "cooldown", x: x(h.at[i]), y: 1, width: Math.max(1, x(t1) - x(h.at[i])).toFixed(1), height: H - 2 }));
+      cooled++;
+    }
+    svg.appendChild(cooldowns);
+    // A gap of more than two intervals (no sample could be taken) breaks the line.
+    let line = "";
+    let area = "";
+    let runStart = 0;
+    const close = (i) => { area += "L" + x(h.at[i]) + "," + (H - P) + "L" + x(h.at[runStart]) + "," + (H - P) + "Z"; };
+    for (let i = 0; i < n; i++) {
+      const gap = i > 0 && h.at[i] - h.at[i - 1] > 2.5 * h.intervalMs;
+      if (gap) { close(i - 1); runStart = i; }
+      const move = i === 0 || gap;
+      line += (move ? "M" : "L") + x(h.at[i]) + "," + y(h.ratePerSec[i]);
+      area += (move ? "M" : "L") + x(h.at[i]) + "," + y(h.ratePerSec[i]);
+    }
+    close(n - 1);
+    svg.appendChild(svgEl("path", { class: "area", d: area }));
+    svg.appendChild(svgEl("path", { class: "rate", d: line }));
+    svg.appendChild(svgEl("circle", { class: "now", cx: x(end), cy: y(h.ratePerSec[n - 1]), r: 2 }));
+    const minutes = Math.round(((end - h.at[0]) / 60000) * 10) / 10;
+    const title = svgEl("title", {});
+    title.textContent = "rate over the last " + span(end - h.at[0]) + " (max " + rate(max) + ")" + (cooled > 0 ? "; red: cooling down after a back-off" : "");
+    svg.appendChild(title);
+    row.caption.textContent = "max " + rate(max) + " · " + (minutes >= 1 ? minutes + " min" : span(end - h.at[0]));
   }
   function renderLimiters(list) {
     const body = $("limiters").tBodies[0];
@@ -209,7 +280,7 @@ const PAGE = `<!doctype html>
       // A window reads best as "600 per 1 min"; a bucket and the adaptive limiter as a pace.
       const shown = l.windowMs !== null ? l.limit + " per " + span(l.windowMs) + (l.ratePerSec >= 0.1 ? " · " + rate(l.ratePerSec) : "")
         : rate(l.ratePerSec) + (l.limit !== null ? " (burst " + l.limit + ")" : "");
-      row.c.rate.textContent = shown + (l.rateSource && l.rateSource !== "initial" ? " · " + l.rateSource : "");
+      row.rateText.textContent = shown + (l.rateSource && l.rateSource !== "initial" ? " · " + l.rateSource : "");
       if (l.remaining === null || l.limit === null) {
         row.gauge.style.display = "none";
         row.left.textContent = "—";
@@ -222,6 +293,7 @@ const PAGE = `<!doctype html>
       row.c.queued.textContent = String(l.queued);
       row.c.inFlight.textContent = l.inFlight === null ? "—" : String(l.inFlight);
       row.c.backoffs.textContent = l.backoffs === null ? "—" : l.backoffs + (l.lastBackoff ? " (" + l.lastBackoff.status + (l.lastBackoff.retryAfterMs !== null ? ", Retry-After " + ago(l.lastBackoff.retryAfterMs) : "") + ", " + when(l.lastBackoff.at) + ")" : "");
+      drawSpark(row, l.history);
       row.c.store.textContent = l.store;
     }
     for (const [id, row] of limiterRows) if (!seen.has(id)) { row.tr.remove(); limiterRows.delete(id); }

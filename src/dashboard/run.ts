@@ -5,7 +5,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { checkKeys, integer, nonEmptyString, orDefault } from "../core/validate.js";
-import { type DashboardOptions, dashboardHandler } from "./handler.js";
+import { DASHBOARD_OPTIONS, type DashboardOptions, dashboardHandler } from "./handler.js";
 
 /** Options of {@link runDashboard}: the handler's, and where to listen. */
 export interface RunDashboardOptions extends DashboardOptions {
@@ -37,7 +37,7 @@ const WHERE = "runDashboard";
  * ```
  */
 export async function runDashboard(options: RunDashboardOptions): Promise<RunningDashboard> {
-  checkKeys(WHERE, options, ["sources", "allowControl", "intervalMs", "title", "maxClients", "port", "host"]);
+  checkKeys(WHERE, options, [...DASHBOARD_OPTIONS, "port", "host"]);
   const { port: wanted, host: wantedHost, ...handlerOptions } = options;
   const port = integer(WHERE, "port", orDefault(wanted, 9400), 0);
   const host = nonEmptyString(WHERE, "host", orDefault(wantedHost, "127.0.0.1"));

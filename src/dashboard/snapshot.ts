@@ -6,6 +6,7 @@ import type { CircuitState } from "../breaker/state.js";
 import type { FailureRecord } from "../core/errors.js";
 import { InvalidOptionError } from "../core/errors.js";
 import type { RateSource } from "../limit/adaptive.js";
+import { RateHistory, type RateHistoryView } from "./history.js";
 import {
   type AdaptiveTarget,
   all,
@@ -76,6 +77,16 @@ export interface LimiterView {
   readonly rateSource: RateSource | null;
   /** Where the state lives: `"memory"`, `"redis"`, ... */
   readonly store: string;
+  /** Adaptive: its rate and cooldowns over the last minutes (bounded), oldest first; null for a keyed limiter or with no history kept. */
+  readonly history: RateHistoryView | null;
+}
+
+/** How much history the dashboard keeps per adaptive limiter. */
+export interface HistoryPlan {
+  /** Samples kept per limiter. */
+  readonly capacity: number;
+  /** The least time between samples (ms). */
+  readonly intervalMs: number;
 }
 
 /** Everything the page renders, sent on every tick and after every state change. */
@@ -104,8 +115,11 @@ export class Sources {
   private readonly registries: BreakersTarget[] = [];
   private readonly keyed: LimiterTarget[] = [];
   private readonly adaptive: AdaptiveTarget[] = [];
+  /** Each adaptive limiter's recent samples; empty when no history is kept. */
+  private readonly histories = new Map<AdaptiveTarget, RateHistory>();
 
-  constructor(where: string, sources: readonly DashboardSource[]) {
+  /** @param history how much of each adaptive limiter's past to keep; null for none. */
+  constructor(where: string, sources: readonly DashboardSource[], history: HistoryPlan | null = null) {
     if (!Array.isArray(sources) || sources.length === 0)
       throw new InvalidOptionError(where, "sources", sources, `a non-empty array of sources (${SOURCES})`);
     sources.forEach((source, i) => {
@@ -135,6 +149,23 @@ export class Sources {
           throw new InvalidOptionError(where, `sources[${i}]`, source, SOURCES);
       }
     });
+    if (history !== null) for (const a of this.adaptive) this.histories.set(a, new RateHistory(history.capacity, history.intervalMs));
+  }
+
+  /**
+   * Takes a sample of every adaptive limiter whose last is `intervalMs` old (so calling
+   * this more often adds nothing). A limiter whose `snapshot()` throws is skipped.
+   */
+  sample(now: number): void {
+    for (const [limiter, history] of this.histories) {
+      if (!history.due(now)) continue;
+      try {
+        const s = limiter.snapshot();
+        history.record(now, s.ratePerSec, s.cooldownMs);
+      } catch {
+        // A limiter that cannot answer now leaves a gap in time, not a fake sample.
+      }
+    }
   }
 
   /** Every breaker, each once (a registry's services as of now), in a stable order. */
@@ -162,14 +193,15 @@ export class Sources {
     ]);
   }
 
-  /** The snapshot of every source now. */
-  async snapshot(control: boolean): Promise<DashboardSnapshot> {
+  /** The snapshot of every source at `now` (the dashboard's clock), with a sample of the adaptive limiters when one is due. */
+  async snapshot(control: boolean, now: number): Promise<DashboardSnapshot> {
+    this.sample(now);
     const keyed = await Promise.all(this.keyed.map(keyedViewOf));
     return {
-      at: Date.now(),
+      at: now,
       control,
       breakers: this.allBreakers().map(viewOf),
-      limiters: [...keyed, ...this.adaptive.map(adaptiveViewOf)],
+      limiters: [...keyed, ...this.adaptive.map((a) => adaptiveViewOf(a, this.histories.get(a)))],
     };
   }
 }
@@ -210,11 +242,12 @@ export async function keyedViewOf(limiter: LimiterTarget): Promise<LimiterView> 
     lastBackoff: null,
     rateSource: null,
     store: limiter.store.name,
+    history: null,
   };
 }
 
-/** An adaptive limiter's view, from its `snapshot()`. */
-export function adaptiveViewOf(limiter: AdaptiveTarget): LimiterView {
+/** An adaptive limiter's view, from its `snapshot()`, with its `history` when one is kept. */
+export function adaptiveViewOf(limiter: AdaptiveTarget, history?: RateHistory): LimiterView {
   const s = limiter.snapshot();
   return {
     name: limiter.name,
@@ -231,6 +264,7 @@ export function adaptiveViewOf(limiter: AdaptiveTarget): LimiterView {
     lastBackoff: s.lastBackoff,
     rateSource: s.source,
     store: limiter.store.name,
+    history: history === undefined ? null : history.view(),
   };
 }
 

@@ -39,6 +39,7 @@ beforeAll(async () => {
     port: 0,
     allowControl: true,
     intervalMs: 250,
+    historyIntervalMs: 100,
     title: "Breakwater — e2e",
   });
   browser = await launchChromium();
@@ -72,6 +73,18 @@ describe("dashboard in headless Chromium", () => {
     notion.onBackoff({ status: 429, retryAfterMs: 20_000 });
     await expect.poll(() => notionRow.getAttribute("data-state"), { timeout: 10_000 }).toBe("cooldown");
     expect(await notionRow.locator("td").nth(4).textContent()).toBe("20.0 s left");
+    // Its recent rate is drawn: a line through the samples, and the cooldown as a red band.
+    const spark = notionRow.locator("svg.spark");
+    await expect.poll(async () => Number(await spark.getAttribute("data-samples")), { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+    await expect.poll(() => spark.locator("rect.cooldown").count(), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
+    expect(await spark.locator("path.rate").getAttribute("d")).toMatch(/^M[\d.]+,[\d.]+.*(L[\d.]+,[\d.]+){2,}/);
+    const box = await spark.boundingBox();
+    expect(box?.width).toBe(160);
+    expect(box?.height).toBe(36);
+    expect(await notionRow.locator(".spark-caption").textContent()).toMatch(/^max 3\.00 \/s · /);
+    // A keyed limiter has no history to draw.
+    expect(await bucketRow.locator("svg.spark").isVisible()).toBe(false);
+    expect(await bucketRow.locator(".spark-caption").isVisible()).toBe(false);
     await page.screenshot({ path: join(OUT, "limiters.png"), fullPage: true });
 
     clock.advance(30_000);
