@@ -1,13 +1,12 @@
 /**
- * A CLI batch job in the spirit of seeds 002 and 004: each use case gets its own breaker
- * configuration (seed 002's "configure for your use case"), items are processed under it,
- * and the job reports the breaker's status (seed 002's get_status_info) at the end.
+ * A CLI batch job: each use case gets its own breaker configuration, items are processed
+ * under it, and the job reports the breaker's status (`status()`) at the end.
  *
  *   npx tsx examples/batch-job.ts
  */
 import { CircuitBreaker, CircuitOpenError, failureRatio, fixedThenExponential } from "../src/index.js";
 
-// Seed 002's presets, in milliseconds and scaled down so the example runs in a second.
+// One configuration per use case (an external API, a database, a critical service), in milliseconds and scaled down so the example runs in a second.
 const useCases = {
   externalApi: { failures: 3, intervalMs: 300, fixed: 3, exponential: 5 },
   database: { failures: 5, intervalMs: 60, fixed: 5, exponential: 3 },
@@ -16,7 +15,7 @@ const useCases = {
 
 const api = new CircuitBreaker({
   name: "external-api",
-  // Seed 004's Fraction(2, 5): open when 2 of the last 5 calls failed.
+  // Open when 2 of the last 5 calls failed.
   trip: failureRatio(0.4, { windowCalls: 5 }),
   recovery: fixedThenExponential({
     intervalMs: useCases.externalApi.intervalMs,

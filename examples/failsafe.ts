@@ -1,11 +1,11 @@
 /**
- * Seed 004's `Failsafe(policies=(RetryPolicy(...), CircuitBreakerPolicy(...)))` as one
- * `pipeline(...)` call: the retry is outermost, so each attempt goes through the breaker,
+ * Retries around a ratio breaker (highway-circuitbreaker's `Failsafe(policies=(RetryPolicy(...),
+ * CircuitBreakerPolicy(...)))`) as one `pipeline(...)` call: the retry is outermost, so each attempt goes through the breaker,
  * and an open circuit is not retried.
  *
  *   npx tsx examples/failsafe.ts
  *
- * Seed 004's numbers are scaled down (seconds become tens of milliseconds) so that the
+ * The numbers of docs/migrating-from-python.md are scaled down (seconds become tens of milliseconds) so that the
  * script finishes in about a second. It prints every retry, state change and outcome.
  */
 import {

@@ -1,5 +1,5 @@
 /**
- * Seed 001's "full protection stack" as one `pipeline(...)` call:
+ * The "full protection stack" as one `pipeline(...)` call:
  *
  *   1. rate limiting (prevent overload): a token bucket that refuses at once when empty,
  *   2. retry of transient errors only (timeouts and connection errors), never of an open circuit,
@@ -31,7 +31,7 @@ import {
 class ConnectionError extends Error {}
 class ValidationError extends Error {}
 
-/** What seed 001 raises when the circuit is open: the service is unavailable, with when to retry. */
+/** What the stack raises when the circuit is open: the service is unavailable, with when to retry. */
 class ServiceUnavailableError extends Error {
   constructor(readonly retryAfterMs: number) {
     super(`Service unavailable. Retry in ${Math.ceil(retryAfterMs / 1000)}s`);
@@ -60,7 +60,7 @@ const breaker = new CircuitBreaker({
 const retry = new RetryPolicy({
   maxAttempts: 3,
   backoff: exponential({ initialMs: 20, maxMs: 100, jitter: "equal" }),
-  retryOn: [TimeoutError, ConnectionError], // seed 001: retryable_exceptions=(TimeoutError, ConnectionError)
+  retryOn: [TimeoutError, ConnectionError], // transient errors only
   onRetry: ({ attempt, delayMs, error }) =>
     console.log(`    [retry] attempt ${attempt} failed (${(error as Error).message}); again in ${Math.round(delayMs)} ms`),
 });

@@ -1,5 +1,5 @@
 /**
- * Seed 003's web-service pattern, on node:http: a /search endpoint protected by a named
+ * A web service on node:http: a /search endpoint protected by a named
  * service breaker answers 503 with Retry-After when the dependency's circuit is open.
  *
  *   npx tsx examples/http-service.ts

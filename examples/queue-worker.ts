@@ -1,5 +1,5 @@
 /**
- * Seed 003's queue-worker pattern: check `isAvailable()` before taking work, record the
+ * The queue-worker pattern: check `isAvailable()` before taking work, record the
  * outcome by hand, and put work back while the downstream is unhealthy.
  *
  *   npx tsx examples/queue-worker.ts

@@ -1,5 +1,5 @@
 /**
- * Seed 001's per-user rate limiting, as a server does it: a `node:http` server whose
+ * Per-user rate limiting, as a server does it: a `node:http` server whose
  * requests go through `rateLimitMiddleware`, keyed by the caller's `x-api-key` (or
  * `x-user-id`) header, so each user has a limit of their own. A refused request is
  * answered `429 Too Many Requests` with `Retry-After` and the IETF `RateLimit-*` headers.

@@ -4,7 +4,7 @@ export type Jitter = "none" | "full" | "equal" | "decorrelated";
 /** All jitter names, for validation. */
 export const JITTERS: readonly Jitter[] = ["none", "full", "equal", "decorrelated"];
 
-/** Which part of a schedule an attempt falls in (seed 002's retry phase). */
+/** Which part of a schedule an attempt falls in (the retry phase a breaker's `status()` reports). */
 export type RetryPhase = "fixed" | "exponential" | "capped";
 
 /** A backoff's configuration as plain data: what a Lua twin or a log needs to know. */

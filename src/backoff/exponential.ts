@@ -10,7 +10,7 @@ export interface ExponentialOptions {
   readonly maxMs?: number;
   /** The growth per attempt, >= 1. Default 2. */
   readonly factor?: number;
-  /** Default `"full"` (uniform between 0 and the computed delay, as seed 001). */
+  /** Default `"full"` (uniform between 0 and the computed delay). */
   readonly jitter?: Jitter;
 }
 

@@ -2,7 +2,7 @@ import { InvalidOptionError } from "../core/errors.js";
 import { atLeast, checkKeys, integer, nonNegative, nonNegativeOrInfinity, oneOf, orDefault } from "../core/validate.js";
 import { type Backoff, grow, type Jitter, JITTERS, makeBackoff, type RetryPhase } from "./backoff.js";
 
-/** Options of {@link fixedThenExponential} (seed 002's recovery schedule). */
+/** Options of {@link fixedThenExponential} (a breaker's recovery schedule). */
 export interface FixedThenExponentialOptions {
   /** The fixed interval, and the base of the exponential phase. Required. */
   readonly intervalMs: number;
@@ -19,7 +19,7 @@ export interface FixedThenExponentialOptions {
 }
 
 /**
- * Seed 002's schedule: attempts `1..fixedAttempts` wait `intervalMs`; the next
+ * Fixed, then exponential: attempts `1..fixedAttempts` wait `intervalMs`; the next
  * `exponentialAttempts` wait `intervalMs × factor^k` (k = 1, 2, …); later ones are capped
  * at the last exponential delay (and always at `maxMs`). `phase(attempt)` says which.
  */

@@ -142,7 +142,7 @@ export interface BreakerEvents {
   rejected: { readonly name: string; readonly retryAfterMs: number; readonly state: CircuitState; readonly at: number };
 }
 
-/** What `status()` reports (seed 002's get_status_info). */
+/** What `status()` reports: everything a monitor needs about one breaker. */
 export interface BreakerStatus {
   readonly name: string;
   readonly state: CircuitState;
@@ -285,7 +285,7 @@ export class CircuitBreaker implements Policy {
     return this.mirror.state;
   }
 
-  /** The most recent outcomes, oldest first (seed 004's execution history). */
+  /** The most recent outcomes, oldest first (kept when `historySize` > 0). */
   get history(): readonly HistoryEntry[] {
     return this.log.entries();
   }
@@ -458,7 +458,7 @@ export class CircuitBreaker implements Policy {
     this.apply({ type: "reset" });
   }
 
-  /** A snapshot for monitoring (seed 002's get_status_info). */
+  /** A snapshot for monitoring: state, counts, timing of the next probe, recovery phase. */
   status(): BreakerStatus {
     const r = this.mirror;
     const now = this.storeNow();

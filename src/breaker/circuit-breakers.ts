@@ -35,7 +35,7 @@ export interface ServicePolicy {
   readonly historySize?: number;
 }
 
-/** Per-call (or per-wrapper) overrides of how outcomes are judged (seed 003). */
+/** Per-call (or per-wrapper) overrides of how outcomes are judged. */
 export interface CallOverrides extends ExecuteOptions {
   readonly failOn?: ErrorFilter;
   readonly ignore?: ErrorFilter;
@@ -74,7 +74,7 @@ type MethodDecorator = <This, A extends unknown[], R>(
 export type Protector = (<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>) => (...args: A) => Promise<R>) & MethodDecorator;
 
 /**
- * Many named services in one object (seed 003): each service gets its own breaker,
+ * Many named services in one object: each service gets its own breaker,
  * created on first use from its policy (or `defaults`). Per-call overrides win over the
  * service's policy, which wins over `defaults`.
  */
@@ -148,7 +148,7 @@ export class CircuitBreakers {
 
   /**
    * Protects a function, or a class method when used as a decorator. Overrides are
-   * resolved once, here, at wrap time (seed 003: "at decoration time").
+   * resolved once, here, at wrap time (for a decorator: when the class is defined).
    */
   protect(service: string, overrides: CallOverrides = {}): Protector {
     checkKeys(WHERE, overrides, OVERRIDE_KEYS);

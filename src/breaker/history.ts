@@ -1,7 +1,7 @@
 /** What happened to one call, as kept in a breaker's history. */
 export type Outcome = "success" | "failure" | "ignored" | "rejected";
 
-/** One entry of a breaker's execution history (seed 004). */
+/** One entry of a breaker's execution history. */
 export interface HistoryEntry {
   /** When it settled (ms, breaker clock). */
   readonly at: number;

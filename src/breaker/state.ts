@@ -239,7 +239,7 @@ export class BreakerDecision implements Decision<BreakerRecord, BreakerInput, Br
     return { from, to: "closed", reason, at: now };
   }
 
-  /** Seed 002's retry phase for the record's current attempt. */
+  /** The recovery schedule's phase for the record's current attempt. */
   phase(r: BreakerRecord): RetryPhase | undefined {
     return r.attempt === 0 ? undefined : this.config.recovery.phase(r.attempt);
   }

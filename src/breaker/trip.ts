@@ -66,8 +66,7 @@ export interface FailuresInWindowOptions {
 }
 
 /**
- * Opens after `threshold` failures within the last `windowMs` (seed 003's
- * `max_failures` in `window_seconds`), counted in time slots.
+ * Opens after `threshold` failures within the last `windowMs`, counted in time slots.
  */
 export function failuresInWindow(threshold: number, windowMs: number, options: FailuresInWindowOptions = {}): TripRule {
   const where = "failuresInWindow()";
@@ -93,7 +92,7 @@ export function failuresInWindow(threshold: number, windowMs: number, options: F
 
 /** Options of {@link failureRatio}: give `windowCalls` (count-based) or `windowMs` (time-based). */
 export interface FailureRatioOptions {
-  /** Judge the last N calls (e.g. 5 for seed 004's `Fraction(2, 5)`). */
+  /** Judge the last N calls (e.g. 5 to open on 2 failures of the last 5 with ratio 0.4). */
   readonly windowCalls?: number;
   /** Or judge the calls of the last `windowMs`. */
   readonly windowMs?: number;

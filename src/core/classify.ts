@@ -6,13 +6,13 @@ import { checkKeys } from "./validate.js";
 export type ErrorClass = abstract new (...args: any[]) => unknown;
 
 /**
- * Which errors an option selects: a list of error classes (seed 003's on_exceptions /
- * ignore_exceptions) or a predicate (seed 004's `handle`).
+ * Which errors an option selects: a list of error classes (an error matches when
+ * it is an instance of one) or a predicate.
  */
 export type ErrorFilter = readonly ErrorClass[] | ((error: unknown) => boolean);
 
 /**
- * Seed 003's ReturnValuePolicy: which returned values count as failures. Every field is
+ * A return-value policy: which returned values count as failures. Every field is
  * optional; a value matches when any given test matches. `path` (dotted, e.g.
  * `"status"` or `"data.code"`) is applied first, and when it ends in a method, that
  * method is called with `pathArgs`.

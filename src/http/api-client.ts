@@ -91,7 +91,7 @@ const REQUEST_KEYS = ["headers", "query", "json", "body", "timeoutMs", "signal"]
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
 /**
- * An HTTP client for one upstream API (seed 000's DynamicAPIClient): every request waits
+ * An HTTP client for one upstream API: every request waits
  * for a permit from an {@link AdaptiveRateLimiter}; back-off statuses (429, 503, ...) feed
  * the limiter and are retried up to `maxRetriesOnBackoff` times (each retry waits out the
  * cooldown the limiter opened, e.g. `Retry-After`), then reject with

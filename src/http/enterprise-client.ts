@@ -15,7 +15,7 @@ import type { Logger } from "../core/log.js";
 import { checkLogger, errorSummary, type HttpLogLevel, safeLog } from "./logger.js";
 import type { RateConfig } from "./rate-config.js";
 
-/** Seed 000's CircuitBreakerConfig: open after `failureThreshold` consecutive failures, for `openIntervalMs`. */
+/** The breaker in its simplest form: open after `failureThreshold` consecutive failures, for `openIntervalMs`. */
 export interface CircuitBreakerConfig {
   /** Consecutive failures (5xx, network errors, timeouts) that open the circuit. Default 5. */
   readonly failureThreshold?: number;
@@ -66,7 +66,7 @@ export interface EnterpriseClientOptions {
   /** How to pace the upstream (e.g. `apiRateConfig("notion")`). Default: find the limit from 10 requests/s. */
   readonly rateConfig?: RateConfig;
   /**
-   * The breaker: `{ failureThreshold, openIntervalMs }` (seed 000), a `CircuitBreaker`, or a
+   * The breaker: `{ failureThreshold, openIntervalMs }`, a `CircuitBreaker`, or a
    * `CircuitBreakers` (the service is the integration). Default `{ failureThreshold: 5, openIntervalMs: 30_000 }`.
    */
   readonly circuitBreaker?: CircuitBreakerConfig | CircuitBreaker | CircuitBreakers;
@@ -125,7 +125,7 @@ export class UpstreamServerError extends ResilienceError {
 type Settled = { readonly kind: "response"; readonly response: Response } | { readonly kind: "error"; readonly error: unknown };
 
 /**
- * Seed 000's EnterpriseClient: an {@link ApiClient} (adaptive limiter keyed by
+ * An {@link ApiClient} (adaptive limiter keyed by
  * integration and tenant) inside a circuit breaker, with exactly one metrics event per
  * request and structured logs through any pino-style logger.
  *

@@ -98,7 +98,7 @@ export interface BackoffSignal {
 /** Where the current rate comes from. */
 export type RateSource = "initial" | "adaptive" | "headers";
 
-/** What {@link AdaptiveRateLimiter.snapshot} reports (seed 000's rate_snapshot). */
+/** What {@link AdaptiveRateLimiter.snapshot} reports: the pace, the cooldown, and what it has seen. */
 export interface AdaptiveSnapshot {
   /** The pace in force (requests per second). */
   readonly ratePerSec: number;
@@ -193,8 +193,8 @@ const SOURCES: readonly RateSource[] = ["initial", "adaptive", "headers"];
 const REPORT_CHANGE = 0.1;
 
 /**
- * A rate limiter that finds an upstream's limit by itself (seed 000's DynamicRateLimiter,
- * concurrent-safe and shareable): it paces requests at a rate that grows while they
+ * A rate limiter that finds an upstream's limit by itself (safe under
+ * concurrency, and shareable by a fleet): it paces requests at a rate that grows while they
  * succeed and falls on back-off signals, honours `Retry-After` exactly, and paces from
  * `RateLimit-*` / `X-RateLimit-*` headers before a 429 arrives.
  *
@@ -388,7 +388,7 @@ export class AdaptiveRateLimiter {
     this.applyFeedback({ type: "backoff", epoch, status, retryAfterMs: retryAfterMs ?? -1, quota }, retryAfterMs);
   }
 
-  /** Seed 000's name for {@link onBackoff}, kept for its users: any back-off status, not only 429. */
+  /** Another name for {@link onBackoff}, the one dynamic-api-rate-limiter's users know: any back-off status, not only 429. */
   on429(signal: BackoffSignal = {}): void {
     this.onBackoff(signal);
   }

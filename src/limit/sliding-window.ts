@@ -165,7 +165,7 @@ const WHERE = "SlidingWindow";
 
 /**
  * A keyed sliding window: at most `limit` units per `windowMs`, with no burst at window
- * boundaries. Seed 001's "more accurate" limiter.
+ * boundaries: stricter than a token bucket.
  *
  * - `precision: "exact"` (default): never more than `limit` units in any interval of
  *   `windowMs`. Keeps a log per key: at most `limit` entries (fewer when admissions share a

@@ -85,8 +85,8 @@ export class TokenBucketDecision implements LimitDecision<TokenBucketState> {
 const WHERE = "TokenBucket";
 
 /**
- * A keyed token bucket (seed 001's `TokenBucketRateLimiter(rate, capacity)` and, with
- * `{ limit, windowMs }`, its `RateLimiter(max_requests, window_seconds)`). Allows bursts
+ * A keyed token bucket, given as `{ ratePerSec, capacity }` or as `{ limit, windowMs }`
+ * (a bucket of `limit` tokens refilled over `windowMs`). Allows bursts
  * up to `capacity`, then `ratePerSec` on average; no error bound to document: it is exact.
  *
  * @example

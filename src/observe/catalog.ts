@@ -1,7 +1,8 @@
 /**
  * The metrics Breakwater exports, in one table shared by the Prometheus and OpenTelemetry
  * integrations (and checked against observability/*.{yaml,json} by the tests). The names
- * are seed 001's, kept exactly; a `prefix` option may be put in front of them.
+ * are those of obskit's resilience module, kept exactly so that its alerts and dashboards
+ * keep working (docs/migrating-from-python.md); a `prefix` option may be put in front of them.
  */
 
 /** How a metric's value is made. */

@@ -29,7 +29,7 @@ export type {
 export interface PrometheusOptions {
   /** The prom-client registry to create the metrics on. Default: prom-client's global `register`. */
   readonly registry?: Registry;
-  /** Put before every metric name, e.g. `"myapp_"`. Default `""` (seed 001's names as they are). */
+  /** Put before every metric name, e.g. `"myapp_"`. Default `""` (the catalogue's names as they are). */
   readonly prefix?: string;
 }
 

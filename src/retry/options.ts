@@ -24,8 +24,7 @@ export interface RetryOptions<T = unknown> {
   /** The wait before attempt n + 1 is `backoff.delay(n)`. Default `exponential()` (100 ms doubling to 30 s, full jitter). */
   readonly backoff?: Backoff;
   /**
-   * Which errors are retried: error classes or a predicate (seed 001's
-   * retryable_exceptions, seed 004's `handle`). Default: every error. The errors that are
+   * Which errors are retried: error classes or a predicate. Default: every error. The errors that are
    * never retried (aborts, open circuits, bad options, programmer errors) stay so.
    */
   readonly retryOn?: ErrorFilter;

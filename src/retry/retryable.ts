@@ -24,8 +24,8 @@ export function isNetworkTypeError(error: unknown): boolean {
 /**
  * Errors that are never transient, whatever the options say: a bug in the calling code
  * (`TypeError` other than a `fetch` network failure, `ReferenceError`, `SyntaxError`,
- * `RangeError`), a bad option (`InvalidOptionError`), an open circuit (`CircuitOpenError`,
- * seed 001: "don't retry if circuit is open"), a rate-limit refusal that can never be
+ * `RangeError`), a bad option (`InvalidOptionError`), an open circuit (`CircuitOpenError`:
+ * retrying would only hammer a service known to be down), a rate-limit refusal that can never be
  * admitted (`RateLimitExceededError` with `retryAfterMs` Infinity: its cost exceeds the
  * limit) and an abort (any error named `AbortError`).
  */

@@ -24,7 +24,7 @@ describe("exponential", () => {
     expect(b.delay(1, () => 0.5)).toBe(50);
   });
 
-  it("grows by factor and stops at maxMs (seed 001's table)", () => {
+  it("grows by factor and stops at maxMs (1 s, 2 s, 4 s, 8 s, … capped)", () => {
     const b = exponential({ initialMs: 1_000, maxMs: 30_000, factor: 2, jitter: "none" });
     expect(delays(b, 7)).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
     expect([b.phase(1), b.phase(5), b.phase(6), b.phase(99)]).toEqual(["exponential", "exponential", "capped", "capped"]);
@@ -52,7 +52,7 @@ describe("exponential", () => {
   });
 });
 
-describe("fixedThenExponential (seed 002's recovery schedule)", () => {
+describe("fixedThenExponential (a breaker's recovery schedule)", () => {
   it("fixed intervals, then growth, then capped at the last exponential value", () => {
     const b = fixedThenExponential({ intervalMs: 1_000, fixedAttempts: 2, exponentialAttempts: 3 });
     expect(delays(b, 7)).toEqual([1_000, 1_000, 2_000, 4_000, 8_000, 8_000, 8_000]);

@@ -57,7 +57,7 @@ describe("CircuitBreaker: trip rules", () => {
     expect(record.trip.stamps).toHaveLength(6);
   });
 
-  it("failureRatio(0.4, windowCalls 5) opens on 2 failures of the last 5 (seed 004's Fraction(2, 5))", async () => {
+  it("failureRatio(0.4, windowCalls 5) opens on 2 failures of the last 5", async () => {
     const { b } = breaker({ trip: failureRatio(0.4, { windowCalls: 5 }) });
     await b.execute(() => 1);
     await fail(b);
@@ -235,7 +235,7 @@ describe("CircuitBreaker: what counts as a failure", () => {
     expect(b.state).toBe("open");
   });
 
-  it("ignore wins over failOn, and a predicate works like seed 004's handle", async () => {
+  it("ignore wins over failOn, and a predicate selects failures like a list of classes", async () => {
     const { b } = breaker({ trip: consecutiveFailures(1), failOn: (e) => e instanceof Error, ignore: [BadRequest], historySize: 5 });
     await expect(b.execute(boomWith(new BadRequest("x")))).rejects.toThrow("x");
     expect(b.state).toBe("closed");
@@ -296,7 +296,7 @@ describe("CircuitBreaker: what counts as a failure", () => {
 });
 
 describe("CircuitBreaker: manual use, events, status, history", () => {
-  it("records outcomes by hand (seed 003's worker pattern)", () => {
+  it("records outcomes by hand (the queue-worker pattern)", () => {
     const { b, clock } = breaker({ trip: consecutiveFailures(2), recovery: 1_000 });
     b.recordFailure("db down");
     b.recordFailure(new Error("db still down"));
@@ -339,7 +339,7 @@ describe("CircuitBreaker: manual use, events, status, history", () => {
     expect(errors).toHaveLength(2);
   });
 
-  it("status() reports seed 002's fields", async () => {
+  it("status() reports state, counts, next probe and recovery phase", async () => {
     const { b, clock } = breaker({ name: "api", trip: consecutiveFailures(1), recovery: 2_000 });
     await fail(b);
     clock.advance(500);

@@ -130,7 +130,7 @@ const scenarios: Scenario[] = [
     ],
   },
   {
-    name: "failureRatio over the last 5 calls opens on 2 failures of 5 (seed 004)",
+    name: "failureRatio over the last 5 calls opens on 2 failures of 5",
     async run(store) {
       const p = new Probe(store, { trip: failureRatio(0.4, { windowCalls: 5 }), recovery: 60_000 });
       await p.call(() => 1);
@@ -318,7 +318,7 @@ const scenarios: Scenario[] = [
     ],
   },
   {
-    name: "manual recordFailure / recordSuccess (seed 003's worker); a manual success once due closes",
+    name: "manual recordFailure / recordSuccess (a queue worker); a manual success once due closes",
     async run(store) {
       const p = new Probe(store, { trip: consecutiveFailures(2), recovery: 100 });
       p.b.recordFailure("db down");

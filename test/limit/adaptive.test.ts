@@ -387,11 +387,11 @@ describe("AdaptiveRateLimiter: one congestion event per round trip", () => {
 
   it("holds for many concurrent callers sharing one limiter, whatever the order of the answers", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 2, max: 30 }), fc.integer({ min: 0, max: 1000 }), async (n, seed) => {
+      fc.asyncProperty(fc.integer({ min: 2, max: 30 }), fc.integer({ min: 0, max: 1000 }), async (n, shift) => {
         const { limiter } = setup({ initialRatePerSec: 100, burst: 30, cooldownMultiplier: 0 });
         const permits = await Promise.all(Array.from({ length: n }, () => limiter.acquire()));
         // A deterministic shuffle of the answers.
-        const order = permits.map((p, i) => ({ p, k: (i * 7919 + seed) % 1009 })).sort((x, y) => x.k - y.k);
+        const order = permits.map((p, i) => ({ p, k: (i * 7919 + shift) % 1009 })).sort((x, y) => x.k - y.k);
         for (const { p } of order) limiter.onBackoff({ status: 503, permit: p });
         expect(limiter.snapshot()).toMatchObject({ epoch: 1, backoffs: n, inFlight: 0 });
       }),
@@ -706,7 +706,7 @@ describe("AdaptiveRateLimiter: on429 and snapshot", () => {
     expect(twin.snapshot().ratePerSec).toBe(setup({ initialRatePerSec: 20 }).limiter.snapshot().ratePerSec * 0.7);
   });
 
-  it("snapshot() reports every field of seed 000's rate_snapshot", async () => {
+  it("snapshot() reports every field: pace, cooldown, in flight, queued, counts", async () => {
     const { clock, limiter } = setup({ initialRatePerSec: 10, burst: 3, name: "notion" });
     expect(limiter.snapshot()).toEqual({
       ratePerSec: 10,

@@ -46,7 +46,7 @@ describe("TokenBucket", () => {
     expect(await limiter.tryAcquire("k", 0)).toMatchObject({ remaining: 1 });
   });
 
-  it("accepts seed 001's form: limit per windowMs is a bucket of limit tokens refilled over the window", async () => {
+  it("accepts { limit, windowMs }: limit per windowMs is a bucket of limit tokens refilled over the window", async () => {
     const { clock, store } = manual();
     const limiter = new TokenBucket({ limit: 6, windowMs: 60_000, clock, store });
     for (let i = 0; i < 6; i++) expect((await limiter.tryAcquire()).allowed).toBe(true);

@@ -111,7 +111,7 @@ async function exportedNames(): Promise<Set<string>> {
 }
 
 describe("observability/alerts.yaml", () => {
-  it("parses, and holds seed 001's three rules as they are, plus the adaptive limiter's cooldown", () => {
+  it("parses, and holds the three resilience rules (CircuitBreakerOpen, HighRetryRate, RateLimitingActive) as they are, plus the adaptive limiter's cooldown", () => {
     const rules = alerts();
     expect(rules.map((r) => r.alert)).toEqual(["CircuitBreakerOpen", "HighRetryRate", "RateLimitingActive", "AdaptiveRateLimiterCooldown"]);
     const byName = Object.fromEntries(rules.map((r) => [r.alert, r]));

@@ -139,7 +139,7 @@ describe("instrumentPrometheus: options", () => {
     expect([...metrics.names].sort()).toEqual(names);
   });
 
-  it("keeps seed 001's names exactly", () => {
+  it("keeps the catalogue's metric names exactly", () => {
     expect(Object.values(METRICS).map((m) => m.name)).toEqual(
       expect.arrayContaining([
         "circuit_breaker_state",

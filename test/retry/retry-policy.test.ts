@@ -142,7 +142,7 @@ describe("RetryPolicy: retryOn and retryOnResult", () => {
     expect(second.calls).toHaveLength(1);
   });
 
-  it("retryOn predicate (seed 004's handle)", async () => {
+  it("retryOn predicate decides which errors are retried", async () => {
     const clock = new ManualClock();
     const seen: unknown[] = [];
     const policy = new RetryPolicy({

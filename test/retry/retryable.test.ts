@@ -60,7 +60,7 @@ describe("never retried by default", () => {
     expect(await runsOf(policy({ retryOn: () => true }), new TypeError("bug"))).toBe(1);
   });
 
-  it("an open breaker inside the retry fails fast, once (seed 001)", async () => {
+  it("an open breaker inside the retry fails fast, once: an open circuit is never retried", async () => {
     const clock = new ManualClock();
     const breaker = new CircuitBreaker({ clock, recovery: 30_000 });
     breaker.isolate();
