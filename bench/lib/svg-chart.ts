@@ -77,6 +77,12 @@ function textWidth(text: string, size: number): number {
   return text.length * size * 0.56;
 }
 
+/** `text`, cut with an ellipsis when it would be wider than `px` at `size`. */
+function fit(text: string, size: number, px: number): string {
+  const chars = Math.max(1, Math.floor(px / (size * 0.56)));
+  return text.length <= chars ? text : `${text.slice(0, chars - 1)}…`;
+}
+
 const fmt = (n: number): string => String(Math.round(n * 10) / 10);
 
 /**
@@ -121,10 +127,12 @@ export function renderTimeSeriesSvg(chart: TimeSeriesChart): string {
   const out: string[] = [];
   const pad = 16;
   let top = 24;
-  out.push(`<text x="${pad}" y="${top}" font-size="15" font-weight="600" fill="${INK}">${escapeXml(chart.title)}</text>`);
+  out.push(
+    `<text x="${pad}" y="${top}" font-size="15" font-weight="600" fill="${INK}">${escapeXml(fit(chart.title, 15.5, width - 2 * pad))}</text>`,
+  );
   if (chart.subtitle !== undefined) {
     top += 18;
-    out.push(`<text x="${pad}" y="${top}" font-size="12" fill="${MUTED}">${escapeXml(chart.subtitle)}</text>`);
+    out.push(`<text x="${pad}" y="${top}" font-size="12" fill="${MUTED}">${escapeXml(fit(chart.subtitle, 12, width - 2 * pad))}</text>`);
   }
   const left = 58;
   const right = width - 18;

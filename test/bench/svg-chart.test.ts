@@ -274,3 +274,14 @@ describe("renderTimeSeriesSvg", () => {
     expect(rows.size).toBeGreaterThan(1);
   });
 });
+
+describe("renderTimeSeriesSvg: long text", () => {
+  it("cuts a title too wide for the chart with an ellipsis, and keeps it whole in <title>", () => {
+    const title = "A very long title ".repeat(10).trim();
+    const svg = renderTimeSeriesSvg({ ...base, title, width: 400, series: [] });
+    const shown = /font-weight="600"[^>]*>([^<]*)</.exec(svg)![1]!;
+    expect(shown.endsWith("…")).toBe(true);
+    expect(shown.length).toBeLessThan(title.length);
+    expect(svg).toContain(`<title>${title}</title>`);
+  });
+});
