@@ -17,6 +17,21 @@ export default tseslint.config(
   },
   layerConfig(import.meta.dirname),
   {
+    // Process lifetime, one rule in one place (src/core/clock.ts): a timer a caller awaits stays ref'ed, others go through background().
+    files: ["src/**/*.ts"],
+    ignores: ["src/core/clock.ts"],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        { selector: "ExportDefaultDeclaration", message: "Use named exports." },
+        {
+          selector: "CallExpression[callee.property.name='unref']",
+          message: "A timer nobody awaits: wrap it in background() from core/clock.ts. A timer a caller awaits stays ref'ed.",
+        },
+      ],
+    },
+  },
+  {
     files: ["*.config.ts", "*.config.js"],
     rules: { "no-restricted-syntax": "off" },
   },
