@@ -55,11 +55,11 @@ export class BaseRateLimiter<S> implements RateLimiter {
   /** Where the state lives. */
   readonly store: Store;
   private readonly decision: LimitDecision<S>;
-  private readonly clock: Clock;
+  protected readonly clock: Clock;
   private readonly maxWaitMs: number;
   private readonly ownsStore: boolean;
   private readonly events: Emitter<RateLimiterEvents>;
-  private readonly where: string;
+  protected readonly where: string;
   private readonly prefix: string;
   /** The store answers synchronously (a `MemoryStore`): no promise chain is needed. */
   private readonly synchronous: boolean;
@@ -224,6 +224,11 @@ export class BaseRateLimiter<S> implements RateLimiter {
     return this.lastStoreKey;
   }
 
+  /** Applies any input (an operation, a lease) to `key`'s state, on this limiter's clock. */
+  protected applyInput(key: string, input: LimitInput): Answer {
+    return this.store.apply(this.decision, this.storeKey(key), input, this.clock.now());
+  }
+
   private apply(key: string, cost: number, peek: boolean): Answer {
     const input = this.synchronous ? this.input : { cost, peek };
     input.cost = cost;
@@ -232,7 +237,7 @@ export class BaseRateLimiter<S> implements RateLimiter {
   }
 
   /** A bad key or cost (InvalidOptionError), a cost that can never be admitted (RateLimitExceededError), or undefined. */
-  private check(key: unknown, cost: unknown, method: string): Error | undefined {
+  protected check(key: unknown, cost: unknown, method: string): Error | undefined {
     if (typeof key !== "string" || key.length === 0) {
       return new InvalidOptionError(`${this.where}.${method}`, "key", key, "a non-empty string");
     }
@@ -268,7 +273,7 @@ export class BaseRateLimiter<S> implements RateLimiter {
     }
   }
 
-  private report(key: string, cost: number, d: RateLimitDecision, waitedMs: number): RateLimitDecision {
+  protected report(key: string, cost: number, d: RateLimitDecision, waitedMs: number): RateLimitDecision {
     if (d.allowed) {
       if (this.events.has("acquired")) this.events.emit("acquired", { limiter: this.name, key, cost, waitedMs });
     } else if (this.events.has("rejected")) {

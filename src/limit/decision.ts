@@ -3,11 +3,51 @@ import type { RateLimitDecision } from "./limiter.js";
 
 /**
  * What a limiter asks its decision: take `cost` units, or with `peek` only say what taking
- * them would answer (the state is left as it was).
+ * them would answer (the state is left as it was). With `op`, one of the administrative or
+ * lease operations instead (see {@link LimitOp}); `arg` and `holdMs` are its operands.
  */
 export interface LimitInput {
   cost: number;
   peek: boolean;
+  /** Absent for a take or a peek. */
+  op?: LimitOp;
+  /** `lease`: the fewest units worth taking; `return`: the lease's ticket. */
+  arg?: number;
+  /** `lease`: how long the lease may be held (ms). */
+  holdMs?: number;
+}
+
+/**
+ * The operations besides take and peek, each applied atomically like a take:
+ *
+ * - `penalty`: take `cost` units even past the limit (the key then waits longer);
+ * - `reward`: give `cost` units back (never past the limit);
+ * - `set`: the key has used `cost` units, from now (a fresh window; a bucket `cost` below full);
+ * - `lease`: take up to `cost` units, at least `arg` (or none), for a process to hand out
+ *   locally for at most `holdMs`; the answer is a {@link LeaseGrant};
+ * - `return`: give back `cost` units of the lease whose ticket is `arg`, if it is still
+ *   valid (the same window; for a bucket, before the lease's deadline).
+ */
+export type LimitOp = "penalty" | "reward" | "set" | "lease" | "return";
+
+/** The answer to a `lease` input: the decision for the units taken, and the lease itself. */
+export interface LeaseGrant extends RateLimitDecision {
+  /** Units taken for the lease (0 when refused). */
+  readonly granted: number;
+  /** How long the units stay valid from the decision's `now` (ms). */
+  readonly validMs: number;
+  /** What `return` must quote: the window's end, or the bucket lease's deadline (the store's clock). */
+  readonly ticket: number;
+}
+
+/**
+ * How many units a lease takes when `available` are left and the caller wants `want`, at
+ * least `min`: never more than half of what is left (rounded up), so that as a key nears
+ * its limit the leases shrink and the last units are not stranded in idle processes.
+ */
+export function leaseSize(available: number, want: number, min: number): number {
+  if (available < min) return 0;
+  return Math.min(want, available, Math.max(min, Math.ceil(available / 2)));
 }
 
 /**

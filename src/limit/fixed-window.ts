@@ -1,6 +1,7 @@
 import { checkKeys, integer, positive } from "../core/validate.js";
-import { BaseRateLimiter, COMMON_OPTION_KEYS, type RateLimiterOptions } from "./base.js";
-import { type LimitInput, outcome, WindowDecision } from "./decision.js";
+import { COMMON_OPTION_KEYS, type RateLimiterOptions } from "./base.js";
+import { type LeaseGrant, leaseSize, type LimitInput, outcome, WindowDecision } from "./decision.js";
+import { blockOption, KEYED_OPTION_KEYS, type KeyedLimiterOptions, KeyedRateLimiter } from "./keyed.js";
 import type { RateLimitDecision } from "./limiter.js";
 
 /** Options of {@link FixedWindow} and {@link SlidingWindow}: `limit` units per `windowMs`. */
@@ -11,6 +12,9 @@ export interface WindowOptions extends RateLimiterOptions {
   readonly windowMs: number;
 }
 
+/** Options of {@link FixedWindow}: `limit` units per `windowMs`, and optionally blocking, even spreading and leases. */
+export interface FixedWindowOptions extends WindowOptions, KeyedLimiterOptions {}
+
 /** A fixed window's state: when the current window started, and the units it admitted. */
 export interface FixedWindowState {
   start: number;
@@ -19,10 +23,25 @@ export interface FixedWindowState {
 
 /**
  * The fixed window as a decision: a window opens with the first admission after the last
- * one closed and admits up to `limit` units; the count resets when it closes.
+ * one closed and admits up to `limit` units; the count resets when it closes. With
+ * `blockMs`, a refused take closes the key for at least that long (its window is made to
+ * end then, full). It also answers the {@link LimitOp} operations.
  */
 export class FixedWindowDecision extends WindowDecision<FixedWindowState> {
   readonly kind = "fixedWindow";
+
+  /**
+   * @param limit units per window.
+   * @param windowMs the window's length.
+   * @param blockMs how long a refused take closes the key (0: not at all).
+   */
+  constructor(
+    limit: number,
+    windowMs: number,
+    readonly blockMs = 0,
+  ) {
+    super(limit, windowMs);
+  }
 
   init(now: number): FixedWindowState {
     return { start: now, count: 0 };
@@ -36,10 +55,11 @@ export class FixedWindowDecision extends WindowDecision<FixedWindowState> {
     const open = s.count > 0 && now < s.start + this.windowMs;
     const count = open ? s.count : 0;
     const start = open ? s.start : now;
+    if (input.op !== undefined) return this.operate(s, input, now, start, count);
     const cost = input.cost;
     if (count + cost > this.limit) {
-      const closesIn = start + this.windowMs - now;
-      return outcome(false, this.limit - count, this.limit, closesIn, closesIn);
+      const closesIn = (!input.peek && this.blockMs > 0 ? this.block(s, now, start, count) : start + this.windowMs) - now;
+      return outcome(false, Math.max(0, this.limit - count), this.limit, closesIn, closesIn);
     }
     if (!input.peek && cost > 0) {
       s.start = start;
@@ -48,7 +68,74 @@ export class FixedWindowDecision extends WindowDecision<FixedWindowState> {
     const used = count + cost;
     return outcome(true, this.limit - used, this.limit, 0, used === 0 ? 0 : start + this.windowMs - now);
   }
+
+  /** Closes the key until `blockMs` from now (or its window's end, if later): the window ends then, full. Returns the end. */
+  private block(s: FixedWindowState, now: number, start: number, count: number): number {
+    const end = Math.max(start + this.windowMs, now + this.blockMs);
+    s.start = end - this.windowMs;
+    s.count = Math.max(count, this.limit);
+    return end;
+  }
+
+  /** The operations besides take and peek; all but `lease` answer a peek at cost 1 afterwards. */
+  private operate(s: FixedWindowState, input: LimitInput, now: number, start: number, count: number): RateLimitDecision {
+    const cost = input.cost;
+    switch (input.op) {
+      case "penalty":
+        if (cost > 0) {
+          s.start = start;
+          s.count = count + cost;
+        }
+        break;
+      case "reward":
+        if (count > 0) s.count = Math.max(0, count - cost);
+        break;
+      case "set":
+        s.start = now;
+        s.count = cost;
+        break;
+      case "return":
+        if (count > 0 && start + this.windowMs === input.arg) s.count = Math.max(0, count - cost);
+        break;
+      case "lease":
+        return this.lease(s, input, now, start, count);
+    }
+    return this.step(s, PEEK, now);
+  }
+
+  private lease(s: FixedWindowState, input: LimitInput, now: number, start: number, count: number): LeaseGrant {
+    const granted = leaseSize(Math.max(0, this.limit - count), input.cost, input.arg ?? 1);
+    if (granted === 0) {
+      const closesIn = (this.blockMs > 0 ? this.block(s, now, start, count) : start + this.windowMs) - now;
+      return {
+        allowed: false,
+        remaining: Math.max(0, this.limit - count),
+        limit: this.limit,
+        retryAfterMs: closesIn,
+        resetAfterMs: closesIn,
+        granted: 0,
+        validMs: 0,
+        ticket: 0,
+      };
+    }
+    s.start = start;
+    s.count = count + granted;
+    const end = start + this.windowMs;
+    return {
+      allowed: true,
+      remaining: this.limit - s.count,
+      limit: this.limit,
+      retryAfterMs: 0,
+      resetAfterMs: end - now,
+      granted,
+      validMs: Math.min(input.holdMs ?? 0, end - now),
+      ticket: end,
+    };
+  }
 }
+
+/** A peek at cost 1 (what one more unit would get): what the operations answer. */
+const PEEK: LimitInput = { cost: 1, peek: true };
 
 const WHERE = "FixedWindow";
 
@@ -67,8 +154,8 @@ export function windowOptions(where: string, options: WindowOptions, extra: read
  * const limiter = new FixedWindow({ limit: 100, windowMs: 60_000 });
  * await limiter.acquire(tenantId, { maxWaitMs: 5_000 });
  */
-export class FixedWindow extends BaseRateLimiter<FixedWindowState> {
-  constructor(options: WindowOptions) {
-    super(WHERE, options, new FixedWindowDecision(...windowOptions(WHERE, options, [])));
+export class FixedWindow extends KeyedRateLimiter<FixedWindowState> {
+  constructor(options: FixedWindowOptions) {
+    super(WHERE, options, new FixedWindowDecision(...windowOptions(WHERE, options, KEYED_OPTION_KEYS), blockOption(WHERE, options)));
   }
 }

@@ -7,9 +7,10 @@ export {
   DEFAULT_KEY,
 } from "./limiter.js";
 export { BaseRateLimiter, type RateLimiterOptions } from "./base.js";
-export type { LimitDecision, LimitInput } from "./decision.js";
+export type { LimitDecision, LimitInput, LimitOp, LeaseGrant } from "./decision.js";
+export { KeyedRateLimiter, type KeyedLimiterOptions, type KeyUsage, type LeaseOptions } from "./keyed.js";
 export { TokenBucket, TokenBucketDecision, type TokenBucketOptions, type TokenBucketState } from "./token-bucket.js";
-export { FixedWindow, FixedWindowDecision, type WindowOptions, type FixedWindowState } from "./fixed-window.js";
+export { FixedWindow, FixedWindowDecision, type WindowOptions, type FixedWindowOptions, type FixedWindowState } from "./fixed-window.js";
 export {
   SlidingWindow,
   SlidingLogDecision,

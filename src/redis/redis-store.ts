@@ -337,8 +337,9 @@ export class RedisStore implements Store {
 
   /** The answer without Redis: `onRedisError` decides. */
   private twinFallback<S, I, O>(twin: Twin<S, I, O>, decision: Decision<S, I, O>, key: string, input: I, now: number): O {
-    if (this.mode === "local") return this.local.apply(decision, key, input, now);
-    return twin.fallback(this.mode, decision, input, this.retryIntervalMs, () => this.local.apply(decision, key, input, now));
+    const local = twin.localInput === undefined ? input : twin.localInput(input);
+    if (this.mode === "local") return this.local.apply(decision, key, local, now);
+    return twin.fallback(this.mode, decision, input, this.retryIntervalMs, () => this.local.apply(decision, key, local, now));
   }
 
   /**

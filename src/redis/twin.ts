@@ -32,6 +32,12 @@ export interface Twin<S, I, O> {
    * input to the store's in-process fallback, for inputs that must answer with state.
    */
   fallback(mode: StrictMode, decision: Decision<S, I, O>, input: I, retryAfterMs: number, local: () => O): O;
+  /**
+   * The input the in-process fallback (the `local` mode) applies instead of `input`, for
+   * inputs that must not reach it as they are (a lease: nothing leased without Redis may
+   * be handed back to Redis later). Default: `input` itself.
+   */
+  localInput?(input: I): I;
 }
 
 /** A number as script argument text: exact (shortest round trip), with Infinity as `inf`. */

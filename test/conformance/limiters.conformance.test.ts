@@ -17,6 +17,7 @@ import {
   type AdaptivePermit,
   type BackoffSignal,
   FixedWindow,
+  type KeyUsage,
   type RateLimitDecision,
   RateLimitExceededError,
   type RateLimiter,
@@ -221,6 +222,162 @@ async function snapshotAfterAcquire(limiter: AdaptiveRateLimiter) {
   limiter.release(permit);
   return limiter.snapshot();
 }
+
+/** A key's usage as a log line. */
+function usageLine(u: KeyUsage, ...bounds: number[]): string {
+  return `used=${u.used} remaining=${u.remaining}/${u.limit} retry=${within(u.retryAfterMs, ...bounds)}`;
+}
+
+/** Two limiters on one key (as two processes would be) take turns until both are refused; the units each admitted. */
+async function drain(a: RateLimiter, b: RateLimiter, key: string, rounds: number): Promise<[number, number]> {
+  const admitted: [number, number] = [0, 0];
+  for (let i = 0; i < rounds; i++) {
+    const [da, db] = [await a.tryAcquire(key), await b.tryAcquire(key)];
+    if (da.allowed) admitted[0]++;
+    if (db.allowed) admitted[1]++;
+    if (!da.allowed && !db.allowed) break;
+  }
+  return admitted;
+}
+
+const parity: Scenario[] = [
+  {
+    name: "FixedWindow blockMs: a refused key stays refused past its window's end; other keys are not affected",
+    async run(store) {
+      const login = new FixedWindow({ name: "login", limit: 3, windowMs: 150, blockMs: 500, store });
+      const log = await tries(login, "ip", [1, 1, 1, 1], 200, 600, 2_000);
+      log.push(...(await tries(login, "other", [1], 200, 600, 2_000)));
+      await sleep(250);
+      // Its window closed 100 ms ago; the block has ~250 ms to go (get() only looks).
+      log.push(usageLine(await login.get("ip"), 100, 400, 2_000));
+      await sleep(450);
+      log.push(...(await tries(login, "ip", [1], 200, 600, 2_000)));
+      return log;
+    },
+    expected: [
+      "allowed remaining=2/3 retry=0",
+      "allowed remaining=1/3 retry=0",
+      "allowed remaining=0/3 retry=0",
+      "refused remaining=0/3 retry=<=600",
+      "allowed remaining=2/3 retry=0",
+      "used=3 remaining=0/3 retry=<=400",
+      "allowed remaining=2/3 retry=0",
+    ],
+  },
+  {
+    name: "TokenBucket blockMs: a refused key's refill pauses for blockMs",
+    async run(store) {
+      const bucket = new TokenBucket({ name: "tbblock", capacity: 2, ratePerSec: 20, blockMs: 500, store });
+      const log = await tries(bucket, "ip", [1, 1, 1], 100, 600, 2_000);
+      await sleep(250);
+      // Without the block, 5 tokens' worth of refill would have come by now.
+      log.push(usageLine(await bucket.get("ip"), 100, 400, 2_000));
+      await sleep(500);
+      log.push(...(await tries(bucket, "ip", [1], 100, 600, 2_000)));
+      return log;
+    },
+    expected: [
+      "allowed remaining=1/2 retry=0",
+      "allowed remaining=0/2 retry=0",
+      "refused remaining=0/2 retry=<=600",
+      "used=2 remaining=0/2 retry=<=400",
+      // 250 ms of refill after the pause: full again.
+      "allowed remaining=1/2 retry=0",
+    ],
+  },
+  ...(["FixedWindow", "TokenBucket"] as const).map((kind): Scenario => ({
+    name: `${kind}: get, penalty, reward, set and delete`,
+    async run(store) {
+      const limiter =
+        kind === "FixedWindow"
+          ? new FixedWindow({ name: "admin-fw", limit: 5, windowMs: HOUR, store })
+          : new TokenBucket({ name: "admin-tb", capacity: 5, ratePerSec: 5 / 3_600, store });
+      const log = [usageLine(await limiter.get("u"), 1_000, HOUR)];
+      log.push(usageLine(await limiter.penalty("u", 2), 1_000, HOUR));
+      log.push(...(await tries(limiter, "u", [3, 1], 1_000, HOUR)));
+      log.push(usageLine(await limiter.reward("u", 1), 1_000, HOUR));
+      log.push(usageLine(await limiter.penalty("u", 4), 1_000, HOUR));
+      log.push(...(await tries(limiter, "u", [1], 1_000, HOUR)));
+      log.push(usageLine(await limiter.set("u", 1), 1_000, HOUR));
+      log.push(...(await tries(limiter, "u", [4, 1], 1_000, HOUR)));
+      await limiter.delete("u");
+      log.push(usageLine(await limiter.get("u"), 1_000, HOUR));
+      return log;
+    },
+    expected: [
+      "used=0 remaining=5/5 retry=0",
+      "used=2 remaining=3/5 retry=0",
+      "allowed remaining=0/5 retry=0",
+      "refused remaining=0/5 retry=<=3600000",
+      "used=4 remaining=1/5 retry=0",
+      "used=5 remaining=0/5 retry=<=3600000",
+      "refused remaining=0/5 retry=<=3600000",
+      "used=1 remaining=4/5 retry=0",
+      "allowed remaining=0/5 retry=0",
+      "refused remaining=0/5 retry=<=3600000",
+      "used=0 remaining=5/5 retry=0",
+    ],
+  })),
+  {
+    name: 'FixedWindow spread: "even": acquire() spreads what a window has left over the time left',
+    async run(store) {
+      const limiter = new FixedWindow({ name: "even", limit: 4, windowMs: 600, spread: "even", store });
+      const started = Date.now();
+      const at: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        await limiter.acquire("k");
+        at.push(Date.now() - started);
+      }
+      return [
+        `first ${(at[0] as number) < 100 ? "<100" : ">=100"} ms`,
+        `gaps ${at
+          .slice(1)
+          .map((t, i) => (t - (at[i] as number) >= 130 ? ">=130" : "<130"))
+          .join(",")}`,
+      ];
+    },
+    expected: ["first <100 ms", "gaps >=130,>=130,>=130"],
+  },
+  ...(["FixedWindow", "TokenBucket"] as const).map((kind): Scenario => ({
+    name: `${kind} with a lease: two limiters on one key lease units, never admit more than the limit together, and give back on close()`,
+    async run(store) {
+      const make = (): RateLimiter & { get(key: string): Promise<KeyUsage>; leased(key: string): number; close(): Promise<void> } =>
+        kind === "FixedWindow"
+          ? new FixedWindow({ name: "leased-fw", limit: 40, windowMs: HOUR, lease: { units: 8, maxHoldMs: 60_000 }, store })
+          : new TokenBucket({ name: "leased-tb", capacity: 40, ratePerSec: 40 / 3_600, lease: { units: 8, maxHoldMs: 60_000 }, store });
+      const [a, b] = [make(), make()];
+      const log: string[] = [];
+      await a.tryAcquire("k");
+      await b.tryAcquire("k");
+      log.push(`held a=${a.leased("k")} b=${b.leased("k")}`, usageLine(await a.get("k"), 1_000, HOUR));
+      await b.close();
+      log.push(`after close b=${b.leased("k")}`, usageLine(await a.get("k"), 1_000, HOUR));
+      const c = make();
+      const [byA, byC] = await drain(a, c, "k", 100);
+      log.push(`drained a=${byA} c=${byC} total=${2 + byA + byC}`, usageLine(await a.get("k"), 1_000, HOUR));
+      return log;
+    },
+    expected: [
+      // Each took a lease of 8 (at most half of what was left) and spent 1 of it.
+      "held a=7 b=7",
+      "used=16 remaining=24/40 retry=0",
+      "after close b=0",
+      "used=9 remaining=31/40 retry=0",
+      "drained a=19 c=19 total=40",
+      "used=40 remaining=0/40 retry=<=3600000",
+    ],
+  })),
+];
+
+describe("Store conformance: rate-limiter-flexible parity and leases", () => {
+  for (const scenario of parity) {
+    it(scenario.name, async () => {
+      const logs = await Promise.all(backends.all.map((b) => scenario.run(b.store())));
+      const byBackend = Object.fromEntries(backends.all.map((b, i) => [b.name, logs[i]]));
+      expect(byBackend).toEqual(Object.fromEntries(backends.all.map((b) => [b.name, scenario.expected])));
+    });
+  }
+});
 
 describe("Store conformance: limiter scenarios", () => {
   for (const scenario of scenarios) {

@@ -219,6 +219,91 @@ describe("Lua twins of the limiters: the same outputs and state as the TypeScrip
   }
 });
 
+/** An input of any op, a return's ticket left out (filled in from the last lease by {@link withTickets}). */
+const anyInput = (limit: number): fc.Arbitrary<LimitInput> =>
+  fc.oneof(
+    { weight: 4, arbitrary: limitInput(limit) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        cost: fc.integer({ min: 0, max: 2 * limit }),
+        peek: fc.constant(false),
+        op: fc.constantFrom("penalty" as const, "reward" as const, "set" as const),
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        cost: fc.integer({ min: 1, max: limit }),
+        peek: fc.constant(false),
+        op: fc.constant("lease" as const),
+        arg: fc.integer({ min: 1, max: 3 }),
+        holdMs: fc.constantFrom(50, 500, 5_000),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({ cost: fc.integer({ min: 0, max: limit }), peek: fc.constant(false), op: fc.constant("return" as const) }),
+    },
+  );
+
+/** `steps` with each return quoting the ticket of the last lease before it (as MemoryStore answers it), or a stale one. */
+function withTickets(
+  decision: LimitDecision<unknown>,
+  start: number,
+  steps: readonly (readonly [number, LimitInput])[],
+): [number, LimitInput][] {
+  const memory = new MemoryStore({ sweepIntervalMs: 0 });
+  let now = start;
+  let ticket = start - 1;
+  const out: [number, LimitInput][] = [];
+  for (const [dt, input] of steps) {
+    now += dt;
+    const filled = input.op === "return" ? { ...input, arg: ticket } : input;
+    const d = memory.apply(decision, "k", filled, now) as { ticket?: number };
+    if (input.op === "lease" && d.ticket !== undefined && d.ticket !== 0) ticket = d.ticket;
+    out.push([dt, filled]);
+  }
+  void memory.close();
+  return out;
+}
+
+describe("Lua twins of the leasable limiters: penalty, reward, set, lease, return and blockMs as in TypeScript", () => {
+  const leasable: [string, (limit: number, windowMs: number, blockMs: number) => LimitDecision<unknown>][] = [
+    [
+      "tokenBucket",
+      (limit, windowMs, blockMs) => new TokenBucketDecision(limit, (limit * 1000) / windowMs, blockMs) as LimitDecision<unknown>,
+    ],
+    ["fixedWindow", (limit, windowMs, blockMs) => new FixedWindowDecision(limit, windowMs, blockMs) as LimitDecision<unknown>],
+  ];
+  for (const [kind, make] of leasable) {
+    it(`${kind}: random operations, blocks and times`, async () => {
+      const twin = LIMIT_TWINS.get(kind) as Twin<unknown, LimitInput, unknown>;
+      await fc.assert(
+        fc.asyncProperty(
+          fc
+            .tuple(fc.integer({ min: 1, max: 12 }), fc.constantFrom(1_000, 2_500, 333.3, 60_000), fc.constantFrom(0, 100, 5_000))
+            .chain(([limit, windowMs, blockMs]) =>
+              fc.tuple(
+                fc.constant(limit),
+                fc.constant(windowMs),
+                fc.constant(blockMs),
+                fc.array(fc.tuple(dt(windowMs), anyInput(limit)), { minLength: 1, maxLength: 30 }),
+              ),
+            ),
+          fc.integer({ min: 0, max: 10_000_000 }),
+          async ([limit, windowMs, blockMs, steps], offset) => {
+            const decision = make(limit, windowMs, blockMs);
+            const filled = withTickets(decision, START + offset, steps);
+            sameAsMemory(await traces(twin, decision, `ops${process.pid}:${seq++}`, START + offset, filled, limitState(kind)));
+          },
+        ),
+        { numRuns: Number(process.env.TWIN_RUNS ?? 40) },
+      );
+    });
+  }
+});
+
 /**
  * The many-key form of each limiter script (RedisStore sends concurrent calls on different
  * keys of a standalone server in one call): batches over several keys at one time give

@@ -88,7 +88,7 @@ ${EXACT_NUMBERS}`;
 
 /** The batch size, read by the single-key script at the top and by the many-key one per key. */
 const BATCH_SIZE = `
--- The batch: ARGV[1] = n (nil for a read), then n (op, cost) pairs from ARGV[4].
+-- The batch: ARGV[1] = n (nil for a read), then n (op, cost) pairs after the params.
 local N = tonumber(ARGV[1])`;
 
 /**
@@ -154,12 +154,13 @@ end
 const LIMIT_ARGS = `
 -- KEYS[1]  the state of one limiter key
 -- ARGV[1]  n, the number of inputs in the batch ('r': read the state instead)
--- ARGV[2], ARGV[3]  the decision's params
--- ARGV[4..3+2n]  n inputs, applied in order: op ('t' take cost units, 'p' peek: answer as
---          if taking, change nothing), cost (an integer <= the limit; the limiter checks)
+-- ARGV[2..1+p]  the decision's p params (named in the header: two, or three with blockMs)
+-- ARGV[2+p..1+p+2n]  n inputs, applied in order: op ('t' take cost units, 'p' peek: answer as
+--          if taking, change nothing; other ops where the header lists them), cost (an
+--          integer <= the limit for 't' and 'p'; the limiter checks)
 -- ARGV[#ARGV] the deadline: server ms after which the script does nothing (0: none)
--- Reply:   five numbers per input: allowed 1|0, remaining, limit, retryAfterMs, resetAfterMs;
---          then the server's now_ms (integral numbers as integers, others as exact text);
+-- Reply:   five numbers per input: allowed 1|0, remaining, limit, retryAfterMs, resetAfterMs
+--          (eight for a lease: granted, validMs, ticket follow); then the server's now_ms (integral numbers as integers, others as exact text);
 --          a read: the stored numbers, or nil; past the deadline: "stale"`;
 
 /** A limiter's two scripts: one key's batch, and the same body run over several keys at once. */
