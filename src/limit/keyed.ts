@@ -1,7 +1,6 @@
 import { abortReason } from "../core/abort.js";
 import { InvalidOptionError } from "../core/errors.js";
 import { checkKeys, integer, nonNegative, oneOf, orDefault, positive } from "../core/validate.js";
-import { wait } from "../policy/wait.js";
 import { isPromiseLike } from "../store/store.js";
 import { BaseRateLimiter, type RateLimiterOptions } from "./base.js";
 import type { LimitDecision, LimitInput, LimitOp } from "./decision.js";
@@ -181,7 +180,7 @@ export class KeyedRateLimiter<S> extends BaseRateLimiter<S> {
   private async spreadOut(d: RateLimitDecision, cost: number, signal: AbortSignal | undefined): Promise<RateLimitDecision> {
     const first = d.remaining + cost >= this.limit;
     const delayMs = first || !(d.resetAfterMs > 0) ? 0 : d.resetAfterMs / (d.remaining + 2);
-    if (delayMs > 0) await wait(this.clock, Math.ceil(delayMs), signal);
+    if (delayMs > 0) await this.clock.sleep(Math.ceil(delayMs), signal);
     return d;
   }
 

@@ -1,4 +1,4 @@
-import type { Clock } from "../core/clock.js";
+import { background, type Clock, systemClock } from "../core/clock.js";
 import { isPromiseLike } from "../store/store.js";
 import type { LeaseGrant, LimitInput } from "./decision.js";
 import type { RateLimitDecision } from "./limiter.js";
@@ -185,15 +185,12 @@ export class LeaseBook {
    */
   private scheduleReturn(key: string, slot: Slot, lease: Lease, validMs: number): void {
     const early = Math.min(50, validMs / 10);
-    this.host.clock.sleep(Math.max(0, validMs - early), lease.expiry.signal).then(
-      () => {
-        if (slot.lease !== lease) return;
-        slot.lease = undefined;
-        if (lease.units > 0) slot.size = Math.max(1, Math.floor(slot.size / 2));
-        if (lease.returnable) this.giveBack(key, lease);
-      },
-      () => undefined,
-    );
+    inBackground(this.host.clock, Math.max(0, validMs - early), lease.expiry.signal, () => {
+      if (slot.lease !== lease) return;
+      slot.lease = undefined;
+      if (lease.units > 0) slot.size = Math.max(1, Math.floor(slot.size / 2));
+      if (lease.returnable) this.giveBack(key, lease);
+    });
   }
 
   /** Sends back what `lease` has left, if it is still valid; the units are gone from this process either way. */
@@ -223,6 +220,20 @@ export class LeaseBook {
     );
     this.returning.add(done);
   }
+}
+
+/**
+ * Runs `fn` after `ms` unless `signal` aborts first. On the real clock the timer is
+ * background work (nobody awaits it: it must not keep the process alive); on any other
+ * clock (a ManualClock in tests) it is that clock's sleep.
+ */
+function inBackground(clock: Clock, ms: number, signal: AbortSignal, fn: () => void): void {
+  if (clock !== systemClock) {
+    clock.sleep(ms, signal).then(fn, () => undefined);
+    return;
+  }
+  const timer = background(setTimeout(fn, ms));
+  signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
 }
 
 /** A call answered from the lease: what this process can still admit, and the key's reset as of the lease. */
