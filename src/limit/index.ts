@@ -8,7 +8,7 @@ export {
 } from "./limiter.js";
 export { BaseRateLimiter, type RateLimiterOptions } from "./base.js";
 export type { LimitDecision, LimitInput, LimitOp, LeaseGrant } from "./decision.js";
-export { KeyedRateLimiter, type KeyedLimiterOptions, type KeyUsage, type LeaseOptions } from "./keyed.js";
+export { KeyedRateLimiter, type KeyedLimiterOptions, type KeyUsage, type LeaseOptions, type LeaseStats } from "./keyed.js";
 export { TokenBucket, TokenBucketDecision, type TokenBucketOptions, type TokenBucketState } from "./token-bucket.js";
 export { FixedWindow, FixedWindowDecision, type WindowOptions, type FixedWindowOptions, type FixedWindowState } from "./fixed-window.js";
 export {

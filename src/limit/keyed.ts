@@ -4,10 +4,10 @@ import { checkKeys, integer, nonNegative, oneOf, orDefault, positive } from "../
 import { isPromiseLike } from "../store/store.js";
 import { BaseRateLimiter, type RateLimiterOptions } from "./base.js";
 import type { LimitDecision, LimitInput, LimitOp } from "./decision.js";
-import { LeaseBook, type LeaseOptions } from "./lease.js";
+import { LeaseBook, type LeaseOptions, type LeaseStats } from "./lease.js";
 import { type AcquireOptions, DEFAULT_KEY, type RateLimitDecision } from "./limiter.js";
 
-export type { LeaseOptions } from "./lease.js";
+export type { LeaseOptions, LeaseStats } from "./lease.js";
 
 /**
  * The options of the limiters that count units per key (`TokenBucket`, `FixedWindow`)
@@ -122,6 +122,11 @@ export class KeyedRateLimiter<S> extends BaseRateLimiter<S> {
   /** The units `key` holds in this process's lease now (0 without leases). */
   leased(key: string = DEFAULT_KEY): number {
     return this.book?.held(key) ?? 0;
+  }
+
+  /** Where this process's leased units went, over every key (undefined without leases). */
+  leaseStats(): LeaseStats | undefined {
+    return this.book?.stats();
   }
 
   /** What `key` has used and has left now, without taking anything. */

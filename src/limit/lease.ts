@@ -11,6 +11,25 @@ export interface LeaseOptions {
   readonly maxHoldMs: number;
 }
 
+/**
+ * Where this process's leased units went, since the limiter was made. Every unit granted
+ * is, exactly once, spent (handed to a call), returned (sent back while valid), expired
+ * (lost: its lease ran out unspent, or ended with its window) or still held:
+ * `granted = spent + returned + expired + held`.
+ */
+export interface LeaseStats {
+  /** Units taken from the shared key for leases. */
+  readonly granted: number;
+  /** Units handed to calls from leases. */
+  readonly spent: number;
+  /** Units sent back to the key while still valid. */
+  readonly returned: number;
+  /** Units lost unspent (their lease expired, or its window closed). */
+  readonly expired: number;
+  /** Units held now, valid or not yet accounted. */
+  readonly held: number;
+}
+
 /** What a {@link LeaseBook} needs from its limiter. */
 export interface LeaseHost {
   readonly clock: Clock;
@@ -43,11 +62,15 @@ interface Lease {
   readonly expiry: AbortController;
 }
 
-/** One key's leasing: its lease, the request in flight, and the size the next lease asks for. */
+/** One key's leasing: its lease, the request in flight, the size the next lease asks for, the last refusal. */
 interface Slot {
   lease: Lease | undefined;
   pending: Promise<RateLimitDecision> | undefined;
   size: number;
+  /** The key refused `refusedCost` units: until `refusedUntil` (this clock) so are costs as large. */
+  refused: RateLimitDecision | undefined;
+  refusedCost: number;
+  refusedUntil: number;
 }
 
 /**
@@ -68,6 +91,10 @@ export class LeaseBook {
   private readonly slots = new Map<string, Slot>();
   private readonly returning = new Set<Promise<unknown>>();
   private closed = false;
+  private grantedUnits = 0;
+  private spentUnits = 0;
+  private returnedUnits = 0;
+  private expiredUnits = 0;
 
   constructor(
     private readonly host: LeaseHost,
@@ -81,18 +108,31 @@ export class LeaseBook {
     return lease !== undefined && this.host.clock.now() < lease.expiresAt ? lease.units : 0;
   }
 
+  /** Where this process's leased units went (see {@link LeaseStats}). */
+  stats(): LeaseStats {
+    let held = 0;
+    for (const slot of this.slots.values()) held += slot.lease?.units ?? 0;
+    return { granted: this.grantedUnits, spent: this.spentUnits, returned: this.returnedUnits, expired: this.expiredUnits, held };
+  }
+
   /** Takes `cost` units for `key`: from the lease when it has them, else from a new lease. */
   take(key: string, cost: number): RateLimitDecision | Promise<RateLimitDecision> {
     let slot = this.slots.get(key);
     if (slot === undefined) {
-      slot = { lease: undefined, pending: undefined, size: Math.min(this.units, 8) };
+      slot = { lease: undefined, pending: undefined, size: Math.min(this.units, 8), refused: undefined, refusedCost: 0, refusedUntil: 0 };
       this.slots.set(key, slot);
     }
     const now = this.host.clock.now();
     const lease = slot.lease;
     if (lease !== undefined && lease.units >= cost && now < lease.expiresAt) {
       lease.units -= cost;
+      this.spentUnits += cost;
       return admitted(lease, now);
+    }
+    if (slot.refused !== undefined && cost >= slot.refusedCost && now < slot.refusedUntil) {
+      // The key had nothing for this cost a moment ago: no round trip to hear it again.
+      const d = slot.refused;
+      return refused({ ...d, retryAfterMs: Math.max(0, slot.refusedUntil - now), resetAfterMs: d.resetAfterMs });
     }
     if (slot.pending !== undefined) {
       // Calls that arrive while a lease is asked for share its outcome: a refusal is theirs
@@ -119,6 +159,8 @@ export class LeaseBook {
     const slot = this.slots.get(key);
     if (slot?.lease === undefined) return;
     slot.lease.expiry.abort();
+    this.expiredUnits += slot.lease.units;
+    slot.lease.units = 0;
     slot.lease = undefined;
   }
 
@@ -154,12 +196,27 @@ export class LeaseBook {
 
   /** A lease's answer: the caller's units come out of it, the rest is kept (or, from a fallback, nothing is). */
   private granted(key: string, slot: Slot, cost: number, takenAt: number, d: LeaseGrant): RateLimitDecision {
-    if (!d.allowed) return refused(d);
+    if (!d.allowed) {
+      // Remembered until a unit could come (a refill, the next window), a quarter of the hold
+      // at most: units another process gives back meanwhile wait that long at worst.
+      slot.refused = d;
+      slot.refusedCost = cost;
+      slot.refusedUntil = takenAt + Math.min(d.retryAfterMs, this.maxHoldMs / 4);
+      return refused(d);
+    }
+    slot.refused = undefined;
     const granted = d.granted ?? cost;
     const validMs = d.validMs ?? 0;
     if (validMs <= 0 || granted <= cost || this.closed) {
       // A fallback's answer (the least only), or nothing left over: nothing to hold.
-      if (granted > cost && validMs > 0) this.send(key, { cost: granted - cost, peek: false, op: "return", arg: d.ticket });
+      if (validMs > 0) {
+        this.grantedUnits += granted;
+        this.spentUnits += cost;
+      }
+      if (granted > cost && validMs > 0) {
+        this.returnedUnits += granted - cost;
+        this.send(key, { cost: granted - cost, peek: false, op: "return", arg: d.ticket });
+      }
       return { allowed: true, remaining: d.remaining, limit: d.limit, retryAfterMs: 0, resetAfterMs: d.resetAfterMs };
     }
     const lease: Lease = {
@@ -175,6 +232,8 @@ export class LeaseBook {
       expiry: new AbortController(),
     };
     slot.lease = lease;
+    this.grantedUnits += granted;
+    this.spentUnits += cost;
     this.scheduleReturn(key, slot, lease, validMs);
     return admitted(lease, takenAt);
   }
@@ -190,16 +249,26 @@ export class LeaseBook {
       slot.lease = undefined;
       if (lease.units > 0) slot.size = Math.max(1, Math.floor(slot.size / 2));
       if (lease.returnable) this.giveBack(key, lease);
+      else this.expire(lease);
     });
   }
 
   /** Sends back what `lease` has left, if it is still valid; the units are gone from this process either way. */
   private giveBack(key: string, lease: Lease): void {
     lease.expiry.abort();
+    if (lease.units <= 0) return;
+    if (this.host.clock.now() >= lease.expiresAt) return this.expire(lease);
     const units = lease.units;
     lease.units = 0;
-    if (units <= 0 || this.host.clock.now() >= lease.expiresAt) return;
+    this.returnedUnits += units;
     this.send(key, { cost: units, peek: false, op: "return", arg: lease.ticket });
+  }
+
+  /** The lease's units are lost to the key (no longer valid, or not worth a return). */
+  private expire(lease: Lease): void {
+    lease.expiry.abort();
+    this.expiredUnits += lease.units;
+    lease.units = 0;
   }
 
   private send(key: string, input: LimitInput): void {

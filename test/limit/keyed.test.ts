@@ -300,6 +300,12 @@ describe("leases", () => {
           }
           expect(total).toBe(25);
           for (const limiter of fleet) await limiter.close();
+          // Every unit leased was spent, returned or expired, once.
+          for (const limiter of fleet) {
+            const stats = limiter.leaseStats();
+            expect(stats?.held).toBe(0);
+            expect((stats?.spent ?? 0) + (stats?.returned ?? 0) + (stats?.expired ?? 0)).toBe(stats?.granted);
+          }
         },
       ),
       { numRuns: 60 },

@@ -10,55 +10,10 @@
  * - AdaptiveRateLimiter: a 429 seen by one process lowers the rate, and its Retry-After
  *   pauses, another process.
  */
-import { type ChildProcess, fork } from "node:child_process";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RedisServer, startRedis, stopChild } from "../setup/redis.js";
-import type { LimiterSpec, LimitReply, LimitRequest } from "./fixtures/limit-worker.js";
-
-const WORKER = join(import.meta.dirname, "fixtures", "limit-worker.ts");
-type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
-
-interface Worker {
-  readonly child: ChildProcess;
-  readonly unhandled: string[];
-  call<T>(request: WithoutId<LimitRequest>, timeoutMs?: number): Promise<T>;
-}
-
-function startWorker(url: string, namespace: string, kind: "ioredis" | "node-redis"): Promise<Worker> {
-  const child = fork(WORKER, [url, namespace, kind], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const pending = new Map<number, (reply: LimitReply) => void>();
-  const unhandled: string[] = [];
-  let seq = 0;
-  return new Promise<Worker>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("worker did not start within 20 s")), 20_000);
-    child.once("exit", (code) => reject(new Error(`worker exited with ${code}`)));
-    child.on("message", (reply: LimitReply) => {
-      if (reply.id !== 0) return pending.get(reply.id)?.(reply);
-      if (reply.event === "unhandledRejection") unhandled.push(reply.error ?? "");
-      else {
-        clearTimeout(timer);
-        resolve({
-          child,
-          unhandled,
-          call<T>(request: WithoutId<LimitRequest>, timeoutMs = 15_000): Promise<T> {
-            const id = ++seq;
-            return new Promise<T>((res, rej) => {
-              const t = setTimeout(() => rej(new Error(`no reply to ${request.cmd} within ${timeoutMs} ms`)), timeoutMs);
-              pending.set(id, (r) => {
-                clearTimeout(t);
-                pending.delete(id);
-                if (r.error !== undefined) rej(new Error(r.error));
-                else res(r.result as T);
-              });
-              child.send({ ...request, id });
-            });
-          },
-        });
-      }
-    });
-  });
-}
+import { type RedisServer, startRedis } from "../setup/redis.js";
+import type { LimiterSpec } from "./fixtures/limit-worker.js";
+import { type BurstResult, startWorker, stopWorkers, type Worker } from "./fixtures/limit-workers.js";
 
 let server: RedisServer;
 let workers: Worker[] = [];
@@ -72,23 +27,9 @@ beforeAll(async () => {
 }, 40_000);
 
 afterAll(async () => {
-  await Promise.all(
-    workers.map(async (w) => {
-      await w.call({ cmd: "exit" }, 3_000).catch(() => undefined);
-      await stopChild(w.child, 3_000);
-    }),
-  );
+  await stopWorkers(workers);
   await server?.stop();
 });
-
-interface BurstResult {
-  readonly admitted: number;
-  readonly refused: number;
-  readonly calls: number;
-  readonly maxInFlight: number;
-  readonly started: number;
-  readonly ended: number;
-}
 
 const MINUTE = 60_000;
 const specs: [string, LimiterSpec][] = [
