@@ -1,8 +1,10 @@
 /**
  * Limiters and breakers on RedisStore, on one local redis-server (started here on a free
  * port, or `REDIS_URL`): `tryAcquire` latency (1 call in flight) and throughput (64 in
- * flight) against rate-limiter-flexible's `RateLimiterRedis` and a raw `PING`, and the
- * closed-state `breaker.execute` on RedisStore against the in-memory breaker.
+ * flight) against rate-limiter-flexible's `RateLimiterRedis` and a raw `PING`, the
+ * closed-state `breaker.execute` on RedisStore against the in-memory breaker, and leased
+ * limiters: a leased `tryAcquire`'s latency against the in-memory limiter's, one hot key's
+ * throughput across 4 processes against PING's, and what 4 processes admit against a limit.
  * Every limiter admits every call (a limit far above what the run spends), so each call
  * takes the same path. Each candidate has its own ioredis connection. Throughput is
  * measured on one hot key (where RedisStore sends concurrent calls in one script) and over
@@ -14,6 +16,9 @@ import { RateLimiterRedis } from "rate-limiter-flexible";
 import { CircuitBreaker, FixedWindow, type RateLimiter, SlidingWindow, TokenBucket } from "../src/index.js";
 import { RedisStore } from "../src/redis/index.js";
 import { startRedis } from "../test/setup/redis.js";
+import { fork } from "node:child_process";
+import { join } from "node:path";
+import type { HotKeyCandidate, HotKeyReply, HotKeyRequest } from "./lib/hot-key-worker.js";
 import { measure, report, versionOf } from "./lib/measure.js";
 
 const server = await startRedis();
@@ -226,8 +231,164 @@ console.log(
   `RedisStore breaker / in-memory breaker (ns per call): ${breakerRatio.toFixed(2)} (goal <= 2.0) ${breakerRatio <= 2 ? "met" : "NOT met"}`,
 );
 
+// ---- leases ----
+// A leased limiter answers most calls in process: its latency is set against the in-memory
+// limiter's (p50 of single calls, 1 in flight), and one hot key's throughput across 4
+// processes against a raw PING's across the same 4.
+const LEASE = { units: 1_000, maxHoldMs: 1_000 };
+const leased: [string, RateLimiter][] = [
+  ["breakwater TokenBucket.tryAcquire (in-memory)", new TokenBucket({ name: "mem", capacity: HUGE, ratePerSec: HUGE })],
+  [
+    "breakwater TokenBucket.tryAcquire (RedisStore, lease)",
+    new TokenBucket({ name: "ltb", capacity: HUGE, ratePerSec: HUGE, store: await store("bench-ltb"), lease: LEASE }),
+  ],
+  [
+    "breakwater FixedWindow.tryAcquire (RedisStore, lease)",
+    new FixedWindow({ name: "lfw", limit: HUGE, windowMs: 3_600_000, store: await store("bench-lfw"), lease: LEASE }),
+  ],
+  ["breakwater TokenBucket.tryAcquire (RedisStore, no lease)", ours[0]?.[1] as RateLimiter],
+];
+const MEMORY_TB = leased[0]?.[0] as string;
+const singles = [
+  ...leased.map(([name, limiter]) => ({ name, fn: () => limiter.tryAcquire("single") })),
+  { name: RLF, fn: () => rlf.consume("single") },
+  { name: PING, fn: () => pingClient.ping() },
+];
+/** p50 and p99 (µs) of single awaited calls, `n` per round, rounds interleaved; the median round's. */
+async function percentiles(n: number, rounds: number): Promise<Map<string, { p50: number; p99: number }>> {
+  const runs = new Map<string, { p50: number; p99: number }[]>(singles.map((c) => [c.name, []]));
+  for (let round = -1; round < rounds; round++) {
+    for (const c of singles) {
+      const samples = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        const start = process.hrtime.bigint();
+        await c.fn();
+        samples[i] = Number(process.hrtime.bigint() - start) / 1000;
+      }
+      samples.sort();
+      // Round -1 warms up the JIT and the connections.
+      if (round >= 0) runs.get(c.name)?.push({ p50: samples[Math.floor(n / 2)] ?? NaN, p99: samples[Math.floor(n * 0.99)] ?? NaN });
+    }
+  }
+  return new Map([...runs].map(([name, r]) => [name, { p50: mid(r.map((x) => x.p50)), p99: mid(r.map((x) => x.p99)) }]));
+}
+const single = await percentiles(20_000, 5);
+const memoryP50 = single.get(MEMORY_TB)?.p50 ?? NaN;
+console.log(
+  [
+    `\n### Leases: single calls, 1 in flight (5 rounds of 20,000 calls, median round; lease ${LEASE.units} units, ${LEASE.maxHoldMs} ms)`,
+    "",
+    "| candidate | p50 µs | p99 µs | p50 × in-memory |",
+    "| --- | ---: | ---: | ---: |",
+    ...[...single].map(([name, q]) => `| ${name} | ${q.p50.toFixed(2)} | ${q.p99.toFixed(2)} | ${(q.p50 / memoryP50).toFixed(2)} |`),
+  ].join("\n"),
+);
+
+// One hot key, 4 processes × 64 in flight, each on its own connection.
+const WORKERS = 4;
+const HOT_IN_FLIGHT = 64;
+const hotWorkers = await Promise.all(
+  Array.from(
+    { length: WORKERS },
+    () =>
+      new Promise<ReturnType<typeof fork>>((resolve, reject) => {
+        const child = fork(join(import.meta.dirname, "lib", "hot-key-worker.ts"), [server.host, String(server.port)], {
+          execArgv: ["--import", "tsx"],
+          stdio: ["ignore", "inherit", "inherit", "ipc"],
+        });
+        child.once("message", () => resolve(child));
+        child.once("exit", (code) => reject(new Error(`hot-key worker exited with ${code}`)));
+      }),
+  ),
+);
+let hotRun = 0;
+/** Every worker runs `candidate` together; the calls and admissions summed, over the longest span. */
+async function hotKey(candidate: HotKeyCandidate, limit: number, durationMs: number): Promise<{ perSec: number; admitted: number }> {
+  const request: HotKeyRequest = {
+    candidate,
+    limit,
+    namespace: `hot${hotRun++}`,
+    startAt: Date.now() + 300,
+    durationMs,
+    inFlight: HOT_IN_FLIGHT,
+  };
+  const replies = await Promise.all(
+    hotWorkers.map(
+      (w) =>
+        new Promise<HotKeyReply>((resolve, reject) => {
+          w.once("message", (reply: HotKeyReply & { error?: string }) =>
+            reply.error === undefined ? resolve(reply) : reject(new Error(reply.error)),
+          );
+          w.send(request);
+        }),
+    ),
+  );
+  const seconds = Math.max(...replies.map((r) => r.seconds));
+  return { perSec: replies.reduce((n, r) => n + r.calls, 0) / seconds, admitted: replies.reduce((n, r) => n + r.admitted, 0) };
+}
+const hotCandidates: [string, HotKeyCandidate][] = [
+  [PING, "ping"],
+  [RLF, "rlf"],
+  ["breakwater TokenBucket.tryAcquire (no lease)", "tokenBucket"],
+  ["breakwater TokenBucket.tryAcquire (lease)", "leasedTokenBucket"],
+  ["breakwater FixedWindow.tryAcquire (lease)", "leasedFixedWindow"],
+];
+const hotSamples = new Map<string, number[]>(hotCandidates.map(([name]) => [name, []]));
+for (let round = 0; round < 3; round++) {
+  for (const [name, candidate] of hotCandidates) hotSamples.get(name)?.push((await hotKey(candidate, HUGE, 1_500)).perSec);
+}
+const hot = new Map([...hotSamples].map(([name, s]) => [name, mid(s)]));
+const pingHot = hot.get(PING) ?? NaN;
+console.log(
+  [
+    `\n### Leases: one hot key, ${WORKERS} processes × ${HOT_IN_FLIGHT} in flight (3 runs of 1.5 s, median)`,
+    "",
+    "| candidate | calls / s (all processes) | × PING |",
+    "| --- | ---: | ---: |",
+    ...[...hot].map(([name, ops]) => `| ${name} | ${Math.round(ops).toLocaleString("en-US")} | ${(ops / pingHot).toFixed(1)} |`),
+  ].join("\n"),
+);
+
+// Over-admission: 4 processes spend a limit they reach within the run; what they admit against it.
+const LIMIT = 500_000;
+const admissions: string[] = [];
+let overAdmitted = 0;
+for (const [name, candidate] of [
+  ["TokenBucket (lease)", "leasedTokenBucket"],
+  ["FixedWindow (lease)", "leasedFixedWindow"],
+  ["TokenBucket (no lease)", "tokenBucket"],
+] as [string, HotKeyCandidate][]) {
+  const { admitted } = await hotKey(candidate, LIMIT, 3_000);
+  overAdmitted = Math.max(overAdmitted, admitted - LIMIT);
+  admissions.push(
+    `| ${name} | ${LIMIT.toLocaleString("en-US")} | ${admitted.toLocaleString("en-US")} | ${Math.max(0, admitted - LIMIT)} |`,
+  );
+}
+console.log(
+  [
+    `\n### Leases: ${WORKERS} processes × ${HOT_IN_FLIGHT} in flight spend one key's limit (3 s)`,
+    "",
+    "| limiter | limit | admitted | over the limit |",
+    "| --- | ---: | ---: | ---: |",
+    ...admissions,
+  ].join("\n"),
+);
+for (const w of hotWorkers) w.send("exit");
+
+const leasedP50 = Math.max(...leased.slice(1, 3).map(([name]) => single.get(name)?.p50 ?? NaN)) / memoryP50;
+const hotRatio =
+  Math.min(hot.get("breakwater TokenBucket.tryAcquire (lease)") ?? NaN, hot.get("breakwater FixedWindow.tryAcquire (lease)") ?? NaN) /
+  pingHot;
+console.log(
+  `\nleased tryAcquire p50 / in-memory p50 (worst of the two): ${leasedP50.toFixed(2)} (goal <= 2.0) ${leasedP50 <= 2 ? "met" : "NOT met"}`,
+);
+console.log(
+  `leased hot key across ${WORKERS} processes / PING (worst of the two): ${hotRatio.toFixed(1)} (goal >= 10) ${hotRatio >= 10 ? "met" : "NOT met"}`,
+);
+console.log(`over-admission: ${overAdmitted} (goal 0) ${overAdmitted <= 0 ? "met" : "NOT met"}`);
+
 await redisStore.close();
-for (const [, limiter] of ours) await (limiter as TokenBucket).close();
+for (const [, limiter] of [...ours, ...leased.slice(0, 3)]) await (limiter as TokenBucket).close();
 await across.close();
 await apart.close();
 for (const c of connections) c.disconnect();

@@ -33,7 +33,7 @@ export interface KeyedLimiterOptions {
    * as `RedisStore`): a process takes up to `units` from the key in one call and answers
    * `tryAcquire` / `acquire` locally until they are spent or `maxHoldMs` passes. The limit
    * is never exceeded across processes; units held by one process can make others wait
-   * (see docs/leases.md). Default: none (every call asks the store).
+   * (see docs/redis.md). Default: none (every call asks the store).
    */
   readonly lease?: LeaseOptions;
 }
