@@ -3,7 +3,7 @@ import { type Clock, MAX_TIMER_MS, systemClock } from "../core/clock.js";
 import { InvalidOptionError, TimeoutError } from "../core/errors.js";
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import type { ExecuteOptions, ExecutionContext, Operation, Policy } from "../core/policy.js";
-import { checkKeys, oneOf, orDefault, positive } from "../core/validate.js";
+import { checkKeys, nonNegativeOrInfinity, oneOf, orDefault, positive } from "../core/validate.js";
 import { clockOption } from "./clock-option.js";
 import { isPromiseLike } from "../store/store.js";
 
@@ -14,9 +14,21 @@ export type TimeoutMode = "cooperative" | "aggressive";
 export interface TimeoutOptions {
   /**
    * `cooperative` (default): aborts the signal handed to the callee and waits for it to
-   * settle, then rejects with `TimeoutError`. `aggressive`: also stops waiting at once.
+   * settle (up to `graceMs`), then rejects with `TimeoutError`. `aggressive`: also stops
+   * waiting at once.
    */
   readonly mode?: TimeoutMode;
+  /**
+   * Cooperative mode: how long (ms) to wait, once the limit has passed and the signal is
+   * aborted, for the callee to settle; after that the call rejects with the `TimeoutError`
+   * anyway and the callee is abandoned (its late result or error is dropped). Default
+   * 1,000: long enough for a callee that honours its signal to clean up (a `fetch` stops
+   * at once, a database driver cancels its query), short enough that a callee ignoring
+   * its signal (`new Promise(() => {})`) cannot hold its caller, or a plain script's
+   * top-level `await`, forever. `0` stops waiting at the limit; `Infinity` waits for the
+   * callee however long it takes. Ignored in aggressive mode (validated all the same).
+   */
+  readonly graceMs?: number;
   /** Default `systemClock`. */
   readonly clock?: Clock;
   /** Where listener errors go. Default: a process warning. */
@@ -31,9 +43,20 @@ export interface TimeoutEvents {
 
 const WHERE = "timeout()";
 const MODES: readonly TimeoutMode[] = ["cooperative", "aggressive"];
+/** See {@link TimeoutOptions.graceMs}. */
+const DEFAULT_GRACE_MS = 1_000;
 
 /** What arms one call's limit: a real timer, or an aborter of a `clock.sleep`. */
 type Alarm = ReturnType<typeof setTimeout> | AbortController;
+
+/** What the limit's timer needs when it fires: one object per policy, so arming a call allocates nothing for it. */
+interface Limit {
+  readonly timeoutMs: number;
+  readonly mode: TimeoutMode;
+  readonly graceMs: number;
+  readonly clock: Clock;
+  readonly events: Emitter<TimeoutEvents>;
+}
 
 /**
  * Limits how long a call may run. Each call gets its own `AbortSignal` (aborted with a
@@ -44,25 +67,37 @@ type Alarm = ReturnType<typeof setTimeout> | AbortController;
  * more than the timer.
  *
  * A call whose signal aborted before it settled rejects with that signal's reason: a
- * `TimeoutError` when the limit passed, whatever the callee returned.
+ * `TimeoutError` when the limit passed, whatever the callee returned. In cooperative mode a
+ * callee still running `graceMs` after the limit is abandoned: the call rejects with the
+ * `TimeoutError` then, and the grace timer (started only when the limit passes) is
+ * cleared as soon as the call settles.
  */
 export class TimeoutPolicy implements Policy {
   /** The limit (ms). */
   readonly timeoutMs: number;
   /** The mode given at construction. */
   readonly mode: TimeoutMode;
+  /** How long a cooperative call waits for its callee after the limit (ms; `Infinity`: however long). */
+  readonly graceMs: number;
   private readonly clock: Clock;
   private readonly events: Emitter<TimeoutEvents>;
+  private readonly limit: Limit;
+  private readonly races: boolean;
 
   constructor(timeoutMs: number, options: TimeoutOptions = {}) {
-    checkKeys(WHERE, options, ["mode", "clock", "onListenerError"]);
+    checkKeys(WHERE, options, ["mode", "graceMs", "clock", "onListenerError"]);
     this.timeoutMs = positive(WHERE, "ms", timeoutMs);
     // A longer timer would fire after 1 ms in Node: refuse it rather than time out at once.
     if (timeoutMs > MAX_TIMER_MS)
       throw new InvalidOptionError(WHERE, "ms", timeoutMs, `a finite number > 0 and <= ${MAX_TIMER_MS} (about 24.8 days)`);
     this.mode = oneOf(WHERE, "mode", orDefault(options.mode, "cooperative"), MODES);
+    this.graceMs = nonNegativeOrInfinity(WHERE, "graceMs", orDefault(options.graceMs, DEFAULT_GRACE_MS));
     this.clock = clockOption(WHERE, options.clock);
     this.events = new Emitter<TimeoutEvents>(options.onListenerError);
+    this.limit = { timeoutMs: this.timeoutMs, mode: this.mode, graceMs: this.graceMs, clock: this.clock, events: this.events };
+    // Aggressive mode stops waiting at the abort; cooperative mode can stop waiting only
+    // if it races the callee, which it does unless it waits however long the callee takes.
+    this.races = this.mode === "aggressive" || this.graceMs !== Infinity;
   }
 
   /** Subscribes to an event; returns the unsubscribe function. */
@@ -79,13 +114,14 @@ export class TimeoutPolicy implements Policy {
     if (outer !== undefined) outer.addEventListener("abort", call, { once: true });
     try {
       const pending = fn(call.context);
-      const value = await (this.mode === "aggressive" && isPromiseLike(pending) ? call.race(pending) : pending);
+      const value = await (this.races && isPromiseLike(pending) ? call.race(pending, this.mode === "aggressive") : pending);
       if (call.aborted) throw call.reason;
       return value;
     } catch (error) {
       throw call.aborted ? call.reason : error;
     } finally {
       disarm(alarm);
+      call.endGrace();
       if (outer !== undefined) outer.removeEventListener("abort", call);
     }
   }
@@ -97,9 +133,9 @@ export class TimeoutPolicy implements Policy {
    * when the call settles.
    */
   private arm(call: TimedCall): Alarm {
-    if (this.clock === systemClock) return setTimeout(expire, this.timeoutMs, call, this.timeoutMs, this.mode, this.events);
+    if (this.clock === systemClock) return setTimeout(expire, this.timeoutMs, call, this.limit);
     const stop = new AbortController();
-    this.clock.sleep(this.timeoutMs, stop.signal).then(() => expire(call, this.timeoutMs, this.mode, this.events), ignore);
+    this.clock.sleep(this.timeoutMs, stop.signal).then(() => expire(call, this.limit), ignore);
     return stop;
   }
 }
@@ -115,7 +151,12 @@ class TimedCall {
   aborted = false;
   reason: unknown = undefined;
   private controller: AbortController | undefined;
-  private rejectRace: ((reason: unknown) => void) | undefined;
+  /** Stops waiting for the callee (rejects the race). */
+  private giveUp: ((reason: unknown) => void) | undefined;
+  /** Aggressive: give up as soon as the call aborts. Cooperative: only when the grace passes. */
+  private giveUpOnAbort = false;
+  /** The aborter of the grace period's sleep, once the limit passed in cooperative mode. */
+  private grace: AbortController | undefined;
 
   constructor(
     attempt: number,
@@ -139,7 +180,7 @@ class TimedCall {
     this.aborted = true;
     this.reason = reason;
     this.controller?.abort(reason);
-    this.rejectRace?.(reason);
+    if (this.giveUpOnAbort) this.giveUp?.(reason);
   }
 
   /** The caller's signal aborted. */
@@ -147,12 +188,34 @@ class TimedCall {
     if (this.outer !== undefined) this.abort(abortReason(this.outer));
   }
 
-  /** Settles with `pending`, or rejects at once when the call aborts. */
-  race<T>(pending: PromiseLike<T>): Promise<T> {
+  /**
+   * Settles with `pending`, or rejects when the call gives up on it: at the abort if
+   * `onAbort`, else when the grace period ends. A late rejection of `pending` then lands on
+   * a settled promise, so it is never unhandled.
+   */
+  race<T>(pending: PromiseLike<T>, onAbort: boolean): Promise<T> {
+    this.giveUpOnAbort = onAbort;
     return new Promise<T>((resolve, reject) => {
-      this.rejectRace = reject;
+      this.giveUp = reject;
       pending.then(resolve, reject);
     });
+  }
+
+  /**
+   * The limit passed in cooperative mode: waits up to `ms` more for the callee, then
+   * gives up with the call's reason. On a clock's sleep, so a real one keeps the process
+   * alive (the caller is waiting); cleared by {@link endGrace} when the call settles.
+   */
+  startGrace(clock: Clock, ms: number): void {
+    if (this.giveUp === undefined || ms === Infinity) return;
+    if (ms === 0) return this.giveUp(this.reason);
+    this.grace = new AbortController();
+    clock.sleep(ms, this.grace.signal).then(() => this.giveUp?.(this.reason), ignore);
+  }
+
+  /** The call settled: clears the grace period's timer, if one runs. */
+  endGrace(): void {
+    this.grace?.abort();
   }
 }
 
@@ -173,11 +236,13 @@ class TimeoutContext implements ExecutionContext {
   }
 }
 
-/** The limit passed: aborts the call with a `TimeoutError` and reports it. */
-function expire(call: TimedCall, timeoutMs: number, mode: TimeoutMode, events: Emitter<TimeoutEvents>): void {
+/** The limit passed: aborts the call with a `TimeoutError`, reports it, and (cooperative) starts the grace period. */
+function expire(call: TimedCall, limit: Limit): void {
   if (call.aborted) return;
+  const { timeoutMs, mode, events } = limit;
   call.abort(new TimeoutError(timeoutMs));
   if (events.has("timeout")) events.emit("timeout", { timeoutMs, mode });
+  if (mode === "cooperative") call.startGrace(limit.clock, limit.graceMs);
 }
 
 function disarm(alarm: Alarm): void {
@@ -188,7 +253,8 @@ function disarm(alarm: Alarm): void {
 function ignore(): void {}
 
 /**
- * A timeout policy: `timeout(5_000)` (cooperative) or `timeout(5_000, { mode: "aggressive" })`.
+ * A timeout policy: `timeout(5_000)` (cooperative, waiting up to `graceMs` = 1,000 ms after
+ * the limit for the callee to settle) or `timeout(5_000, { mode: "aggressive" })`.
  * @param ms the limit, > 0.
  */
 export function timeout(ms: number, options?: TimeoutOptions): TimeoutPolicy {

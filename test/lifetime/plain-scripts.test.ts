@@ -74,6 +74,17 @@ describe.concurrent("a plain script awaiting the library at the top level runs t
     expect(outcome(r)).toEqual({ code: 0, stdout: "timeout cooperative: TimeoutError\ntimeout aggressive: TimeoutError\n", stderr: "" });
   }, 30_000);
 
+  it("the issue's line: cooperative timeout of a callee that ignores its signal and holds nothing: the TimeoutError after the grace", async () => {
+    const r = await run("timeout-ignores-signal.ts");
+    expect(outcome(r)).toEqual({
+      code: 0,
+      stdout: "timeout cooperative, callee ignores its signal: TimeoutError after <n> ms\n",
+      stderr: "",
+    });
+    // The 200 ms limit, then the default 1,000 ms grace for the callee to settle.
+    expect(millis(r)).toBeGreaterThanOrEqual(1_190);
+  }, 30_000);
+
   it("retry backoff: a function failing twice then succeeding", async () => {
     const r = await run("retry-backoff.ts");
     expect(outcome(r)).toEqual({ code: 0, stdout: "retry: ok after 3 calls\n", stderr: "" });

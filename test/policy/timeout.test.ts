@@ -3,7 +3,7 @@ import { ManualClock } from "../../src/core/clock.js";
 import { TimeoutError } from "../../src/core/errors.js";
 import type { ExecutionContext } from "../../src/core/policy.js";
 import { timeout, type TimeoutMode } from "../../src/policy/index.js";
-import { type BadInput, refusesBadInput } from "./invalid.js";
+import { type BadInput, invalidOption, refusesBadInput } from "./invalid.js";
 import { rejection, tick, track } from "./settle.js";
 
 /** An operation that finishes after `ms` on `clock`, and stops early (rejecting with the reason) only if `honour` is set. */
@@ -198,6 +198,147 @@ describe("timeout: the caller's abort", () => {
   });
 });
 
+describe("timeout: cooperative grace period (graceMs)", () => {
+  it("defaults to 1,000 ms: a callee ignoring its signal is abandoned at limit + 1,000 with the TimeoutError", async () => {
+    const clock = new ManualClock();
+    const policy = timeout(1_000, { clock });
+    expect(policy.graceMs).toBe(1_000);
+    const { fn, seen } = slow(clock, 60_000, false);
+    const call = track(policy.execute(fn));
+    await clock.advanceAsync(1_000);
+    expect(seen[0]?.signal?.aborted).toBe(true);
+    await clock.advanceAsync(999);
+    expect(call.done()).toBe(false);
+    await clock.advanceAsync(1);
+    const error = (await rejection(call)) as TimeoutError;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error.timeoutMs).toBe(1_000);
+    expect(seen[0]?.signal?.reason).toBe(error);
+    // Only the abandoned callee's own sleep is left; its late result changes nothing.
+    expect(clock.pendingSleeps).toBe(1);
+    await clock.advanceAsync(58_000);
+    expect(clock.pendingSleeps).toBe(0);
+    expect(await rejection(call)).toBe(error);
+  });
+
+  // [graceMs, when the call rejects]: the grace passes first, so the limit (1,000) + graceMs; 0 stops waiting at the limit.
+  it.each([
+    [250, 1_250],
+    [0, 1_000],
+  ])("graceMs %d: a callee ignoring its signal is abandoned with the TimeoutError at %d ms", async (graceMs, at) => {
+    const clock = new ManualClock();
+    const call = track(timeout(1_000, { clock, graceMs }).execute(slow(clock, 100_000, false).fn));
+    await clock.advanceAsync(at - 1);
+    expect(call.done()).toBe(false);
+    await clock.advanceAsync(1);
+    expect(call.done()).toBe(true);
+    expect(await rejection(call)).toBeInstanceOf(TimeoutError);
+  });
+
+  it("a callee settling within the grace: the call rejects with the TimeoutError then, as before, and the grace timer is cleared", async () => {
+    const clock = new ManualClock();
+    const policy = timeout(1_000, { clock, graceMs: 5_000 });
+    // Ignores its signal but finishes 300 ms after the limit.
+    const late = track(policy.execute(slow(clock, 1_300, false).fn));
+    await clock.advanceAsync(1_299);
+    expect(late.done()).toBe(false);
+    await clock.advanceAsync(1);
+    expect(await rejection(late)).toBeInstanceOf(TimeoutError);
+    expect(clock.pendingSleeps).toBe(0);
+    // Fails with its own error 300 ms after the limit: still the TimeoutError.
+    const failing = track(
+      policy.execute(async () => {
+        await clock.sleep(1_300);
+        throw new Error("own");
+      }),
+    );
+    await clock.advanceAsync(1_300);
+    expect(await rejection(failing)).toBeInstanceOf(TimeoutError);
+    expect(clock.pendingSleeps).toBe(0);
+    // Honours its signal: rejects at the limit, nothing left pending.
+    const honours = track(policy.execute(slow(clock, 60_000, true).fn));
+    await clock.advanceAsync(1_000);
+    expect(await rejection(honours)).toBeInstanceOf(TimeoutError);
+    expect(clock.pendingSleeps).toBe(0);
+  });
+
+  it("a call settling before the limit starts no grace timer", async () => {
+    const clock = new ManualClock();
+    const call = track(timeout(1_000, { clock, graceMs: 5_000 }).execute(slow(clock, 999, false).fn));
+    await clock.advanceAsync(999);
+    expect(await call.outcome).toEqual({ ok: true, value: "done" });
+    expect(clock.pendingSleeps).toBe(0);
+  });
+
+  it("Infinity waits for the callee however long it takes", async () => {
+    const clock = new ManualClock();
+    const call = track(timeout(1_000, { clock, graceMs: Infinity }).execute(slow(clock, 100_000, false).fn));
+    await clock.advanceAsync(99_999);
+    expect(call.done()).toBe(false);
+    // The callee's sleep only: no grace timer.
+    expect(clock.pendingSleeps).toBe(1);
+    await clock.advanceAsync(1);
+    expect(await rejection(call)).toBeInstanceOf(TimeoutError);
+  });
+
+  it("an abandoned callee's later rejection is not an unhandled rejection", async () => {
+    const clock = new ManualClock();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const call = track(
+        timeout(100, { clock, graceMs: 100 }).execute(async () => {
+          await clock.sleep(1_000);
+          throw new Error("late");
+        }),
+      );
+      await clock.advanceAsync(200);
+      expect(await rejection(call)).toBeInstanceOf(TimeoutError);
+      await clock.advanceAsync(800);
+      expect(clock.pendingSleeps).toBe(0);
+      await tick();
+      await tick();
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+
+  it("the caller's abort still waits for the callee (the grace follows the limit only)", async () => {
+    const clock = new ManualClock();
+    const caller = new AbortController();
+    const call = track(timeout(1_000, { clock, graceMs: 100 }).execute(slow(clock, 5_000, false).fn, { signal: caller.signal }));
+    await clock.advanceAsync(10);
+    const reason = new Error("caller left");
+    caller.abort(reason);
+    await clock.advanceAsync(4_989);
+    expect(call.done()).toBe(false);
+    await clock.advanceAsync(1);
+    expect(await rejection(call)).toBe(reason);
+  });
+
+  it("aggressive: graceMs changes nothing, the call rejects at the limit", async () => {
+    const clock = new ManualClock();
+    const call = track(timeout(1_000, { clock, mode: "aggressive", graceMs: 60_000 }).execute(slow(clock, 100_000, false).fn));
+    await clock.advanceAsync(1_000);
+    expect(call.done()).toBe(true);
+    expect(await rejection(call)).toBeInstanceOf(TimeoutError);
+  });
+
+  it("accepts 0, Infinity and any number >= 0", () => {
+    expect(timeout(100, { graceMs: 0 }).graceMs).toBe(0);
+    expect(timeout(100, { graceMs: Infinity }).graceMs).toBe(Infinity);
+    expect(timeout(100, { graceMs: 2 ** 40 }).graceMs).toBe(2 ** 40);
+    expect(timeout(100, { mode: "aggressive", graceMs: 2.5 }).graceMs).toBe(2.5);
+  });
+
+  it("refuses a bad graceMs naming the option, the value and what is allowed", () => {
+    const error = invalidOption(() => timeout(100, { graceMs: -1 }));
+    expect(error.message).toBe('timeout(): option "graceMs" must be a number >= 0 (Infinity for no limit); got -1');
+  });
+});
+
 describe("timeout: bad input", () => {
   const bad: BadInput[] = [
     ["ms 0", () => timeout(0), "ms"],
@@ -209,6 +350,12 @@ describe("timeout: bad input", () => {
     ["unknown mode", () => timeout(100, { mode: "eager" as never }), "mode"],
     ["bad clock", () => timeout(100, { clock: {} as never }), "clock"],
     ["unknown key", () => timeout(100, { strategy: "aggressive" } as never), "strategy"],
+    ["graceMs negative", () => timeout(100, { graceMs: -1 }), "graceMs"],
+    ["graceMs -Infinity", () => timeout(100, { graceMs: -Infinity }), "graceMs"],
+    ["graceMs NaN", () => timeout(100, { graceMs: Number.NaN }), "graceMs"],
+    ["graceMs string", () => timeout(100, { graceMs: "1000" as never }), "graceMs"],
+    ["graceMs null", () => timeout(100, { graceMs: null as never }), "graceMs"],
+    ["graceMs negative in aggressive mode", () => timeout(100, { mode: "aggressive", graceMs: -5 }), "graceMs"],
   ];
   refusesBadInput(/^timeout\(\): /, bad);
 });
