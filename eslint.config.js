@@ -4,7 +4,7 @@ import prettier from "eslint-config-prettier";
 import { layerConfig } from "./eslint.layers.js";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", "test-results/**"] },
+  { ignores: ["dist/**", "node_modules/**", "coverage/**", "test-results/**", "docs/api/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,

@@ -1,3 +1,11 @@
+/**
+ * `breakwater`: the core. Circuit breakers (one, or many named services), retry and
+ * backoffs, keyed rate limiters and the adaptive one, timeout, bulkhead, fallback and
+ * `pipeline`, the `Store` contract with `MemoryStore`, clocks and typed errors. No runtime
+ * dependencies. Guides: docs/ in the repository.
+ *
+ * @module breakwater
+ */
 export { type Clock, systemClock, ManualClock } from "./core/clock.js";
 export {
   ResilienceError,

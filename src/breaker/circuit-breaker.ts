@@ -448,7 +448,10 @@ export class CircuitBreaker implements Policy {
    * Holds the circuit open until `reset()` (or the handle's `dispose()`): every call is
    * rejected with `retryAfterMs: Infinity`.
    */
-  isolate(): { dispose(): void } {
+  isolate(): {
+    /** Ends the isolation: the same as `reset()`. */
+    dispose(): void;
+  } {
     this.apply({ type: "isolate" });
     return { dispose: () => this.reset() };
   }

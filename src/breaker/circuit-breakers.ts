@@ -55,6 +55,7 @@ export interface CircuitBreakersOptions {
   /** Prefix of every store key, e.g. `"myapp:circuit"`. Default `"breakwater"`. */
   readonly namespace?: string;
   readonly clock?: Clock;
+  /** The source of the recovery schedules' jitter, in [0, 1). Default `Math.random`. */
   readonly random?: () => number;
   /** Called on every state change of every service. */
   readonly onStateChange?: (event: StateChangeEvent) => void;

@@ -13,7 +13,10 @@
  * letter case), or a `Map`.
  */
 export type HeadersInput =
-  | { get(name: string): string | null | undefined }
+  | {
+      /** The header's value (case-insensitive name), as `Headers.get` answers. */
+      get(name: string): string | null | undefined;
+    }
   | Readonly<Record<string, string | number | readonly string[] | null | undefined>>
   | ReadonlyMap<string, string | number | readonly string[]>;
 

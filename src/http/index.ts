@@ -1,4 +1,8 @@
-// breakwater/http: the HTTP clients, header parsing and per-API rate presets.
+/**
+ * `breakwater/http`: the HTTP clients, header parsing and per-API rate presets.
+ *
+ * @module breakwater/http
+ */
 export {
   ApiClient,
   DEFAULT_TIMEOUT_MS,

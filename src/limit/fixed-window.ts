@@ -43,14 +43,21 @@ export class FixedWindowDecision extends WindowDecision<FixedWindowState> {
     super(limit, windowMs);
   }
 
+  /** An empty window starting at `now`. */
   init(now: number): FixedWindowState {
     return { start: now, count: 0 };
   }
 
+  /** True when the window is empty or over: the key can be dropped. */
   isIdle(s: FixedWindowState, now: number): boolean {
     return s.count === 0 || now >= s.start + this.windowMs;
   }
 
+  /**
+   * Admits `input.cost` units if the current window has room for them (a new window starts
+   * when the last one is over); a refused take closes the key for `blockMs`; `input.op`
+   * runs one of the other operations.
+   */
   step(s: FixedWindowState, input: LimitInput, now: number): RateLimitDecision {
     const open = s.count > 0 && now < s.start + this.windowMs;
     const count = open ? s.count : 0;

@@ -6,8 +6,11 @@ import type { RateLimitDecision, RateLimiter } from "./limiter.js";
 
 /** The part of a response the middleware uses: `node:http`'s `ServerResponse` and Express's `res` both fit. */
 export interface ResponseLike {
+  /** The status to answer with (set to 429 on a refusal). */
   statusCode: number;
+  /** Sets one response header. */
   setHeader(name: string, value: string): unknown;
+  /** Ends the response, with an optional body. */
   end(body?: string): unknown;
 }
 

@@ -34,15 +34,18 @@ export interface SlidingLogState {
 export class SlidingLogDecision extends WindowDecision<SlidingLogState> {
   readonly kind = "slidingLog";
 
+  /** An empty log. */
   init(): SlidingLogState {
     return { used: 0, head: 0, log: [] };
   }
 
+  /** True when every admission in the log has left the window: the key can be dropped. */
   isIdle(s: SlidingLogState, now: number): boolean {
     const log = s.log;
     return s.head === log.length || (log[log.length - 2] as number) + this.windowMs <= now;
   }
 
+  /** Admits `input.cost` units if the units of the last `windowMs` plus the cost fit in `limit`. */
   step(s: SlidingLogState, input: LimitInput, now: number): RateLimitDecision {
     const log = s.log;
     this.expire(s, now - this.windowMs);
@@ -103,15 +106,18 @@ export interface SlidingCounterState {
 export class SlidingCounterDecision extends WindowDecision<SlidingCounterState> {
   readonly kind = "slidingCounter";
 
+  /** Empty counters for the window that holds `now`. */
   init(now: number): SlidingCounterState {
     return { start: this.windowStart(now), current: 0, previous: 0 };
   }
 
+  /** True when neither counter still weighs on the estimate: the key can be dropped. */
   isIdle(s: SlidingCounterState, now: number): boolean {
     const w = this.windowMs;
     return (s.current === 0 && (s.previous === 0 || now >= s.start + w)) || now >= s.start + 2 * w;
   }
 
+  /** Admits `input.cost` units if the weighted estimate of the last `windowMs` plus the cost fits in `limit`. */
   step(s: SlidingCounterState, input: LimitInput, now: number): RateLimitDecision {
     const w = this.windowMs;
     const start = this.windowStart(now);

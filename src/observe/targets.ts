@@ -18,8 +18,11 @@ export type BreakerTarget = Pick<CircuitBreaker, "name" | "state" | "status" | "
  * whose breakers are read from Redis (`FleetBreakers`) is one too.
  */
 export interface BreakersTarget {
+  /** The breaker of `service`, created on first use. */
   get(service: string): BreakerTarget;
+  /** The services that have a breaker now. */
   names(): readonly string[];
+  /** Calls `listener` for each breaker created from now on; returns a function that stops it. */
   onCreate(listener: (service: string, breaker: BreakerTarget) => void): () => void;
 }
 
@@ -41,7 +44,9 @@ export type AdaptiveTarget = Pick<AdaptiveRateLimiter, "name" | "on" | "snapshot
  * integration.
  */
 export interface HttpClientTarget {
+  /** Subscribes to the client's events; returns a function that unsubscribes. */
   on<K extends keyof HttpClientEvents>(event: K, listener: (payload: HttpClientEvents[K]) => void): () => void;
+  /** Sends a request (what tells an HTTP client from the other targets). */
   request(method: string, path: string): Promise<Response>;
   readonly limiter?: AdaptiveTarget;
   readonly client?: { readonly limiter: AdaptiveTarget };

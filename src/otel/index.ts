@@ -3,6 +3,8 @@
  *
  * @opentelemetry/api is an optional peer dependency, used for its types only: the
  * application hands over its own `Meter`, so nothing of OpenTelemetry is loaded here.
+ *
+ * @module breakwater/otel
  */
 import type { Histogram, Meter, Observable as OtelObservable, ObservableCallback } from "@opentelemetry/api";
 import { InvalidOptionError } from "../core/errors.js";

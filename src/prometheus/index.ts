@@ -4,6 +4,8 @@
  * prom-client is an optional peer dependency: this module (and only this one) imports it,
  * so the metric classes come from the application's own prom-client and the core never
  * loads it.
+ *
+ * @module breakwater/prometheus
  */
 import { Counter, Gauge, type Metric, register as defaultRegistry, type Registry } from "prom-client";
 import { InvalidOptionError } from "../core/errors.js";

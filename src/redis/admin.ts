@@ -642,7 +642,10 @@ export class FleetBreaker {
   }
 
   /** Isolates the breaker for the whole fleet (asynchronously; errors go to the view's `onError`). */
-  isolate(): { dispose(): void } {
+  isolate(): {
+    /** Ends the isolation: the same as `reset()`. */
+    dispose(): void;
+  } {
     this.act("isolate");
     return { dispose: () => this.reset() };
   }

@@ -2,6 +2,8 @@
  * `breakwater/redis`: a Store in Redis (or Valkey, or a Redis Cluster) so that breakers,
  * registries, limiters and adaptive limiters are shared by a fleet of processes. Peer
  * dependency: ioredis or redis.
+ *
+ * @module breakwater/redis
  */
 export {
   RedisStore,

@@ -22,6 +22,7 @@ export type { RedisErrorMode } from "./breaker-mirror.js";
 
 /** Where RedisStore reports what went wrong with Redis: pino, `console` and the core `Logger` fit. */
 export interface RedisStoreLogger {
+  /** Redis became unreachable or came back, a script failed, a message could not be read. */
   warn(fields: object, message?: string): void;
 }
 
