@@ -111,20 +111,10 @@ export class FixedWindowDecision extends WindowDecision<FixedWindowState> {
   }
 
   private lease(s: FixedWindowState, input: LimitInput, now: number, start: number, count: number): LeaseGrant {
-    const granted = leaseSize(Math.max(0, this.limit - count), input.cost, input.arg ?? 1);
-    if (granted === 0) {
-      const closesIn = (this.blockMs > 0 ? this.block(s, now, start, count) : start + this.windowMs) - now;
-      return {
-        allowed: false,
-        remaining: Math.max(0, this.limit - count),
-        limit: this.limit,
-        retryAfterMs: closesIn,
-        resetAfterMs: closesIn,
-        granted: 0,
-        validMs: 0,
-        ticket: 0,
-      };
-    }
+    const least = input.arg ?? 1;
+    const granted = leaseSize(Math.max(0, this.limit - count), input.cost, least);
+    // Too few for its least: refused as a take of that least would be (a block included).
+    if (granted === 0) return { ...this.step(s, { cost: least, peek: false }, now), granted: 0, validMs: 0, ticket: 0 };
     s.start = start;
     s.count = count + granted;
     const end = start + this.windowMs;

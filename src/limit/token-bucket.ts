@@ -131,22 +131,10 @@ export class TokenBucketDecision implements LimitDecision<TokenBucketState> {
    */
   private lease(s: TokenBucketState, input: LimitInput, now: number, tokens: number): LeaseGrant {
     const holdMs = input.holdMs ?? 0;
-    const granted = leaseSize(Math.max(0, Math.floor(tokens + EPSILON)), input.cost, input.arg ?? 1);
-    if (granted === 0) {
-      if (this.blockMs > 0) this.pause(s, tokens, now + this.blockMs);
-      const paused = s.at > now ? s.at - now : 0;
-      const need = input.arg ?? 1;
-      return {
-        allowed: false,
-        remaining: Math.max(0, Math.floor(tokens + EPSILON)),
-        limit: this.capacity,
-        retryAfterMs: paused + (need - tokens) / this.perMs,
-        resetAfterMs: paused + (this.capacity - tokens) / this.perMs,
-        granted: 0,
-        validMs: 0,
-        ticket: 0,
-      };
-    }
+    const least = input.arg ?? 1;
+    const granted = leaseSize(Math.max(0, Math.floor(tokens + EPSILON)), input.cost, least);
+    // Too few for its least: refused as a take of that least would be (a block included).
+    if (granted === 0) return { ...this.step(s, { cost: least, peek: false }, now), granted: 0, validMs: 0, ticket: 0 };
     const left = tokens - granted;
     const pauseMs = holdMs - (this.capacity - tokens) / this.perMs;
     this.pause(s, left, pauseMs > 0 ? now + pauseMs : now);

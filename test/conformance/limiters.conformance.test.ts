@@ -369,18 +369,8 @@ const parity: Scenario[] = [
   })),
 ];
 
-describe("Store conformance: rate-limiter-flexible parity and leases", () => {
-  for (const scenario of parity) {
-    it(scenario.name, async () => {
-      const logs = await Promise.all(backends.all.map((b) => scenario.run(b.store())));
-      const byBackend = Object.fromEntries(backends.all.map((b, i) => [b.name, logs[i]]));
-      expect(byBackend).toEqual(Object.fromEntries(backends.all.map((b) => [b.name, scenario.expected])));
-    });
-  }
-});
-
 describe("Store conformance: limiter scenarios", () => {
-  for (const scenario of scenarios) {
+  for (const scenario of [...scenarios, ...parity]) {
     it(scenario.name, async () => {
       const logs = await Promise.all(backends.all.map((b) => scenario.run(b.store())));
       const byBackend = Object.fromEntries(backends.all.map((b, i) => [b.name, logs[i]]));

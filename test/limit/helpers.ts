@@ -1,4 +1,6 @@
+import { expect } from "vitest";
 import { ManualClock } from "../../src/core/clock.js";
+import { InvalidOptionError } from "../../src/core/errors.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { BoundState, Decision, Store } from "../../src/store/store.js";
 
@@ -67,4 +69,18 @@ export function track<T>(promise: Promise<T>): {
     },
   );
   return out;
+}
+
+/** `make()` throws an InvalidOptionError naming `option`, its `value` and what is `allowed`. */
+export function rejects(make: () => unknown, option: string, value: unknown, allowed: string): void {
+  let error: unknown;
+  try {
+    make();
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(InvalidOptionError);
+  expect(error).toMatchObject({ option });
+  if (!Number.isNaN(value)) expect((error as InvalidOptionError).value).toEqual(value);
+  expect((error as Error).message).toContain(`option "${option}" must be ${allowed}`);
 }

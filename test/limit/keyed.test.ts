@@ -9,19 +9,7 @@ import { ManualClock } from "../../src/core/clock.js";
 import { InvalidOptionError } from "../../src/core/errors.js";
 import { FixedWindow, TokenBucket } from "../../src/limit/index.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import { AsyncStore } from "./helpers.js";
-
-function rejects(make: () => unknown, option: string, value: unknown, allowed: string): void {
-  let error: unknown;
-  try {
-    make();
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(InvalidOptionError);
-  expect(error).toMatchObject({ option });
-  expect((error as Error).message).toContain(`option "${option}" must be ${allowed}`);
-}
+import { AsyncStore, rejects } from "./helpers.js";
 
 const shared = (): { clock: ManualClock; store: MemoryStore } => {
   const clock = new ManualClock(1_000_000);

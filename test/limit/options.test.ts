@@ -1,20 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { InvalidOptionError } from "../../src/core/errors.js";
 import { FixedWindow, SlidingWindow, TokenBucket } from "../../src/limit/index.js";
-import { manual } from "./helpers.js";
-
-function rejects(make: () => unknown, option: string, value: unknown, allowed: string): void {
-  let error: unknown;
-  try {
-    make();
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(InvalidOptionError);
-  expect(error).toMatchObject({ option });
-  if (!Number.isNaN(value)) expect((error as InvalidOptionError).value).toEqual(value);
-  expect((error as Error).message).toContain(`option "${option}" must be ${allowed}`);
-}
+import { manual, rejects } from "./helpers.js";
 
 const badPositive = [0, -1, Number.NaN, Infinity, "10", undefined];
 const badCount = [0, -3, 2.5, Number.NaN, Infinity, "3", undefined];

@@ -33,6 +33,8 @@ for i = 1, N do
   local count, start = 0, now
   if sCount > 0 and now < sStart + w then start, count = sStart, sCount end
   local c = string.sub(op, 1, 1)
+  -- A lease that finds fewer than its least is refused as a take of that least would be (a block included).
+  local leaseRefused = false
   if c == 'l' then
     local lo, hi = string.match(op, '^l([^:]+):(.+)$')
     local least, hold = tonumber(lo), tonumber(hi)
@@ -40,34 +42,24 @@ for i = 1, N do
     local g = 0
     if avail >= least then g = math.min(cost, avail, math.max(least, math.ceil(avail / 2))) end
     if g == 0 then
-      local e = start + w
-      if blockMs > 0 then
-        e = math.max(start + w, now + blockMs)
-        sStart, sCount = e - w, math.max(count, limit)
-        changed = true
-      end
-      out[k + 1] = 0
-      out[k + 2] = rnum(math.max(0, limit - count))
-      out[k + 4] = rnum(e - now)
-      out[k + 5] = rnum(e - now)
-      out[k + 6] = 0
-      out[k + 7] = 0
-      out[k + 8] = 0
+      leaseRefused = true
+      op, cost, c = 't', least, 't'
     else
       sStart, sCount = start, count + g
       changed = true
       local e = start + w
       out[k + 1] = 1
       out[k + 2] = rnum(limit - sCount)
+      out[k + 3] = rnum(limit)
       out[k + 4] = 0
       out[k + 5] = rnum(e - now)
       out[k + 6] = g
       out[k + 7] = rnum(math.min(hold, e - now))
       out[k + 8] = rnum(e)
+      k = k + 8
     end
-    out[k + 3] = rnum(limit)
-    k = k + 8
-  else
+  end
+  if c ~= 'l' then
     if c ~= 't' and c ~= 'p' then
       if c == 'f' then
         if cost > 0 then sStart, sCount = start, count + cost end
@@ -112,6 +104,10 @@ for i = 1, N do
     end
     out[k + 3] = rnum(limit)
     k = k + 5
+    if leaseRefused then
+      out[k + 1], out[k + 2], out[k + 3] = 0, 0, 0
+      k = k + 3
+    end
   end
 end
 if changed then

@@ -36,6 +36,8 @@ for i = 1, N do
   if now > at then tokens = tokens + (now - at) * perMs end
   if not (tokens < capacity) then tokens = capacity end
   local c = string.sub(op, 1, 1)
+  -- A lease that finds fewer than its least is refused as a take of that least would be (a block included).
+  local leaseRefused = false
   if c == 'l' then
     local lo, hi = string.match(op, '^l([^:]+):(.+)$')
     local least, hold = tonumber(lo), tonumber(hi)
@@ -43,20 +45,8 @@ for i = 1, N do
     local g = 0
     if avail >= least then g = math.min(cost, avail, math.max(least, math.ceil(avail / 2))) end
     if g == 0 then
-      if blockMs > 0 then
-        held = tokens
-        if at < now + blockMs then at = now + blockMs end
-        changed = true
-      end
-      local paused = 0
-      if at > now then paused = at - now end
-      out[k + 1] = 0
-      out[k + 2] = rnum(math.max(0, floor(tokens + EPSILON)))
-      out[k + 4] = rnum(paused + (least - tokens) / perMs)
-      out[k + 5] = rnum(paused + (capacity - tokens) / perMs)
-      out[k + 6] = 0
-      out[k + 7] = 0
-      out[k + 8] = 0
+      leaseRefused = true
+      op, cost, c = 't', least, 't'
     else
       -- Tokens out on lease are never refilled while it is valid: pause the refill as long
       -- as the tokens missing before the lease would not cover the hold.
@@ -71,15 +61,16 @@ for i = 1, N do
       if at > now then paused = at - now end
       out[k + 1] = 1
       out[k + 2] = rnum(math.max(0, floor(left + EPSILON)))
+      out[k + 3] = rnum(capacity)
       out[k + 4] = 0
       out[k + 5] = rnum(paused + (capacity - left) / perMs)
       out[k + 6] = g
       out[k + 7] = rnum(hold)
       out[k + 8] = rnum(now + hold)
+      k = k + 8
     end
-    out[k + 3] = rnum(capacity)
-    k = k + 8
-  else
+  end
+  if c ~= 'l' then
     if c ~= 't' and c ~= 'p' then
       if c == 'f' then
         held = tokens - cost
@@ -131,6 +122,10 @@ for i = 1, N do
     end
     out[k + 3] = rnum(capacity)
     k = k + 5
+    if leaseRefused then
+      out[k + 1], out[k + 2], out[k + 3] = 0, 0, 0
+      k = k + 3
+    end
   end
 end
 if changed then
