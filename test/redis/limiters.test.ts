@@ -295,6 +295,41 @@ describe("RedisStore for limiters: when Redis goes away", () => {
       await own.stop();
     }
   });
+
+  it("leases while Redis is away: held units are spent until they expire; a new lease is a plain call's answer, never held", async () => {
+    const own = await startRedis({ ignoreEnv: true });
+    const options = { commandTimeoutMs: 200, retryIntervalMs: 5_000 };
+    const lease = { units: 4, maxHoldMs: 60_000 };
+    const stores = {
+      local: await store({ namespace: "lease-local", onRedisError: "local", ...options }, own),
+      allow: await store({ namespace: "lease-allow", onRedisError: "allow", ...options }, own),
+      deny: await store({ namespace: "lease-deny", onRedisError: "deny", ...options }, own, "node-redis"),
+    };
+    const limiters = Object.fromEntries(
+      Object.entries(stores).map(([mode, s]) => [mode, new FixedWindow({ name: "lease", limit: 100, windowMs: 60_000, store: s, lease })]),
+    ) as Record<keyof typeof stores, FixedWindow>;
+    try {
+      for (const limiter of Object.values(limiters)) {
+        expect((await limiter.tryAcquire("k")).allowed).toBe(true);
+        expect(limiter.leased("k")).toBe(3);
+      }
+      await own.kill();
+      for (const [mode, limiter] of Object.entries(limiters)) {
+        // The 3 units held are spent without Redis, in every mode.
+        const held = await Promise.all([limiter.tryAcquire("k"), limiter.tryAcquire("k"), limiter.tryAcquire("k")]);
+        expect({ mode, held: held.map((d) => d.allowed) }).toEqual({ mode, held: [true, true, true] });
+        // Then a new lease: the fallback's answer for this call alone; nothing is held.
+        const next = await limiter.tryAcquire("k");
+        expect({ mode, allowed: next.allowed, leased: limiter.leased("k") }).toEqual({ mode, allowed: mode !== "deny", leased: 0 });
+        expect(limiter.leaseStats()).toEqual({ granted: 4, spent: 4, returned: 0, expired: 0, held: 0 });
+      }
+      // The in-process fallback was charged one unit per call, not a lease.
+      expect(await limiters.local.get("k")).toMatchObject({ used: 1 });
+    } finally {
+      for (const limiter of Object.values(limiters)) await limiter.close();
+      await own.stop();
+    }
+  });
 });
 
 function boom(): never {

@@ -32,7 +32,9 @@ for i = 1, N do
   local op, cost = ARGV[3 + 2 * i], tonumber(ARGV[4 + 2 * i])
   local count, start = 0, now
   if sCount > 0 and now < sStart + w then start, count = sStart, sCount end
-  local c = string.sub(op, 1, 1)
+  -- The op's letter: most ops are one letter (no new string on the hot path).
+  local c = op
+  if #op > 1 then c = string.sub(op, 1, 1) end
   -- A lease that finds fewer than its least is refused as a take of that least would be (a block included).
   local leaseRefused = false
   if c == 'l' then

@@ -35,7 +35,9 @@ for i = 1, N do
   local tokens = held
   if now > at then tokens = tokens + (now - at) * perMs end
   if not (tokens < capacity) then tokens = capacity end
-  local c = string.sub(op, 1, 1)
+  -- The op's letter: most ops are one letter (no new string on the hot path).
+  local c = op
+  if #op > 1 then c = string.sub(op, 1, 1) end
   -- A lease that finds fewer than its least is refused as a take of that least would be (a block included).
   local leaseRefused = false
   if c == 'l' then
