@@ -184,6 +184,11 @@ export class BaseRateLimiter<S> implements RateLimiter {
     }
   }
 
+  /** True while any `acquire` call waits, on any key (a cheap check before the per-key one). */
+  protected get anyWaiting(): boolean {
+    return this.queues.size !== 0;
+  }
+
   /** How many `acquire` calls are waiting on `key` (default key when omitted). */
   waiting(key: string = DEFAULT_KEY): number {
     return this.queues.get(key)?.size ?? 0;

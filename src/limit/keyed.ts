@@ -100,6 +100,11 @@ export class KeyedRateLimiter<S> extends BaseRateLimiter<S> {
 
   override tryAcquire(key: string = DEFAULT_KEY, cost = 1): Promise<RateLimitDecision> {
     const book = this.book;
+    // The hot path: one unit from the lease held, nobody queued (a cost of 1 is always valid).
+    if (cost === 1 && book !== undefined && !this.anyWaiting && typeof key === "string" && key.length !== 0) {
+      const held = book.takeHeld(key, 1);
+      if (held !== undefined) return Promise.resolve(this.report(key, 1, held, 0));
+    }
     if (book === undefined || cost === 0 || this.waiting(key) > 0) return super.tryAcquire(key, cost);
     const invalid = this.check(key, cost, "tryAcquire");
     if (invalid !== undefined) return Promise.reject(invalid);

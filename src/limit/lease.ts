@@ -95,6 +95,9 @@ export class LeaseBook {
   private spentUnits = 0;
   private returnedUnits = 0;
   private expiredUnits = 0;
+  /** The last key taken from, and its slot: a hot key skips the map lookup. */
+  private lastKey = "";
+  private lastSlot: Slot | undefined;
 
   constructor(
     private readonly host: LeaseHost,
@@ -113,6 +116,22 @@ export class LeaseBook {
     let held = 0;
     for (const slot of this.slots.values()) held += slot.lease?.units ?? 0;
     return { granted: this.grantedUnits, spent: this.spentUnits, returned: this.returnedUnits, expired: this.expiredUnits, held };
+  }
+
+  /** Takes `cost` units for `key` from the lease held, if it has them and is valid; otherwise undefined (nothing taken). */
+  takeHeld(key: string, cost: number): RateLimitDecision | undefined {
+    const slot = key === this.lastKey ? this.lastSlot : this.slots.get(key);
+    const lease = slot?.lease;
+    if (lease === undefined || lease.units < cost) return undefined;
+    const now = this.host.clock.now();
+    if (now >= lease.expiresAt) return undefined;
+    lease.units -= cost;
+    this.spentUnits += cost;
+    if (slot !== this.lastSlot) {
+      this.lastKey = key;
+      this.lastSlot = slot;
+    }
+    return admitted(lease, now);
   }
 
   /** Takes `cost` units for `key`: from the lease when it has them, else from a new lease. */
@@ -151,6 +170,8 @@ export class LeaseBook {
       if (lease !== undefined) this.giveBack(key, lease);
     }
     this.slots.clear();
+    this.lastSlot = undefined;
+    this.lastKey = "";
     while (this.returning.size > 0) await Promise.all([...this.returning]);
   }
 

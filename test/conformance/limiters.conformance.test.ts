@@ -244,43 +244,43 @@ const parity: Scenario[] = [
   {
     name: "FixedWindow blockMs: a refused key stays refused past its window's end; other keys are not affected",
     async run(store) {
-      const login = new FixedWindow({ name: "login", limit: 3, windowMs: 150, blockMs: 500, store });
-      const log = await tries(login, "ip", [1, 1, 1, 1], 200, 600, 2_000);
-      log.push(...(await tries(login, "other", [1], 200, 600, 2_000)));
+      const login = new FixedWindow({ name: "login", limit: 3, windowMs: 150, blockMs: 1_000, store });
+      const log = await tries(login, "ip", [1, 1, 1, 1], 100, 1_000, 3_000);
+      log.push(...(await tries(login, "other", [1], 100, 1_000, 3_000)));
       await sleep(250);
-      // Its window closed 100 ms ago; the block has ~250 ms to go (get() only looks).
-      log.push(usageLine(await login.get("ip"), 100, 400, 2_000));
-      await sleep(450);
-      log.push(...(await tries(login, "ip", [1], 200, 600, 2_000)));
+      // Its window closed 100 ms ago; the block has ~750 ms to go (get() only looks).
+      log.push(usageLine(await login.get("ip"), 100, 1_000, 3_000));
+      await sleep(1_000);
+      log.push(...(await tries(login, "ip", [1], 100, 1_000, 3_000)));
       return log;
     },
     expected: [
       "allowed remaining=2/3 retry=0",
       "allowed remaining=1/3 retry=0",
       "allowed remaining=0/3 retry=0",
-      "refused remaining=0/3 retry=<=600",
+      "refused remaining=0/3 retry=<=1000",
       "allowed remaining=2/3 retry=0",
-      "used=3 remaining=0/3 retry=<=400",
+      "used=3 remaining=0/3 retry=<=1000",
       "allowed remaining=2/3 retry=0",
     ],
   },
   {
     name: "TokenBucket blockMs: a refused key's refill pauses for blockMs",
     async run(store) {
-      const bucket = new TokenBucket({ name: "tbblock", capacity: 2, ratePerSec: 20, blockMs: 500, store });
-      const log = await tries(bucket, "ip", [1, 1, 1], 100, 600, 2_000);
+      const bucket = new TokenBucket({ name: "tbblock", capacity: 2, ratePerSec: 20, blockMs: 1_000, store });
+      const log = await tries(bucket, "ip", [1, 1, 1], 100, 1_100, 3_000);
       await sleep(250);
       // Without the block, 5 tokens' worth of refill would have come by now.
-      log.push(usageLine(await bucket.get("ip"), 100, 400, 2_000));
-      await sleep(500);
-      log.push(...(await tries(bucket, "ip", [1], 100, 600, 2_000)));
+      log.push(usageLine(await bucket.get("ip"), 100, 1_100, 3_000));
+      await sleep(1_000);
+      log.push(...(await tries(bucket, "ip", [1], 100, 1_100, 3_000)));
       return log;
     },
     expected: [
       "allowed remaining=1/2 retry=0",
       "allowed remaining=0/2 retry=0",
-      "refused remaining=0/2 retry=<=600",
-      "used=2 remaining=0/2 retry=<=400",
+      "refused remaining=0/2 retry=<=1100",
+      "used=2 remaining=0/2 retry=<=1100",
       // 250 ms of refill after the pause: full again.
       "allowed remaining=1/2 retry=0",
     ],
