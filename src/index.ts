@@ -19,7 +19,8 @@ export {
   InvalidOptionError,
   type FailureRecord,
 } from "./core/errors.js";
-export { Emitter, type Listener, type ListenerErrorHandler } from "./core/events.js";
+export { Emitter, type Listener, type ListenerErrorHandler, type TelemetryOrigin } from "./core/events.js";
+export { TelemetryStream, noTelemetry, type Telemetry, type TelemetryEvent, type AttachOptions } from "./core/telemetry.js";
 export type { Policy, Operation, ExecutionContext, ExecuteOptions } from "./core/policy.js";
 export * from "./backoff/index.js";
 export * from "./breaker/index.js";
@@ -30,11 +31,13 @@ export * from "./policy/index.js";
 export * from "./limit/index.js";
 export {
   logEvents,
+  logTelemetry,
   DEFAULT_LOG_LEVELS,
   type Logger,
   type LogLevel,
   type LoggedEvent,
   type LogEventsOptions,
+  type LogTelemetryOptions,
   type ObservableTarget,
 } from "./observe/log-events.js";
 export {

@@ -9,6 +9,7 @@ import {
   ReturnValuePolicyError,
   TimeoutError,
 } from "../core/errors.js";
+import { checkAttach, type Telemetry, telemetryOption } from "../core/telemetry.js";
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import { type ExecuteOptions, type Operation, type Policy, toContext } from "../core/policy.js";
 import { checkKeys, func, integer, nonEmptyString, nonNegative, nonNegativeOrInfinity, orDefault } from "../core/validate.js";
@@ -78,6 +79,11 @@ export interface CircuitBreakerOptions {
   readonly onStateChange?: (event: StateChangeEvent) => void;
   /** Where listener errors go. Default: a process warning. */
   readonly onListenerError?: ListenerErrorHandler;
+  /**
+   * Where this policy reports its events (see docs/telemetry.md): a sink such as a
+   * `TelemetryStream`, Prometheus or OpenTelemetry metrics. Default: none.
+   */
+  readonly telemetry?: Telemetry;
 }
 
 /** Per-call classification overrides (used by `CircuitBreakers`' precedence rules). */
@@ -191,6 +197,7 @@ const OPTION_KEYS = [
   "historySize",
   "onStateChange",
   "onListenerError",
+  "telemetry",
 ] as const;
 const ACQUIRE: BreakerInput = { type: "acquire" };
 
@@ -258,7 +265,11 @@ export class CircuitBreaker implements Policy {
     this.random = options.random === undefined ? Math.random : func(WHERE, "random", options.random);
     this.log = new History(integer(WHERE, "historySize", orDefault(options.historySize, 0), 0));
     this.successNeedsTime = trip.timeBased || this.log.size > 0;
-    this.events = new Emitter<BreakerEvents>(options.onListenerError);
+    this.events = new Emitter<BreakerEvents>(options.onListenerError, {
+      source: "breaker",
+      name: this.name,
+      telemetry: telemetryOption(WHERE, options.telemetry),
+    });
     if (options.onStateChange !== undefined) this.events.on("stateChange", func(WHERE, "onStateChange", options.onStateChange));
 
     this.state$ = this.store.bind(this.decision, this.key);
@@ -293,6 +304,15 @@ export class CircuitBreaker implements Policy {
   /** Subscribes to an event; returns the unsubscribe function. */
   on<K extends keyof BreakerEvents>(event: K, listener: (payload: BreakerEvents[K]) => void): () => void {
     return this.events.on(event, listener);
+  }
+
+  /**
+   * Reports this policy's events to `telemetry` too (logging and metrics use it); returns the
+   * function that detaches it. Attaching one sink twice reports each event to it once.
+   */
+  attach(telemetry: Telemetry): () => void {
+    checkAttach(`${WHERE}.attach`, telemetry, undefined);
+    return this.events.attach(telemetry);
   }
 
   /**

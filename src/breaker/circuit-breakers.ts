@@ -3,6 +3,7 @@ import type { Clock } from "../core/clock.js";
 import { InvalidOptionError, type FailureRecord } from "../core/errors.js";
 import type { ListenerErrorHandler } from "../core/events.js";
 import type { ExecuteOptions, Operation } from "../core/policy.js";
+import { attachEach, checkAttach, type Telemetry, telemetryOption } from "../core/telemetry.js";
 import { checkKeys, nonEmptyString, orDefault } from "../core/validate.js";
 import { MemoryStore } from "../store/memory.js";
 import type { Store } from "../store/store.js";
@@ -60,6 +61,8 @@ export interface CircuitBreakersOptions {
   /** Called on every state change of every service. */
   readonly onStateChange?: (event: StateChangeEvent) => void;
   readonly onListenerError?: ListenerErrorHandler;
+  /** Where every service's breaker reports its events (see docs/telemetry.md). Default: none. */
+  readonly telemetry?: Telemetry;
 }
 
 const WHERE = "CircuitBreakers";
@@ -85,11 +88,21 @@ export class CircuitBreakers {
   private readonly services: Readonly<Record<string, ServicePolicy>>;
   private readonly store: Store;
   private readonly namespace: string;
-  private readonly base: Pick<CircuitBreakerOptions, "clock" | "random" | "onStateChange" | "onListenerError">;
+  private readonly base: Pick<CircuitBreakerOptions, "clock" | "random" | "onStateChange" | "onListenerError" | "telemetry">;
   private readonly created: ((service: string, breaker: CircuitBreaker) => void)[] = [];
 
   constructor(options: CircuitBreakersOptions = {}) {
-    checkKeys(WHERE, options, ["defaults", "services", "store", "namespace", "clock", "random", "onStateChange", "onListenerError"]);
+    checkKeys(WHERE, options, [
+      "defaults",
+      "services",
+      "store",
+      "namespace",
+      "clock",
+      "random",
+      "onStateChange",
+      "onListenerError",
+      "telemetry",
+    ]);
     this.defaults = options.defaults ?? {};
     checkKeys(WHERE, this.defaults, POLICY_KEYS, "defaults.");
     this.services = options.services ?? {};
@@ -101,6 +114,7 @@ export class CircuitBreakers {
       random: options.random,
       onStateChange: options.onStateChange,
       onListenerError: options.onListenerError,
+      telemetry: telemetryOption(WHERE, options.telemetry),
     };
     // Bad policies fail now: build every configured service, and check the defaults once.
     for (const name of Object.keys(this.services)) this.get(name);
@@ -133,6 +147,15 @@ export class CircuitBreakers {
       const i = this.created.indexOf(listener);
       if (i >= 0) this.created.splice(i, 1);
     };
+  }
+
+  /**
+   * Reports the events of every service's breaker, created now or later, to `telemetry` too;
+   * returns the function that detaches it from all of them.
+   */
+  attach(telemetry: Telemetry): () => void {
+    checkAttach(`${WHERE}.attach`, telemetry, undefined);
+    return attachEach(this.breakers.values(), (listener) => this.onCreate((_service, breaker) => listener(breaker)), telemetry);
   }
 
   /** The services that have a breaker so far. */

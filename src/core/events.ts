@@ -1,24 +1,60 @@
+import type { Telemetry, TelemetryEvent } from "./telemetry.js";
+
 /** A listener of one event type. */
 export type Listener<T> = (event: T) => void;
 
 /** Receives the errors thrown by listeners, which never reach the policy or its caller. */
 export type ListenerErrorHandler = (error: unknown, event: string) => void;
 
+/** Who reports an emitter's events to telemetry: the kind of policy, its name, and the sink it was handed. */
+export interface TelemetryOrigin {
+  /** The kind of policy (`"breaker"`, `"retry"`, ...). */
+  readonly source: string;
+  /** The policy's name. */
+  readonly name: string;
+  /** The sink handed to the policy (its `telemetry` option), if any. */
+  readonly telemetry?: Telemetry | undefined;
+}
+
 const defaultListenerErrorHandler: ListenerErrorHandler = (error, event) => {
   const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
   process.emitWarning(`a "${event}" listener threw: ${message}`, { type: "BreakwaterListenerError" });
 };
 
+/** A sink attached to an emitter: attached twice, it still gets each event once. */
+interface Attached {
+  readonly sink: Telemetry;
+  readonly name: string;
+  refs: number;
+}
+
+/** The sinks that want one event: none (`null`), or a list. */
+type Route = readonly Attached[] | null;
+
 /**
  * A small typed event emitter. `on` returns the function that removes the listener; a
  * listener that throws is reported to `onListenerError` and never breaks the emitter.
  * Emitting with no listener costs one property read.
+ *
+ * Given a {@link TelemetryOrigin}, it also reports every event to the policy's telemetry
+ * sink and to the sinks attached with `attach`, as a {@link TelemetryEvent}.
  */
 export class Emitter<Events extends object> {
   private readonly listeners: { [K in keyof Events]?: Listener<Events[K]>[] } = {};
+  private sinks: Attached[] | undefined;
+  /** Per event name, the sinks that want it; rebuilt after an attach or a detach. */
+  private routes: Partial<Record<keyof Events, Route>> = {};
 
-  /** @param onListenerError where listener errors go; by default a process warning. */
-  constructor(private readonly onListenerError: ListenerErrorHandler = defaultListenerErrorHandler) {}
+  /**
+   * @param onListenerError where listener (and sink) errors go; by default a process warning.
+   * @param origin who reports this emitter's events to telemetry.
+   */
+  constructor(
+    private readonly onListenerError: ListenerErrorHandler = defaultListenerErrorHandler,
+    private readonly origin?: TelemetryOrigin,
+  ) {
+    if (origin?.telemetry !== undefined) this.sinks = [{ sink: origin.telemetry, name: origin.name, refs: 1 }];
+  }
 
   /** Subscribes to `event`; returns an unsubscribe function. */
   on<K extends keyof Events>(event: K, listener: Listener<Events[K]>): () => void {
@@ -32,25 +68,85 @@ export class Emitter<Events extends object> {
     };
   }
 
-  /** True when `event` has at least one listener: check it before building a payload. */
-  has(event: keyof Events): boolean {
-    return this.listeners[event] !== undefined;
+  /**
+   * Reports every event to `sink` too, under `name` (default: the origin's); returns the
+   * function that detaches it. A sink attached twice gets each event once, until both are
+   * detached.
+   */
+  attach(sink: Telemetry, name?: string): () => void {
+    const sinks = (this.sinks ??= []);
+    let entry = sinks.find((a) => a.sink === sink);
+    if (entry === undefined) sinks.push((entry = { sink, name: name ?? this.origin?.name ?? "", refs: 1 }));
+    else entry.refs++;
+    this.routes = {};
+    const attached = entry;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--attached.refs > 0) return;
+      const rest = (this.sinks ?? []).filter((a) => a !== attached);
+      this.sinks = rest.length > 0 ? rest : undefined;
+      this.routes = {};
+    };
   }
 
-  /** Calls every listener of `event` with `payload`, in subscription order. */
+  /** True when `event` has at least one listener or sink: check it before building a payload. */
+  has(event: keyof Events): boolean {
+    return this.listeners[event] !== undefined || (this.sinks !== undefined && this.route(event) !== null);
+  }
+
+  /** Calls every listener of `event` with `payload`, in subscription order, then reports it to the sinks. */
   emit<K extends keyof Events>(event: K, payload: Events[K]): void {
     const list = this.listeners[event];
-    if (list === undefined) return;
-    for (const listener of list) {
-      try {
-        listener(payload);
-      } catch (error) {
+    if (list !== undefined) {
+      for (const listener of list) {
         try {
-          this.onListenerError(error, String(event));
-        } catch {
-          // The error handler itself failed: there is nowhere left to report to.
+          listener(payload);
+        } catch (error) {
+          this.fail(error, event);
         }
       }
+    }
+    if (this.sinks !== undefined) {
+      const route = this.route(event);
+      if (route !== null) this.report(route, event, payload as object);
+    }
+  }
+
+  private route(event: keyof Events): Route {
+    let route = this.routes[event];
+    if (route === undefined) {
+      const source = this.origin?.source ?? "";
+      const name = String(event);
+      const wanting = (this.sinks ?? []).filter((a) => a.sink.wants === undefined || a.sink.wants(source, name));
+      this.routes[event] = route = wanting.length > 0 ? wanting : null;
+    }
+    return route;
+  }
+
+  private report(route: readonly Attached[], event: keyof Events, payload: object): void {
+    const source = this.origin?.source ?? "";
+    let shared: TelemetryEvent | undefined;
+    for (const attached of route) {
+      // One event object for every sink under the origin's name; a renamed attachment gets its own.
+      const e =
+        attached.name === this.origin?.name
+          ? (shared ??= { source, name: attached.name, event: String(event), payload })
+          : { source, name: attached.name, event: String(event), payload };
+      try {
+        attached.sink.report(e);
+      } catch (error) {
+        this.fail(error, event);
+      }
+    }
+  }
+
+  private fail(error: unknown, event: keyof Events): void {
+    try {
+      this.onListenerError(error, String(event));
+    } catch {
+      // The error handler itself failed: there is nowhere left to report to.
     }
   }
 }

@@ -4,6 +4,7 @@
 import type { RetryPhase } from "../backoff/backoff.js";
 import type { CircuitState } from "../breaker/state.js";
 import type { FailureRecord } from "../core/errors.js";
+import type { Telemetry } from "../core/telemetry.js";
 import { InvalidOptionError } from "../core/errors.js";
 import type { RateSource } from "../limit/adaptive.js";
 import { RateHistory, type RateHistoryView } from "./history.js";
@@ -14,7 +15,6 @@ import {
   type BreakersTarget,
   type BreakerTarget,
   classify,
-  eachBreaker,
   type HttpClientTarget,
   type LimiterTarget,
   limiterOf,
@@ -146,6 +146,7 @@ export class Sources {
           return;
         }
         case "retry":
+        case "policy":
           throw new InvalidOptionError(where, `sources[${i}]`, source, SOURCES);
       }
     });
@@ -186,11 +187,8 @@ export class Sources {
    * only read on the tick: listening to their admissions would cost every call.
    */
   onChange(listener: () => void): () => void {
-    return all([
-      ...this.breakers.map((b) => b.on("stateChange", listener)),
-      ...this.registries.map((registry) => eachBreaker(registry, (b) => b.on("stateChange", listener))),
-      ...this.adaptive.flatMap((a) => [a.on("cooldown", listener), a.on("rateChange", listener)]),
-    ]);
+    const sink: Telemetry = { wants: changes, report: () => listener() };
+    return all([...this.breakers, ...this.registries, ...this.adaptive].map((source) => source.attach(sink)));
   }
 
   /** The snapshot of every source at `now` (the dashboard's clock), with a sample of the adaptive limiters when one is due. */
@@ -284,4 +282,9 @@ export function viewOf(breaker: BreakerTarget): BreakerView {
     attempt: s.attempt,
     store: s.store,
   };
+}
+
+/** The events that change what the page shows: a breaker's state, an adaptive limiter's cooldown or rate. */
+function changes(source: string, event: string): boolean {
+  return (source === "breaker" && event === "stateChange") || (source === "adaptive" && (event === "cooldown" || event === "rateChange"));
 }

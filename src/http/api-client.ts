@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from "../core/clock.js";
 import { BackoffExhaustedError, InvalidOptionError } from "../core/errors.js";
+import { type AttachOptions, checkAttach, type Telemetry, telemetryOption } from "../core/telemetry.js";
 import { Emitter, type Listener, type ListenerErrorHandler } from "../core/events.js";
 import { checkKeys, integer, nonEmptyString, nonNegativeOrInfinity, orDefault } from "../core/validate.js";
 import { AdaptiveRateLimiter } from "../limit/adaptive.js";
@@ -42,6 +43,8 @@ export interface ApiClientOptions {
   readonly name?: string;
   /** Where listener errors go. Default: a process warning. */
   readonly onListenerError?: ListenerErrorHandler;
+  /** Where the client and its limiter report their events (see docs/telemetry.md). Default: none. */
+  readonly telemetry?: Telemetry;
 }
 
 /** Options of one request. */
@@ -84,6 +87,7 @@ const OPTION_KEYS = [
   "key",
   "name",
   "onListenerError",
+  "telemetry",
 ] as const;
 const REQUEST_KEYS = ["headers", "query", "json", "body", "timeoutMs", "signal"];
 
@@ -140,6 +144,7 @@ export class ApiClient {
     this.clock = options.clock ?? systemClock;
     const name = nonEmptyString(WHERE, "name", orDefault(options.name, new URL(this.baseUrl).host));
     const config = this.rateConfig;
+    const telemetry = telemetryOption(WHERE, options.telemetry);
     this.limiter = new AdaptiveRateLimiter({
       name,
       ...(options.key === undefined ? {} : { key: options.key }),
@@ -152,14 +157,29 @@ export class ApiClient {
       clock: this.clock,
       ...(options.store === undefined ? {} : { store: options.store }),
       ...(options.onListenerError === undefined ? {} : { onListenerError: options.onListenerError }),
+      ...(telemetry === undefined ? {} : { telemetry }),
     });
     this.backoffStatuses = new Set(config.backoffStatuses);
-    this.events = new Emitter<HttpClientEvents>(options.onListenerError);
+    this.events = new Emitter<HttpClientEvents>(options.onListenerError, { source: "http", name, telemetry });
   }
 
   /** Subscribes to an event (`"request"`: one per request, when it ends); returns the unsubscribe function. */
   on<K extends keyof HttpClientEvents>(event: K, listener: Listener<HttpClientEvents[K]>): () => void {
     return this.events.on(event, listener);
+  }
+
+  /**
+   * Reports the client's events (its requests, its limiter's and, for an `EnterpriseClient`,
+   * its breaker's) to `telemetry` too, its requests under `options.name` if given; returns
+   * the function that detaches it. Attaching one sink twice reports each event to it once.
+   */
+  attach(telemetry: Telemetry, options?: AttachOptions): () => void {
+    const own = this.events.attach(telemetry, checkAttach(`${WHERE}.attach`, telemetry, options));
+    const limiter = this.limiter.attach(telemetry);
+    return () => {
+      own();
+      limiter();
+    };
   }
 
   /**

@@ -1,6 +1,9 @@
 import { CircuitBreaker } from "../breaker/circuit-breaker.js";
 import { CircuitBreakers } from "../breaker/circuit-breakers.js";
 import type { CircuitState } from "../breaker/state.js";
+import type { StateChangeEvent } from "../breaker/circuit-breaker.js";
+import type { AdaptiveEvents } from "../limit/adaptive.js";
+import { type AttachOptions, checkAttach, type Telemetry, type TelemetryEvent, telemetryOption } from "../core/telemetry.js";
 import { consecutiveFailures } from "../breaker/trip.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { BackoffExhaustedError, CircuitOpenError, InvalidOptionError, ResilienceError, TimeoutError } from "../core/errors.js";
@@ -10,7 +13,7 @@ import type { AdaptiveSnapshot } from "../limit/adaptive.js";
 import { isPromiseLike, type Store } from "../store/store.js";
 import { ApiClient, type ApiRequestOptions, type ExchangeTally, type FetchLike } from "./api-client.js";
 import type { HeadersInit } from "./build-request.js";
-import type { HttpClientEvents } from "./events.js";
+import type { ClientRequestEvent, HttpClientEvents } from "./events.js";
 import type { Logger } from "../core/log.js";
 import { checkLogger, errorSummary, type HttpLogLevel, safeLog } from "./logger.js";
 import type { RateConfig } from "./rate-config.js";
@@ -84,6 +87,11 @@ export interface EnterpriseClientOptions {
   readonly clock?: Clock;
   /** Where the limiter's state lives: share one store (a `RedisStore` across a fleet) to share each tenant's rate. */
   readonly store?: Store;
+  /**
+   * Where the client, its limiter and its breaker report their events (see docs/telemetry.md):
+   * one `request` event per request, in the same shape `on("request")` gets. Default: none.
+   */
+  readonly telemetry?: Telemetry;
 }
 
 const WHERE = "EnterpriseClient";
@@ -102,6 +110,7 @@ const OPTION_KEYS = [
   "maxRetriesOnBackoff",
   "clock",
   "store",
+  "telemetry",
 ] as const;
 const BREAKER_KEYS = ["failureThreshold", "openIntervalMs"];
 
@@ -145,7 +154,7 @@ export class EnterpriseClient {
   private readonly context: Readonly<Record<string, unknown>>;
   private readonly clock: Clock;
   private readonly unsubscribe: (() => void)[] = [];
-  private readonly events = new Emitter<HttpClientEvents>();
+  private readonly events: Emitter<HttpClientEvents>;
 
   constructor(options: EnterpriseClientOptions) {
     if (options === undefined || options === null || typeof options !== "object")
@@ -176,17 +185,35 @@ export class EnterpriseClient {
     });
     this.clock = options.clock ?? systemClock;
     this.breaker = toBreaker(options.circuitBreaker, this.integration, options.clock);
-    this.unsubscribe.push(
-      this.breaker.on("stateChange", (e) =>
-        this.log(e.to === "closed" ? "info" : "warn", { from: e.from, to: e.to, reason: e.reason }, "circuit state changed"),
-      ),
-      this.client.limiter.on("rateChange", (e) => this.log("debug", { from: e.from, to: e.to, reason: e.reason }, "rate changed")),
-    );
+    const telemetry = telemetryOption(WHERE, options.telemetry);
+    this.events = new Emitter<HttpClientEvents>(undefined, { source: "http", name: this.integration, telemetry });
+    // The limiter and a breaker handed in report to it too (the underlying client's own
+    // request events stay out: this client reports each request once).
+    if (telemetry !== undefined) this.unsubscribe.push(this.client.limiter.attach(telemetry), this.breaker.attach(telemetry));
+    // The logger and onMetrics are sinks of the same events: one request event feeds both.
+    if (this.logger !== undefined) this.unsubscribe.push(this.attach(new ClientLog(this.log.bind(this))));
+    if (this.onMetrics !== undefined) this.unsubscribe.push(this.events.attach(new MetricsAdapter(this, this.onMetrics)));
   }
 
   /** Subscribes to an event (`"request"`: one per request, when it ends); returns the unsubscribe function. */
   on<K extends keyof HttpClientEvents>(event: K, listener: Listener<HttpClientEvents[K]>): () => void {
     return this.events.on(event, listener);
+  }
+
+  /**
+   * Reports the client's events (one `request` per request, under `options.name` if given),
+   * its limiter's and its breaker's to `telemetry` too; returns the function that detaches
+   * it. Attaching one sink twice reports each event to it once.
+   */
+  attach(telemetry: Telemetry, options?: AttachOptions): () => void {
+    const offs = [
+      this.events.attach(telemetry, checkAttach(`${WHERE}.attach`, telemetry, options)),
+      this.client.limiter.attach(telemetry),
+      this.breaker.attach(telemetry),
+    ];
+    return () => {
+      for (const off of offs.splice(0)) off();
+    };
   }
 
   /** The limiter's state now. */
@@ -260,53 +287,119 @@ export class EnterpriseClient {
     error: unknown,
     failed: boolean,
   ): void {
-    const elapsedMs = Math.max(0, this.clock.now() - started);
+    if (!this.events.has("request")) return;
+    const durationMs = Math.max(0, this.clock.now() - started);
     const outcome = outcomeOf(response, error, failed);
-    const statusCode = response?.status ?? (error instanceof BackoffExhaustedError ? error.status : null);
-    const line = { method, path, statusCode, elapsedMs, attempts, outcome };
-    if (outcome === "ok") this.log("info", line, "upstream request completed");
-    else if (outcome === "circuit-open")
-      this.log("warn", { ...line, retryAfterMs: (error as CircuitOpenError).retryAfterMs }, "circuit open; request rejected");
-    else this.log("error", failed ? { ...line, err: errorSummary(error) } : line, "upstream request failed");
-    if (this.events.has("request")) {
-      this.events.emit("request", {
-        integration: this.integration,
-        method,
-        path,
-        status: statusCode,
-        durationMs: elapsedMs,
-        attempts,
-        outcome,
-        error: failed ? error : undefined,
-      });
-    }
-    if (this.onMetrics === undefined) return;
-    const event: RequestMetricsEvent = {
+    const status = response?.status ?? (error instanceof BackoffExhaustedError ? error.status : null);
+    this.events.emit("request", {
       integration: this.integration,
-      tenantId: this.tenantId,
       method,
       path,
-      statusCode,
-      elapsedMs,
+      status,
+      durationMs,
       attempts,
+      outcome,
+      error: failed ? error : undefined,
+    });
+  }
+
+  /** @internal The `onMetrics` event of a request (see {@link RequestMetricsEvent}). */
+  metricsEvent(e: ClientRequestEvent): RequestMetricsEvent {
+    return {
+      integration: this.integration,
+      tenantId: this.tenantId,
+      method: e.method,
+      path: e.path,
+      statusCode: e.status,
+      elapsedMs: e.durationMs,
+      attempts: e.attempts,
       rateSnapshot: this.client.limiter.snapshot(),
       circuitState: this.breaker.state,
       context: this.context,
-      error: failed ? errorSummary(error) : null,
-      outcome,
+      error: failedOutcome(e.outcome) ? errorSummary(e.error) : null,
+      outcome: e.outcome,
     };
-    try {
-      const result: unknown = this.onMetrics(event);
-      // An async handler's rejection would otherwise go unhandled, which ends a Node process.
-      if (isPromiseLike(result))
-        result.then(undefined, (e: unknown) => this.log("error", { err: errorSummary(e) }, "metrics handler threw; event dropped"));
-    } catch (e) {
-      this.log("error", { err: errorSummary(e) }, "metrics handler threw; event dropped");
-    }
+  }
+
+  /** @internal Logs that the metrics handler threw. */
+  logDropped(error: unknown): void {
+    this.log("error", { err: errorSummary(error) }, "metrics handler threw; event dropped");
   }
 
   private log(level: HttpLogLevel, fields: Record<string, unknown>, msg: string): void {
     safeLog(this.logger, level, { integration: this.integration, tenantId: this.tenantId, context: this.context, ...fields }, msg);
+  }
+}
+
+/** Whether a request with this outcome threw (rather than returned a response). */
+function failedOutcome(outcome: RequestOutcome): boolean {
+  return outcome !== "ok" && outcome !== "server-error";
+}
+
+type Log = (level: HttpLogLevel, fields: Record<string, unknown>, msg: string) => void;
+
+/**
+ * The client's `logger`, as a sink of its events: a line per request (its fields named
+ * `statusCode` and `elapsedMs`, as they always were), per state change of its breaker and
+ * per change of its limiter's rate.
+ */
+class ClientLog implements Telemetry {
+  constructor(private readonly log: Log) {}
+
+  wants(source: string, event: string): boolean {
+    return (
+      (source === "http" && event === "request") ||
+      (source === "breaker" && event === "stateChange") ||
+      (source === "adaptive" && event === "rateChange")
+    );
+  }
+
+  report(t: TelemetryEvent): void {
+    if (t.source === "breaker") {
+      const e = t.payload as StateChangeEvent;
+      this.log(e.to === "closed" ? "info" : "warn", { from: e.from, to: e.to, reason: e.reason }, "circuit state changed");
+    } else if (t.source === "adaptive") {
+      const e = t.payload as AdaptiveEvents["rateChange"];
+      this.log("debug", { from: e.from, to: e.to, reason: e.reason }, "rate changed");
+    } else {
+      const e = t.payload as ClientRequestEvent;
+      const line = {
+        method: e.method,
+        path: e.path,
+        statusCode: e.status,
+        elapsedMs: e.durationMs,
+        attempts: e.attempts,
+        outcome: e.outcome,
+      };
+      if (e.outcome === "ok") this.log("info", line, "upstream request completed");
+      else if (e.outcome === "circuit-open")
+        this.log("warn", { ...line, retryAfterMs: (e.error as CircuitOpenError).retryAfterMs }, "circuit open; request rejected");
+      else this.log("error", failedOutcome(e.outcome) ? { ...line, err: errorSummary(e.error) } : line, "upstream request failed");
+    }
+  }
+}
+
+/** `onMetrics`, as a sink of the client's request events; a handler that throws (or rejects) is logged. */
+class MetricsAdapter implements Telemetry {
+  constructor(
+    private readonly client: EnterpriseClient,
+    private readonly onMetrics: (event: RequestMetricsEvent) => void,
+  ) {}
+
+  wants(source: string, event: string): boolean {
+    return source === "http" && event === "request";
+  }
+
+  report(t: TelemetryEvent): void {
+    const event = this.client.metricsEvent(t.payload as ClientRequestEvent);
+    const dropped = (e: unknown): void => this.client.logDropped(e);
+    try {
+      const result: unknown = this.onMetrics(event);
+      // An async handler's rejection would otherwise go unhandled, which ends a Node process.
+      if (isPromiseLike(result)) result.then(undefined, dropped);
+    } catch (e) {
+      dropped(e);
+    }
   }
 }
 

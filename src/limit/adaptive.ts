@@ -1,6 +1,7 @@
 import { abortReason } from "../core/abort.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { InvalidOptionError, RateLimitExceededError, ResilienceError } from "../core/errors.js";
+import { type AttachOptions, checkAttach, type Telemetry, telemetryOption } from "../core/telemetry.js";
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import { checkKeys, integer, nonEmptyString, nonNegativeOrInfinity, orDefault, positive } from "../core/validate.js";
 import { type HeadersInput, headerValue, parseBackoffHints, type RateLimitInfo } from "../core/headers.js";
@@ -58,6 +59,8 @@ export interface AdaptiveRateLimiterOptions {
   readonly clock?: Clock;
   /** Where listener errors go. Default: a process warning. */
   readonly onListenerError?: ListenerErrorHandler;
+  /** Where it reports its events (see docs/telemetry.md). Default: none. */
+  readonly telemetry?: Telemetry;
 }
 
 /** Options of {@link AdaptiveRateLimiter.acquire}. */
@@ -187,6 +190,7 @@ const OPTION_KEYS = [
   "store",
   "clock",
   "onListenerError",
+  "telemetry",
 ] as const;
 const SOURCES: readonly RateSource[] = ["initial", "adaptive", "headers"];
 /** A change that is not a cut or a reset is reported once it reaches this share of the last reported rate. */
@@ -291,7 +295,11 @@ export class AdaptiveRateLimiter {
     if (options.onListenerError !== undefined && typeof options.onListenerError !== "function") {
       throw new InvalidOptionError(WHERE, "onListenerError", options.onListenerError, "a function");
     }
-    this.events = new Emitter<AdaptiveEvents>(options.onListenerError);
+    this.events = new Emitter<AdaptiveEvents>(options.onListenerError, {
+      source: "adaptive",
+      name: this.name,
+      telemetry: telemetryOption(WHERE, options.telemetry),
+    });
     this.onStoreError = (error) => {
       if (options.onListenerError) options.onListenerError(error, "store");
       else
@@ -306,6 +314,15 @@ export class AdaptiveRateLimiter {
   /** Subscribes to an event; returns the unsubscribe function. */
   on<K extends keyof AdaptiveEvents>(event: K, listener: (payload: AdaptiveEvents[K]) => void): () => void {
     return this.events.on(event, listener);
+  }
+
+  /**
+   * Reports this policy's events to `telemetry` too (logging and metrics use it), under
+   * `options.name` if given; returns the function that detaches it. Attaching one sink
+   * twice reports each event to it once.
+   */
+  attach(telemetry: Telemetry, options?: AttachOptions): () => void {
+    return this.events.attach(telemetry, checkAttach(`${WHERE}.attach`, telemetry, options));
   }
 
   /**

@@ -1,6 +1,7 @@
 import { abortReason } from "../core/abort.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { InvalidOptionError, RateLimitExceededError, ResilienceError } from "../core/errors.js";
+import { type AttachOptions, checkAttach, type Telemetry, telemetryOption } from "../core/telemetry.js";
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import { type Operation, toContext } from "../core/policy.js";
 import { nonEmptyString, nonNegativeOrInfinity, orDefault } from "../core/validate.js";
@@ -32,10 +33,12 @@ export interface RateLimiterOptions {
   readonly maxWaitMs?: number;
   /** Where listener errors go. Default: a process warning. */
   readonly onListenerError?: ListenerErrorHandler;
+  /** Where it reports its events (see docs/telemetry.md). Default: none. */
+  readonly telemetry?: Telemetry;
 }
 
 /** The option names of {@link RateLimiterOptions}, for each algorithm's unknown-key check. */
-export const COMMON_OPTION_KEYS = ["name", "store", "clock", "maxWaitMs", "onListenerError"] as const;
+export const COMMON_OPTION_KEYS = ["name", "store", "clock", "maxWaitMs", "onListenerError", "telemetry"] as const;
 
 type Answer = RateLimitDecision | Promise<RateLimitDecision>;
 
@@ -92,7 +95,11 @@ export class BaseRateLimiter<S> implements RateLimiter {
     }
     this.synchronous = this.store.synchronous === true;
     this.maxWaitMs = nonNegativeOrInfinity(where, "maxWaitMs", orDefault(options.maxWaitMs, Infinity));
-    this.events = new Emitter<RateLimiterEvents>(options.onListenerError);
+    this.events = new Emitter<RateLimiterEvents>(options.onListenerError, {
+      source: "limiter",
+      name: this.name,
+      telemetry: telemetryOption(where, options.telemetry),
+    });
     this.prefix = this.ownsStore ? "" : `limit:${this.name}:{`;
   }
 
@@ -167,6 +174,15 @@ export class BaseRateLimiter<S> implements RateLimiter {
 
   on<K extends keyof RateLimiterEvents>(event: K, listener: (payload: RateLimiterEvents[K]) => void): () => void {
     return this.events.on(event, listener);
+  }
+
+  /**
+   * Reports this policy's events to `telemetry` too (logging and metrics use it), under
+   * `options.name` if given; returns the function that detaches it. Attaching one sink
+   * twice reports each event to it once.
+   */
+  attach(telemetry: Telemetry, options?: AttachOptions): () => void {
+    return this.events.attach(telemetry, checkAttach(`${this.where}.attach`, telemetry, options));
   }
 
   /**

@@ -143,6 +143,30 @@ export const METRICS = {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     unit: "s",
   },
+  timeouts: {
+    name: "timeout_total",
+    kind: "counter",
+    help: "Calls a timeout policy stopped because they ran past its limit.",
+    labels: ["name"],
+    source: "event",
+    unit: "{call}",
+  },
+  bulkheadRejected: {
+    name: "bulkhead_rejected_total",
+    kind: "counter",
+    help: "Calls a bulkhead refused: every slot busy and no room in its queue.",
+    labels: ["name"],
+    source: "event",
+    unit: "{call}",
+  },
+  fallbacks: {
+    name: "fallback_total",
+    kind: "counter",
+    help: "Failures a fallback policy replaced with its fallback value.",
+    labels: ["name"],
+    source: "event",
+    unit: "{call}",
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 /** The id of one of {@link METRICS}. */

@@ -6,21 +6,16 @@
 import { checkKeys, nonEmptyString, oneOf } from "../core/validate.js";
 import { describe, InvalidOptionError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
+import type { AttachOptions, Telemetry, TelemetryEvent } from "../core/telemetry.js";
+import type { BreakerEvents, StateChangeEvent } from "../breaker/circuit-breaker.js";
+import type { ClientRequestEvent } from "../http/events.js";
+import type { AdaptiveEvents } from "../limit/adaptive.js";
 import type { RateLimiterEvents } from "../limit/limiter.js";
-import {
-  type AdaptiveTarget,
-  all,
-  breakerOf,
-  type BreakerTarget,
-  classify,
-  eachBreaker,
-  type HttpClientTarget,
-  integrationOf,
-  labelOf,
-  limiterOf,
-  type ObservableTarget,
-  type RetryTarget,
-} from "./targets.js";
+import type { BulkheadEvents } from "../policy/bulkhead.js";
+import type { FallbackEvents } from "../policy/fallback.js";
+import type { TimeoutEvents } from "../policy/timeout.js";
+import type { RetryEvents } from "../retry/retry-policy.js";
+import { classify, type ObservableTarget } from "./targets.js";
 
 export type { ObservableTarget } from "./targets.js";
 export type { Logger } from "../core/log.js";
@@ -52,6 +47,12 @@ export const DEFAULT_LOG_LEVELS = {
   "http.request": "debug",
   /** An HTTP client's request failed (5xx, error, timeout, open circuit): the fields of `http.request` and `error`. */
   "http.failure": "warn",
+  /** A timeout policy stopped a call that ran past its limit: `{ name, timeoutMs, mode }`. */
+  "timeout.timeout": "debug",
+  /** A bulkhead refused a call: `{ name, running, queued }`. */
+  "bulkhead.rejected": "debug",
+  /** A fallback policy replaced a failure: `{ name, error }`. */
+  "fallback.fallback": "debug",
 } as const satisfies Record<string, LogLevel>;
 
 /** The name of an event `logEvents` can log. */
@@ -74,11 +75,15 @@ const METHODS = ["debug", "info", "warn", "error"] as const;
  * and failures at `debug`, retries at `debug` and give-ups at `warn` (see
  * {@link DEFAULT_LOG_LEVELS}). `target` is a `CircuitBreaker`, a `CircuitBreakers`
  * registry (its services created later included), a `RetryPolicy`, a rate limiter, an
- * `AdaptiveRateLimiter` (cooldowns at `warn`, refusals at `debug`) or an HTTP client
- * (failed requests at `warn`, others at `debug`; its limiter and breaker are logged too).
- * Every line carries `event` (e.g. `"breaker.stateChange"`) besides the event's own
- * fields. Returns the function that removes every listener it added. A logger that throws
- * is ignored: the policy and its callers never see it.
+ * `AdaptiveRateLimiter` (cooldowns at `warn`, refusals at `debug`), an HTTP client
+ * (failed requests at `warn`, others at `debug`; its limiter and breaker are logged too),
+ * a timeout, a bulkhead or a fallback. Every line carries `event` (e.g.
+ * `"breaker.stateChange"`) besides the event's own fields. Returns the function that
+ * removes every listener it added. A logger that throws is ignored: the policy and its
+ * callers never see it.
+ *
+ * It attaches {@link logTelemetry}'s sink to the target: to log every policy handed one
+ * `TelemetryStream`, subscribe `logTelemetry(logger)` to the stream instead.
  *
  * @example
  * ```ts
@@ -87,165 +92,170 @@ const METHODS = ["debug", "info", "warn", "error"] as const;
  * ```
  */
 export function logEvents(target: ObservableTarget, logger: Logger, options: LogEventsOptions = {}): () => void {
-  const kind = classify(WHERE, target);
+  classify(WHERE, target);
+  checkKeys(WHERE, options, ["levels", "name"]);
+  if (options.name !== undefined) nonEmptyString(WHERE, "name", options.name);
+  const sink = logTelemetry(logger, { levels: options.levels }, WHERE);
+  return (target as { attach(telemetry: Telemetry, options?: AttachOptions): () => void }).attach(
+    sink,
+    options.name === undefined ? undefined : { name: options.name },
+  );
+}
+
+/** Options of {@link logTelemetry}. */
+export interface LogTelemetryOptions {
+  /** Per-event levels over {@link DEFAULT_LOG_LEVELS}; `"off"` leaves an event out. */
+  readonly levels?: Partial<Record<LoggedEvent, LogLevel>> | undefined;
+}
+
+/**
+ * A telemetry sink that writes each event it knows as one structured line (the lines of
+ * {@link logEvents}); hand it to policies as `telemetry`, or subscribe it to a
+ * `TelemetryStream`. Events it does not know, and those whose level is `"off"`, are not
+ * asked of the policies at all.
+ *
+ * @example
+ * ```ts
+ * const telemetry = new TelemetryStream();
+ * telemetry.subscribe(logTelemetry(pino()));
+ * ```
+ */
+export function logTelemetry(logger: Logger, options: LogTelemetryOptions = {}, where = "logTelemetry"): Telemetry {
   if (
     typeof logger !== "object" ||
     logger === null ||
     METHODS.some((m) => typeof (logger as unknown as Record<string, unknown>)[m] !== "function")
   ) {
-    throw new InvalidOptionError(WHERE, "logger", logger, "a logger with debug, info, warn and error methods (pino, console, ...)");
+    throw new InvalidOptionError(where, "logger", logger, "a logger with debug, info, warn and error methods (pino, console, ...)");
   }
-  checkKeys(WHERE, options, ["levels", "name"]);
-  if (options.name !== undefined) nonEmptyString(WHERE, "name", options.name);
-  checkKeys(WHERE, options.levels, Object.keys(DEFAULT_LOG_LEVELS), "levels.");
+  checkKeys(where, options, ["levels"]);
+  checkKeys(where, options.levels, Object.keys(DEFAULT_LOG_LEVELS), "levels.");
   const levels: Record<LoggedEvent, LogLevel> = { ...DEFAULT_LOG_LEVELS };
   for (const [event, level] of Object.entries(options.levels ?? {})) {
-    levels[event as LoggedEvent] = oneOf(WHERE, `levels.${event}`, level, LEVELS);
+    levels[event as LoggedEvent] = oneOf(where, `levels.${event}`, level, LEVELS);
   }
-  const write = (event: LoggedEvent, fields: object, message: string): void => {
-    const level = levels[event];
-    if (level === "off") return;
-    try {
-      logger[level]({ event, ...fields }, message);
-    } catch {
-      // A failing logger must not fail the call that was being logged.
-    }
+  return {
+    wants(source: string, event: string): boolean {
+      const line = LINES[source]?.[event];
+      return line !== undefined && line.events.some((e) => levels[e] !== "off");
+    },
+    report(t: TelemetryEvent): void {
+      const line = LINES[t.source]?.[t.event];
+      if (line === undefined) return;
+      const { event, fields, message } = line.format(t.name, t.payload);
+      const level = levels[event];
+      if (level === "off") return;
+      try {
+        logger[level]({ event, ...fields }, message);
+      } catch {
+        // A failing logger must not fail the call that was being logged.
+      }
+    },
   };
-  const breaker = (b: BreakerTarget): (() => void) => {
-    const offs: (() => void)[] = [];
-    if (levels["breaker.stateChange"] !== "off") {
-      offs.push(
-        b.on("stateChange", ({ name, from, to, reason, at }) =>
-          write("breaker.stateChange", { name, from, to, reason, at }, `circuit ${name}: ${from} -> ${to} (${reason})`),
-        ),
-      );
-    }
-    if (levels["breaker.rejected"] !== "off") {
-      offs.push(
-        b.on("rejected", ({ name, state, retryAfterMs }) =>
-          write(
-            "breaker.rejected",
-            { name, state, retryAfterMs },
-            `circuit ${name} rejected a call (${state}; ${Number.isFinite(retryAfterMs) ? `retry in ${Math.ceil(retryAfterMs)} ms` : "isolated"})`,
-          ),
-        ),
-      );
-    }
-    if (levels["breaker.failure"] !== "off") {
-      offs.push(
-        b.on("failure", ({ name, reason }) => write("breaker.failure", { name, reason }, `circuit ${name} counted a failure: ${reason}`)),
-      );
-    }
-    return all(offs);
-  };
-  const limiter = (l: LimiterEvents, name: string): (() => void) => {
-    if (levels["limiter.rejected"] === "off") return () => undefined;
-    return l.on("rejected", ({ key, cost, retryAfterMs }) =>
-      write(
-        "limiter.rejected",
-        { name, key, cost, retryAfterMs },
-        `rate limiter ${name} refused a request (${Number.isFinite(retryAfterMs) ? `retry in ${Math.ceil(retryAfterMs)} ms` : "cost above the limit"})`,
-      ),
-    );
-  };
-  const adaptive = (a: AdaptiveTarget, name: string): (() => void) => {
-    const offs: (() => void)[] = [limiter(a, name)];
-    if (levels["adaptive.cooldown"] !== "off") {
-      offs.push(
-        a.on("cooldown", ({ cooldownMs, until, reason }) =>
-          write(
-            "adaptive.cooldown",
-            { name, cooldownMs, until, reason },
-            `rate limiter ${name}: cooling down for ${Math.ceil(cooldownMs)} ms (${reason})`,
-          ),
-        ),
-      );
-    }
-    if (levels["adaptive.backoff"] !== "off") {
-      offs.push(
-        a.on("backoff", ({ status, retryAfterMs, congestion, ratePerSec }) =>
-          write(
-            "adaptive.backoff",
-            { name, status, retryAfterMs: retryAfterMs ?? null, congestion, ratePerSec },
-            `rate limiter ${name}: upstream answered ${status}, pacing at ${round(ratePerSec)}/s`,
-          ),
-        ),
-      );
-    }
-    if (levels["adaptive.rateChange"] !== "off") {
-      offs.push(
-        a.on("rateChange", ({ from, to, reason }) =>
-          write("adaptive.rateChange", { name, from, to, reason }, `rate limiter ${name}: ${round(from)}/s -> ${round(to)}/s (${reason})`),
-        ),
-      );
-    }
-    return all(offs);
-  };
-  const http = (client: HttpClientTarget): (() => void) => {
-    const integration = integrationOf(client, options.name);
-    const offs: (() => void)[] = [];
-    if (levels["http.request"] !== "off" || levels["http.failure"] !== "off") {
-      offs.push(
-        client.on("request", ({ method, path, status, durationMs, attempts, outcome, error }) => {
-          const fields = { integration, method, path, status, durationMs, attempts, outcome };
-          const line = `${integration} ${method} ${path}: ${status ?? outcome} in ${Math.round(durationMs)} ms`;
-          if (outcome === "ok") write("http.request", fields, line);
-          else write("http.failure", error === undefined ? fields : { ...fields, error: describe(error) }, `${line} (${outcome})`);
-        }),
-      );
-    }
-    const own = limiterOf(client);
-    if (own !== undefined) offs.push(adaptive(own, own.name));
-    const b = breakerOf(client);
-    if (b !== undefined) offs.push(breaker(b));
-    return all(offs);
-  };
-  const retry = (policy: RetryTarget, name: string): (() => void) => {
-    const offs: (() => void)[] = [];
-    if (levels["retry.retry"] !== "off") {
-      offs.push(
-        policy.on("retry", ({ attempt, delayMs, error }) =>
-          write(
-            "retry.retry",
-            { name, attempt, delayMs, error: describe(error) },
-            `retry ${name}: attempt ${attempt} failed, next in ${Math.round(delayMs)} ms`,
-          ),
-        ),
-      );
-    }
-    if (levels["retry.giveUp"] !== "off") {
-      offs.push(
-        policy.on("giveUp", ({ attempts, reason, error }) =>
-          write(
-            "retry.giveUp",
-            { name, attempts, reason, error: describe(error) },
-            `retry ${name}: gave up after ${attempts} attempt(s) (${reason})`,
-          ),
-        ),
-      );
-    }
-    return all(offs);
-  };
-  switch (kind.kind) {
-    case "breaker":
-      return breaker(kind.target);
-    case "breakers":
-      return eachBreaker(kind.target, breaker);
-    case "retry":
-      return retry(kind.target, labelOf(kind.target, options.name, "retry"));
-    case "limiter":
-      return limiter(kind.target, labelOf(kind.target, options.name, "limiter"));
-    case "adaptive":
-      return adaptive(kind.target, labelOf(kind.target, options.name, "adaptive"));
-    case "http":
-      return http(kind.target);
-  }
 }
 
-/** What limiter logging needs: the events every limiter emits. */
-interface LimiterEvents {
-  on<K extends keyof RateLimiterEvents>(event: K, listener: (payload: RateLimiterEvents[K]) => void): () => void;
+/** One line: the logged event's name, its fields and its message. */
+interface Line {
+  readonly event: LoggedEvent;
+  readonly fields: object;
+  readonly message: string;
 }
+
+/** How one telemetry event is logged: the logged events it may become, and its line. */
+interface LineFormat {
+  readonly events: readonly LoggedEvent[];
+  format(name: string, payload: object): Line;
+}
+
+function line<P>(event: LoggedEvent, format: (name: string, p: P) => { fields: object; message: string }): LineFormat {
+  return { events: [event], format: (name, payload) => ({ event, ...format(name, payload as P) }) };
+}
+
+const waitText = (retryAfterMs: number, none: string): string =>
+  Number.isFinite(retryAfterMs) ? `retry in ${Math.ceil(retryAfterMs)} ms` : none;
+
+const limiterRejected = line<RateLimiterEvents["rejected"]>("limiter.rejected", (name, { key, cost, retryAfterMs }) => ({
+  fields: { name, key, cost, retryAfterMs },
+  message: `rate limiter ${name} refused a request (${waitText(retryAfterMs, "cost above the limit")})`,
+}));
+
+/** The lines of the events logging knows, by source and event: `LINES[source][event]`. */
+const LINES: Readonly<Record<string, Readonly<Record<string, LineFormat>> | undefined>> = {
+  breaker: {
+    stateChange: line<StateChangeEvent>("breaker.stateChange", (name, { from, to, reason, at }) => ({
+      fields: { name, from, to, reason, at },
+      message: `circuit ${name}: ${from} -> ${to} (${reason})`,
+    })),
+    rejected: line<BreakerEvents["rejected"]>("breaker.rejected", (name, { state, retryAfterMs }) => ({
+      fields: { name, state, retryAfterMs },
+      message: `circuit ${name} rejected a call (${state}; ${waitText(retryAfterMs, "isolated")})`,
+    })),
+    failure: line<BreakerEvents["failure"]>("breaker.failure", (name, { reason }) => ({
+      fields: { name, reason },
+      message: `circuit ${name} counted a failure: ${reason}`,
+    })),
+  },
+  retry: {
+    retry: line<RetryEvents["retry"]>("retry.retry", (name, { attempt, delayMs, error }) => ({
+      fields: { name, attempt, delayMs, error: describe(error) },
+      message: `retry ${name}: attempt ${attempt} failed, next in ${Math.round(delayMs)} ms`,
+    })),
+    giveUp: line<RetryEvents["giveUp"]>("retry.giveUp", (name, { attempts, reason, error }) => ({
+      fields: { name, attempts, reason, error: describe(error) },
+      message: `retry ${name}: gave up after ${attempts} attempt(s) (${reason})`,
+    })),
+  },
+  limiter: { rejected: limiterRejected },
+  adaptive: {
+    rejected: limiterRejected,
+    cooldown: line<AdaptiveEvents["cooldown"]>("adaptive.cooldown", (name, { cooldownMs, until, reason }) => ({
+      fields: { name, cooldownMs, until, reason },
+      message: `rate limiter ${name}: cooling down for ${Math.ceil(cooldownMs)} ms (${reason})`,
+    })),
+    backoff: line<AdaptiveEvents["backoff"]>("adaptive.backoff", (name, { status, retryAfterMs, congestion, ratePerSec }) => ({
+      fields: { name, status, retryAfterMs: retryAfterMs ?? null, congestion, ratePerSec },
+      message: `rate limiter ${name}: upstream answered ${status}, pacing at ${round(ratePerSec)}/s`,
+    })),
+    rateChange: line<AdaptiveEvents["rateChange"]>("adaptive.rateChange", (name, { from, to, reason }) => ({
+      fields: { name, from, to, reason },
+      message: `rate limiter ${name}: ${round(from)}/s -> ${round(to)}/s (${reason})`,
+    })),
+  },
+  http: {
+    request: {
+      events: ["http.request", "http.failure"],
+      format(integration, payload) {
+        const { method, path, status, durationMs, attempts, outcome, error } = payload as ClientRequestEvent;
+        const fields = { integration, method, path, status, durationMs, attempts, outcome };
+        const text = `${integration} ${method} ${path}: ${status ?? outcome} in ${Math.round(durationMs)} ms`;
+        if (outcome === "ok") return { event: "http.request", fields, message: text };
+        return {
+          event: "http.failure",
+          fields: error === undefined ? fields : { ...fields, error: describe(error) },
+          message: `${text} (${outcome})`,
+        };
+      },
+    },
+  },
+  timeout: {
+    timeout: line<TimeoutEvents["timeout"]>("timeout.timeout", (name, { timeoutMs, mode }) => ({
+      fields: { name, timeoutMs, mode },
+      message: `timeout ${name}: a call ran past ${timeoutMs} ms (${mode})`,
+    })),
+  },
+  bulkhead: {
+    rejected: line<BulkheadEvents["rejected"]>("bulkhead.rejected", (name, { running, queued }) => ({
+      fields: { name, running, queued },
+      message: `bulkhead ${name} refused a call (${running} running, ${queued} queued)`,
+    })),
+  },
+  fallback: {
+    fallback: line<FallbackEvents["fallback"]>("fallback.fallback", (name, { error }) => ({
+      fields: { name, error: describe(error) },
+      message: `fallback ${name} replaced a failure: ${describe(error)}`,
+    })),
+  },
+};
 
 /** A rate for a message: at most two decimals. */
 function round(ratePerSec: number): number {

@@ -5,27 +5,22 @@
  * collection time (a {@link Sink}).
  */
 import { checkKeys, nonEmptyString } from "../core/validate.js";
-import type { RateLimiterEvents } from "../limit/limiter.js";
+import type { AttachOptions, Telemetry, TelemetryEvent } from "../core/telemetry.js";
 import { CIRCUIT_STATES, type Labels, type MetricId, METRICS } from "./catalog.js";
+import { EVENT_FEEDS, type Feed } from "./feeds.js";
 import {
   type AdaptiveTarget,
   all,
   breakerOf,
   type BreakerTarget,
+  type Classified,
   classify,
   eachBreaker,
-  type HttpClientTarget,
   integrationOf,
   labelOf,
   limiterOf,
   type ObservableTarget,
-  type RetryTarget,
 } from "./targets.js";
-
-/** What the limiter metrics need: the events every limiter (the adaptive one included) emits. */
-interface LimiterEventSource {
-  on<K extends keyof RateLimiterEvents>(event: K, listener: (payload: RateLimiterEvents[K]) => void): () => void;
-}
 
 /** Receives one sample of a pulled metric. */
 export type Emit = (labels: Labels, value: number) => void;
@@ -61,24 +56,43 @@ interface Entry {
   readonly off: () => void;
 }
 
+/** A target that reports its events through the telemetry port: every policy and client. */
+interface Attachable {
+  attach(telemetry: Telemetry, options?: AttachOptions): () => void;
+}
+
 /**
- * Connects targets to a sink, once per target: observing a breaker directly and through
- * its registry counts its events once, and the last unsubscribe disconnects it.
+ * Connects targets to a sink. Events come through the telemetry stream: `observe(target)`
+ * attaches {@link Observations.telemetry} to the target (which the policies also accept as
+ * their `telemetry` option), and {@link EVENT_FEEDS} says which metric each event feeds.
+ * Readings (gauges, a breaker's totals) are pulled from the target at collection, once per
+ * target: observing a breaker directly and through its registry counts it once, and the
+ * last unsubscribe disconnects it.
  */
 export class Observations {
+  /** The sink of the event metrics: attach it to a policy, or hand it as a policy's `telemetry`. */
+  readonly telemetry: Telemetry;
   private readonly live = new Map<object, Entry>();
   private readonly handed = new Set<() => void>();
 
   constructor(
     private readonly sink: Sink,
     private readonly where: string,
-  ) {}
+  ) {
+    this.telemetry = new MetricFeed(sink);
+  }
 
   /** Starts observing `target`; returns the function that stops (idempotent). */
   observe(target: ObservableTarget, options: ObserveOptions = {}): () => void {
     checkKeys(this.where, options, ["name"]);
     if (options.name !== undefined) nonEmptyString(this.where, "name", options.name);
-    const off = this.connect(target, options);
+    const classified = classify(this.where, target);
+    (this.telemetry as MetricFeed).prebind(classified.kind, ownLabel(classified, target, options.name));
+    const events = (target as unknown as Attachable).attach(
+      this.telemetry,
+      options.name === undefined ? undefined : { name: options.name },
+    );
+    const off = all([events, this.connect(classified, target, options)]);
     const stop = (): void => {
       this.handed.delete(stop);
       off();
@@ -92,8 +106,8 @@ export class Observations {
     for (const stop of [...this.handed]) stop();
   }
 
-  private connect(target: ObservableTarget, options: ObserveOptions): () => void {
-    const classified = classify(this.where, target);
+  /** Starts reading `target`'s pulled metrics, once per target. */
+  private connect(classified: Classified, target: object, options: ObserveOptions): () => void {
     const existing = this.live.get(target);
     if (existing !== undefined) {
       existing.refs++;
@@ -105,20 +119,33 @@ export class Observations {
         off = this.breaker(classified.target);
         break;
       case "breakers":
-        off = eachBreaker(classified.target, (breaker) => this.connect(breaker, options));
-        break;
-      case "retry":
-        off = this.retry(classified.target, labelOf(target, options.name, "retry"));
-        break;
-      case "limiter":
-        off = this.limiter(classified.target, labelOf(target, options.name, "limiter"));
+        off = eachBreaker(classified.target, (breaker) => {
+          (this.telemetry as MetricFeed).prebind("breaker", breaker.name);
+          return this.connect({ kind: "breaker", target: breaker }, breaker, options);
+        });
         break;
       case "adaptive":
         off = this.adaptive(classified.target, labelOf(target, options.name, "adaptive"));
         break;
-      case "http":
-        off = this.http(classified.target, options.name);
+      case "http": {
+        const offs: (() => void)[] = [];
+        const limiter = limiterOf(classified.target);
+        const feed = this.telemetry as MetricFeed;
+        if (limiter !== undefined) {
+          feed.prebind("adaptive", limiter.name);
+          offs.push(this.connect({ kind: "adaptive", target: limiter }, limiter, {}));
+        }
+        const breaker = breakerOf(classified.target);
+        if (breaker !== undefined) {
+          feed.prebind("breaker", breaker.name);
+          offs.push(this.connect({ kind: "breaker", target: breaker }, breaker, {}));
+        }
+        off = all(offs);
         break;
+      }
+      default:
+        // Retry policies, keyed limiters, timeouts, bulkheads and fallbacks have no readings: events only.
+        off = () => undefined;
     }
     const entry: Entry = { refs: 1, off };
     this.live.set(target, entry);
@@ -146,7 +173,6 @@ export class Observations {
     const name = breaker.name;
     const byName: Labels = { name };
     const stateLabels = CIRCUIT_STATES.map((state) => ({ name, state }));
-    const entered = new Map<string, Recorder>(CIRCUIT_STATES.map((state) => [state, sink.counter("breakerStateChanges", { name, state })]));
     return all([
       sink.pull("breakerState", (emit) => {
         const current = breaker.state;
@@ -157,68 +183,75 @@ export class Observations {
       sink.pull("breakerFailures", (emit) => emit(byName, breaker.status().totals.failures)),
       sink.pull("breakerSuccesses", (emit) => emit(byName, breaker.status().totals.successes)),
       sink.pull("breakerRejections", (emit) => emit(byName, breaker.status().totals.rejections)),
-      breaker.on("stateChange", (e) => (entered.get(e.to) ?? sink.counter("breakerStateChanges", { name, state: e.to }))(1)),
     ]);
   }
 
-  private retry(policy: RetryTarget, name: string): () => void {
-    const sink = this.sink;
-    const labels: Labels = { name };
-    const attempts = sink.histogram("retryAttempts", labels);
-    const retries = sink.counter("retryAttemptsTotal", labels);
-    return all([
-      policy.on("success", (e) => attempts(e.attempts)),
-      // A call aborted before its first attempt made no attempt: nothing to record.
-      policy.on("giveUp", (e) => e.attempts > 0 && attempts(e.attempts)),
-      policy.on("retry", () => retries(1)),
-    ]);
-  }
-
-  /**
-   * A limiter's events: refusals counted, and every admission's wait recorded (0 for
-   * `tryAcquire`). The key is never a label: a keyed limiter's keys are summed.
-   */
-  private limiter(limiter: LimiterEventSource, name: string): () => void {
-    const labels: Labels = { limiter: name };
-    const rejected = this.sink.counter("rateLimitRejected", labels);
-    const wait = this.sink.histogram("rateLimitWait", labels);
-    return all([limiter.on("rejected", () => rejected(1)), limiter.on("acquired", (e) => wait(e.waitedMs / 1000))]);
-  }
-
-  /** An adaptive limiter: the limiter metrics, and its rate and cooldown read at collection. */
+  /** An adaptive limiter's rate and cooldown, read at collection. */
   private adaptive(limiter: AdaptiveTarget, name: string): () => void {
     const labels: Labels = { limiter: name };
     return all([
-      this.limiter(limiter, name),
       this.sink.pull("adaptiveRate", (emit) => emit(labels, limiter.snapshot().ratePerSec)),
       this.sink.pull("adaptiveCooldown", (emit) => emit(labels, limiter.snapshot().cooldownMs / 1000)),
     ]);
   }
+}
+
+/**
+ * The event metrics as a telemetry sink: each event feeds the metrics {@link EVENT_FEEDS}
+ * lists for it. A series' recorder is bound once per name (and second label), so an event
+ * costs two table reads and a map lookup.
+ */
+class MetricFeed implements Telemetry {
+  private readonly bound = new Map<Feed, Map<string, Recorder | Map<string, Recorder>>>();
+
+  constructor(private readonly sink: Sink) {}
+
+  wants(source: string, event: string): boolean {
+    return EVENT_FEEDS[source]?.[event] !== undefined;
+  }
+
+  report(t: TelemetryEvent): void {
+    const feeds = EVENT_FEEDS[t.source]?.[t.event];
+    if (feeds === undefined) return;
+    for (const feed of feeds) {
+      const value = feed.value(t.payload);
+      if (value !== undefined) this.recorder(feed, t.name, feed.second?.of(t.payload))(value);
+    }
+  }
 
   /**
-   * An HTTP client: one count and one duration per request, and its adaptive limiter and
-   * (an `EnterpriseClient`'s) breaker, each under its own name.
+   * Binds the series `source`'s events feed under `name` now, so that they are exported
+   * (at zero) from the moment a target is observed, not from its first event.
    */
-  private http(client: HttpClientTarget, name: string | undefined): () => void {
-    const sink = this.sink;
-    const integration = integrationOf(client, name);
-    const duration = sink.histogram("httpDuration", { integration });
-    // One recorder per status seen: statuses and outcomes are few, so this stays small.
-    const byStatus = new Map<string, Recorder>();
-    const offs = [
-      client.on("request", (e) => {
-        const status = e.status === null ? e.outcome : String(e.status);
-        let count = byStatus.get(status);
-        if (count === undefined) byStatus.set(status, (count = sink.counter("httpRequests", { integration, status })));
-        count(1);
-        duration(e.durationMs / 1000);
-      }),
-    ];
-    const limiter = limiterOf(client);
-    if (limiter !== undefined) offs.push(this.connect(limiter, {}));
-    const breaker = breakerOf(client);
-    if (breaker !== undefined) offs.push(this.connect(breaker, {}));
-    return all(offs);
+  prebind(source: string, name: string): void {
+    for (const feeds of Object.values(EVENT_FEEDS[source] ?? {})) {
+      for (const feed of feeds) {
+        const second = feed.second;
+        if (second === undefined) this.recorder(feed, name, undefined);
+        else for (const value of second.known ?? []) this.recorder(feed, name, value);
+      }
+    }
+  }
+
+  private recorder(feed: Feed, name: string, label: string | undefined): Recorder {
+    let byName = this.bound.get(feed);
+    if (byName === undefined) this.bound.set(feed, (byName = new Map()));
+    const second = feed.second;
+    if (second === undefined || label === undefined) {
+      let recorder = byName.get(name) as Recorder | undefined;
+      if (recorder === undefined) byName.set(name, (recorder = this.bind(feed, { [feed.nameLabel]: name })));
+      return recorder;
+    }
+    let byValue = byName.get(name) as Map<string, Recorder> | undefined;
+    if (byValue === undefined) byName.set(name, (byValue = new Map()));
+    let recorder = byValue.get(label);
+    // Second-label values are few (states, statuses and outcomes), so this stays small.
+    if (recorder === undefined) byValue.set(label, (recorder = this.bind(feed, { [feed.nameLabel]: name, [second.label]: label })));
+    return recorder;
+  }
+
+  private bind(feed: Feed, labels: Labels): Recorder {
+    return METRICS[feed.metric].kind === "histogram" ? this.sink.histogram(feed.metric, labels) : this.sink.counter(feed.metric, labels);
   }
 }
 
@@ -308,4 +341,10 @@ export class CounterCells {
   clear(): void {
     this.cells.clear();
   }
+}
+
+/** The name a target's own events carry: the `name` option, else its own (an HTTP client's integration). */
+function ownLabel(classified: Classified, target: object, name: string | undefined): string {
+  if (classified.kind === "http") return integrationOf(classified.target, name);
+  return labelOf(target, name, classified.kind);
 }

@@ -5,13 +5,14 @@
  */
 import type { CircuitBreaker } from "../breaker/circuit-breaker.js";
 import { InvalidOptionError } from "../core/errors.js";
+import type { AttachOptions, Telemetry } from "../core/telemetry.js";
 import type { HttpClientEvents } from "../http/events.js";
 import type { AdaptiveRateLimiter } from "../limit/adaptive.js";
 import type { BaseRateLimiter } from "../limit/base.js";
 import type { RetryPolicy } from "../retry/retry-policy.js";
 
 /** What an observer needs of a circuit breaker. */
-export type BreakerTarget = Pick<CircuitBreaker, "name" | "state" | "status" | "on" | "isolate" | "reset">;
+export type BreakerTarget = Pick<CircuitBreaker, "name" | "state" | "status" | "on" | "isolate" | "reset" | "attach">;
 
 /**
  * What an observer needs of a `CircuitBreakers` registry: structural, so that a fleet view
@@ -24,19 +25,20 @@ export interface BreakersTarget {
   names(): readonly string[];
   /** Calls `listener` for each breaker created from now on; returns a function that stops it. */
   onCreate(listener: (service: string, breaker: BreakerTarget) => void): () => void;
+  attach(telemetry: Telemetry): () => void;
 }
 
 /** What an observer needs of a retry policy (its `name`, when it has one, labels it). */
-export type RetryTarget = Pick<RetryPolicy, "on" | "maxAttempts"> & { readonly name?: string };
+export type RetryTarget = Pick<RetryPolicy, "on" | "maxAttempts" | "attach"> & { readonly name?: string };
 
 /** What an observer needs of a keyed rate limiter (`TokenBucket`, `SlidingWindow`, `FixedWindow`). */
 export type LimiterTarget = Pick<
   BaseRateLimiter<unknown>,
-  "name" | "limit" | "policy" | "params" | "on" | "tryAcquire" | "acquire" | "waiting" | "peek" | "store"
+  "name" | "limit" | "policy" | "params" | "on" | "tryAcquire" | "acquire" | "waiting" | "peek" | "store" | "attach"
 >;
 
 /** What an observer needs of an `AdaptiveRateLimiter`. */
-export type AdaptiveTarget = Pick<AdaptiveRateLimiter, "name" | "on" | "snapshot" | "onBackoff" | "store">;
+export type AdaptiveTarget = Pick<AdaptiveRateLimiter, "name" | "on" | "snapshot" | "onBackoff" | "store" | "attach">;
 
 /**
  * What an observer needs of an HTTP client (`ApiClient` or `EnterpriseClient`): its
@@ -48,14 +50,22 @@ export interface HttpClientTarget {
   on<K extends keyof HttpClientEvents>(event: K, listener: (payload: HttpClientEvents[K]) => void): () => void;
   /** Sends a request (what tells an HTTP client from the other targets). */
   request(method: string, path: string): Promise<Response>;
+  attach(telemetry: Telemetry, options?: AttachOptions): () => void;
   readonly limiter?: AdaptiveTarget;
   readonly client?: { readonly limiter: AdaptiveTarget };
   readonly breaker?: BreakerTarget;
   readonly integration?: string;
 }
 
+/** What an observer needs of any other policy (a timeout, a bulkhead, a fallback): its events. */
+export interface PolicyTarget {
+  readonly name: string;
+  attach(telemetry: Telemetry, options?: AttachOptions): () => void;
+}
+
 /** Anything Breakwater's metrics, `logEvents` and the dashboard can watch. */
-export type ObservableTarget = BreakerTarget | BreakersTarget | RetryTarget | LimiterTarget | AdaptiveTarget | HttpClientTarget;
+export type ObservableTarget =
+  BreakerTarget | BreakersTarget | RetryTarget | LimiterTarget | AdaptiveTarget | HttpClientTarget | PolicyTarget;
 
 /** A target with its kind. */
 export type Classified =
@@ -64,11 +74,12 @@ export type Classified =
   | { readonly kind: "retry"; readonly target: RetryTarget }
   | { readonly kind: "limiter"; readonly target: LimiterTarget }
   | { readonly kind: "adaptive"; readonly target: AdaptiveTarget }
-  | { readonly kind: "http"; readonly target: HttpClientTarget };
+  | { readonly kind: "http"; readonly target: HttpClientTarget }
+  | { readonly kind: "policy"; readonly target: PolicyTarget };
 
 /** What `classify` accepts, listed in its error message. */
 export const OBSERVABLE_KINDS =
-  "a CircuitBreaker, a CircuitBreakers registry, a RetryPolicy, a rate limiter (TokenBucket, SlidingWindow, FixedWindow), an AdaptiveRateLimiter or an HTTP client (ApiClient, EnterpriseClient)";
+  "a CircuitBreaker, a CircuitBreakers registry, a RetryPolicy, a rate limiter (TokenBucket, SlidingWindow, FixedWindow), an AdaptiveRateLimiter, an HTTP client (ApiClient, EnterpriseClient), a timeout, a bulkhead or a fallback";
 
 function has(target: object, method: string): boolean {
   return typeof (target as Record<string, unknown>)[method] === "function";
@@ -76,7 +87,8 @@ function has(target: object, method: string): boolean {
 
 /** Tells what `target` is, or throws `InvalidOptionError` naming `where`. */
 export function classify(where: string, target: unknown): Classified {
-  if (typeof target === "object" && target !== null) {
+  // Every target reports its events through the telemetry port: one without attach() is none.
+  if (typeof target === "object" && target !== null && has(target, "attach")) {
     if (has(target, "onCreate") && has(target, "names") && has(target, "get"))
       return { kind: "breakers", target: target as BreakersTarget };
     if (has(target, "on") && has(target, "status") && has(target, "isolate") && typeof (target as { name?: unknown }).name === "string") {
@@ -97,6 +109,8 @@ export function classify(where: string, target: unknown): Classified {
     }
     if (has(target, "on") && has(target, "request") && limiterOf(target as HttpClientTarget) !== undefined)
       return { kind: "http", target: target as HttpClientTarget };
+    if (has(target, "attach") && has(target, "execute") && typeof (target as { name?: unknown }).name === "string")
+      return { kind: "policy", target: target as PolicyTarget };
   }
   throw new InvalidOptionError(where, "target", target, OBSERVABLE_KINDS);
 }

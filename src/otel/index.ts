@@ -8,6 +8,7 @@
  */
 import type { Histogram, Meter, Observable as OtelObservable, ObservableCallback } from "@opentelemetry/api";
 import { InvalidOptionError } from "../core/errors.js";
+import type { Telemetry } from "../core/telemetry.js";
 import { checkKeys } from "../core/validate.js";
 import { type MetricId, METRICS } from "../observe/catalog.js";
 import { CounterCells, type ObserveOptions, Observations, Pulls } from "../observe/observations.js";
@@ -35,6 +36,12 @@ export interface OpenTelemetryOptions {
 
 /** What {@link instrumentOpenTelemetry} returns. */
 export interface OpenTelemetryMetrics {
+  /**
+   * The event metrics as a telemetry sink: hand it to policies as their `telemetry` option,
+   * or subscribe it to a `TelemetryStream`. It feeds the counters and histograms; gauges and
+   * a breaker's totals are read from targets passed to `observe`.
+   */
+  readonly telemetry: Telemetry;
   /** The full name of every instrument created, prefix included. */
   readonly names: readonly string[];
   /**
@@ -112,6 +119,7 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions): OpenTele
   );
   return {
     names: ids.map((id) => prefix + METRICS[id].name),
+    telemetry: observations.telemetry,
     observe: (target, observeOptions) => observations.observe(target, observeOptions),
     close() {
       observations.close();

@@ -1,8 +1,9 @@
 import { abortReason, throwIfAborted } from "../core/abort.js";
 import { BulkheadRejectedError, InvalidOptionError } from "../core/errors.js";
+import { type AttachOptions, checkAttach, type Telemetry, telemetryOption } from "../core/telemetry.js";
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import { type ExecuteOptions, type Operation, type Policy, toContext } from "../core/policy.js";
-import { checkKeys, integer, orDefault } from "../core/validate.js";
+import { checkKeys, integer, nonEmptyString, orDefault } from "../core/validate.js";
 import { WaitQueue } from "./wait-queue.js";
 
 /** Options of {@link bulkhead}. */
@@ -13,6 +14,10 @@ export interface BulkheadOptions {
   readonly maxQueue?: number;
   /** Where listener errors go. Default: a process warning. */
   readonly onListenerError?: ListenerErrorHandler;
+  /** Its name in telemetry, logs and metrics. Default `"bulkhead"`. */
+  readonly name?: string;
+  /** Where it reports its events (see docs/telemetry.md). Default: none. */
+  readonly telemetry?: Telemetry;
 }
 
 /** The events of a {@link BulkheadPolicy}. */
@@ -31,6 +36,8 @@ const WHERE = "bulkhead()";
  * the queue.
  */
 export class BulkheadPolicy implements Policy {
+  /** Its name in telemetry, logs and metrics (`options.name`, default `"bulkhead"`). */
+  readonly name: string;
   /** The concurrency limit. */
   readonly maxConcurrent: number;
   /** The queue's capacity. */
@@ -41,10 +48,15 @@ export class BulkheadPolicy implements Policy {
 
   constructor(options: BulkheadOptions) {
     if (options === undefined || options === null) throw new InvalidOptionError(WHERE, "maxConcurrent", undefined, "an integer >= 1");
-    checkKeys(WHERE, options, ["maxConcurrent", "maxQueue", "onListenerError"]);
+    checkKeys(WHERE, options, ["maxConcurrent", "maxQueue", "onListenerError", "name", "telemetry"]);
     this.maxConcurrent = integer(WHERE, "maxConcurrent", options.maxConcurrent, 1);
     this.maxQueue = integer(WHERE, "maxQueue", orDefault(options.maxQueue, 0), 0);
-    this.events = new Emitter<BulkheadEvents>(options.onListenerError);
+    this.name = nonEmptyString(WHERE, "name", orDefault(options.name, "bulkhead"));
+    this.events = new Emitter<BulkheadEvents>(options.onListenerError, {
+      source: "bulkhead",
+      name: this.name,
+      telemetry: telemetryOption(WHERE, options.telemetry),
+    });
   }
 
   /** Calls running now. */
@@ -60,6 +72,15 @@ export class BulkheadPolicy implements Policy {
   /** Subscribes to an event; returns the unsubscribe function. */
   on<K extends keyof BulkheadEvents>(event: K, listener: (payload: BulkheadEvents[K]) => void): () => void {
     return this.events.on(event, listener);
+  }
+
+  /**
+   * Reports this policy's events to `telemetry` too (logging and metrics use it), under
+   * `options.name` if given; returns the function that detaches it. Attaching one sink
+   * twice reports each event to it once.
+   */
+  attach(telemetry: Telemetry, options?: AttachOptions): () => void {
+    return this.events.attach(telemetry, checkAttach(`${WHERE}.attach`, telemetry, options));
   }
 
   /** Runs `fn` in a free slot, after waiting for one when the queue has room. */

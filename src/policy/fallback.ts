@@ -1,7 +1,8 @@
 import { checkErrorFilter, type ErrorFilter, matchesError } from "../core/classify.js";
+import { type AttachOptions, checkAttach, type Telemetry, telemetryOption } from "../core/telemetry.js";
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import { type ExecuteOptions, type Operation, toContext } from "../core/policy.js";
-import { checkKeys } from "../core/validate.js";
+import { checkKeys, nonEmptyString, orDefault } from "../core/validate.js";
 
 /** Options of {@link fallback}. */
 export interface FallbackOptions {
@@ -9,6 +10,10 @@ export interface FallbackOptions {
   readonly on?: ErrorFilter;
   /** Where listener errors go. Default: a process warning. */
   readonly onListenerError?: ListenerErrorHandler;
+  /** Its name in telemetry, logs and metrics. Default `"fallback"`. */
+  readonly name?: string;
+  /** Where it reports its events (see docs/telemetry.md). Default: none. */
+  readonly telemetry?: Telemetry;
 }
 
 /** The events of a {@link FallbackPolicy}. */
@@ -31,20 +36,36 @@ const WHERE = "fallback()";
  * Its `execute` resolves with `T | R`, and a `pipeline` that holds it says so in its type.
  */
 export class FallbackPolicy<R> {
+  /** Its name in telemetry, logs and metrics (`options.name`, default `"fallback"`). */
+  readonly name: string;
   private readonly replacement: FallbackValue<R>;
   private readonly selects: ErrorFilter | undefined;
   private readonly events: Emitter<FallbackEvents>;
 
   constructor(valueOrFn: FallbackValue<R>, options: FallbackOptions = {}) {
-    checkKeys(WHERE, options, ["on", "onListenerError"]);
+    checkKeys(WHERE, options, ["on", "onListenerError", "name", "telemetry"]);
     this.replacement = valueOrFn;
     this.selects = checkErrorFilter(WHERE, "on", options.on);
-    this.events = new Emitter<FallbackEvents>(options.onListenerError);
+    this.name = nonEmptyString(WHERE, "name", orDefault(options.name, "fallback"));
+    this.events = new Emitter<FallbackEvents>(options.onListenerError, {
+      source: "fallback",
+      name: this.name,
+      telemetry: telemetryOption(WHERE, options.telemetry),
+    });
   }
 
   /** Subscribes to an event (named `fallback`); returns the unsubscribe function. */
   on<K extends keyof FallbackEvents>(event: K, listener: (payload: FallbackEvents[K]) => void): () => void {
     return this.events.on(event, listener);
+  }
+
+  /**
+   * Reports this policy's events to `telemetry` too (logging and metrics use it), under
+   * `options.name` if given; returns the function that detaches it. Attaching one sink
+   * twice reports each event to it once.
+   */
+  attach(telemetry: Telemetry, options?: AttachOptions): () => void {
+    return this.events.attach(telemetry, checkAttach(`${WHERE}.attach`, telemetry, options));
   }
 
   /** Runs `fn`; a selected failure resolves with the fallback instead. */

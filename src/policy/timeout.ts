@@ -1,9 +1,10 @@
 import { abortReason } from "../core/abort.js";
 import { type Clock, MAX_TIMER_MS, systemClock } from "../core/clock.js";
 import { InvalidOptionError, TimeoutError } from "../core/errors.js";
+import { type AttachOptions, checkAttach, type Telemetry, telemetryOption } from "../core/telemetry.js";
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import type { ExecuteOptions, ExecutionContext, Operation, Policy } from "../core/policy.js";
-import { checkKeys, nonNegativeOrInfinity, oneOf, orDefault, positive } from "../core/validate.js";
+import { checkKeys, nonEmptyString, nonNegativeOrInfinity, oneOf, orDefault, positive } from "../core/validate.js";
 import { clockOption } from "./clock-option.js";
 import { isPromiseLike } from "../store/store.js";
 
@@ -33,6 +34,10 @@ export interface TimeoutOptions {
   readonly clock?: Clock;
   /** Where listener errors go. Default: a process warning. */
   readonly onListenerError?: ListenerErrorHandler;
+  /** Its name in telemetry, logs and metrics. Default `"timeout"`. */
+  readonly name?: string;
+  /** Where it reports its events (see docs/telemetry.md). Default: none. */
+  readonly telemetry?: Telemetry;
 }
 
 /** The events of a {@link TimeoutPolicy}. */
@@ -73,6 +78,8 @@ interface Limit {
  * cleared as soon as the call settles.
  */
 export class TimeoutPolicy implements Policy {
+  /** Its name in telemetry, logs and metrics (`options.name`, default `"timeout"`). */
+  readonly name: string;
   /** The limit (ms). */
   readonly timeoutMs: number;
   /** The mode given at construction. */
@@ -85,7 +92,7 @@ export class TimeoutPolicy implements Policy {
   private readonly races: boolean;
 
   constructor(timeoutMs: number, options: TimeoutOptions = {}) {
-    checkKeys(WHERE, options, ["mode", "graceMs", "clock", "onListenerError"]);
+    checkKeys(WHERE, options, ["mode", "graceMs", "clock", "onListenerError", "name", "telemetry"]);
     this.timeoutMs = positive(WHERE, "ms", timeoutMs);
     // A longer timer would fire after 1 ms in Node: refuse it rather than time out at once.
     if (timeoutMs > MAX_TIMER_MS)
@@ -93,7 +100,12 @@ export class TimeoutPolicy implements Policy {
     this.mode = oneOf(WHERE, "mode", orDefault(options.mode, "cooperative"), MODES);
     this.graceMs = nonNegativeOrInfinity(WHERE, "graceMs", orDefault(options.graceMs, DEFAULT_GRACE_MS));
     this.clock = clockOption(WHERE, options.clock);
-    this.events = new Emitter<TimeoutEvents>(options.onListenerError);
+    this.name = nonEmptyString(WHERE, "name", orDefault(options.name, "timeout"));
+    this.events = new Emitter<TimeoutEvents>(options.onListenerError, {
+      source: "timeout",
+      name: this.name,
+      telemetry: telemetryOption(WHERE, options.telemetry),
+    });
     this.limit = { timeoutMs: this.timeoutMs, mode: this.mode, graceMs: this.graceMs, clock: this.clock, events: this.events };
     // Aggressive mode stops waiting at the abort; cooperative mode can stop waiting only
     // if it races the callee, which it does unless it waits however long the callee takes.
@@ -103,6 +115,15 @@ export class TimeoutPolicy implements Policy {
   /** Subscribes to an event; returns the unsubscribe function. */
   on<K extends keyof TimeoutEvents>(event: K, listener: (payload: TimeoutEvents[K]) => void): () => void {
     return this.events.on(event, listener);
+  }
+
+  /**
+   * Reports this policy's events to `telemetry` too (logging and metrics use it), under
+   * `options.name` if given; returns the function that detaches it. Attaching one sink
+   * twice reports each event to it once.
+   */
+  attach(telemetry: Telemetry, options?: AttachOptions): () => void {
+    return this.events.attach(telemetry, checkAttach(`${WHERE}.attach`, telemetry, options));
   }
 
   /** Runs `fn` under the limit; `fn` receives the call's signal and the caller's attempt. */

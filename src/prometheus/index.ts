@@ -9,6 +9,7 @@
  */
 import { Counter, Gauge, type Metric, register as defaultRegistry, type Registry } from "prom-client";
 import { InvalidOptionError } from "../core/errors.js";
+import type { Telemetry } from "../core/telemetry.js";
 import { checkKeys } from "../core/validate.js";
 import { type Labels, type MetricDefinition, type MetricId, METRICS } from "../observe/catalog.js";
 import { BucketHistogram } from "./bucket-histogram.js";
@@ -37,6 +38,12 @@ export interface PrometheusOptions {
 
 /** What {@link instrumentPrometheus} returns. */
 export interface PrometheusMetrics {
+  /**
+   * The event metrics as a telemetry sink: hand it to policies as their `telemetry` option,
+   * or subscribe it to a `TelemetryStream`. It feeds the counters and histograms; gauges and
+   * a breaker's totals are read from targets passed to `observe`.
+   */
+  readonly telemetry: Telemetry;
   /** The registry holding the metrics. */
   readonly registry: Registry;
   /** The full name of every metric created, prefix included. */
@@ -135,6 +142,7 @@ export function instrumentPrometheus(options: PrometheusOptions = {}): Prometheu
   return {
     registry,
     names,
+    telemetry: observations.telemetry,
     observe: (target, observeOptions) => observations.observe(target, observeOptions),
     close() {
       observations.close();

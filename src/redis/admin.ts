@@ -18,6 +18,7 @@ import { BreakerDecision, type BreakerRecord, type CircuitState, type Transition
 import { consecutiveFailures, failureRatio, failuresInWindow, type TripRule, type TripSpec } from "../breaker/trip.js";
 import { background } from "../core/clock.js";
 import { type FailureRecord, InvalidOptionError, ResilienceError } from "../core/errors.js";
+import { attachEach, checkAttach, type Telemetry } from "../core/telemetry.js";
 import { Emitter } from "../core/events.js";
 import { checkKeys, func, integer, nonEmptyString, orDefault } from "../core/validate.js";
 import { type RedisAdapter, toAdapter } from "./adapter.js";
@@ -516,6 +517,12 @@ export class FleetBreakers {
     };
   }
 
+  /** Reports the events of every breaker of the fleet, found now or later, to `telemetry` too; returns the detach function. */
+  attach(telemetry: Telemetry): () => void {
+    checkAttach("FleetBreakers.attach", telemetry, undefined);
+    return attachEach(this.breakers.values(), (listener) => this.onCreate((_service, breaker) => listener(breaker)), telemetry);
+  }
+
   /** Stops refreshing and unsubscribes (the client stays open). */
   async close(): Promise<void> {
     this.closed = true;
@@ -590,7 +597,7 @@ export class FleetBreaker {
   private rev: number;
   /** The server's clock minus this process's (ms), as of the last read. */
   private offset: number;
-  private readonly events = new Emitter<BreakerEvents>();
+  private readonly events: Emitter<BreakerEvents>;
 
   /** @internal */
   constructor(
@@ -599,6 +606,7 @@ export class FleetBreaker {
     readonly name: string,
     r: FleetRecord,
   ) {
+    this.events = new Emitter<BreakerEvents>(undefined, { source: "breaker", name });
     this.key = r.key;
     this.params = r.params;
     this.record = r.record;
@@ -639,6 +647,12 @@ export class FleetBreaker {
   /** Subscribes to an event (only `stateChange` fires here); returns the unsubscribe. */
   on<K extends keyof BreakerEvents>(event: K, listener: (payload: BreakerEvents[K]) => void): () => void {
     return this.events.on(event, listener);
+  }
+
+  /** Reports this breaker's events (its state changes) to `telemetry` too; returns the function that detaches it. */
+  attach(telemetry: Telemetry): () => void {
+    checkAttach("FleetBreaker.attach", telemetry, undefined);
+    return this.events.attach(telemetry);
   }
 
   /** Isolates the breaker for the whole fleet (asynchronously; errors go to the view's `onError`). */

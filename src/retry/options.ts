@@ -4,7 +4,8 @@ import { checkErrorFilter, type ErrorFilter } from "../core/classify.js";
 import type { Clock } from "../core/clock.js";
 import { InvalidOptionError } from "../core/errors.js";
 import type { ListenerErrorHandler } from "../core/events.js";
-import { checkKeys, func, integer, nonNegativeOrInfinity, orDefault } from "../core/validate.js";
+import { type Telemetry, telemetryOption } from "../core/telemetry.js";
+import { checkKeys, func, integer, nonEmptyString, nonNegativeOrInfinity, orDefault } from "../core/validate.js";
 import { clockOption } from "../policy/clock-option.js";
 
 /** What `onRetry` and the `retry` event receive, before each wait. */
@@ -48,6 +49,10 @@ export interface RetryOptions<T = unknown> {
   readonly random?: () => number;
   /** Where listener errors go. Default: a process warning. */
   readonly onListenerError?: ListenerErrorHandler;
+  /** The policy's name in its telemetry, logs and metrics. Default `"retry"`. */
+  readonly name?: string;
+  /** Where the policy reports its events (see docs/telemetry.md). Default: none. */
+  readonly telemetry?: Telemetry;
 }
 
 /** Retry options after validation, with defaults filled in. */
@@ -62,6 +67,8 @@ export interface ResolvedRetryOptions {
   readonly onRetry: ((event: RetryEvent) => void) | undefined;
   readonly clock: Clock;
   readonly random: () => number;
+  readonly name: string;
+  readonly telemetry: Telemetry | undefined;
 }
 
 const KEYS = [
@@ -76,6 +83,8 @@ const KEYS = [
   "clock",
   "random",
   "onListenerError",
+  "name",
+  "telemetry",
 ] as const;
 
 let defaultBackoff: Backoff | undefined;
@@ -102,6 +111,8 @@ export function resolveRetryOptions(where: string, options: RetryOptions<never>)
     onRetry: optionalFunc(where, "onRetry", options.onRetry),
     clock: clockOption(where, options.clock),
     random: optionalFunc(where, "random", options.random) ?? Math.random,
+    name: nonEmptyString(where, "name", orDefault(options.name, "retry")),
+    telemetry: telemetryOption(where, options.telemetry),
   };
 }
 

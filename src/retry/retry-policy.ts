@@ -2,6 +2,7 @@ import { matchesError } from "../core/classify.js";
 import { abortReason, anySignal } from "../core/abort.js";
 import { type Clock } from "../core/clock.js";
 import { RetryError, ReturnValuePolicyError } from "../core/errors.js";
+import { type AttachOptions, checkAttach, type Telemetry } from "../core/telemetry.js";
 import { Emitter } from "../core/events.js";
 import type { ExecuteOptions, ExecutionContext, Operation, Policy } from "../core/policy.js";
 import { raceAbort } from "../policy/race.js";
@@ -42,6 +43,8 @@ const NO_FAILURE: unique symbol = Symbol("no failure");
 export class RetryPolicy implements Policy {
   /** Total attempts allowed, the first included. */
   readonly maxAttempts: number;
+  /** The name its telemetry, logs and metrics carry (`options.name`, default `"retry"`). */
+  readonly name: string;
   private readonly options: ResolvedRetryOptions;
   private readonly clock: Clock;
   private readonly events: Emitter<RetryEvents>;
@@ -51,7 +54,12 @@ export class RetryPolicy implements Policy {
     this.options = resolveRetryOptions("RetryPolicy", options);
     this.maxAttempts = this.options.maxAttempts;
     this.clock = this.options.clock;
-    this.events = new Emitter<RetryEvents>(options.onListenerError);
+    this.name = this.options.name;
+    this.events = new Emitter<RetryEvents>(options.onListenerError, {
+      source: "retry",
+      name: this.name,
+      telemetry: this.options.telemetry,
+    });
     if (this.options.onRetry !== undefined) this.events.on("retry", this.options.onRetry);
     this.firstContext = this.options.signal === undefined ? FIRST : Object.freeze({ signal: this.options.signal, attempt: 1 });
   }
@@ -59,6 +67,15 @@ export class RetryPolicy implements Policy {
   /** Subscribes to an event; returns the unsubscribe function. */
   on<K extends keyof RetryEvents>(event: K, listener: (payload: RetryEvents[K]) => void): () => void {
     return this.events.on(event, listener);
+  }
+
+  /**
+   * Reports this policy's events to `telemetry` too (logging and metrics use it), under
+   * `options.name` if given; returns the function that detaches it. Attaching one sink
+   * twice reports each event to it once.
+   */
+  attach(telemetry: Telemetry, options?: AttachOptions): () => void {
+    return this.events.attach(telemetry, checkAttach("RetryPolicy.attach", telemetry, options));
   }
 
   /**

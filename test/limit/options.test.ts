@@ -47,7 +47,7 @@ describe("construction", () => {
       () => new TokenBucket({ rate: 5 } as never),
       "rate",
       5,
-      "one of the known options (name, store, clock, maxWaitMs, onListenerError, ratePerSec, capacity, limit, windowMs, blockMs, spread, lease)",
+      "one of the known options (name, store, clock, maxWaitMs, onListenerError, telemetry, ratePerSec, capacity, limit, windowMs, blockMs, spread, lease)",
     );
     rejects(
       () => new FixedWindow({ limit: 1, windowMs: 1, precision: "exact" } as never),

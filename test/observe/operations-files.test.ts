@@ -3,7 +3,18 @@ import { join } from "node:path";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { AdaptiveRateLimiter, CircuitBreakers, consecutiveFailures, constant, RetryPolicy, TokenBucket } from "../../src/index.js";
+import {
+  AdaptiveRateLimiter,
+  bulkhead,
+  CircuitBreakers,
+  consecutiveFailures,
+  constant,
+  fallback,
+  ManualClock,
+  RetryPolicy,
+  timeout,
+  TokenBucket,
+} from "../../src/index.js";
 import { EnterpriseClient } from "../../src/http/index.js";
 import { instrumentPrometheus, METRICS } from "../../src/prometheus/index.js";
 import { parseExposition } from "./exposition.js";
@@ -85,7 +96,7 @@ function namesInDashboard(): Set<string> {
 
 /**
  * Every series name the exposition holds after observing every kind of target (breakers,
- * retry, limiter, adaptive limiter, HTTP client) and driving each once: only names with a
+ * retry, limiter, adaptive limiter, HTTP client, timeout, bulkhead, fallback) and driving each once: only names with a
  * sample count, so a metric declared but never fed would be caught.
  */
 async function exportedNames(): Promise<Set<string>> {
@@ -96,7 +107,11 @@ async function exportedNames(): Promise<Set<string>> {
   const limiter = new TokenBucket({ name: "bucket", ratePerSec: 1, capacity: 1 });
   const adaptive = new AdaptiveRateLimiter({ name: "adaptive" });
   const client = new EnterpriseClient({ integration: "api", baseUrl: "https://api.example.com", fetch: async () => new Response("{}") });
-  for (const target of [breakers, retry, limiter, adaptive, client]) metrics.observe(target);
+  const clock = new ManualClock();
+  const limit = timeout(10, { name: "slow", clock, mode: "aggressive" });
+  const gate = bulkhead({ name: "pool", maxConcurrent: 1 });
+  const spare = fallback("cached", { name: "cache" });
+  for (const target of [breakers, retry, limiter, adaptive, client, limit, gate, spare]) metrics.observe(target);
   await breakers.execute("svc", () => "ok");
   await breakers.execute("svc", () => Promise.reject(new Error("down"))).catch(() => undefined);
   await breakers.execute("svc", () => "refused").catch(() => undefined);
@@ -105,6 +120,15 @@ async function exportedNames(): Promise<Set<string>> {
   await limiter.tryAcquire();
   await limiter.tryAcquire();
   await client.request("GET", "/");
+  const late = limit.execute(() => new Promise(() => undefined)).catch(() => undefined);
+  await clock.advanceAsync(10);
+  await late;
+  let release = (): void => undefined;
+  const busy = gate.execute(() => new Promise<void>((resolve) => (release = resolve)));
+  await gate.execute(() => "refused").catch(() => undefined);
+  release();
+  await busy;
+  await spare.execute(() => Promise.reject(new Error("down")));
   const names = new Set(parseExposition(await registry.metrics()).map((s) => s.name));
   metrics.close();
   return names;
@@ -113,7 +137,13 @@ async function exportedNames(): Promise<Set<string>> {
 describe("observability/alerts.yaml", () => {
   it("parses, and holds the three resilience rules (CircuitBreakerOpen, HighRetryRate, RateLimitingActive) as they are, plus the adaptive limiter's cooldown", () => {
     const rules = alerts();
-    expect(rules.map((r) => r.alert)).toEqual(["CircuitBreakerOpen", "HighRetryRate", "RateLimitingActive", "AdaptiveRateLimiterCooldown"]);
+    expect(rules.map((r) => r.alert)).toEqual([
+      "CircuitBreakerOpen",
+      "HighRetryRate",
+      "RateLimitingActive",
+      "AdaptiveRateLimiterCooldown",
+      "BulkheadRejecting",
+    ]);
     const byName = Object.fromEntries(rules.map((r) => [r.alert, r]));
     expect(byName.CircuitBreakerOpen).toMatchObject({
       expr: 'circuit_breaker_state{state="open"} == 1',
@@ -127,6 +157,7 @@ describe("observability/alerts.yaml", () => {
       labels: { severity: "info" },
     });
     expect(byName.AdaptiveRateLimiterCooldown?.expr).toContain("adaptive_rate_limit_cooldown_seconds");
+    expect(byName.BulkheadRejecting).toMatchObject({ expr: "rate(bulkhead_rejected_total[5m]) > 0", for: "5m" });
     for (const r of rules) {
       expect(r.for).toMatch(/^\d+[smh]$/);
       expect(r.annotations.summary).toBeTruthy();
