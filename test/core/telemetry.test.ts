@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import {
   AdaptiveRateLimiter,
   bulkhead,
+  type BulkheadPolicy,
   CircuitBreaker,
   CircuitBreakers,
   consecutiveFailures,
@@ -33,6 +34,15 @@ const server = serverForFile();
 function recorder(): Telemetry & { events: TelemetryEvent[]; seen(): string[] } {
   const events: TelemetryEvent[] = [];
   return { events, report: (e) => void events.push(e), seen: () => events.map((e) => `${e.source}.${e.event} ${e.name}`) };
+}
+
+/** Fills a one-slot bulkhead, has it refuse a second call, then frees the slot. */
+async function refuseOne(gate: BulkheadPolicy): Promise<void> {
+  let release = (): void => undefined;
+  const busy = gate.execute(() => new Promise<void>((resolve) => (release = resolve)));
+  await gate.execute(() => "no room").catch(() => undefined);
+  release();
+  await busy;
 }
 
 function lines(): Logger & { calls: { level: string; fields: Record<string, unknown>; message: string | undefined }[] } {
@@ -85,11 +95,7 @@ describe("the telemetry port: every policy reports through the one it is handed"
     await clock.advanceAsync(10);
     await late;
     const gate = bulkhead({ name: "pool", maxConcurrent: 1, telemetry });
-    let release = (): void => undefined;
-    const busy = gate.execute(() => new Promise<void>((resolve) => (release = resolve)));
-    await gate.execute(() => "no room").catch(() => undefined);
-    release();
-    await busy;
+    await refuseOne(gate);
     await fallback("cached", { telemetry }).execute(() => Promise.reject(new Error("down")));
     const seen = telemetry.seen();
     expect(seen).toEqual(
@@ -152,16 +158,13 @@ describe("the one request event of EnterpriseClient", () => {
     expect(events).toEqual([
       { integration: "crm", method: "POST", path: "/items", status: 201, durationMs: 0, attempts: 1, outcome: "ok", error: undefined },
     ]);
+    // The figures onMetrics and the log line share, under their long-standing names.
+    const figures = { method: "POST", path: "/items", statusCode: 201, elapsedMs: 0, attempts: 1, outcome: "ok" };
     expect(metrics).toEqual([
       expect.objectContaining({
+        ...figures,
         integration: "crm",
         tenantId: "acme",
-        method: "POST",
-        path: "/items",
-        statusCode: 201,
-        elapsedMs: 0,
-        attempts: 1,
-        outcome: "ok",
         error: null,
         circuitState: "closed",
         context: { region: "eu" },
@@ -170,17 +173,7 @@ describe("the one request event of EnterpriseClient", () => {
     expect(logger.calls).toEqual([
       {
         level: "info",
-        fields: {
-          integration: "crm",
-          tenantId: "acme",
-          context: { region: "eu" },
-          method: "POST",
-          path: "/items",
-          statusCode: 201,
-          elapsedMs: 0,
-          attempts: 1,
-          outcome: "ok",
-        },
+        fields: { integration: "crm", tenantId: "acme", context: { region: "eu" }, ...figures },
         message: "upstream request completed",
       },
     ]);
@@ -258,11 +251,7 @@ describe("consumers of the stream", () => {
     const spare = fallback(0, { name: "cache", telemetry: stream });
     const gate = bulkhead({ name: "pool", maxConcurrent: 1, telemetry: stream });
     await spare.execute(() => Promise.reject(new Error("down")));
-    let release = (): void => undefined;
-    const busy = gate.execute(() => new Promise<void>((resolve) => (release = resolve)));
-    await gate.execute(() => "no room").catch(() => undefined);
-    release();
-    await busy;
+    await refuseOne(gate);
     expect(logger.calls.map((c) => [c.level, c.fields.event, c.fields.name])).toEqual([
       ["info", "fallback.fallback", "cache"],
       ["debug", "bulkhead.rejected", "pool"],
