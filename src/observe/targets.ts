@@ -25,6 +25,7 @@ export interface BreakersTarget {
   names(): readonly string[];
   /** Calls `listener` for each breaker created from now on; returns a function that stops it. */
   onCreate(listener: (service: string, breaker: BreakerTarget) => void): () => void;
+  /** Reports every breaker's events (those created later included) to `telemetry`; returns the detach function. */
   attach(telemetry: Telemetry): () => void;
 }
 
@@ -50,6 +51,7 @@ export interface HttpClientTarget {
   on<K extends keyof HttpClientEvents>(event: K, listener: (payload: HttpClientEvents[K]) => void): () => void;
   /** Sends a request (what tells an HTTP client from the other targets). */
   request(method: string, path: string): Promise<Response>;
+  /** Reports the client's events (its limiter's and breaker's included) to `telemetry`; returns the detach function. */
   attach(telemetry: Telemetry, options?: AttachOptions): () => void;
   readonly limiter?: AdaptiveTarget;
   readonly client?: { readonly limiter: AdaptiveTarget };
@@ -59,7 +61,9 @@ export interface HttpClientTarget {
 
 /** What an observer needs of any other policy (a timeout, a bulkhead, a fallback): its events. */
 export interface PolicyTarget {
+  /** Its name, the `name` label of its metrics. */
   readonly name: string;
+  /** Reports the policy's events to `telemetry`; returns the detach function. */
   attach(telemetry: Telemetry, options?: AttachOptions): () => void;
 }
 

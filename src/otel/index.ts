@@ -24,6 +24,7 @@ export type {
   LimiterTarget,
   AdaptiveTarget,
   HttpClientTarget,
+  PolicyTarget,
 } from "../observe/targets.js";
 
 /** Options of {@link instrumentOpenTelemetry}. */

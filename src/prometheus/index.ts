@@ -26,6 +26,7 @@ export type {
   LimiterTarget,
   AdaptiveTarget,
   HttpClientTarget,
+  PolicyTarget,
 } from "../observe/targets.js";
 
 /** Options of {@link instrumentPrometheus}. */
