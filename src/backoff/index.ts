@@ -2,3 +2,4 @@ export { type Backoff, type BackoffSpec, type Jitter, type RetryPhase, applyJitt
 export { constant, type ConstantOptions } from "./constant.js";
 export { exponential, type ExponentialOptions } from "./exponential.js";
 export { fixedThenExponential, type FixedThenExponentialOptions } from "./fixed-then-exponential.js";
+export { backoffFromSpec } from "./spec.js";

@@ -18,6 +18,7 @@ export {
   consecutiveFailures,
   failuresInWindow,
   failureRatio,
+  tripRuleFromSpec,
   type TripRule,
   type TripSpec,
   type TripState,

@@ -150,3 +150,24 @@ export function failureRatio(ratio: number, options: FailureRatioOptions): TripR
     isEmpty: (state, now) => timeTotals(state as TimeWindow, now, slotMs).calls === 0,
   };
 }
+
+/** How each kind of spec rebuilds its rule: one entry per {@link TripSpec} kind, beside the factories that write them. */
+const TRIP_FROM_SPEC: { readonly [K in TripSpec["kind"]]: (spec: Extract<TripSpec, { kind: K }>) => TripRule } = {
+  consecutiveFailures: (s) => consecutiveFailures(s.threshold),
+  failuresInWindow: (s) => failuresInWindow(s.threshold, s.windowMs, { buckets: s.buckets }),
+  failureRatio: (s) => failureRatio(s.ratio, { windowCalls: s.windowCalls, minimumCalls: s.minimumCalls }),
+  failureRatioInTime: (s) => failureRatio(s.ratio, { windowMs: s.windowMs, minimumCalls: s.minimumCalls, buckets: s.buckets }),
+};
+
+/**
+ * Rebuilds a trip rule from its spec: the inverse of {@link TripRule.spec} (also of a spec
+ * read back from JSON, as a `RedisStore` stores it). Validates as the factory does; throws
+ * an {@link InvalidOptionError} for a kind it does not know.
+ */
+export function tripRuleFromSpec(spec: TripSpec): TripRule {
+  const kind = (spec as { kind?: unknown } | null)?.kind;
+  if (typeof kind !== "string" || !Object.hasOwn(TRIP_FROM_SPEC, kind)) {
+    throw new InvalidOptionError("tripRuleFromSpec()", "kind", kind, `one of ${Object.keys(TRIP_FROM_SPEC).join(", ")}`);
+  }
+  return (TRIP_FROM_SPEC[kind as TripSpec["kind"]] as (s: TripSpec) => TripRule)(spec);
+}

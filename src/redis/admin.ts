@@ -9,14 +9,13 @@
  * process would make, published on the same channel: every mirror sees it at once.
  */
 import { randomUUID } from "node:crypto";
-import type { Backoff, BackoffSpec, RetryPhase } from "../backoff/backoff.js";
+import type { BackoffSpec, RetryPhase } from "../backoff/backoff.js";
 import { constant } from "../backoff/constant.js";
-import { exponential } from "../backoff/exponential.js";
-import { fixedThenExponential } from "../backoff/fixed-then-exponential.js";
+import { backoffFromSpec } from "../backoff/spec.js";
 import type { BreakerEvents, BreakerStatus, StateChangeEvent } from "../breaker/circuit-breaker.js";
 import { BreakerDecision, type BreakerRecord, type CircuitState, type Transition } from "../breaker/state.js";
-import { consecutiveFailures, failureRatio, failuresInWindow, type TripRule, type TripSpec } from "../breaker/trip.js";
-import { background } from "../core/clock.js";
+import { consecutiveFailures, tripRuleFromSpec, type TripSpec } from "../breaker/trip.js";
+import { background, systemClock } from "../core/clock.js";
 import { type FailureRecord, InvalidOptionError, ResilienceError } from "../core/errors.js";
 import { attachEach, checkAttach, type Telemetry } from "../core/telemetry.js";
 import { Emitter } from "../core/events.js";
@@ -358,44 +357,6 @@ interface StoredParams {
   readonly maxCalls: number | "inf";
 }
 
-/** The trip rule a stored spec describes, or undefined when it is not one we know. */
-function tripRuleOf(spec: TripSpec): TripRule | undefined {
-  switch (spec.kind) {
-    case "consecutiveFailures":
-      return consecutiveFailures(spec.threshold);
-    case "failuresInWindow":
-      return failuresInWindow(spec.threshold, spec.windowMs, { buckets: spec.buckets });
-    case "failureRatio":
-      return failureRatio(spec.ratio, { windowCalls: spec.windowCalls, minimumCalls: spec.minimumCalls });
-    case "failureRatioInTime":
-      return failureRatio(spec.ratio, { windowMs: spec.windowMs, minimumCalls: spec.minimumCalls, buckets: spec.buckets });
-    default:
-      return undefined;
-  }
-}
-
-/** The recovery schedule a stored spec describes (JSON wrote an infinite `maxMs` as null). */
-function backoffOf(spec: BackoffSpec): Backoff | undefined {
-  const maxMs = (spec as { maxMs?: number | null }).maxMs ?? Infinity;
-  switch (spec.kind) {
-    case "constant":
-      return constant(spec.delayMs, { jitter: spec.jitter });
-    case "exponential":
-      return exponential({ initialMs: spec.initialMs, maxMs, factor: spec.factor, jitter: spec.jitter });
-    case "fixedThenExponential":
-      return fixedThenExponential({
-        intervalMs: spec.intervalMs,
-        fixedAttempts: spec.fixedAttempts,
-        exponentialAttempts: spec.exponentialAttempts,
-        factor: spec.factor,
-        maxMs,
-        jitter: spec.jitter,
-      });
-    default:
-      return undefined;
-  }
-}
-
 /** Reads a JSON value, or undefined when it does not parse or a rebuild throws (a record from another version). */
 function attempt<T>(fn: () => T): T | undefined {
   try {
@@ -409,8 +370,8 @@ function attempt<T>(fn: () => T): T | undefined {
 export function describeRecord(key: string, name: string, paramsJson: string, r: BreakerRecord, now: number): FleetBreakerStatus {
   const params = attempt(() => JSON.parse(paramsJson) as StoredParams);
   const trip = params === undefined ? undefined : attempt(() => JSON.parse(params.trip) as TripSpec);
-  const rule = trip === undefined ? undefined : attempt(() => tripRuleOf(trip));
-  const recovery = params === undefined ? undefined : attempt(() => backoffOf(JSON.parse(params.recovery) as BackoffSpec));
+  const rule = trip === undefined ? undefined : attempt(() => tripRuleFromSpec(trip));
+  const recovery = params === undefined ? undefined : attempt(() => backoffFromSpec(JSON.parse(params.recovery) as BackoffSpec));
   const open = r.state === "open" && !r.isolated && Number.isFinite(r.nextProbeAt);
   const maxCalls = params?.maxCalls === "inf" || params?.maxCalls === undefined ? Infinity : Number(params.maxCalls);
   return {
@@ -611,7 +572,7 @@ export class FleetBreaker {
     this.params = r.params;
     this.record = r.record;
     this.rev = r.rev;
-    this.offset = r.now - Date.now();
+    this.offset = r.now - systemClock.now();
   }
 
   /** The state as last read. */
@@ -641,7 +602,7 @@ export class FleetBreaker {
 
   /** The status in the server's clock, as `BreakerAdmin.list()` gives it. */
   fleetStatus(): FleetBreakerStatus {
-    return describeRecord(this.key, this.name, this.params, this.record, Date.now() + this.offset);
+    return describeRecord(this.key, this.name, this.params, this.record, systemClock.now() + this.offset);
   }
 
   /** Subscribes to an event (only `stateChange` fires here); returns the unsubscribe. */
@@ -677,7 +638,7 @@ export class FleetBreaker {
     this.record = r.record;
     this.rev = r.rev;
     this.params = r.params;
-    this.offset = r.now - Date.now();
+    this.offset = r.now - systemClock.now();
     if (!this.events.has("stateChange")) return;
     const list = transitions ?? (from === r.record.state ? [] : [{ from, to: r.record.state, reason: "read from Redis", at: r.now }]);
     for (const t of list) {
