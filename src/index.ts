@@ -22,6 +22,7 @@ export {
 export { Emitter, type Listener, type ListenerErrorHandler, type TelemetryOrigin } from "./core/events.js";
 export { TelemetryStream, noTelemetry, type Telemetry, type TelemetryEvent, type AttachOptions } from "./core/telemetry.js";
 export type { Policy, Operation, ExecutionContext, ExecuteOptions } from "./core/policy.js";
+export { parseRetryAfter, type HeaderParseOptions } from "./core/headers.js";
 export * from "./backoff/index.js";
 export * from "./breaker/index.js";
 export { MemoryStore, type MemoryStoreOptions } from "./store/memory.js";

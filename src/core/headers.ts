@@ -7,6 +7,8 @@
  * `maxMs` reads as `maxMs`. Nothing here throws on input from the network.
  */
 
+import { systemClock } from "./clock.js";
+
 /**
  * Response headers in any of the shapes an HTTP client hands out: a `fetch` `Headers`
  * (or anything with `get(name)`), a plain record (Node's `IncomingHttpHeaders`, any
@@ -22,7 +24,7 @@ export type HeadersInput =
 
 /** Options shared by the parsers. */
 export interface HeaderParseOptions {
-  /** The local clock's reading (ms since the Unix epoch) for dates and epoch resets. Default `Date.now()`. */
+  /** The local clock's reading (ms since the Unix epoch) for dates and epoch resets. Default `systemClock.now()`. */
   readonly nowMs?: number;
   /** The longest wait or reset a header may ask for (ms); longer ones are capped. Default 86,400,000 (one day). */
   readonly maxMs?: number;
@@ -109,7 +111,7 @@ export function parseRetryAfter(
   const at = parseHttpDate(text);
   if (at === undefined) return undefined;
   const sent = options.dateHeader === undefined ? undefined : parseHttpDate(options.dateHeader.trim());
-  const from = sent ?? options.nowMs ?? Date.now();
+  const from = sent ?? options.nowMs ?? systemClock.now();
   return clampMs(at - from, maxMs);
 }
 
@@ -130,7 +132,7 @@ export function parseHttpDate(text: string): number | undefined {
   else if ((match = RFC850_DATE.exec(text))) {
     // Two-digit years: RFC 9110 says to read one more than 50 years ahead as the past century.
     const yy = Number(match[3]);
-    const thisYear = new Date().getUTCFullYear();
+    const thisYear = new Date(systemClock.now()).getUTCFullYear();
     let year = Math.floor(thisYear / 100) * 100 + yy;
     if (year > thisYear + 50) year -= 100;
     parts = [match[1]!, match[2]!, year, match[4]!, match[5]!, match[6]!];
@@ -348,8 +350,8 @@ function parseX(headers: HeadersInput | undefined | null, options: HeaderParseOp
   if (resetMs === undefined && reset !== undefined) {
     const n = count(reset);
     if (n === undefined) resetMs = durationMs(reset);
-    else if (n >= EPOCH_MS_FROM) resetMs = n - (options.nowMs ?? Date.now());
-    else if (n >= EPOCH_SECONDS_FROM) resetMs = n * 1000 - (options.nowMs ?? Date.now());
+    else if (n >= EPOCH_MS_FROM) resetMs = n - (options.nowMs ?? systemClock.now());
+    else if (n >= EPOCH_SECONDS_FROM) resetMs = n * 1000 - (options.nowMs ?? systemClock.now());
     else resetMs = n * 1000;
   }
   if (limit === undefined && remaining === undefined && resetMs === undefined) return undefined;

@@ -2,7 +2,9 @@ import { describe, expect, it } from "vitest";
 import { constant } from "../../src/backoff/index.js";
 import { ManualClock } from "../../src/core/clock.js";
 import { RateLimitExceededError } from "../../src/core/errors.js";
-import { parseRetryAfter, RetryPolicy, retryAfterOf } from "../../src/retry/index.js";
+import { parseRetryAfter as httpParseRetryAfter } from "../../src/http/index.js";
+import { parseRetryAfter } from "../../src/index.js";
+import { RetryPolicy, retryAfterOf } from "../../src/retry/index.js";
 import { track } from "../policy/settle.js";
 
 /** Runs `policy` over `outcomes` (an error to throw, or a value to return) and reports when each attempt ran. */
@@ -131,9 +133,39 @@ describe("retryAfterOf / parseRetryAfter", () => {
     expect(parseRetryAfter("soon")).toBeUndefined();
     expect(parseRetryAfter("Tomorrow")).toBeUndefined();
     const now = Date.parse("Mon, 23 Nov 2026 10:00:00 GMT");
-    expect(parseRetryAfter("Mon, 23 Nov 2026 10:00:05 GMT", undefined, now)).toBe(5_000);
-    expect(parseRetryAfter("Mon, 23 Nov 2026 09:59:00 GMT", undefined, now)).toBe(0);
-    expect(parseRetryAfter("Monday, 23-Nov-26 10:01:00 GMT", undefined, now)).toBe(60_000);
-    expect(parseRetryAfter("Mon, 23 Nov 2026 10:00:05 GMT", "not a date", now)).toBe(5_000);
+    expect(parseRetryAfter("Mon, 23 Nov 2026 10:00:05 GMT", { nowMs: now })).toBe(5_000);
+    expect(parseRetryAfter("Mon, 23 Nov 2026 09:59:00 GMT", { nowMs: now })).toBe(0);
+    expect(parseRetryAfter("Monday, 23-Nov-26 10:01:00 GMT", { nowMs: now })).toBe(60_000);
+    expect(parseRetryAfter("Mon, 23 Nov 2026 10:00:05 GMT", { dateHeader: "not a date", nowMs: now })).toBe(5_000);
+  });
+
+  it("the root export is the one strict parser of breakwater/http", () => {
+    expect(parseRetryAfter).toBe(httpParseRetryAfter);
+  });
+
+  it("retryAfterOf reads a header strictly (RFC 9110): garbage and non-GMT dates ask for nothing", () => {
+    const withHeader = (value: string, date?: string): unknown => ({
+      response: { headers: new Headers(date === undefined ? { "retry-after": value } : { "retry-after": value, date }) },
+    });
+    for (const garbage of [
+      "soon",
+      "",
+      "-3",
+      "1e3",
+      "0x10",
+      "Infinity",
+      "5 seconds",
+      "2026-11-23T10:00:05Z",
+      "Mon, 23 Nov 2026 10:00:05 +0000",
+    ]) {
+      expect(retryAfterOf(withHeader(garbage))).toBeUndefined();
+    }
+    // A date is measured from the response's own Date header.
+    expect(retryAfterOf(withHeader("Mon, 23 Nov 2026 10:00:05 GMT", "Mon, 23 Nov 2026 10:00:00 GMT"))).toBe(5_000);
+    // Plain records in any letter case, and numbers, as headerValue reads them.
+    expect(retryAfterOf({ headers: { "RETRY-AFTER": "2" } })).toBe(2_000);
+    expect(retryAfterOf({ headers: { "retry-after": 3 } })).toBe(3_000);
+    // Not capped here: RetryPolicy caps at its maxRetryAfterMs.
+    expect(retryAfterOf({ headers: { "retry-after": "172800" } })).toBe(172_800_000);
   });
 });
