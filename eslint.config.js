@@ -17,16 +17,30 @@ export default tseslint.config(
   },
   layerConfig(import.meta.dirname),
   {
+    // One clock rule: src/ reads time only through a Clock (an injected one, or systemClock for wall-clock readings).
     // Process lifetime, one rule in one place (src/core/clock.ts): a timer a caller awaits stays ref'ed, others go through background().
     files: ["src/**/*.ts"],
     ignores: ["src/core/clock.ts"],
     rules: {
+      "no-restricted-properties": [
+        "error",
+        { object: "Date", property: "now", message: "Read time through a Clock (the injected clock, or systemClock.now())." },
+        { object: "performance", property: "now", message: "Read time through a Clock (the injected clock, or systemClock.now())." },
+      ],
       "no-restricted-syntax": [
         "error",
         { selector: "ExportDefaultDeclaration", message: "Use named exports." },
         {
           selector: "CallExpression[callee.property.name='unref']",
           message: "A timer nobody awaits: wrap it in background() from core/clock.ts. A timer a caller awaits stays ref'ed.",
+        },
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: "Read time through a Clock: new Date(systemClock.now()), or the injected clock.",
+        },
+        {
+          selector: "CallExpression[callee.name='Date'][arguments.length=0]",
+          message: "Read time through a Clock: new Date(systemClock.now()).toString(), or the injected clock.",
         },
       ],
     },

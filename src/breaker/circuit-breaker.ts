@@ -1,6 +1,6 @@
 import { constant } from "../backoff/constant.js";
 import type { Backoff, RetryPhase } from "../backoff/backoff.js";
-import { type Clock, systemClock } from "../core/clock.js";
+import type { Clock } from "../core/clock.js";
 import {
   CircuitOpenError,
   describe,
@@ -12,7 +12,7 @@ import {
 import { checkAttach, type Telemetry, telemetryOption } from "../core/telemetry.js";
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import { type ExecuteOptions, type Operation, type Policy, toContext } from "../core/policy.js";
-import { checkKeys, func, integer, nonEmptyString, nonNegative, nonNegativeOrInfinity, orDefault } from "../core/validate.js";
+import { checkKeys, clockOption, func, integer, nonEmptyString, nonNegative, nonNegativeOrInfinity, orDefault } from "../core/validate.js";
 import { MemoryStore } from "../store/memory.js";
 import { type BoundState, isPromiseLike, type Store } from "../store/store.js";
 import {
@@ -258,10 +258,7 @@ export class CircuitBreaker implements Policy {
     this.store = options.store ?? new MemoryStore({ sweepIntervalMs: 0 });
     if (typeof this.store.apply !== "function") throw new InvalidOptionError(WHERE, "store", options.store, "a Store");
     this.key = nonEmptyString(WHERE, "key", orDefault(options.key, `breaker:${this.name}`));
-    this.clock = options.clock ?? systemClock;
-    if (typeof this.clock.now !== "function" || typeof this.clock.sleep !== "function") {
-      throw new InvalidOptionError(WHERE, "clock", this.clock, "a Clock with now() and sleep()");
-    }
+    this.clock = clockOption(WHERE, options.clock);
     this.random = options.random === undefined ? Math.random : func(WHERE, "random", options.random);
     this.log = new History(integer(WHERE, "historySize", orDefault(options.historySize, 0), 0));
     this.successNeedsTime = trip.timeBased || this.log.size > 0;

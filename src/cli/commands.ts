@@ -3,6 +3,7 @@
  * stop signal), so the entry point stays a few lines.
  */
 import { runDashboard } from "../dashboard/index.js";
+import { systemClock } from "../core/clock.js";
 import { describe, InvalidOptionError } from "../core/errors.js";
 import { BreakerAdmin, BreakerNotFoundError, type FleetBreakers } from "../redis/admin.js";
 import { type Command, parseArgs, type RedisTarget, UsageError, usage } from "./args.js";
@@ -60,7 +61,7 @@ async function run(command: Command, io: CliIo): Promise<number> {
     case "status":
       return withAdmin(command, io, async (admin) => {
         const breakers = await admin.list();
-        const serverTime = breakers[0]?.serverTime ?? Date.now();
+        const serverTime = breakers[0]?.serverTime ?? systemClock.now();
         if (command.json) io.stdout.write(toJson({ namespace: command.namespace, serverTime, breakers }));
         else io.stdout.write(statusText(breakers, command, serverTime));
         return 0;
@@ -103,8 +104,8 @@ async function dashboard(command: Extract<Command, { kind: "dashboard" }>, io: C
   // At most one line every 10 s, not one per reconnect attempt or refresh.
   let lastReported = -Infinity;
   const problem = (error: unknown, operation: string): void => {
-    if (Date.now() - lastReported < 10_000) return;
-    lastReported = Date.now();
+    if (systemClock.now() - lastReported < 10_000) return;
+    lastReported = systemClock.now();
     io.stderr.write(`breakwater dashboard: Redis ${operation} failed (${describe(error)}); showing the last state read, retrying\n`);
   };
   const connection: CliConnection = await connectRedis(command.redis, {

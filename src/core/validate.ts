@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from "./clock.js";
 import { InvalidOptionError } from "./errors.js";
 
 /**
@@ -96,4 +97,40 @@ export function nonEmptyString(where: string, option: string, value: unknown): s
 /** `value` when defined, else `fallback`: a readable default for optional options. */
 export function orDefault<T>(value: T | undefined, fallback: T): T {
   return value === undefined ? fallback : value;
+}
+
+/**
+ * A `clock` option: `systemClock` when absent, else an object with `now()` (and, unless
+ * `needsSleep` is false, `sleep(ms, signal)`). The one check of every policy's and store's
+ * clock.
+ */
+export function clockOption(where: string, value: unknown, needsSleep = true): Clock {
+  if (value === undefined) return systemClock;
+  const clock = value as Partial<Clock> | null;
+  if (typeof clock !== "object" || clock === null || typeof clock.now !== "function" || (needsSleep && typeof clock.sleep !== "function")) {
+    throw new InvalidOptionError(where, "clock", value, needsSleep ? "a Clock with now() and sleep()" : "a Clock with now()");
+  }
+  return value as Clock;
+}
+
+/** The status every back-off list holds: 429 Too Many Requests. */
+export const TOO_MANY_REQUESTS = 429;
+
+/**
+ * A `backoffStatuses` option, by the one rule every owner follows: an array of integer
+ * HTTP statuses from 400 to 599 (a success or a redirect is never a back-off). 429 is
+ * always a back-off status and is added when missing. Returned deduplicated, sorted and
+ * frozen. An entry that is not such a status is named by its index (`backoffStatuses[1]`).
+ */
+export function backoffStatuses(where: string, value: unknown, option = "backoffStatuses"): readonly number[] {
+  if (!Array.isArray(value)) throw new InvalidOptionError(where, option, value, "an array of integer HTTP statuses from 400 to 599");
+  const list: readonly unknown[] = value;
+  const result = new Set<number>([TOO_MANY_REQUESTS]);
+  list.forEach((status, i) => {
+    if (typeof status !== "number" || !Number.isInteger(status) || status < 400 || status > 599) {
+      throw new InvalidOptionError(where, `${option}[${i}]`, status, "an integer HTTP status from 400 to 599");
+    }
+    result.add(status);
+  });
+  return Object.freeze([...result].sort((a, b) => a - b));
 }

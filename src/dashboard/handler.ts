@@ -6,8 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { background, type Clock } from "../core/clock.js";
 import { InvalidOptionError } from "../core/errors.js";
-import { checkKeys, integer, nonEmptyString, orDefault } from "../core/validate.js";
-import { clockOption } from "../policy/clock-option.js";
+import { checkKeys, clockOption, integer, nonEmptyString, orDefault } from "../core/validate.js";
 import { renderPage } from "./page.js";
 import { type DashboardSnapshot, type DashboardSource, Sources, viewOf } from "./snapshot.js";
 

@@ -28,7 +28,7 @@
  * @packageDocumentation
  */
 import { InvalidOptionError } from "../core/errors.js";
-import { checkKeys, integer, nonEmptyString, nonNegative, positive } from "../core/validate.js";
+import { backoffStatuses, checkKeys, integer, nonEmptyString, nonNegative, positive } from "../core/validate.js";
 import { UnknownApiRateConfigError } from "./errors.js";
 import type { RateConfig } from "./rate-config.js";
 
@@ -323,8 +323,8 @@ export function apiRateConfig(name: string): ApiRateConfig {
  * Every field is validated before anything is stored, with {@link InvalidOptionError}
  * naming the option, the value and what is allowed: `ratePerSec` a finite number > 0;
  * `burst` an integer ≥ 1; `minRatePerSec` finite > 0 and ≤ `ratePerSec`; `maxRatePerSec`
- * finite and ≥ `ratePerSec`; `backoffStatuses` integers from 100 to 599 including 429
- * (duplicates dropped, sorted); `cooldownMultiplier` finite ≥ 0; `maxRetriesOnBackoff` an
+ * finite and ≥ `ratePerSec`; `backoffStatuses` integers from 400 to 599, 429 always
+ * included (added when missing; duplicates dropped, sorted); `cooldownMultiplier` finite ≥ 0; `maxRetriesOnBackoff` an
  * integer ≥ 0; `source` and `notes` non-empty strings; unknown keys are rejected. `name`:
  * letters, digits, `.`, `_`, `-`, starting with a letter or digit; stored lower-case.
  *
@@ -379,7 +379,7 @@ function normalize(where: string, config: unknown): ApiRateConfig {
     if (max < ratePerSec) throw new InvalidOptionError(where, "maxRatePerSec", max, `a finite number >= ratePerSec (${ratePerSec})`);
     out.maxRatePerSec = max;
   }
-  if (input.backoffStatuses !== undefined) out.backoffStatuses = statuses(where, input.backoffStatuses);
+  if (input.backoffStatuses !== undefined) out.backoffStatuses = backoffStatuses(where, input.backoffStatuses);
   if (input.cooldownMultiplier !== undefined) {
     out.cooldownMultiplier = nonNegative(where, "cooldownMultiplier", input.cooldownMultiplier);
   }
@@ -389,25 +389,6 @@ function normalize(where: string, config: unknown): ApiRateConfig {
   const source = input.source === undefined ? DEFAULT_SOURCE : nonEmptyString(where, "source", input.source);
   if (input.notes !== undefined) out.notes = nonEmptyString(where, "notes", input.notes);
   return Object.freeze({ ...out, source });
-}
-
-/** Integer HTTP statuses from 100 to 599 that include 429; returned deduplicated, sorted and frozen. */
-function statuses(where: string, value: unknown): readonly number[] {
-  if (!Array.isArray(value)) {
-    throw new InvalidOptionError(where, "backoffStatuses", value, "an array of integer HTTP statuses (100-599) that includes 429");
-  }
-  const list: readonly unknown[] = value;
-  const result = new Set<number>();
-  list.forEach((status, i) => {
-    if (typeof status !== "number" || !Number.isInteger(status) || status < 100 || status > 599) {
-      throw new InvalidOptionError(where, `backoffStatuses[${i}]`, status, "an integer HTTP status from 100 to 599");
-    }
-    result.add(status);
-  });
-  if (!result.has(429)) {
-    throw new InvalidOptionError(where, "backoffStatuses", value, "an array of integer HTTP statuses (100-599) that includes 429");
-  }
-  return Object.freeze([...result].sort((a, b) => a - b));
 }
 
 /** A frozen copy of a stored config, so no caller shares an object with the registry. */

@@ -1,6 +1,5 @@
 import { InvalidOptionError } from "../core/errors.js";
-import { checkKeys, integer, nonNegative, positive } from "../core/validate.js";
-import { checkStatuses } from "../limit/adaptive.js";
+import { backoffStatuses, checkKeys, integer, nonNegative, positive } from "../core/validate.js";
 import type { RateConfig } from "./rate-config.js";
 
 /** A {@link RateConfig} with every field filled in. */
@@ -51,7 +50,7 @@ const KEYS = [
  * | `burst` | 1 (strict pacing) |
  * | `minRatePerSec` | `ratePerSec / 20`, at least 0.1 (and at most `ratePerSec`) |
  * | `maxRatePerSec` | `2 * ratePerSec` (the limiter probes up to twice the documented rate) |
- * | `backoffStatuses` | `[429, 503]`; 429 is always added |
+ * | `backoffStatuses` | `[429, 503]`; statuses from 400 to 599, 429 always included (added when missing) |
  * | `cooldownMultiplier` | 2 (two pacing intervals after a back-off without `Retry-After`) |
  * | `maxRetriesOnBackoff` | 3 |
  *
@@ -67,13 +66,12 @@ export function resolveRateConfig(config?: RateConfig): ResolvedRateConfig {
     throw new InvalidOptionError(WHERE, "minRatePerSec", minRatePerSec, `a number <= ratePerSec (${ratePerSec})`);
   if (maxRatePerSec < ratePerSec)
     throw new InvalidOptionError(WHERE, "maxRatePerSec", maxRatePerSec, `a number >= ratePerSec (${ratePerSec})`);
-  const statuses = checkStatuses(WHERE, "backoffStatuses", config.backoffStatuses ?? DEFAULT_RATE_CONFIG.backoffStatuses);
   return Object.freeze({
     ratePerSec,
     burst: integer(WHERE, "burst", config.burst ?? 1),
     minRatePerSec,
     maxRatePerSec,
-    backoffStatuses: statuses.includes(429) ? statuses : Object.freeze([429, ...statuses]),
+    backoffStatuses: backoffStatuses(WHERE, config.backoffStatuses ?? DEFAULT_RATE_CONFIG.backoffStatuses),
     cooldownMultiplier: nonNegative(WHERE, "cooldownMultiplier", config.cooldownMultiplier ?? 2),
     maxRetriesOnBackoff: integer(WHERE, "maxRetriesOnBackoff", config.maxRetriesOnBackoff ?? 3, 0),
   });

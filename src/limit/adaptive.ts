@@ -3,7 +3,16 @@ import { type Clock, systemClock } from "../core/clock.js";
 import { InvalidOptionError, RateLimitExceededError, ResilienceError } from "../core/errors.js";
 import { type AttachOptions, checkAttach, type Telemetry, telemetryOption } from "../core/telemetry.js";
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
-import { checkKeys, integer, nonEmptyString, nonNegativeOrInfinity, orDefault, positive } from "../core/validate.js";
+import {
+  backoffStatuses,
+  checkKeys,
+  clockOption,
+  integer,
+  nonEmptyString,
+  nonNegativeOrInfinity,
+  orDefault,
+  positive,
+} from "../core/validate.js";
 import { type HeadersInput, headerValue, parseBackoffHints, type RateLimitInfo } from "../core/headers.js";
 import { MemoryStore } from "../store/memory.js";
 import { isPromiseLike, type Store } from "../store/store.js";
@@ -35,7 +44,7 @@ export interface AdaptiveRateLimiterOptions {
   readonly cooldownMultiplier?: number;
   /** The longest cooldown, whatever `Retry-After` asks (ms). Default 60,000. */
   readonly maxCooldownMs?: number;
-  /** Statuses that {@link AdaptiveRateLimiter.record} treats as back-off signals. Default `[429, 503]`. */
+  /** Statuses that {@link AdaptiveRateLimiter.record} treats as back-off signals: from 400 to 599, 429 always included (added when missing). Default `[429, 503]`. */
   readonly backoffStatuses?: readonly number[];
   /** The cut when a back-off arrives while holding (the limit fell), in (0, 1). Default 0.7. */
   readonly decrease?: number;
@@ -277,21 +286,13 @@ export class AdaptiveRateLimiter {
       maxCooldownMs: nonNegativeFinite("maxCooldownMs", orDefault(options.maxCooldownMs, 60_000)),
       forgetAfterMs: positive(WHERE, "forgetAfterMs", orDefault(options.forgetAfterMs, 600_000)),
     });
-    this.backoffStatuses = checkStatuses(WHERE, "backoffStatuses", orDefault(options.backoffStatuses, [429, 503]));
+    this.backoffStatuses = backoffStatuses(WHERE, orDefault(options.backoffStatuses, [429, 503]));
     this.defaultMaxWaitMs = nonNegativeOrInfinity(WHERE, "maxWaitMs", orDefault(options.maxWaitMs, Number.POSITIVE_INFINITY));
     this.store = options.store ?? new MemoryStore({ sweepIntervalMs: 0 });
     if (typeof this.store !== "object" || this.store === null || typeof this.store.apply !== "function") {
       throw new InvalidOptionError(WHERE, "store", options.store, "a Store");
     }
-    this.clock = options.clock ?? systemClock;
-    if (
-      typeof this.clock !== "object" ||
-      this.clock === null ||
-      typeof this.clock.now !== "function" ||
-      typeof this.clock.sleep !== "function"
-    ) {
-      throw new InvalidOptionError(WHERE, "clock", options.clock, "a Clock with now() and sleep()");
-    }
+    this.clock = clockOption(WHERE, options.clock);
     if (options.onListenerError !== undefined && typeof options.onListenerError !== "function") {
       throw new InvalidOptionError(WHERE, "onListenerError", options.onListenerError, "a function");
     }
@@ -399,7 +400,7 @@ export class AdaptiveRateLimiter {
       throw new InvalidOptionError(`${WHERE}.onBackoff`, "retryAfterMs", retryAfterMs, "a number >= 0");
     }
     const epoch = this.settle(signal.permit);
-    const hints = signal.headers ? parseBackoffHints(signal.headers, { nowMs: Date.now() }) : {};
+    const hints = signal.headers ? parseBackoffHints(signal.headers, { nowMs: systemClock.now() }) : {};
     retryAfterMs ??= hints.retryAfterMs;
     const quota = hints.rateLimit ? toQuota(hints.rateLimit) : null;
     this.applyFeedback({ type: "backoff", epoch, status, retryAfterMs: retryAfterMs ?? -1, quota }, retryAfterMs);
@@ -621,7 +622,7 @@ export class AdaptiveRateLimiter {
       headerValue(headers, "x-ratelimit-remaining") === undefined
     )
       return null;
-    const info = parseBackoffHints(headers, { nowMs: Date.now() }).rateLimit;
+    const info = parseBackoffHints(headers, { nowMs: systemClock.now() }).rateLimit;
     return info ? toQuota(info) : null;
   }
 
@@ -697,14 +698,6 @@ function nonNegativeFinite(option: string, value: unknown): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0)
     throw new InvalidOptionError(WHERE, option, value, "a finite number >= 0");
   return value;
-}
-
-/** Validates a list of HTTP statuses (integers from 400 to 599). */
-export function checkStatuses(where: string, option: string, value: unknown): readonly number[] {
-  if (!Array.isArray(value) || value.some((s) => typeof s !== "number" || !Number.isInteger(s) || s < 400 || s > 599)) {
-    throw new InvalidOptionError(where, option, value, "an array of HTTP error statuses (integers from 400 to 599)");
-  }
-  return Object.freeze([...(value as number[])]);
 }
 
 function noop(): void {}

@@ -1,10 +1,10 @@
 import { abortReason } from "../core/abort.js";
-import { type Clock, systemClock } from "../core/clock.js";
+import type { Clock } from "../core/clock.js";
 import { InvalidOptionError, RateLimitExceededError, ResilienceError } from "../core/errors.js";
 import { type AttachOptions, checkAttach, type Telemetry, telemetryOption } from "../core/telemetry.js";
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import { type Operation, toContext } from "../core/policy.js";
-import { nonEmptyString, nonNegativeOrInfinity, orDefault } from "../core/validate.js";
+import { clockOption, nonEmptyString, nonNegativeOrInfinity, orDefault } from "../core/validate.js";
 import { MemoryStore } from "../store/memory.js";
 import { isPromiseLike, type Store } from "../store/store.js";
 import type { LimitDecision, LimitInput } from "./decision.js";
@@ -84,10 +84,7 @@ export class BaseRateLimiter<S> implements RateLimiter {
     this.limit = decision.limit;
     this.policy = decision.policy;
     this.params = decision.params;
-    this.clock = options.clock ?? systemClock;
-    if (typeof this.clock.now !== "function" || typeof this.clock.sleep !== "function") {
-      throw new InvalidOptionError(where, "clock", this.clock, "a Clock with now() and sleep()");
-    }
+    this.clock = clockOption(where, options.clock);
     this.ownsStore = options.store === undefined;
     this.store = options.store ?? new MemoryStore({ clock: this.clock });
     if (typeof this.store !== "object" || this.store === null || typeof this.store.apply !== "function") {

@@ -4,8 +4,7 @@ import { InvalidOptionError, TimeoutError } from "../core/errors.js";
 import { type AttachOptions, checkAttach, type Telemetry, telemetryOption } from "../core/telemetry.js";
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import type { ExecuteOptions, ExecutionContext, Operation, Policy } from "../core/policy.js";
-import { checkKeys, nonEmptyString, nonNegativeOrInfinity, oneOf, orDefault, positive } from "../core/validate.js";
-import { clockOption } from "./clock-option.js";
+import { checkKeys, clockOption, nonEmptyString, nonNegativeOrInfinity, oneOf, orDefault, positive } from "../core/validate.js";
 import { isPromiseLike } from "../store/store.js";
 
 /** How a timeout treats a callee that runs past the limit. */

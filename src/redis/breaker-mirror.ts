@@ -1,6 +1,6 @@
 import type { BreakerMirror } from "../breaker/circuit-breaker.js";
 import type { BreakerDecision, BreakerInput, BreakerOutput, BreakerRecord, Permit, Transition } from "../breaker/state.js";
-import type { Clock } from "../core/clock.js";
+import { type Clock, systemClock } from "../core/clock.js";
 import { type BatchEntry, type BreakerReply, decodeBreakerReply, fromEntry, toEntry } from "./codec.js";
 import { STALE_REPLY } from "./scripts/limit-lib.js";
 
@@ -213,7 +213,7 @@ export class RedisBreakerMirror implements BreakerMirror {
   private fallback(batch: BatchEntry[], waiters: Waiter[]): void {
     const permits: Permit[] = [];
     const mode = this.host.mode;
-    const now = (this.clock?.now() ?? Date.now()) + this.offset;
+    const now = (this.clock?.now() ?? systemClock.now()) + this.offset;
     if (mode === "local") {
       const transitions: Transition[] = [];
       for (const entry of batch) {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { BreakerDecision, type BreakerInput, type BreakerOutput } from "../breaker/state.js";
-import { background } from "../core/clock.js";
+import { background, systemClock } from "../core/clock.js";
 import { InvalidOptionError, ResilienceError } from "../core/errors.js";
 import { Emitter } from "../core/events.js";
 import { checkKeys, integer, nonEmptyString, oneOf, orDefault, positive } from "../core/validate.js";
@@ -217,7 +217,7 @@ export class RedisStore implements Store {
       warn: (error, operation) => this.report(error, operation),
       deadline: () => this.deadline(),
       serverNow: (now) => {
-        if (Number.isFinite(now)) this.serverOffset = now - Date.now();
+        if (Number.isFinite(now)) this.serverOffset = now - systemClock.now();
       },
     };
   }
@@ -349,13 +349,13 @@ export class RedisStore implements Store {
    * server's clock; the estimate errs early by at most a round trip.
    */
   private deadline(): string {
-    return this.serverOffset === undefined ? "0" : String(Math.ceil(Date.now() + this.serverOffset + this.commandTimeoutMs));
+    return this.serverOffset === undefined ? "0" : String(Math.ceil(systemClock.now() + this.serverOffset + this.commandTimeoutMs));
   }
 
   /** Learns the server's clock offset from a reply whose last element is the server's now. */
   private learnOffset(reply: unknown): void {
     const serverNow = Array.isArray(reply) ? Number(reply[reply.length - 1]) : NaN;
-    if (Number.isFinite(serverNow)) this.serverOffset = serverNow - Date.now();
+    if (Number.isFinite(serverNow)) this.serverOffset = serverNow - systemClock.now();
   }
 
   private async readTwin<S>(decision: Decision<S, unknown, unknown>, key: string): Promise<S | undefined> {
@@ -388,7 +388,7 @@ export class RedisStore implements Store {
           throw new RedisTimeoutError("breaker", this.commandTimeoutMs);
         }
         const reply = decodeBreakerReply(raw);
-        this.serverOffset = reply.now - Date.now();
+        this.serverOffset = reply.now - systemClock.now();
         const mirror = this.mirrors.get(this.redisKey(key));
         if (mirror !== undefined) mirror.receive({ ...reply, origin: this.origin });
         return singleOutput(input, reply);
@@ -486,7 +486,7 @@ export class RedisStore implements Store {
     this.report(error, operation);
     if (isServerReply(error) || !this.healthy || this.closed) return;
     this.healthy = false;
-    this.downSince = Date.now();
+    this.downSince = systemClock.now();
     this.warn({ namespace: this.namespace, operation, error: String(error), fallback: this.mode }, "Redis unreachable; policies fall back");
     this.events.emit("unavailable", { error, fallback: this.mode });
     this.probeTimer = background(setInterval(() => this.probe(), this.retryIntervalMs));
@@ -502,7 +502,7 @@ export class RedisStore implements Store {
         this.healthy = true;
         if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
         this.probeTimer = undefined;
-        const downMs = Date.now() - this.downSince;
+        const downMs = systemClock.now() - this.downSince;
         this.warn({ namespace: this.namespace, downMs }, "Redis reachable again; resynchronising");
         this.events.emit("available", { downMs });
         this.subscribe();

@@ -5,8 +5,7 @@ import type { Clock } from "../core/clock.js";
 import { InvalidOptionError } from "../core/errors.js";
 import type { ListenerErrorHandler } from "../core/events.js";
 import { type Telemetry, telemetryOption } from "../core/telemetry.js";
-import { checkKeys, func, integer, nonEmptyString, nonNegativeOrInfinity, orDefault } from "../core/validate.js";
-import { clockOption } from "../policy/clock-option.js";
+import { checkKeys, clockOption, func, integer, nonEmptyString, nonNegativeOrInfinity, orDefault } from "../core/validate.js";
 
 /** What `onRetry` and the `retry` event receive, before each wait. */
 export interface RetryEvent {

@@ -1,6 +1,5 @@
-import { background, type Clock, systemClock } from "../core/clock.js";
-import { InvalidOptionError } from "../core/errors.js";
-import { checkKeys, integer, nonNegative, orDefault } from "../core/validate.js";
+import { background, type Clock } from "../core/clock.js";
+import { checkKeys, clockOption, integer, nonNegative, orDefault } from "../core/validate.js";
 import type { BoundState, Decision, Store } from "./store.js";
 
 /** Options of {@link MemoryStore}. */
@@ -82,8 +81,7 @@ export class MemoryStore implements Store {
     const maxKeys = integer(WHERE, "maxKeys", orDefault(options.maxKeys, 100_000));
     this.generation = Math.max(1, maxKeys >> 1);
     this.keepsOld = maxKeys > 1;
-    this.clock = options.clock ?? systemClock;
-    if (typeof this.clock.now !== "function") throw new InvalidOptionError(WHERE, "clock", this.clock, "a Clock with now()");
+    this.clock = clockOption(WHERE, options.clock, false);
     const sweepMs = nonNegative(WHERE, "sweepIntervalMs", orDefault(options.sweepIntervalMs, 30_000));
     if (sweepMs > 0) {
       this.sweepTimer = background(setInterval(() => this.sweep(this.clock.now()), sweepMs));

@@ -22,14 +22,14 @@ const anyRule: fc.Arbitrary<TripRule> = fc.oneof(
     .map((o) => failuresInWindow(o.threshold, o.windowMs, { buckets: o.buckets })),
   fc
     .record({
-      ratio: fc.double({ min: 0, max: 1, noNaN: true }),
+      ratio: fc.integer({ min: 1, max: 100 }).map((n) => n / 100),
       windowCalls: fc.integer({ min: 1, max: 20 }),
       fraction: fc.double({ min: 0, max: 1, noNaN: true }),
     })
     .map((o) => failureRatio(o.ratio, { windowCalls: o.windowCalls, minimumCalls: Math.max(1, Math.floor(o.fraction * o.windowCalls)) })),
   fc
     .record({
-      ratio: fc.double({ min: 0, max: 1, noNaN: true }),
+      ratio: fc.integer({ min: 1, max: 100 }).map((n) => n / 100),
       windowMs: fc.integer({ min: 1, max: 60_000 }),
       minimumCalls: fc.integer({ min: 1, max: 20 }),
       buckets: fc.integer({ min: 1, max: 20 }),

@@ -212,11 +212,16 @@ describe("registerApiRateConfig", () => {
       burst: 1,
       minRatePerSec: 2,
       maxRatePerSec: 2,
-      backoffStatuses: [100, 429, 599],
+      backoffStatuses: [400, 429, 599],
       cooldownMultiplier: 0,
       maxRetriesOnBackoff: 0,
     });
     expect(config).toMatchObject({ burst: 1, minRatePerSec: 2, maxRatePerSec: 2, cooldownMultiplier: 0, maxRetriesOnBackoff: 0 });
+  });
+
+  it("adds 429 when the list leaves it out (429 is always a back-off status)", () => {
+    expect(registerApiRateConfig(freshName(), { ratePerSec: 1, backoffStatuses: [] }).backoffStatuses).toEqual([429]);
+    expect(registerApiRateConfig(freshName(), { ratePerSec: 1, backoffStatuses: [503] }).backoffStatuses).toEqual([429, 503]);
   });
 
   it("drops duplicate statuses and sorts them", () => {
@@ -282,13 +287,18 @@ describe("registerApiRateConfig", () => {
       ["maxRatePerSec negative", { ...ok, maxRatePerSec: -1 }, "maxRatePerSec", "a finite number > 0"],
       ["maxRatePerSec Infinity", { ...ok, maxRatePerSec: Number.POSITIVE_INFINITY }, "maxRatePerSec", "a finite number > 0"],
       ["maxRatePerSec below ratePerSec", { ...ok, maxRatePerSec: 2 }, "maxRatePerSec", ">= ratePerSec (3)"],
-      ["backoffStatuses not an array", { ...ok, backoffStatuses: "429" }, "backoffStatuses", "includes 429"],
-      ["backoffStatuses empty", { ...ok, backoffStatuses: [] }, "backoffStatuses", "includes 429"],
-      ["backoffStatuses without 429", { ...ok, backoffStatuses: [503] }, "backoffStatuses", "includes 429"],
-      ["a status below 100", { ...ok, backoffStatuses: [429, 99] }, "backoffStatuses[1]", "from 100 to 599"],
-      ["a status above 599", { ...ok, backoffStatuses: [600, 429] }, "backoffStatuses[0]", "from 100 to 599"],
-      ["a fractional status", { ...ok, backoffStatuses: [429, 503.5] }, "backoffStatuses[1]", "from 100 to 599"],
-      ["a status as a string", { ...ok, backoffStatuses: [429, "503"] }, "backoffStatuses[1]", "from 100 to 599"],
+      [
+        "backoffStatuses not an array",
+        { ...ok, backoffStatuses: "429" },
+        "backoffStatuses",
+        "an array of integer HTTP statuses from 400 to 599",
+      ],
+      ["a status below 100", { ...ok, backoffStatuses: [429, 99] }, "backoffStatuses[1]", "from 400 to 599"],
+      ["a status below 400", { ...ok, backoffStatuses: [429, 399] }, "backoffStatuses[1]", "from 400 to 599"],
+      ["a success status", { ...ok, backoffStatuses: [200, 429] }, "backoffStatuses[0]", "from 400 to 599"],
+      ["a status above 599", { ...ok, backoffStatuses: [600, 429] }, "backoffStatuses[0]", "from 400 to 599"],
+      ["a fractional status", { ...ok, backoffStatuses: [429, 503.5] }, "backoffStatuses[1]", "from 400 to 599"],
+      ["a status as a string", { ...ok, backoffStatuses: [429, "503"] }, "backoffStatuses[1]", "from 400 to 599"],
       ["cooldownMultiplier negative", { ...ok, cooldownMultiplier: -1 }, "cooldownMultiplier", "a finite number >= 0"],
       ["cooldownMultiplier NaN", { ...ok, cooldownMultiplier: Number.NaN }, "cooldownMultiplier", "a finite number >= 0"],
       [

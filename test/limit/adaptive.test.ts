@@ -774,9 +774,7 @@ describe("AdaptiveRateLimiter: options", () => {
     ["cooldownMultiplier", Number.POSITIVE_INFINITY],
     ["maxCooldownMs", -1],
     ["maxCooldownMs", Number.NaN],
-    ["backoffStatuses", [200]],
     ["backoffStatuses", "429"],
-    ["backoffStatuses", [429.5]],
     ["decrease", 0],
     ["decrease", 1],
     ["headroom", 1],
@@ -803,6 +801,13 @@ describe("AdaptiveRateLimiter: options", () => {
     expect(error).toBeInstanceOf(InvalidOptionError);
     expect(error).toMatchObject({ option });
     expect((error as Error).message).toContain(`"${option}"`);
+  });
+
+  it.each([[[200]], [[429.5]], [[429, 600]], [[399, 429]]])("backoffStatuses = %o throws InvalidOptionError naming the entry", (value) => {
+    const index = value.findIndex((s) => !(Number.isInteger(s) && s >= 400 && s <= 599));
+    expect(() => new AdaptiveRateLimiter({ backoffStatuses: value })).toThrow(
+      expect.objectContaining({ name: "InvalidOptionError", option: `backoffStatuses[${index}]`, value: value[index] }),
+    );
   });
 
   it("rejects a range with maxRatePerSec below minRatePerSec", () => {
