@@ -5,6 +5,7 @@ import { type AttachOptions, checkAttach, type Telemetry, telemetryOption } from
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import { type Operation, toContext } from "../core/policy.js";
 import { clockOption, nonEmptyString, nonNegativeOrInfinity, orDefault } from "../core/validate.js";
+import { WaitQueue } from "../policy/wait-queue.js";
 import { MemoryStore } from "../store/memory.js";
 import { isPromiseLike, type Store } from "../store/store.js";
 import type { LimitDecision, LimitInput } from "./decision.js";
@@ -16,7 +17,6 @@ import {
   type RateLimiter,
   type RateLimiterEvents,
 } from "./limiter.js";
-import { WaitQueue, Waiter } from "./waiters.js";
 
 /** The options every limiter takes besides its algorithm's own. Every one is optional. */
 export interface RateLimiterOptions {
@@ -68,7 +68,7 @@ export class BaseRateLimiter<S> implements RateLimiter {
   private readonly synchronous: boolean;
   /** Reused for every call on a synchronous store, which reads it before returning. */
   private readonly input: LimitInput = { cost: 1, peek: false };
-  private readonly queues = new Map<string, WaitQueue<RateLimitDecision>>();
+  private readonly queues = new Map<string, KeyQueue>();
   private lastKey = "";
   private lastStoreKey = "";
 
@@ -220,10 +220,7 @@ export class BaseRateLimiter<S> implements RateLimiter {
    */
   async close(): Promise<void> {
     const closed = new ResilienceError(`Rate limiter "${this.name}" was closed`);
-    for (const queue of this.queues.values()) {
-      for (const waiter of queue.drain()) waiter.reject(closed);
-      queue.wake?.abort();
-    }
+    for (const queue of this.queues.values()) queue.drain(closed);
     this.queues.clear();
     if (this.ownsStore) await this.store.close();
   }
@@ -275,7 +272,7 @@ export class BaseRateLimiter<S> implements RateLimiter {
 
   /** `tryAcquire` while `acquire` calls wait on the key: they go first, so this is refused. */
   private behindQueue(key: string, cost: number): Promise<RateLimitDecision> {
-    const queued = (this.queues.get(key) as WaitQueue<RateLimitDecision>).queuedCost;
+    const queued = (this.queues.get(key) as KeyQueue).queuedCost;
     const refused = (d: RateLimitDecision): RateLimitDecision =>
       this.report(
         key,
@@ -314,29 +311,16 @@ export class BaseRateLimiter<S> implements RateLimiter {
     cost: number,
     maxWaitMs: number,
     signal: AbortSignal | undefined,
-    existing: WaitQueue<RateLimitDecision> | undefined,
+    existing: KeyQueue | undefined,
     firstDelayMs: number,
   ): Promise<RateLimitDecision> {
-    const queue = existing ?? new WaitQueue<RateLimitDecision>(key);
-    const now = this.clock.now();
-    return new Promise<RateLimitDecision>((resolve, reject) => {
-      const waiter = new Waiter<RateLimitDecision>(cost, now + maxWaitMs, now, resolve, reject);
-      queue.push(waiter);
-      if (signal !== undefined) {
-        const onAbort = (): void => {
-          const wasHead = queue.first() === waiter;
-          if (!queue.remove(waiter)) return;
-          reject(abortReason(signal));
-          if (wasHead) queue.wake?.abort();
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-        waiter.detach = () => signal.removeEventListener("abort", onAbort);
-      }
-      if (existing === undefined) {
-        this.queues.set(key, queue);
-        void this.pump(queue, firstDelayMs);
-      }
-    });
+    const queue = existing ?? new KeyQueue(key);
+    const waited = queue.enqueue({ cost, now: this.clock.now(), maxWaitMs, signal });
+    if (existing === undefined) {
+      this.queues.set(key, queue);
+      void this.pump(queue, firstDelayMs);
+    }
+    return waited;
   }
 
   /**
@@ -344,11 +328,12 @@ export class BaseRateLimiter<S> implements RateLimiter {
    * (rejecting at once every waiter that cannot be admitted before its deadline), and ends
    * when the queue is empty. One sleep per waiting key; an abort of the head wakes it.
    */
-  private async pump(queue: WaitQueue<RateLimitDecision>, firstDelayMs: number): Promise<void> {
+  private async pump(queue: KeyQueue, firstDelayMs: number): Promise<void> {
     let delayMs = firstDelayMs;
     try {
       for (;;) {
-        if (delayMs > 0) await this.nap(queue, Math.max(1, Math.ceil(delayMs)));
+        // A caller awaits this sleep: the clock's sleep keeps the process alive while it runs.
+        if (delayMs > 0) await queue.nap(Math.max(1, Math.ceil(delayMs)), this.sleep);
         delayMs = 0;
         const head = queue.first();
         if (head === undefined) return;
@@ -357,23 +342,20 @@ export class BaseRateLimiter<S> implements RateLimiter {
           const answer = this.apply(queue.key, head.cost, false);
           d = isPromiseLike(answer) ? await answer : answer;
         } catch (error) {
-          if (queue.remove(head)) head.reject(error);
+          queue.fail(head, error);
           continue;
         }
         if (head.done) continue;
         const now = this.clock.now();
         if (d.allowed) {
-          queue.remove(head);
-          head.resolve(this.report(queue.key, head.cost, d, now - head.enqueuedAt));
+          // Out of the queue first, then the event: a listener sees the queue without it.
+          if (queue.admit(head, d)) this.report(queue.key, head.cost, d, now - head.enqueuedAt);
           continue;
         }
         const retryAfterMs = Number.isFinite(d.retryAfterMs) ? d.retryAfterMs : Infinity;
-        for (const late of queue.expire(now + retryAfterMs)) {
-          late.reject(this.refuse(queue.key, late.cost, retryAfterMs, late.deadline - late.enqueuedAt));
-        }
+        queue.expire(now + retryAfterMs, (late) => this.refuse(queue.key, late.cost, retryAfterMs, late.deadline - late.enqueuedAt));
         if (!head.done && retryAfterMs === Infinity) {
-          queue.remove(head);
-          head.reject(this.refuse(queue.key, head.cost, Infinity, head.deadline - head.enqueuedAt));
+          queue.fail(head, this.refuse(queue.key, head.cost, Infinity, head.deadline - head.enqueuedAt));
         }
         if (!head.done) delayMs = retryAfterMs;
       }
@@ -382,19 +364,15 @@ export class BaseRateLimiter<S> implements RateLimiter {
     }
   }
 
-  /**
-   * Sleeps `ms`, or less when `queue.wake` is aborted. On the real clock the timer is
-   * ref'ed: a caller awaits this wait, so the process must not exit in its middle.
-   */
-  private async nap(queue: WaitQueue<RateLimitDecision>, ms: number): Promise<void> {
-    const wake = new AbortController();
-    queue.wake = wake;
-    try {
-      await this.clock.sleep(ms, wake.signal);
-    } catch {
-      // Woken early: the head left the queue, or the limiter closed.
-    } finally {
-      queue.wake = undefined;
-    }
+  private readonly sleep = (ms: number, signal: AbortSignal): Promise<void> => this.clock.sleep(ms, signal);
+}
+
+/** One key's waiting `acquire` calls. */
+class KeyQueue extends WaitQueue<RateLimitDecision> {
+  constructor(
+    /** The caller's key (not the store key). */
+    readonly key: string,
+  ) {
+    super();
   }
 }

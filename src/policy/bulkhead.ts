@@ -43,7 +43,7 @@ export class BulkheadPolicy implements Policy {
   /** The queue's capacity. */
   readonly maxQueue: number;
   private active = 0;
-  private readonly queue = new WaitQueue();
+  private readonly queue = new WaitQueue<void>();
   private readonly events: Emitter<BulkheadEvents>;
 
   constructor(options: BulkheadOptions) {
@@ -66,7 +66,7 @@ export class BulkheadPolicy implements Policy {
 
   /** Calls waiting for a slot. */
   get queued(): number {
-    return this.queue.length;
+    return this.queue.size;
   }
 
   /** Subscribes to an event; returns the unsubscribe function. */
@@ -91,11 +91,11 @@ export class BulkheadPolicy implements Policy {
       this.active++;
       return this.run(fn, options);
     }
-    if (this.queue.length >= this.maxQueue) {
-      if (this.events.has("rejected")) this.events.emit("rejected", { running: this.active, queued: this.queue.length });
-      return Promise.reject(new BulkheadRejectedError(this.active, this.queue.length));
+    if (this.queue.size >= this.maxQueue) {
+      if (this.events.has("rejected")) this.events.emit("rejected", { running: this.active, queued: this.queue.size });
+      return Promise.reject(new BulkheadRejectedError(this.active, this.queue.size));
     }
-    return this.wait(signal).then(() => this.run(fn, options));
+    return this.queue.enqueue({ signal }).then(() => this.run(fn, options));
   }
 
   private async run<T>(fn: Operation<T>, options: ExecuteOptions | undefined): Promise<T> {
@@ -103,29 +103,11 @@ export class BulkheadPolicy implements Policy {
       throwIfAborted(options?.signal);
       return await fn(toContext(options));
     } finally {
-      const next = this.queue.shift();
+      // The slot goes straight to the first waiter: no newcomer can take it in between.
+      const next = this.queue.first();
       if (next === undefined) this.active--;
-      else next.admit();
+      else this.queue.admit(next, undefined);
     }
-  }
-
-  /** Resolves when a finished call hands this one its slot; rejects if `signal` aborts first. */
-  private wait(signal: AbortSignal | undefined): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (signal === undefined) {
-        this.queue.push(resolve);
-        return;
-      }
-      const onAbort = (): void => {
-        this.queue.remove(waiter);
-        reject(abortReason(signal));
-      };
-      const waiter = this.queue.push(() => {
-        signal.removeEventListener("abort", onAbort);
-        resolve();
-      });
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
   }
 }
 

@@ -1,53 +1,205 @@
-/** One entry of a {@link WaitQueue}. */
-export interface Waiter {
-  /** Called when the waiter reaches the front and is taken. */
-  readonly admit: () => void;
-  /** @internal links, managed by the queue. */
-  prev: Waiter | undefined;
-  /** @internal links, managed by the queue. */
-  next: Waiter | undefined;
-}
+import { abortReason } from "../core/abort.js";
 
 /**
- * A FIFO of waiters with O(1) push, shift and removal from the middle (a waiter whose
- * caller aborted leaves at once, wherever it stands).
+ * The one FIFO of callers waiting for capacity: a bulkhead's slots, a limiter's permits.
+ * Each waiter asks for a `cost` (mixed costs queue behind each other: only the head is
+ * served, so a large request is not starved by a stream of small ones), may carry a
+ * deadline (`maxWaitMs`) and an `AbortSignal`. An aborted waiter leaves at once, wherever
+ * it stands, and rejects with the signal's reason. Whoever serves the queue sleeps with
+ * {@link WaitQueue.nap} and is woken by {@link WaitQueue.wake} when capacity may have
+ * appeared (the head left, a reset, a close) instead of waiting out its sleep.
+ *
+ * Removal is O(1) amortised: a removed waiter is marked done and skipped when it reaches
+ * the head, and the array is compacted once most of it is such waiters.
  */
-export class WaitQueue {
-  private head: Waiter | undefined;
-  private tail: Waiter | undefined;
-  private count = 0;
 
-  /** How many are waiting. */
-  get length(): number {
-    return this.count;
+/** One queued caller. Settle it through its queue ({@link WaitQueue.admit}, {@link WaitQueue.fail}). */
+export interface Waiter {
+  /** Units it asks for. */
+  readonly cost: number;
+  /** The clock reading past which it would rather be refused (enqueue time + maxWaitMs; Infinity for none). */
+  readonly deadline: number;
+  /** The clock reading when it was queued. */
+  readonly enqueuedAt: number;
+  /** True once admitted, failed, aborted or drained. */
+  readonly done: boolean;
+}
+
+/** What {@link WaitQueue.enqueue} needs to know of a caller. */
+export interface EnqueueOptions {
+  /** Units it asks for. Default 1. */
+  readonly cost?: number;
+  /** The clock reading now: when it was queued. Default 0 (enough when nothing reads deadlines or waits). */
+  readonly now?: number;
+  /** How long it may wait (ms), counted from `now`. Default Infinity. */
+  readonly maxWaitMs?: number;
+  /** Aborts the wait: the waiter leaves the queue and the promise rejects with the signal's reason. */
+  readonly signal?: AbortSignal | undefined;
+  /** Queue ahead of every waiter not served yet (a retried request that already waited its turn). Default false. */
+  readonly front?: boolean;
+}
+
+class Entry<T> implements Waiter {
+  done = false;
+  detach: () => void = noop;
+
+  constructor(
+    readonly cost: number,
+    readonly deadline: number,
+    readonly enqueuedAt: number,
+    readonly resolve: (value: T) => void,
+    readonly reject: (reason: unknown) => void,
+  ) {}
+}
+
+/** A FIFO of {@link Waiter}s, with their count, their total cost and the wake-up of whoever serves them. */
+export class WaitQueue<T> {
+  private items: Entry<T>[] = [];
+  private head = 0;
+  private live = 0;
+  private cost = 0;
+  private finiteDeadlines = 0;
+  private sleeper: AbortController | undefined;
+
+  /** Waiters queued now. */
+  get size(): number {
+    return this.live;
   }
 
-  /** Adds a waiter at the back; returns it, for {@link remove}. */
-  push(admit: () => void): Waiter {
-    const waiter: Waiter = { admit, prev: this.tail, next: undefined };
-    if (this.tail === undefined) this.head = waiter;
-    else this.tail.next = waiter;
-    this.tail = waiter;
-    this.count++;
-    return waiter;
+  /** The sum of the queued waiters' costs. */
+  get queuedCost(): number {
+    return this.cost;
   }
 
-  /** Takes the waiter at the front, or undefined when empty. */
-  shift(): Waiter | undefined {
-    const waiter = this.head;
-    if (waiter !== undefined) this.remove(waiter);
-    return waiter;
+  /**
+   * Queues a caller at the back (or, with `front`, ahead of every waiter not yet served);
+   * the promise settles when the server {@link admit}s or {@link fail}s it, or rejects
+   * with the signal's reason when `signal` aborts first (an abort of the head wakes the
+   * server, whose sleep was for the head).
+   */
+  enqueue(options: EnqueueOptions = {}): Promise<T> {
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    const now = options.now ?? 0;
+    return new Promise<T>((resolve, reject) => {
+      const waiter = new Entry<T>(options.cost ?? 1, now + (options.maxWaitMs ?? Infinity), now, resolve, reject);
+      if (options.front === true && this.head > 0) this.items[--this.head] = waiter;
+      else if (options.front === true) this.items.unshift(waiter);
+      else this.items.push(waiter);
+      this.live++;
+      this.cost += waiter.cost;
+      if (waiter.deadline !== Infinity) this.finiteDeadlines++;
+      if (signal !== undefined) {
+        const onAbort = (): void => {
+          const wasHead = this.first() === waiter;
+          if (!this.remove(waiter)) return;
+          reject(abortReason(signal));
+          if (wasHead) this.wake();
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        waiter.detach = () => signal.removeEventListener("abort", onAbort);
+      }
+    });
   }
 
-  /** Removes `waiter` from wherever it stands. */
-  remove(waiter: Waiter): void {
-    if (waiter.prev === undefined) {
-      if (this.head !== waiter) return;
-      this.head = waiter.next;
-    } else waiter.prev.next = waiter.next;
-    if (waiter.next === undefined) this.tail = waiter.prev;
-    else waiter.next.prev = waiter.prev;
-    waiter.prev = waiter.next = undefined;
-    this.count--;
+  /** The oldest waiter still queued, or undefined when none is. */
+  first(): Waiter | undefined {
+    const items = this.items;
+    while (this.head < items.length && (items[this.head] as Entry<T>).done) this.head++;
+    if (this.head === items.length) {
+      if (items.length !== 0) {
+        this.items = [];
+        this.head = 0;
+      }
+      return undefined;
+    }
+    if (this.head > 64 && this.head * 2 > items.length) {
+      this.items = items.slice(this.head);
+      this.head = 0;
+    }
+    return this.items[this.head];
+  }
+
+  /** Takes `waiter` out and resolves it with `value`. False (and nothing done) when it had already left. */
+  admit(waiter: Waiter, value: T): boolean {
+    if (!this.remove(waiter as Entry<T>)) return false;
+    (waiter as Entry<T>).resolve(value);
+    return true;
+  }
+
+  /** Takes `waiter` out and rejects it with `reason`. False (and nothing done) when it had already left. */
+  fail(waiter: Waiter, reason: unknown): boolean {
+    if (!this.remove(waiter as Entry<T>)) return false;
+    (waiter as Entry<T>).reject(reason);
+    return true;
+  }
+
+  /**
+   * Rejects, each with `reason(waiter)`, the waiters whose deadline falls before `wakeAt`
+   * (when the head can be served next): in FIFO order none of them can be served before
+   * the head is, so none can be served in time. Returns how many it rejected.
+   */
+  expire(wakeAt: number, reason: (waiter: Waiter) => unknown): number {
+    if (this.finiteDeadlines === 0) return 0;
+    const late: Entry<T>[] = [];
+    for (let i = this.head; i < this.items.length; i++) {
+      const waiter = this.items[i] as Entry<T>;
+      if (waiter.deadline < wakeAt && !waiter.done) late.push(waiter);
+    }
+    for (const waiter of late) this.fail(waiter, reason(waiter));
+    return late.length;
+  }
+
+  /** Rejects every queued waiter with `reason` and wakes the server. */
+  drain(reason: unknown): void {
+    const live: Entry<T>[] = [];
+    for (let i = this.head; i < this.items.length; i++) {
+      const waiter = this.items[i] as Entry<T>;
+      if (!waiter.done) live.push(waiter);
+    }
+    for (const waiter of live) if (this.remove(waiter)) waiter.reject(reason);
+    this.items = [];
+    this.head = 0;
+    this.wake();
+  }
+
+  /**
+   * Sleeps `ms` with `sleep` (the server's clock), or less when {@link wake} is called
+   * meanwhile. Never rejects: an early wake-up resolves too.
+   */
+  async nap(ms: number, sleep: (ms: number, signal: AbortSignal) => Promise<void>): Promise<void> {
+    const sleeper = new AbortController();
+    this.sleeper = sleeper;
+    try {
+      await sleep(ms, sleeper.signal);
+    } catch {
+      // Woken early: the head left, capacity appeared, or the owner closed.
+    } finally {
+      if (this.sleeper === sleeper) this.sleeper = undefined;
+    }
+  }
+
+  /** Ends the current {@link nap} now: capacity may have appeared, or the head left. */
+  wake(): void {
+    this.sleeper?.abort();
+  }
+
+  private remove(waiter: Entry<T>): boolean {
+    if (waiter.done) return false;
+    waiter.done = true;
+    waiter.detach();
+    this.live--;
+    this.cost -= waiter.cost;
+    if (waiter.deadline !== Infinity) this.finiteDeadlines--;
+    // Waiters that left from the middle (aborts, expiry) are skipped lazily; once they are
+    // most of the array, drop them, so that a stuck head cannot make it grow without bound.
+    const held = this.items.length - this.head;
+    if (held > 64 && this.live * 2 < held) {
+      this.items = this.items.slice(this.head).filter((w) => !w.done);
+      this.head = 0;
+    }
+    return true;
   }
 }
+
+function noop(): void {}
