@@ -14,7 +14,10 @@ export {
   type RedisErrorMode,
 } from "./redis-store.js";
 export { type RedisAdapter, toAdapter } from "./adapter.js";
-export { type LuaScript } from "./scripts/script.js";
+export { type LuaScript, luaScript } from "./scripts/script.js";
+export { registerTwin, twinKinds } from "./twin-registry.js";
+export { STALE_CHECK, STALE_REPLY } from "./scripts/limit-lib.js";
+export { type Twin, type StrictMode, numArg, numReply, arrayReply, paramArgs } from "./twin.js";
 export { BREAKER_SCRIPT } from "./scripts/breaker.js";
 export { TOKEN_BUCKET_SCRIPT } from "./scripts/token-bucket.js";
 export { SLIDING_LOG_SCRIPT } from "./scripts/sliding-log.js";

@@ -9,12 +9,11 @@ import type { BoundState, Decision, Store } from "../store/store.js";
 import { type RedisAdapter, toAdapter } from "./adapter.js";
 import { RedisBreakerMirror, type MirrorHost, type RedisErrorMode } from "./breaker-mirror.js";
 import { decodeBreakerReply, decodeStored, encodeParams, singleOutput, toEntry } from "./codec.js";
-import { ADAPTIVE_TWIN } from "./adaptive-twin.js";
-import { LIMIT_TWINS } from "./limit-twins.js";
 import { BREAKER_SCRIPT } from "./scripts/breaker.js";
 import { STALE_REPLY } from "./scripts/limit-lib.js";
 import type { LuaScript } from "./scripts/script.js";
 import type { Twin } from "./twin.js";
+import { twinOf } from "./twin-registry.js";
 import { TwinRunner } from "./twin-runner.js";
 import { CommandWatchdog } from "./watchdog.js";
 
@@ -333,7 +332,9 @@ export class RedisStore implements Store {
   }
 
   private noTwin(kind: string): Error {
-    return new ResilienceError(`RedisStore has no Lua twin for decision kind "${kind}"`);
+    return new ResilienceError(
+      `RedisStore has no Lua twin for decision kind "${kind}": register one with registerTwin() (see docs/custom-decisions.md)`,
+    );
   }
 
   /** The answer without Redis: `onRedisError` decides. */
@@ -513,12 +514,6 @@ export class RedisStore implements Store {
       },
     );
   }
-}
-
-/** The twin of a decision kind other than the breaker's, or undefined. */
-function twinOf<S, I, O>(decision: Decision<S, I, O>): Twin<S, I, O> | undefined {
-  const twin = decision.kind === "adaptive" ? ADAPTIVE_TWIN : LIMIT_TWINS.get(decision.kind);
-  return twin as Twin<S, I, O> | undefined;
 }
 
 /** True for an error the server answered with (a script error, WRONGTYPE): Redis is reachable. */

@@ -32,6 +32,7 @@ import { LIMIT_TWINS } from "../../src/redis/limit-twins.js";
 import type { LuaScript } from "../../src/redis/scripts/script.js";
 import type { Twin } from "../../src/redis/twin.js";
 import type { Decision } from "../../src/store/store.js";
+import { loadRecipe } from "../docs/recipe.js";
 import { backendsForFile } from "./backends.js";
 
 const backends = backendsForFile();
@@ -302,6 +303,35 @@ describe("Lua twins of the leasable limiters: penalty, reward, set, lease, retur
       );
     });
   }
+});
+
+/**
+ * A user's own decision, registered with registerTwin: the throttle of
+ * docs/custom-decisions.md, as the page shows it, must agree with its TypeScript step
+ * like the built-in twins do (fractional intervals make its replies exact text).
+ */
+describe("a user's own decision and its registered twin (docs/custom-decisions.md): the same outputs and state", () => {
+  it("throttle: random intervals and times", async () => {
+    const { ThrottleDecision, THROTTLE_TWIN } = await loadRecipe();
+    await fc.assert(
+      fc.asyncProperty(
+        fc
+          .constantFrom(1, 250, 333.3, 60_000)
+          .chain((intervalMs) =>
+            fc.tuple(
+              fc.constant(intervalMs),
+              fc.array(fc.tuple(dt(intervalMs), fc.constant<"call">("call")), { minLength: 1, maxLength: 30 }),
+            ),
+          ),
+        fc.integer({ min: 0, max: 10_000_000 }),
+        async ([intervalMs, steps], offset) => {
+          const decision = new ThrottleDecision(intervalMs);
+          sameAsMemory(await traces(THROTTLE_TWIN, decision, `twin${process.pid}:${seq++}`, START + offset, steps, (s) => s));
+        },
+      ),
+      { numRuns: Number(process.env.TWIN_RUNS ?? 25) },
+    );
+  });
 });
 
 /**
