@@ -1,4 +1,4 @@
-import { InvalidOptionError } from "../core/errors.js";
+import { byKind } from "../core/validate.js";
 import type { Backoff, BackoffSpec } from "./backoff.js";
 import { constant } from "./constant.js";
 import { exponential } from "./exponential.js";
@@ -30,9 +30,5 @@ const BACKOFF_FROM_SPEC: { readonly [K in BackoffSpec["kind"]]: (spec: Extract<B
  * throws an {@link InvalidOptionError} for a kind it does not know.
  */
 export function backoffFromSpec(spec: BackoffSpec): Backoff {
-  const kind = (spec as { kind?: unknown } | null)?.kind;
-  if (typeof kind !== "string" || !Object.hasOwn(BACKOFF_FROM_SPEC, kind)) {
-    throw new InvalidOptionError("backoffFromSpec()", "kind", kind, `one of ${Object.keys(BACKOFF_FROM_SPEC).join(", ")}`);
-  }
-  return (BACKOFF_FROM_SPEC[kind as BackoffSpec["kind"]] as (s: BackoffSpec) => Backoff)(spec);
+  return (byKind("backoffFromSpec()", BACKOFF_FROM_SPEC, spec) as (s: BackoffSpec) => Backoff)(spec);
 }

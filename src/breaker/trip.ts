@@ -1,5 +1,5 @@
 import { InvalidOptionError } from "../core/errors.js";
-import { checkKeys, integer, positive, ratio as checkRatio } from "../core/validate.js";
+import { byKind, checkKeys, integer, positive, ratio as checkRatio } from "../core/validate.js";
 import { countPush, countWindow, type CountWindow, timePush, timeTotals, timeWindow, type TimeWindow } from "./windows.js";
 
 /** The trip rule's configuration as plain data. */
@@ -165,9 +165,5 @@ const TRIP_FROM_SPEC: { readonly [K in TripSpec["kind"]]: (spec: Extract<TripSpe
  * an {@link InvalidOptionError} for a kind it does not know.
  */
 export function tripRuleFromSpec(spec: TripSpec): TripRule {
-  const kind = (spec as { kind?: unknown } | null)?.kind;
-  if (typeof kind !== "string" || !Object.hasOwn(TRIP_FROM_SPEC, kind)) {
-    throw new InvalidOptionError("tripRuleFromSpec()", "kind", kind, `one of ${Object.keys(TRIP_FROM_SPEC).join(", ")}`);
-  }
-  return (TRIP_FROM_SPEC[kind as TripSpec["kind"]] as (s: TripSpec) => TripRule)(spec);
+  return (byKind("tripRuleFromSpec()", TRIP_FROM_SPEC, spec) as (s: TripSpec) => TripRule)(spec);
 }

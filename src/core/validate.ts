@@ -134,3 +134,15 @@ export function backoffStatuses(where: string, value: unknown, option = "backoff
   });
   return Object.freeze([...result].sort((a, b) => a - b));
 }
+
+/**
+ * The entry of `table` for `spec.kind` (a spec read back from JSON included), or an
+ * {@link InvalidOptionError} naming the kinds the table knows.
+ */
+export function byKind<T>(where: string, table: Readonly<Record<string, T>>, spec: unknown): T {
+  const kind = (spec as { kind?: unknown } | null)?.kind;
+  if (typeof kind !== "string" || !Object.hasOwn(table, kind)) {
+    throw new InvalidOptionError(where, "kind", kind, `one of ${Object.keys(table).join(", ")}`);
+  }
+  return table[kind] as T;
+}
