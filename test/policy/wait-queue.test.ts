@@ -136,6 +136,20 @@ describe("WaitQueue", () => {
     expect(queue.first()).toBeUndefined();
   });
 
+  it("aborts behind a head that never moves do not grow the queue without bound", async () => {
+    const queue = new WaitQueue<void>();
+    void queue.enqueue();
+    for (let i = 0; i < 10_000; i++) {
+      const controller = new AbortController();
+      const waiting = queue.enqueue({ signal: controller.signal });
+      controller.abort();
+      await waiting.catch(() => undefined);
+    }
+    expect(queue.size).toBe(1);
+    // The array behind the queue (private): compacted once removed waiters are most of it.
+    expect((queue as unknown as { items: unknown[] }).items.length).toBeLessThan(200);
+  });
+
   it("stays FIFO and keeps its counts through any mix of enqueues, aborts, front entries and admissions (property)", async () => {
     type Op = { type: "push"; cost: number; front: boolean } | { type: "abort"; pick: number } | { type: "admit" };
     const op: fc.Arbitrary<Op> = fc.oneof(
