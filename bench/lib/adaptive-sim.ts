@@ -1,0 +1,237 @@
+/**
+ * The adaptive bench on virtual time: Breakwater's `ApiClient` (its real code, with an
+ * injected clock and `fetch`) against the bench's upstream models, with network delays,
+ * service times and late timers drawn from a seeded random source. A 30 s run takes well
+ * under a second, so the control law can be checked on every model, header mode and many
+ * seeds; the real-time bench (bench/adaptive.bench.ts, real HTTP) confirms it.
+ */
+import { createLimitModel, type LimitModel } from "../../examples/lib/limit-models.js";
+import type { HeaderMode } from "../../examples/lib/upstream.js";
+import type { CallRecord } from "../../examples/lib/workload.js";
+import type { Clock } from "../../src/core/clock.js";
+import { ApiClient } from "../../src/http/index.js";
+import { countAt, measureRun, type AdaptiveMeasures, type Timeline } from "./adaptive-goals.js";
+import { durationOf, limitAt, type Scenario } from "./adaptive-scenarios.js";
+
+/** A small seeded PRNG (mulberry32). */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Entry {
+  readonly dueAt: number;
+  readonly seq: number;
+  readonly fire: () => void;
+  cancelled: boolean;
+}
+
+/** Virtual time: a heap of timers, run in due order; each timer may fire late, as Node's do. */
+export class SimClock implements Clock {
+  private current = 0;
+  private seq = 0;
+  private readonly heap: Entry[] = [];
+
+  constructor(private readonly lateness: () => number = () => 0) {}
+
+  now(): number {
+    return this.current;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return this.after(Math.max(0, ms) + this.lateness(), signal);
+  }
+
+  /** A wait of exactly `ms` (the network's delays are not timers). */
+  after(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<void>((resolve, reject) => {
+      const entry: Entry = {
+        dueAt: this.current + ms,
+        seq: this.seq++,
+        fire: () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        cancelled: false,
+      };
+      const onAbort = (): void => {
+        entry.cancelled = true;
+        reject(signal!.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.push(entry);
+    });
+  }
+
+  /** Runs timers in due order until `untilMs`, letting woken code run after each. */
+  async run(untilMs: number): Promise<void> {
+    await flush();
+    for (;;) {
+      const top = this.heap[0];
+      if (top === undefined || top.dueAt > untilMs) break;
+      this.pop();
+      if (top.cancelled) continue;
+      this.current = Math.max(this.current, top.dueAt);
+      top.fire();
+      await flush();
+    }
+    this.current = Math.max(this.current, untilMs);
+    await flush();
+  }
+
+  private less(a: Entry, b: Entry): boolean {
+    return a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.seq < b.seq);
+  }
+
+  private push(e: Entry): void {
+    const h = this.heap;
+    h.push(e);
+    for (let i = h.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (!this.less(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+
+  private pop(): void {
+    const h = this.heap;
+    const last = h.pop()!;
+    if (h.length === 0) return;
+    h[0] = last;
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
+      if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
+      if (m === i) break;
+      [h[i], h[m]] = [h[m]!, h[i]!];
+      i = m;
+    }
+  }
+}
+
+function flush(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** One simulated run's inputs. */
+export interface SimOptions {
+  readonly scenario: Scenario;
+  readonly headers: HeaderMode;
+  readonly seed: number;
+  readonly workers?: number;
+  /** Makes the client under test; default Breakwater's `ApiClient` with no rate config and 5 retries. */
+  readonly client?: (fetch: (url: string, init: RequestInit) => Promise<Response>, clock: Clock) => SimClient;
+}
+
+/** A client under test on virtual time. */
+export interface SimClient {
+  send(signal: AbortSignal): Promise<unknown>;
+  /** The pace it keeps now (requests/s), for the chart. */
+  rate(): number;
+}
+
+/** What a simulated run gives. */
+export interface SimResult {
+  readonly measures: AdaptiveMeasures;
+  readonly timeline: Timeline;
+  /** `[seconds, requests/s]` samples of the client's pace, every 100 ms. */
+  readonly paced: [number, number][];
+}
+
+/** Breakwater's `ApiClient` as a {@link SimClient}. */
+export function breakwaterSimClient(fetch: (url: string, init: RequestInit) => Promise<Response>, clock: Clock): SimClient {
+  const client = new ApiClient({ baseUrl: "http://upstream.test", fetch, clock, maxRetriesOnBackoff: 5 });
+  return {
+    async send(signal) {
+      const response = await client.request("GET", "/item", { signal });
+      await response.arrayBuffer();
+    },
+    rate: () => client.limiter.snapshot().ratePerSec,
+  };
+}
+
+/** Runs one scenario on virtual time. */
+export async function simulate(options: SimOptions): Promise<SimResult> {
+  const { scenario, headers } = options;
+  const workers = options.workers ?? 16;
+  const random = seeded(options.seed);
+  // Node's timers fire 0.1-1.3 ms late; loopback takes 0.1-0.5 ms each way.
+  const clock = new SimClock(() => 0.1 + 1.2 * random());
+  const net = (): number => 0.1 + 0.4 * random();
+  const [sMin, sMax] = scenario.serviceMs;
+  const model: LimitModel = createLimitModel(scenario.kind, { windowOffsetMs: Math.floor(random() * 1000) });
+  const timeline: Timeline = { ok: [], throttled: [], unavailable: [] };
+
+  const fetch = async (_url: string, init: RequestInit): Promise<Response> => {
+    const signal = init.signal ?? undefined;
+    await clock.after(net(), signal);
+    const ms = clock.now();
+    const responseHeaders: Record<string, string> = {};
+    let status = 200;
+    let admitted = false;
+    if (limitAt(scenario, ms) === 0) {
+      status = 503;
+      countAt(timeline.unavailable, ms);
+    } else {
+      const limit = limitAt(scenario, ms);
+      const v = model.admit(ms, limit);
+      admitted = v.ok;
+      if (v.ok) countAt(timeline.ok, ms);
+      else {
+        status = 429;
+        countAt(timeline.throttled, ms);
+        if (headers !== "none") responseHeaders["retry-after"] = String(v.retrySec);
+      }
+      if (headers === "full" && v.quota > 0) {
+        responseHeaders["ratelimit-limit"] = String(v.quota);
+        responseHeaders["ratelimit-remaining"] = String(v.remaining);
+        responseHeaders["ratelimit-reset"] = String(v.resetSec);
+        responseHeaders["ratelimit-policy"] = `${v.quota};w=${v.windowSec}`;
+      }
+    }
+    await clock.after(sMin + (sMax - sMin) * random());
+    if (admitted) model.finish(clock.now());
+    await clock.after(net(), signal);
+    return new Response(status === 200 ? '{"ok":true}' : "{}", { status, headers: responseHeaders });
+  };
+
+  const client = (options.client ?? breakwaterSimClient)(fetch, clock);
+  const records: CallRecord[] = [];
+  const stop = new AbortController();
+  const durationMs = durationOf(scenario);
+  const paced: [number, number][] = [];
+  const worker = async (): Promise<void> => {
+    while (!stop.signal.aborted) {
+      const startMs = clock.now();
+      try {
+        await client.send(stop.signal);
+        if (!stop.signal.aborted) records.push({ startMs, endMs: clock.now(), outcome: "ok" });
+      } catch (error) {
+        if (stop.signal.aborted) break;
+        records.push({ startMs, endMs: clock.now(), outcome: "failed", error: error instanceof Error ? error.name : String(error) });
+      }
+    }
+  };
+  const sampler = async (): Promise<void> => {
+    while (!stop.signal.aborted) {
+      paced.push([clock.now() / 1000, client.rate()]);
+      await clock.after(100, stop.signal).catch(() => undefined);
+    }
+  };
+  const done = Promise.all([...Array.from({ length: workers }, worker), sampler()]);
+  await clock.run(durationMs);
+  stop.abort();
+  await clock.run(durationMs + 60_000);
+  await done;
+  return { measures: measureRun(scenario, workers, timeline, records), timeline, paced };
+}
