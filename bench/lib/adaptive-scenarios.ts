@@ -44,9 +44,30 @@ const FAST: readonly [number, number] = [2, 6];
 
 /** Every upstream the bench models. */
 export const SCENARIOS: readonly Scenario[] = [
-  { name: "token-bucket", kind: "token-bucket", phases: STANDARD, outages: [], serviceMs: FAST, about: "a token bucket holding one second of the limit" },
-  { name: "fixed-window", kind: "fixed-window", phases: STANDARD, outages: [], serviceMs: FAST, about: "at most the limit per second of the clock" },
-  { name: "sliding-log", kind: "sliding-log", phases: STANDARD, outages: [], serviceMs: FAST, about: "an exact sliding log: no one-second span over the limit" },
+  {
+    name: "token-bucket",
+    kind: "token-bucket",
+    phases: STANDARD,
+    outages: [],
+    serviceMs: FAST,
+    about: "a token bucket holding one second of the limit",
+  },
+  {
+    name: "fixed-window",
+    kind: "fixed-window",
+    phases: STANDARD,
+    outages: [],
+    serviceMs: FAST,
+    about: "at most the limit per second of the clock",
+  },
+  {
+    name: "sliding-log",
+    kind: "sliding-log",
+    phases: STANDARD,
+    outages: [],
+    serviceMs: FAST,
+    about: "an exact sliding log: no one-second span over the limit",
+  },
   {
     name: "sliding-window",
     kind: "sliding-window",

@@ -5,6 +5,7 @@
  * under a second, so the control law can be checked on every model, header mode and many
  * seeds; the real-time bench (bench/adaptive.bench.ts, real HTTP) confirms it.
  */
+import { setMaxListeners } from "node:events";
 import { createLimitModel, type LimitModel } from "../../examples/lib/limit-models.js";
 import type { HeaderMode } from "../../examples/lib/upstream.js";
 import type { CallRecord } from "../../examples/lib/workload.js";
@@ -93,7 +94,7 @@ export class SimClock implements Clock {
   private push(e: Entry): void {
     const h = this.heap;
     h.push(e);
-    for (let i = h.length - 1; i > 0; ) {
+    for (let i = h.length - 1; i > 0;) {
       const p = (i - 1) >> 1;
       if (!this.less(h[i]!, h[p]!)) break;
       [h[i], h[p]] = [h[p]!, h[i]!];
@@ -106,7 +107,7 @@ export class SimClock implements Clock {
     const last = h.pop()!;
     if (h.length === 0) return;
     h[0] = last;
-    for (let i = 0; ; ) {
+    for (let i = 0; ;) {
       const l = 2 * i + 1;
       const r = l + 1;
       let m = i;
@@ -208,6 +209,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
   const client = (options.client ?? breakwaterSimClient)(fetch, clock);
   const records: CallRecord[] = [];
   const stop = new AbortController();
+  setMaxListeners(0, stop.signal);
   const durationMs = durationOf(scenario);
   const paced: [number, number][] = [];
   const worker = async (): Promise<void> => {

@@ -229,7 +229,9 @@ export class ApiClient {
         try {
           response = await this.fetchImpl(built.url, signal === undefined ? built.init : { ...built.init, signal });
         } catch (error) {
-          this.limiter.release(permit);
+          // No answer: an outage (the rate is kept), unless the caller gave up.
+          if (signal?.aborted) this.limiter.release(permit);
+          else this.limiter.onUnavailable({ permit });
           throw signal?.aborted ? signal.reason : error;
         }
         if (!this.backoffStatuses.has(response.status)) {

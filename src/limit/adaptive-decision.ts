@@ -5,42 +5,49 @@ import type { Decision } from "../store/store.js";
  * numbers, so that a store can run it anywhere (in process, or as a Lua twin on a Redis
  * server that shares one rate and one cooldown across a fleet).
  *
- * ## The control law: hold-and-probe with a measured ceiling
+ * ## The control law: probe, cut just below, confirm, hold
  *
- * - **Pacing.** Permits come from a token bucket refilled at the current rate (capacity
- *   `burst`). During a cooldown nothing is released.
- * - **Slow start.** Until the first back-off the rate doubles every `doublingMs`.
- * - **Probe hit.** A back-off that arrives while probing (after the hold) means the rate
- *   just crossed the upstream's limit. The upstream was accepting `A` requests per second
- *   (successes over the last second), so the new rate is `(1 - headroom) * min(rate, A)`.
- * - **Limit fell.** Back-offs that arrive while holding (the rate had not grown since
- *   the last cut) mean the limit fell below it once they are confirmed: at least two in
- *   the epoch, and no more successes than back-offs. Then the rate is cut by `decrease`.
- *   A lone back-off while holding (an upstream that counts per rolling second still
- *   remembers the probe) only pauses, as below.
- * - **Hold, then probe.** After a cut the rate holds for `holdMs`, then grows as
- *   `base * (1 + probeGain * t^3)` (t in seconds since the hold ended, as in CUBIC): slowly
- *   near the limit just found, so an upstream that counts per rolling second is not
- *   overrun before it answers, and ever faster away from it, so a raised limit is found
- *   within `holdMs + cbrt((new / old - 1) / probeGain)` seconds.
- * - **One congestion event per round trip.** A cut starts a new epoch. Every permit
- *   carries the epoch it was issued in, and a back-off counts as congestion only when its
- *   permit was issued in the current epoch: the responses of requests that were already
- *   in flight when the rate was cut do not cut it again.
- * - **Probes cost what they pause.** The hold lasts at least `holdPerCooldown` times
- *   the cooldown the last cut drew, so an upstream that answers every probe with
- *   `Retry-After: 1` is probed every few seconds, not every one.
- * - **Cooldown.** A back-off with `Retry-After` stops all releases for exactly that long
- *   (at most `maxCooldownMs`); a congestion event without one pauses for
- *   `cooldownMultiplier / rate` seconds, i.e. `cooldownMultiplier` pacing intervals.
- * - **Application-limited.** The rate never grows past twice what was actually sent
- *   over the last second, so a quiet caller does not build up a rate it never tested.
+ * - **Pacing.** Permits come from a token bucket refilled at the current pace (capacity
+ *   `burst`, plus 1 ms of slack for late timers). During a cooldown nothing is released.
+ * - **Slow start.** Until the first refusal the rate doubles every `doublingMs`.
+ * - **Refusals and outages differ.** A 429 (any 4xx back-off status) is evidence about the
+ *   rate limit. A 5xx or a request without an answer is evidence of an outage, never of
+ *   the limit: the rate is neither cut nor grown, a Retry-After is honoured, and from the
+ *   second outage answer in a row the pace drops to half the rate (a trickle that finds the
+ *   recovery within two pacing intervals); the first success restores the learned rate.
+ * - **Probe hit.** A refusal while not holding means the rate just crossed the limit. Near
+ *   the last ceiling (the probe grew slowly) the limit is just below the pace: the rate is
+ *   cut to `(1 - headroom) * pace`. After a steep climb (slow start, or far above the last
+ *   ceiling) or when refusals came earlier in the last second, what the upstream accepted
+ *   over the last second is the better guide: `(1 - headroom) * min(pace, accepted)`.
+ *   Either way the pace at the hit becomes the ceiling the next probe climbs back to.
+ * - **Confirmation.** Refusals of requests issued after the cut are sustained when there
+ *   are two or more and they are over 3% of the epoch's answers. Then the limit fell (or the
+ *   cut was not deep enough): the rate is cut to `(1 - headroom)` times what the upstream
+ *   accepted over the last second, but by at most `2 * headroom` of the pace in one step
+ *   (an upstream that spaces requests, GCRA, accepts about half of an overshoot, so that
+ *   figure lags far behind the limit). A lone refusal after the cut (the end of a window the
+ *   probe filled, or timing jitter) only pauses.
+ * - **Hold, then probe.** After a cut the rate holds for `holdMs`, climbs back to the
+ *   ceiling in 0.5 s (concave: slowing as it nears it), then grows ever faster above it,
+ *   `ceiling * (1 + probeGain * t^3)` (the shape of CUBIC): a limit that did not move is
+ *   met again gently, one that rose is found within about `holdMs + 0.5 s +
+ *   cbrt((new / old - 1) / probeGain)` seconds.
+ * - **One congestion event per round trip.** A cut starts a new epoch. Every permit carries
+ *   the epoch it was issued in, and only a refusal of a permit of the current epoch counts:
+ *   the answers to requests already in flight at a cut do not cut again.
+ * - **Retry-After.** Whole seconds can stand for a few milliseconds ("1" from a sliding log
+ *   whose next slot frees in 12 ms), so a Retry-After of up to one second pauses only as
+ *   long as the law's own pause (`cooldownMultiplier` pacing intervals) until refusals are
+ *   confirmed; then, and for any longer Retry-After, nothing is released for exactly that
+ *   long (at most `maxCooldownMs`), and the hold lasts `holdPerCooldown` times the pause.
+ * - **Application-limited.** The rate never grows past twice what was actually sent over
+ *   the last second, so a quiet caller does not build up a rate it never tested.
  * - **Headers.** A quota policy (`RateLimit-Policy: 50;w=1`) sets the rate outright
- *   (after the hold, when a back-off came first), and the pace shrinks in proportion
- *   when the remaining budget falls below a reserve (5% of the quota, at least 1).
- *   Without a policy the remaining budget is spread over the time to reset
- *   (`remaining / reset` caps the pace until the reset). None remaining pauses until the
- *   reset.
+ *   (after the hold, when a refusal came first), and the pace shrinks in proportion when
+ *   the remaining budget falls below a reserve (5% of the quota, at least 1). Without a
+ *   policy the remaining budget is spread over the time to reset (`remaining / reset` caps
+ *   the pace until the reset). None remaining pauses until the reset.
  */
 
 /** The state of one adaptive limiter, as a store keeps it: numbers only. */
@@ -49,6 +56,10 @@ export interface AdaptiveRecord {
   rate: number;
   /** The rate set by the last cut (or the initial rate): growth starts from it. */
   base: number;
+  /** The rate the upstream was shown to accept at the last cut (req/s); -1 before the first. */
+  ceiling: number;
+  /** Outage answers (5xx, no answer) in a row since the last success; 0 when none. */
+  outages: number;
   /** When the last cut happened (ms); -1 before the first back-off (slow start). */
   cutAt: number;
   /** How long the rate holds after the last cut (ms): `holdMs`, or longer after a long cooldown. */
@@ -59,6 +70,9 @@ export interface AdaptiveRecord {
   epoch: number;
   /** Moving share of back-offs among the answers to permits of the current epoch (0 to 1). */
   loss: number;
+  /** Answers to permits of the current epoch: successes and refusals. */
+  epochOk: number;
+  epochNo: number;
   /** Pacing bucket. */
   tokens: number;
   refilledAt: number;
@@ -70,6 +84,9 @@ export interface AdaptiveRecord {
   okPrev: number;
   txCur: number;
   txPrev: number;
+  /** Refusals (429s) in the current and previous meter buckets. */
+  noCur: number;
+  noPrev: number;
   /** Pace cap from `remaining / reset` (req/s), valid until `capUntil` (ms); -1 none. */
   capRate: number;
   capUntil: number;
@@ -107,6 +124,7 @@ export type AdaptiveInput =
       readonly retryAfterMs: number;
       readonly quota: QuotaInput | null;
     }
+  | { readonly type: "outage"; readonly epoch: number; readonly retryAfterMs: number }
   | { readonly type: "reset" };
 
 /** One answer shape for every input (a Lua twin returns it as a flat array). */
@@ -161,7 +179,18 @@ export const SOURCE_HEADERS = 2;
 
 const METER_BUCKET_MS = 1000;
 /** How late a timer may fire without the pace losing the time (ms). */
-const TIMER_SLACK_MS = 4;
+const TIMER_SLACK_MS = 1;
+/** Outage answers in a row before the pace drops to a trickle, and the trickle's share of the rate. */
+const OUTAGE_CONFIRM = 2;
+/** Refusals since the last cut are sustained (the cut did not reach below the limit) above this share of its answers. */
+const SUSTAINED_SHARE = 0.03;
+/** How long a probe takes to climb from the cut rate back to the ceiling (s). */
+const PROBE_RETURN_S = 0.5;
+/** Without a full Retry-After pause, one cut goes at most this many headrooms below the pace. */
+const CUT_BOUND = 2;
+const OUTAGE_TRICKLE = 0.5;
+/** A Retry-After up to this long (ms) may be a whole-second rounding of a shorter wait. */
+const ROUNDING_MS = 1000;
 /**
  * While holding, a cut needs the moving back-off share of the epoch's answers (each answer
  * weighs LOSS_WEIGHT) to reach CONFIRM_LOSS: two back-offs in a row, or most answers lately.
@@ -193,11 +222,15 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     return {
       rate: initialRate,
       base: initialRate,
+      ceiling: -1,
+      outages: 0,
       cutAt: -1,
       holdFor: this.config.holdMs,
       startAt: -1,
       epoch: 0,
       loss: 0,
+      epochOk: 0,
+      epochNo: 0,
       tokens: burst,
       refilledAt: now,
       cooldownUntil: 0,
@@ -206,6 +239,8 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       okPrev: 0,
       txCur: 0,
       txPrev: 0,
+      noCur: 0,
+      noPrev: 0,
       capRate: -1,
       capUntil: -1,
       policyRate: -1,
@@ -231,7 +266,11 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       case "success": {
         s.successes++;
         s.okCur++;
-        if (input.epoch < 0 || input.epoch === s.epoch) s.loss *= 1 - LOSS_WEIGHT;
+        s.outages = 0;
+        if (input.epoch < 0 || input.epoch === s.epoch) {
+          s.loss *= 1 - LOSS_WEIGHT;
+          s.epochOk++;
+        }
         // An empty budget opens a cooldown: report it, so the shell can emit `cooldown`.
         const cooldownMs = input.quota ? this.quota(s, input.quota, now) : 0;
         this.grow(s, now);
@@ -239,6 +278,8 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       }
       case "backoff":
         return this.backoff(s, input, now, previousRate);
+      case "outage":
+        return this.outage(s, input.retryAfterMs, now, previousRate);
       case "reset": {
         const fresh = this.init(now);
         Object.assign(s, fresh);
@@ -251,9 +292,13 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     return now - s.touchedAt >= this.config.forgetAfterMs && now >= s.cooldownUntil;
   }
 
-  /** The pace in force at `now`: the law's rate, capped by a remaining budget from headers. */
+  /**
+   * The pace in force at `now`: the law's rate, capped by a remaining budget from headers,
+   * and slowed to a trickle while the upstream is out (the rate itself is kept).
+   */
   pace(s: AdaptiveRecord, now: number): number {
-    return s.capUntil > now ? Math.min(s.rate, s.capRate) : s.rate;
+    const rate = s.capUntil > now ? Math.min(s.rate, s.capRate) : s.rate;
+    return s.outages >= OUTAGE_CONFIRM ? Math.max(this.config.minRate, Math.min(rate, Math.max(1, OUTAGE_TRICKLE * rate))) : rate;
   }
 
   private acquire(s: AdaptiveRecord, cost: number, now: number, previousRate: number): AdaptiveOutput {
@@ -269,31 +314,70 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     return this.out(s, now, previousRate, false, 0, false, Math.max(waitMs, 1e-3));
   }
 
+  /**
+   * A refusal (429 and other 4xx back-off statuses): evidence about the rate limit.
+   * 5xx statuses are no evidence about it: they go to {@link outage}.
+   */
   private backoff(
     s: AdaptiveRecord,
     input: Extract<AdaptiveInput, { type: "backoff" }>,
     now: number,
     previousRate: number,
   ): AdaptiveOutput {
+    if (input.status >= 500) {
+      s.backoffs++;
+      s.lastStatus = input.status;
+      s.lastAt = now;
+      s.lastRetryAfterMs = input.retryAfterMs;
+      return this.outage(s, input.retryAfterMs, now, previousRate, input.quota);
+    }
     const { decrease, headroom, holdMs, holdPerCooldown, cooldownMultiplier, maxCooldownMs } = this.config;
     s.backoffs++;
     s.lastStatus = input.status;
     s.lastAt = now;
     s.lastRetryAfterMs = input.retryAfterMs;
+    s.outages = 0;
     let cooldownMs = 0;
     if (input.quota) cooldownMs = this.quota(s, input.quota, now);
     const current = input.epoch < 0 || input.epoch >= s.epoch;
     let congestion = false;
+    let confirmed = false;
     if (current) {
       s.loss += LOSS_WEIGHT * (1 - s.loss);
+      s.epochNo++;
       const pace = this.pace(s, now);
-      const measured = this.measuredRate(s, now);
-      const probing = s.cutAt < 0 || (now - s.cutAt > s.holdFor && s.rate > s.base);
+      const accepted = this.measuredRate(s, now);
+      const holding = s.cutAt >= 0 && now - s.cutAt <= s.holdFor;
       let next = -1;
-      if (probing) next = measured === undefined ? pace * decrease : Math.min(pace, measured) * (1 - headroom);
-      // Not below `decrease` times what the upstream accepted over the last second: an
-      // upstream that counts per rolling second refuses for up to a second after a drop.
-      else if (s.loss >= CONFIRM_LOSS) next = Math.min(pace, decrease * Math.max(pace, measured ?? 0));
+      if (!holding) {
+        // A probe (or slow start) crossed the limit. Near the last ceiling the probe grew
+        // slowly, so the limit is just below the pace. Far above it (a steep probe, slow
+        // start) the pace ran ahead of the upstream's answer, and what the last second
+        // accepted is the better guide; the probe then climbs back towards the pace.
+        // Refusals earlier in the last second mean the upstream, not the pace, set what it accepted.
+        const steep = s.ceiling < 0 || pace > s.ceiling * (1 + 2 * headroom) || this.windowRate(s, now, s.noCur, s.noPrev).samples >= 1;
+        if (accepted === undefined) next = pace * decrease;
+        else next = (steep ? Math.min(pace, accepted) : pace) * (1 - headroom);
+        s.ceiling = pace;
+      } else {
+        // Refused again since the cut. Refusals in a row mean the limit fell (or the cut was
+        // not deep enough) when the upstream accepts less than the pace; else they are the
+        // last refusals of a window the probe filled, or a stray one: pause, do not cut.
+        const sustained =
+          accepted === undefined ? s.loss >= CONFIRM_LOSS : s.epochNo >= 2 && s.epochNo > SUSTAINED_SHARE * (s.epochNo + s.epochOk);
+        confirmed = sustained;
+        if (sustained) {
+          // What the last second accepted is the limit of a window that filled, but lags far
+          // behind on an upstream that spaces requests (GCRA): cut by at most 2 * headroom.
+          // A full Retry-After pause empties the upstream's window first: then it is.
+          const floor = input.retryAfterMs >= 0 ? 0 : (1 - CUT_BOUND * headroom) * pace;
+          const target = accepted === undefined ? pace * decrease : Math.max(accepted, floor) * (1 - headroom);
+          if (target < pace * (1 - headroom / 2)) {
+            next = target;
+            s.ceiling = accepted ?? target;
+          }
+        }
+      }
       if (next >= 0) {
         congestion = true;
         s.rate = this.clamp(next);
@@ -301,20 +385,47 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
         s.cutAt = now;
         s.epoch++;
         s.loss = 0;
+        s.epochOk = 0;
+        s.epochNo = 0;
         s.tokens = 0;
         s.source = SOURCE_ADAPTIVE;
       }
     }
+    // Retry-After is in whole seconds: "1" may stand for a few ms. It is honoured in full
+    // once confirmed (refusals go on after the cut), or when longer than rounding explains.
+    const lawPause = Math.min(maxCooldownMs, (cooldownMultiplier * 1000) / s.rate);
     let pause = -1;
-    if (input.retryAfterMs >= 0) pause = Math.min(input.retryAfterMs, maxCooldownMs);
-    else if (current) pause = Math.min(maxCooldownMs, (cooldownMultiplier * 1000) / s.rate);
+    if (input.retryAfterMs >= 0) {
+      const full = Math.min(input.retryAfterMs, maxCooldownMs);
+      pause = confirmed || input.retryAfterMs > ROUNDING_MS ? full : current ? Math.min(full, lawPause) : -1;
+    } else if (current) pause = lawPause;
     // A probe that costs a long pause is worth making less often.
     if (congestion) s.holdFor = Math.max(holdMs, holdPerCooldown * Math.max(0, pause));
     if (pause >= 0 && now + pause > s.cooldownUntil) {
       s.cooldownUntil = now + pause;
       cooldownMs = Math.max(cooldownMs, pause);
     }
+    s.noCur++;
     return this.out(s, now, previousRate, congestion, cooldownMs);
+  }
+
+  /**
+   * An outage answer (a 5xx, or no answer at all): no evidence about the rate limit, so
+   * the rate is neither cut nor grown and what was learned is kept. A Retry-After is
+   * honoured; from the second outage answer in a row the pace drops to a trickle, and the
+   * first success brings the learned rate back at once.
+   */
+  private outage(s: AdaptiveRecord, retryAfterMs: number, now: number, previousRate: number, quota?: QuotaInput | null): AdaptiveOutput {
+    s.outages++;
+    let cooldownMs = quota ? this.quota(s, quota, now) : 0;
+    if (retryAfterMs >= 0) {
+      const pause = Math.min(retryAfterMs, this.config.maxCooldownMs);
+      if (now + pause > s.cooldownUntil) {
+        s.cooldownUntil = now + pause;
+        cooldownMs = Math.max(cooldownMs, pause);
+      }
+    }
+    return this.out(s, now, previousRate, false, cooldownMs);
   }
 
   /**
@@ -359,7 +470,12 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     return 0;
   }
 
-  /** Moves the law's rate along: policy from headers, slow start, hold, or probe. */
+  /**
+   * Moves the law's rate along: policy from headers, slow start, hold, or probe. A probe
+   * climbs back to the ceiling in `K` = 0.5 s, slowing as it nears it, dwells there, then
+   * grows ever faster above it: `ceiling * (1 + probeGain * (t - K)^3)`, t in seconds since
+   * the hold ended (the shape of CUBIC). Products only, so its Lua twin agrees to the bit.
+   */
   private grow(s: AdaptiveRecord, now: number): void {
     const { doublingMs, probeGain } = this.config;
     const holding = s.cutAt >= 0 && now - s.cutAt <= s.holdFor;
@@ -372,9 +488,13 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     let target: number;
     if (s.cutAt < 0) target = s.base * 2 ** (Math.max(0, now - Math.max(s.startAt, 0)) / doublingMs);
     else {
-      const since = now - s.cutAt;
-      const t = Math.max(0, since - s.holdFor) / 1000;
-      target = s.base * (1 + probeGain * t * t * t);
+      const t = Math.max(0, now - s.cutAt - s.holdFor) / 1000;
+      const ceiling = Math.max(s.ceiling, s.base);
+      const d = t - PROBE_RETURN_S;
+      if (d < 0) {
+        const f = -d / PROBE_RETURN_S;
+        target = ceiling - (ceiling - s.base) * f * f * f;
+      } else target = ceiling * (1 + probeGain * d * d * d);
     }
     const sent = this.sentRate(s, now);
     const next = this.clamp(Math.min(target, Math.max(s.base, APP_LIMIT_FACTOR * sent)));
@@ -406,14 +526,17 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     if (elapsed < 2 * METER_BUCKET_MS) {
       s.okPrev = s.okCur;
       s.txPrev = s.txCur;
+      s.noPrev = s.noCur;
       s.meterAt += METER_BUCKET_MS;
     } else {
       s.okPrev = 0;
       s.txPrev = 0;
+      s.noPrev = 0;
       s.meterAt = now - (elapsed % METER_BUCKET_MS);
     }
     s.okCur = 0;
     s.txCur = 0;
+    s.noCur = 0;
   }
 
   /**

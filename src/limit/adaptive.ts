@@ -278,10 +278,10 @@ export class AdaptiveRateLimiter {
       burst: integer(WHERE, "burst", orDefault(options.burst, 1)),
       decrease,
       headroom,
-      holdMs: nonNegativeFinite("holdMs", orDefault(options.holdMs, 1_000)),
-      holdPerCooldown: nonNegativeFinite("holdPerCooldown", orDefault(options.holdPerCooldown, 4)),
+      holdMs: nonNegativeFinite("holdMs", orDefault(options.holdMs, 500)),
+      holdPerCooldown: nonNegativeFinite("holdPerCooldown", orDefault(options.holdPerCooldown, 2)),
       doublingMs: positive(WHERE, "doublingMs", orDefault(options.doublingMs, 700)),
-      probeGain: positive(WHERE, "probeGain", orDefault(options.probeGain, 1)),
+      probeGain: positive(WHERE, "probeGain", orDefault(options.probeGain, 0.5)),
       cooldownMultiplier: nonNegativeFinite("cooldownMultiplier", orDefault(options.cooldownMultiplier, 2)),
       maxCooldownMs: nonNegativeFinite("maxCooldownMs", orDefault(options.maxCooldownMs, 60_000)),
       forgetAfterMs: positive(WHERE, "forgetAfterMs", orDefault(options.forgetAfterMs, 600_000)),
@@ -425,9 +425,23 @@ export class AdaptiveRateLimiter {
     return false;
   }
 
-  /** Returns a permit whose request got no response (a network error, an abort): it neither grows nor cuts the rate. */
+  /** Returns a permit whose request was abandoned (an abort): it neither grows nor cuts the rate. */
   release(permit?: AdaptivePermit): void {
     this.settle(permit);
+  }
+
+  /**
+   * Records a request the upstream could not answer (a network error, a refused
+   * connection): evidence of an outage, never of the rate limit. The learned rate is kept;
+   * from the second outage answer in a row the pace drops to a trickle until a success.
+   */
+  onUnavailable(signal: { readonly permit?: AdaptivePermit; readonly retryAfterMs?: number } = {}): void {
+    const retryAfterMs = signal.retryAfterMs;
+    if (retryAfterMs !== undefined && (typeof retryAfterMs !== "number" || !(retryAfterMs >= 0))) {
+      throw new InvalidOptionError(`${WHERE}.onUnavailable`, "retryAfterMs", retryAfterMs, "a number >= 0");
+    }
+    const epoch = this.settle(signal.permit);
+    this.applyFeedback({ type: "outage", epoch, retryAfterMs: retryAfterMs ?? -1 }, retryAfterMs);
   }
 
   /** The current rate, cooldown and counts. */

@@ -33,6 +33,8 @@ export const ADAPTIVE_TWIN: Twin<AdaptiveRecord, AdaptiveInput, AdaptiveOutput> 
         return ["s", params, numArg(input.epoch), quotaArg(input.quota)];
       case "backoff":
         return ["b", params, numArg(input.epoch), numArg(input.status), numArg(input.retryAfterMs), quotaArg(input.quota)];
+      case "outage":
+        return ["o", params, numArg(input.epoch), numArg(input.retryAfterMs)];
       case "reset":
         return ["x", params];
     }

@@ -5,11 +5,15 @@ import { luaScript } from "./script.js";
 export const ADAPTIVE_FIELDS = [
   "rate",
   "base",
+  "ceiling",
+  "outages",
   "cutAt",
   "holdFor",
   "startAt",
   "epoch",
   "loss",
+  "epochOk",
+  "epochNo",
   "tokens",
   "refilledAt",
   "cooldownUntil",
@@ -18,6 +22,8 @@ export const ADAPTIVE_FIELDS = [
   "okPrev",
   "txCur",
   "txPrev",
+  "noCur",
+  "noPrev",
   "capRate",
   "capUntil",
   "policyRate",
@@ -58,24 +64,25 @@ export const ADAPTIVE_SCRIPT = luaScript(
   "adaptive",
   `
 -- Breakwater adaptive limiter: applies one input to the shared record.
--- KEYS[1]  the record: "ad" and 26 little-endian doubles (struct.pack), in the order of
+-- KEYS[1]  the record: "ad" and 32 little-endian doubles (struct.pack), in the order of
 --          ADAPTIVE_FIELDS (src/redis/scripts/adaptive.ts)
--- ARGV[1]  the input: 'a' acquire, 's' success, 'b' backoff, 'x' reset, 'r' read the record
+-- ARGV[1]  the input: 'a' acquire, 's' success, 'b' backoff, 'o' outage, 'x' reset, 'r' read the record
 -- ARGV[2]  the params, space-separated in the order of ADAPTIVE_PARAMS
--- ARGV[3..] 'a': cost | 's': epoch, quota | 'b': epoch, status, retryAfterMs, quota
+-- ARGV[3..] 'a': cost | 's': epoch, quota | 'b': epoch, status, retryAfterMs, quota | 'o': epoch, retryAfterMs
 --          quota: "-" for none, or "<limit> <remaining> <resetMs> <policyRate>" (-1 = not given)
 -- ARGV[#ARGV] the deadline: server ms after which the script does nothing (0: none)
 -- Reply:   {allowed, waitMs, epoch, rate, previousRate, cooldownUntil, congestion, cooldownMs,
 --          source, tokens, successes, backoffs, lastStatus, lastAt, lastRetryAfterMs, server now_ms}
---          (integral numbers as integers, others as exact text; 'r': the 26 numbers, or nil; past the deadline: "stale")
+--          (integral numbers as integers, others as exact text; 'r': the 32 numbers, or nil; past the deadline: "stale")
 `,
   `
 ${STALE_CHECK}
 local key = KEYS[1]
 local op = ARGV[1]
-local F = { 'rate', 'base', 'cutAt', 'holdFor', 'startAt', 'epoch', 'loss', 'tokens', 'refilledAt', 'cooldownUntil',
-  'meterAt', 'okCur', 'okPrev', 'txCur', 'txPrev', 'capRate', 'capUntil', 'policyRate', 'policyUntil', 'successes',
-  'backoffs', 'lastStatus', 'lastAt', 'lastRetryAfterMs', 'source', 'touchedAt' }
+local F = { 'rate', 'base', 'ceiling', 'outages', 'cutAt', 'holdFor', 'startAt', 'epoch', 'loss', 'epochOk', 'epochNo',
+  'tokens', 'refilledAt', 'cooldownUntil', 'meterAt', 'okCur', 'okPrev', 'txCur', 'txPrev', 'noCur', 'noPrev',
+  'capRate', 'capUntil', 'policyRate', 'policyUntil', 'successes', 'backoffs', 'lastStatus', 'lastAt',
+  'lastRetryAfterMs', 'source', 'touchedAt' }
 
 ${EXACT_NUMBERS}
 local function numbers(text)
@@ -91,7 +98,13 @@ local probeGain, cooldownMultiplier, maxCooldownMs, forgetAfterMs = P[10], P[11]
 
 -- Constants of src/limit/adaptive-decision.ts.
 local METER_BUCKET_MS = 1000
-local TIMER_SLACK_MS = 4
+local TIMER_SLACK_MS = 1
+local OUTAGE_CONFIRM = 2
+local OUTAGE_TRICKLE = 0.5
+local ROUNDING_MS = 1000
+local SUSTAINED_SHARE = 0.03
+local PROBE_RETURN_S = 0.5
+local CUT_BOUND = 2
 local LOSS_WEIGHT = 0.3
 local CONFIRM_LOSS = 0.5
 local MIN_SAMPLES = 3
@@ -105,8 +118,9 @@ local now = now_ms
 
 local function init(t)
   return {
-    rate = initialRate, base = initialRate, cutAt = -1, holdFor = holdMs, startAt = -1, epoch = 0, loss = 0,
-    tokens = burst, refilledAt = t, cooldownUntil = 0, meterAt = t, okCur = 0, okPrev = 0, txCur = 0, txPrev = 0,
+    rate = initialRate, base = initialRate, ceiling = -1, outages = 0, cutAt = -1, holdFor = holdMs, startAt = -1,
+    epoch = 0, loss = 0, epochOk = 0, epochNo = 0, tokens = burst, refilledAt = t, cooldownUntil = 0, meterAt = t,
+    okCur = 0, okPrev = 0, txCur = 0, txPrev = 0, noCur = 0, noPrev = 0,
     capRate = -1, capUntil = -1, policyRate = -1, policyUntil = -1, successes = 0, backoffs = 0,
     lastStatus = 0, lastAt = -1, lastRetryAfterMs = -1, source = SOURCE_INITIAL, touchedAt = t,
   }
@@ -134,8 +148,10 @@ local function clamp(rate)
 end
 
 local function pace(t)
-  if s.capUntil > t then return math.min(s.rate, s.capRate) end
-  return s.rate
+  local rate = s.rate
+  if s.capUntil > t then rate = math.min(s.rate, s.capRate) end
+  if s.outages >= OUTAGE_CONFIRM then return math.max(minRate, math.min(rate, math.max(1, OUTAGE_TRICKLE * rate))) end
+  return rate
 end
 
 local function refill()
@@ -153,14 +169,17 @@ local function roll()
   if elapsed < 2 * METER_BUCKET_MS then
     s.okPrev = s.okCur
     s.txPrev = s.txCur
+    s.noPrev = s.noCur
     s.meterAt = s.meterAt + METER_BUCKET_MS
   else
     s.okPrev = 0
     s.txPrev = 0
+    s.noPrev = 0
     s.meterAt = now - math.fmod(elapsed, METER_BUCKET_MS)
   end
   s.okCur = 0
   s.txCur = 0
+  s.noCur = 0
 end
 
 -- Events per second over the last second (rate, samples).
@@ -223,7 +242,14 @@ local function grow()
     target = s.base * 2 ^ (math.max(0, now - math.max(s.startAt, 0)) / doublingMs)
   else
     local t = math.max(0, now - s.cutAt - s.holdFor) / 1000
-    target = s.base * (1 + probeGain * t * t * t)
+    local ceiling = math.max(s.ceiling, s.base)
+    local d = t - PROBE_RETURN_S
+    if d < 0 then
+      local fr = -d / PROBE_RETURN_S
+      target = ceiling - (ceiling - s.base) * fr * fr * fr
+    else
+      target = ceiling * (1 + probeGain * d * d * d)
+    end
   end
   local sent = window_rate(s.txCur, s.txPrev)
   local nextRate = clamp(math.min(target, math.max(s.base, APP_LIMIT_FACTOR * sent)))
@@ -236,6 +262,21 @@ end
 local function quota_arg(i)
   if ARGV[i] == nil or ARGV[i] == '-' then return nil end
   return numbers(ARGV[i])
+end
+
+-- An outage answer: the rate is kept; a Retry-After is honoured; two in a row slow the pace to a trickle.
+local function outage(retryAfterMs, q)
+  s.outages = s.outages + 1
+  local cd = 0
+  if q ~= nil then cd = quota(q) end
+  if retryAfterMs >= 0 then
+    local pause = math.min(retryAfterMs, maxCooldownMs)
+    if now + pause > s.cooldownUntil then
+      s.cooldownUntil = now + pause
+      cd = math.max(cd, pause)
+    end
+  end
+  return cd
 end
 
 local previousRate = s.rate
@@ -261,30 +302,72 @@ elseif op == 's' then
   local epoch = tonumber(ARGV[3])
   s.successes = s.successes + 1
   s.okCur = s.okCur + 1
-  if epoch < 0 or epoch == s.epoch then s.loss = s.loss * (1 - LOSS_WEIGHT) end
+  s.outages = 0
+  if epoch < 0 or epoch == s.epoch then
+    s.loss = s.loss * (1 - LOSS_WEIGHT)
+    s.epochOk = s.epochOk + 1
+  end
   -- An empty budget opens a cooldown: reported, so the shell can emit it.
   local q = quota_arg(4)
   if q ~= nil then cooldownMs = quota(q) end
   grow()
+elseif op == 'b' and tonumber(ARGV[4]) >= 500 then
+  -- A 5xx is no evidence about the rate limit: an outage.
+  local retryAfterMs = tonumber(ARGV[5])
+  s.backoffs = s.backoffs + 1
+  s.lastStatus = tonumber(ARGV[4])
+  s.lastAt = now
+  s.lastRetryAfterMs = retryAfterMs
+  cooldownMs = outage(retryAfterMs, quota_arg(6))
+elseif op == 'o' then
+  cooldownMs = outage(tonumber(ARGV[4]), nil)
 elseif op == 'b' then
   local epoch, status, retryAfterMs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
   s.backoffs = s.backoffs + 1
   s.lastStatus = status
   s.lastAt = now
   s.lastRetryAfterMs = retryAfterMs
+  s.outages = 0
   local q = quota_arg(6)
   if q ~= nil then cooldownMs = quota(q) end
   local current = epoch < 0 or epoch >= s.epoch
+  local confirmed = false
   if current then
     s.loss = s.loss + LOSS_WEIGHT * (1 - s.loss)
+    s.epochNo = s.epochNo + 1
     local p = pace(now)
-    local measured = measured_rate()
-    local probing = s.cutAt < 0 or (now - s.cutAt > s.holdFor and s.rate > s.base)
+    local accepted = measured_rate()
+    local holding = s.cutAt >= 0 and now - s.cutAt <= s.holdFor
     local nextRate = -1
-    if probing then
-      if measured == nil then nextRate = p * decrease else nextRate = math.min(p, measured) * (1 - headroom) end
-    elseif s.loss >= CONFIRM_LOSS then
-      nextRate = math.min(p, decrease * math.max(p, measured or 0))
+    if not holding then
+      local _, refusedBefore = window_rate(s.noCur, s.noPrev)
+      local steep = s.ceiling < 0 or p > s.ceiling * (1 + 2 * headroom) or refusedBefore >= 1
+      if accepted == nil then
+        nextRate = p * decrease
+      elseif steep then
+        nextRate = math.min(p, accepted) * (1 - headroom)
+      else
+        nextRate = p * (1 - headroom)
+      end
+      s.ceiling = p
+    else
+      local sustained
+      if accepted == nil then
+        sustained = s.loss >= CONFIRM_LOSS
+      else
+        sustained = s.epochNo >= 2 and s.epochNo > SUSTAINED_SHARE * (s.epochNo + s.epochOk)
+      end
+      confirmed = sustained
+      if sustained then
+        local floor = (1 - CUT_BOUND * headroom) * p
+        if retryAfterMs >= 0 then floor = 0 end
+        local target
+        if accepted == nil then target = p * decrease else target = math.max(accepted, floor) * (1 - headroom) end
+        if target < p * (1 - headroom / 2) then
+          nextRate = target
+          if accepted == nil then s.ceiling = target else s.ceiling = accepted end
+        end
+      end
     end
     if nextRate >= 0 then
       congestion = true
@@ -293,21 +376,30 @@ elseif op == 'b' then
       s.cutAt = now
       s.epoch = s.epoch + 1
       s.loss = 0
+      s.epochOk = 0
+      s.epochNo = 0
       s.tokens = 0
       s.source = SOURCE_ADAPTIVE
     end
   end
+  local lawPause = math.min(maxCooldownMs, (cooldownMultiplier * 1000) / s.rate)
   local pause = -1
   if retryAfterMs >= 0 then
-    pause = math.min(retryAfterMs, maxCooldownMs)
+    local full = math.min(retryAfterMs, maxCooldownMs)
+    if confirmed or retryAfterMs > ROUNDING_MS then
+      pause = full
+    elseif current then
+      pause = math.min(full, lawPause)
+    end
   elseif current then
-    pause = math.min(maxCooldownMs, (cooldownMultiplier * 1000) / s.rate)
+    pause = lawPause
   end
   if congestion then s.holdFor = math.max(holdMs, holdPerCooldown * math.max(0, pause)) end
   if pause >= 0 and now + pause > s.cooldownUntil then
     s.cooldownUntil = now + pause
     cooldownMs = math.max(cooldownMs, pause)
   end
+  s.noCur = s.noCur + 1
 elseif op == 'x' then
   s = init(now)
 end
