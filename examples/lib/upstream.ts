@@ -2,12 +2,12 @@
  * A local upstream API with a hidden rate limit, for the demo and the adaptive bench.
  *
  * It listens on 127.0.0.1 (a free port) and admits at most `L` requests per second, `L`
- * changing on a schedule. `algorithm` says how: `"sliding-window"` (default) admits a
- * request when fewer than `L` were admitted in the second before it, so no one-second span
- * ever holds more than `L`; `"token-bucket"` refills a bucket at `L` per second that holds
- * `L * burstSeconds` tokens, so bursts above `L` pass after a quiet spell. A request over
- * the limit is answered 429; during an outage every request is answered 503. What the
- * answers say depends on `headers`:
+ * changing on a schedule. `algorithm` says how (examples/lib/limit-models.ts): an exact
+ * sliding log by default (no one-second span ever holds more than `L`), a token bucket,
+ * a fixed window on the clock's second, the approximate sliding window of Cloudflare and
+ * upstash, GCRA without burst, or a cap on requests in flight. A request over the limit
+ * is answered 429; during an outage every request is answered 503. What the answers say
+ * depends on `headers`:
  *
  * - `"none"`: bare 429 and 503 answers: the client learns only from the statuses.
  * - `"retry-after"`: 429 carries `Retry-After` in whole seconds (rounded up, as servers do).
@@ -21,6 +21,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createLimitModel, type LimitKind, type LimitModel } from "./limit-models.js";
 
 /** What rate-limit information the upstream sends. */
 export type HeaderMode = "none" | "retry-after" | "full";
@@ -33,8 +34,8 @@ export interface UpstreamOptions {
   readonly outages?: readonly (readonly [fromMs: number, toMs: number])[];
   /** What rate-limit information to send. Default `"none"`. */
   readonly headers?: HeaderMode;
-  /** How the limit is enforced. Default `"sliding-window"`. */
-  readonly algorithm?: "sliding-window" | "token-bucket";
+  /** How the limit is enforced. Default `"sliding-log"` (exact). */
+  readonly algorithm?: LimitKind;
   /** Token bucket only: it holds `limit * burstSeconds` tokens (at least 1). Default 1. */
   readonly burstSeconds?: number;
   /** Service time of each request (ms), uniform in [min, max]. Default [2, 6]. */
@@ -86,12 +87,16 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
   if (schedule.length === 0) throw new Error("startUpstream: schedule needs at least one [fromMs, limit]");
   const outages = options.outages ?? [];
   const mode = options.headers ?? "none";
-  const algorithm = options.algorithm ?? "sliding-window";
-  const burstSeconds = options.burstSeconds ?? 1;
   const [minLatency, maxLatency] = options.latencyMs ?? [2, 6];
   let t0 = performance.now();
-  let tokens = schedule[0]![1] * burstSeconds;
-  let refilledAt = 0;
+  const newModel = (): LimitModel =>
+    createLimitModel(options.algorithm ?? "sliding-log", {
+      burstSeconds: options.burstSeconds ?? 1,
+      // The clock's second, as a server's fixed window sees it.
+      windowOffsetMs: Date.now() % 1000,
+      serviceMs: (minLatency + maxLatency) / 2,
+    });
+  let model = newModel();
   const timeline: UpstreamTimeline = { ok: [], throttled: [], unavailable: [] };
   const penalty = options.penalty;
   /** Times (ms) of the recent 429s, for the penalty; oldest first. */
@@ -123,54 +128,11 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
     series[i]!++;
   };
 
-  /** Sliding window: the times (ms) of the requests admitted in the last second, oldest first. */
-  const admitted: number[] = [];
-  let admittedHead = 0;
-  /** Admits one request at `ms` or not; returns what the rate-limit headers would say. */
-  const admit = (
-    ms: number,
-    limit: number,
-  ): { ok: boolean; remaining: number; resetSec: number; retrySec: number; quota: number; windowSec: number } => {
-    if (algorithm === "token-bucket") {
-      const capacity = Math.max(1, limit * burstSeconds);
-      tokens = Math.min(capacity, tokens + ((ms - refilledAt) * limit) / 1000);
-      refilledAt = ms;
-      const ok = tokens >= 1;
-      if (ok) tokens -= 1;
-      return {
-        ok,
-        remaining: Math.floor(tokens),
-        resetSec: Math.ceil((capacity - tokens) / limit),
-        retrySec: Math.max(1, Math.ceil((1 - tokens) / limit)),
-        quota: Math.round(capacity),
-        windowSec: burstSeconds,
-      };
-    }
-    while (admittedHead < admitted.length && admitted[admittedHead]! <= ms - 1000) admittedHead++;
-    if (admittedHead > 1024) {
-      admitted.splice(0, admittedHead);
-      admittedHead = 0;
-    }
-    const inWindow = admitted.length - admittedHead;
-    const ok = inWindow < limit;
-    if (ok) admitted.push(ms);
-    const oldest = admitted[admittedHead];
-    // Whole seconds until the oldest admitted request leaves the window (and frees a slot).
-    const freeSec = oldest === undefined ? 0 : Math.max(1, Math.ceil((oldest + 1000 - ms) / 1000));
-    return {
-      ok,
-      remaining: Math.max(0, limit - (admitted.length - admittedHead)),
-      resetSec: freeSec,
-      retrySec: Math.max(1, freeSec),
-      quota: limit,
-      windowSec: 1,
-    };
-  };
-
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     req.resume();
     const ms = performance.now() - t0;
     let status = 200;
+    let admitted = false;
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (inOutage(ms)) {
       status = 503;
@@ -181,7 +143,8 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
       count(timeline.throttled, ms);
       if (mode !== "none") headers["retry-after"] = String(Math.max(1, Math.ceil((blockedUntil - ms) / 1000)));
     } else {
-      const answer = admit(ms, limitAt(ms));
+      const answer = model.admit(ms, limitAt(ms));
+      admitted = answer.ok;
       if (answer.ok) count(timeline.ok, ms);
       else {
         status = 429;
@@ -189,7 +152,7 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
         refuse(ms);
         if (mode !== "none") headers["retry-after"] = String(answer.retrySec);
       }
-      if (mode === "full") {
+      if (mode === "full" && answer.quota > 0) {
         headers["ratelimit-limit"] = String(answer.quota);
         headers["ratelimit-remaining"] = String(answer.remaining);
         headers["ratelimit-reset"] = String(answer.resetSec);
@@ -202,6 +165,7 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
     const body = status === 200 ? '{"ok":true}' : status === 429 ? '{"error":"rate limited"}' : '{"error":"unavailable"}';
     const delay = minLatency + Math.random() * (maxLatency - minLatency);
     setTimeout(() => {
+      if (admitted) model.finish(performance.now() - t0);
       res.writeHead(status, headers);
       res.end(body);
     }, delay);
@@ -215,10 +179,7 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
     url: `http://127.0.0.1:${port}`,
     start() {
       t0 = performance.now();
-      refilledAt = 0;
-      tokens = Math.max(1, schedule[0]![1] * burstSeconds);
-      admitted.length = 0;
-      admittedHead = 0;
+      model = newModel();
       timeline.ok.length = 0;
       timeline.throttled.length = 0;
       timeline.unavailable.length = 0;
