@@ -1,181 +1,468 @@
 /**
- * Adaptive limiting on a local upstream whose hidden limit goes 50 -> 20 -> 80 requests/s
- * (10 s each), with 16 callers in a closed loop: Breakwater's `ApiClient` (no rate
- * config: it finds the limit), AWS's adaptive mode (`DefaultRateLimiter` driven by
- * `AdaptiveRetryStrategy`, @smithy/util-retry) and a naive client that retries after
- * `Retry-After`. Three header modes: bare 429s, 429 + Retry-After, and full rate-limit
- * headers. Each (client, mode) runs in its own process on its own upstream, one after
- * another: the naive client keeps a core busy with its flood of retries, and running it
- * beside the others (on a 2-core machine) starved their timers and cut their goodput by
- * up to a fifth. So a full run takes 9 x 30 s.
+ * The adaptive limiter against every kind of upstream the bench models (bench/lib/adaptive-scenarios.ts:
+ * token bucket, fixed window, exact sliding log, approximate sliding window, GCRA, a cap on
+ * requests in flight, 503 outages, a limit that keeps changing), each without rate-limit
+ * headers, with Retry-After only, and with RateLimit-* headers. 16 callers in a closed loop
+ * on real HTTP on 127.0.0.1, real time; Breakwater's `ApiClient` (no rate config: it finds
+ * the limit) against AWS's adaptive mode (`DefaultRateLimiter` driven by
+ * `AdaptiveRetryStrategy`), each run in its own process, several at once.
  *
- *   npm run bench -- adaptive            print the results
- *   npx tsx bench/adaptive.bench.ts --write   also write them into bench/RESULTS.md
- *   npx tsx bench/adaptive.bench.ts --modes=none,full --clients=breakwater   only these
+ *   npm run bench -- adaptive                     every model, mode and client, 5 runs each
+ *   npx tsx bench/adaptive.bench.ts --models=gcra,outages --modes=none --runs=2
+ *   npx tsx bench/adaptive.bench.ts --fleet       4 processes sharing one limiter through Redis, and unshared
+ *   npx tsx bench/adaptive.bench.ts --write       also write bench/RESULTS.md's section and bench/charts/*.svg
+ *
+ * Options: --models, --modes, --clients (breakwater, aws-adaptive, naive), --runs (5),
+ * --parallel (runs at once, 6), --fleet-models (token-bucket,sliding-window,outages).
  */
-import { fork } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { type ChildProcess, fork } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { loadavg } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type HeaderMode, startUpstream } from "../examples/lib/upstream.js";
-import { runWorkload } from "../examples/lib/workload.js";
-import { type ClientName, makeClient } from "./lib/clients.js";
-import { measure, type Phase, RISE_WINDOW_MS, type RunMeasures } from "./lib/adaptive-measure.js";
+import { type HeaderMode, startUpstream, type Upstream } from "../examples/lib/upstream.js";
+import { type CallRecord, runWorkload } from "../examples/lib/workload.js";
+import { RedisStore } from "../src/redis/index.js";
+import { startRedis } from "../test/setup/redis.js";
+import { type AdaptiveMeasures, checkGoals, measureRun, type Timeline } from "./lib/adaptive-goals.js";
+import { durationOf, limitAt, SCENARIOS, type Scenario, scenarioNamed } from "./lib/adaptive-scenarios.js";
+import { seriesFromTimeline, stepPoints } from "./lib/chart-series.js";
+import { type BenchClient, breakwaterClient, type ClientName, makeClient } from "./lib/clients.js";
+import { renderTimeSeriesSvg } from "./lib/svg-chart.js";
 
-const PHASES: readonly Phase[] = [
-  { limit: 50, fromMs: 0, toMs: 10_000 },
-  { limit: 20, fromMs: 10_000, toMs: 20_000 },
-  { limit: 80, fromMs: 20_000, toMs: 30_000 },
-];
+const here = dirname(fileURLToPath(import.meta.url));
 const WORKERS = 16;
-const CLIENTS: readonly ClientName[] = ["breakwater", "aws-adaptive", "naive"];
+const FLEET_PROCESSES = 4;
+const SAMPLE_MS = 100;
 const ALL_MODES: readonly HeaderMode[] = ["none", "retry-after", "full"];
-const modesArg = process.argv.find((a) => a.startsWith("--modes="));
-const MODES: readonly HeaderMode[] =
-  modesArg === undefined ? ALL_MODES : ALL_MODES.filter((m) => modesArg.slice("--modes=".length).split(",").includes(m));
-const clientsArg = process.argv.find((a) => a.startsWith("--clients="));
-const RUN_CLIENTS: readonly ClientName[] =
-  clientsArg === undefined ? CLIENTS : CLIENTS.filter((c) => clientsArg.slice("--clients=".length).split(",").includes(c));
 
-interface Job {
-  readonly client: ClientName;
-  readonly mode: HeaderMode;
+function listArg(name: string, all: readonly string[], fallback: readonly string[] = all): string[] {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  if (arg === undefined) return [...fallback];
+  const wanted = arg.slice(name.length + 3).split(",");
+  const unknown = wanted.filter((w) => !all.includes(w));
+  if (unknown.length > 0) throw new Error(`--${name}: unknown ${unknown.join(", ")}; there are ${all.join(", ")}`);
+  return wanted;
+}
+function numberArg(name: string, fallback: number): number {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return arg === undefined ? fallback : Number(arg.slice(name.length + 3));
 }
 
-/** A run's measures, and how late the child's event loop ran (a busy machine shows here first). */
-type ChildResult = RunMeasures & { readonly loopDelayP99Ms: number };
+/** One run: a client against one upstream, or a fleet of processes against one upstream. */
+type Job =
+  | { readonly kind: "single"; readonly scenario: string; readonly mode: HeaderMode; readonly client: ClientName; readonly run: number }
+  | { readonly kind: "fleet"; readonly scenario: string; readonly mode: HeaderMode; readonly shared: boolean; readonly run: number };
 
-async function child(job: Job): Promise<ChildResult> {
-  const upstream = await startUpstream({ schedule: PHASES.map((p) => [p.fromMs, p.limit] as const), headers: job.mode });
-  const send = makeClient(job.client, upstream.url);
-  const lag = monitorEventLoopDelay({ resolution: 10 });
-  lag.enable();
-  upstream.start();
-  const records = await runWorkload({ workers: WORKERS, durationMs: PHASES[PHASES.length - 1]!.toMs, send });
-  lag.disable();
-  const result = measure(upstream, PHASES, records);
-  await upstream.close();
-  return { ...result, loopDelayP99Ms: lag.percentile(99) / 1e6 };
+/** What a run sends back. */
+interface RunResult {
+  readonly job: Job;
+  readonly measures: AdaptiveMeasures;
+  readonly timeline: Timeline;
+  /** `[seconds, requests/s]`: the pace the client kept (the fleet's sum for a fleet). */
+  readonly paced: [number, number][];
+  readonly loopLagP99Ms: number;
 }
 
-function runInChild(job: Job): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const proc = fork(fileURLToPath(import.meta.url), [JSON.stringify(job)], {
-      execArgv: ["--import", "tsx"],
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    proc.once("message", (m) => resolve(m as ChildResult));
-    proc.once("error", reject);
-    proc.once("exit", (code) => code !== 0 && reject(new Error(`${job.client}/${job.mode} exited with ${code}`)));
+/** Samples `pace()` every 100 ms from `start` until stopped. */
+function sampler(pace: () => number): { stop(): [number, number][] } {
+  const t0 = performance.now();
+  const points: [number, number][] = [];
+  const timer = setInterval(() => points.push([(performance.now() - t0) / 1000, pace()]), SAMPLE_MS);
+  return {
+    stop() {
+      clearInterval(timer);
+      return points;
+    },
+  };
+}
+
+function upstreamFor(scenario: Scenario, mode: HeaderMode): Promise<Upstream> {
+  return startUpstream({
+    schedule: scenario.phases.map((p) => [p.fromMs, p.limit] as const),
+    outages: scenario.outages,
+    headers: mode,
+    algorithm: scenario.kind,
+    latencyMs: scenario.serviceMs,
   });
 }
 
-const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
-const ms = (x: number | null): string => (x === null ? "never" : `${(x / 1000).toFixed(1)} s`);
+async function runSingle(job: Extract<Job, { kind: "single" }>): Promise<RunResult> {
+  const scenario = scenarioNamed(job.scenario);
+  const upstream = await upstreamFor(scenario, job.mode);
+  const client = makeClient(job.client, upstream.url);
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  upstream.start();
+  const pace = sampler(() => client.pace());
+  const records = await runWorkload({ workers: WORKERS, durationMs: durationOf(scenario), send: client.send });
+  const paced = pace.stop();
+  lag.disable();
+  client.close();
+  await upstream.close();
+  return {
+    job,
+    measures: measureRun(scenario, WORKERS, upstream.timeline, records),
+    timeline: upstream.timeline,
+    paced,
+    loopLagP99Ms: lag.percentile(99) / 1e6,
+  };
+}
 
-function table(results: Map<string, ChildResult>): string {
+/** A fleet process: `WORKERS / FLEET_PROCESSES` callers, sharing the limiter through Redis or not. */
+interface FleetOrder {
+  readonly url: string;
+  readonly redisUrl: string | null;
+  readonly durationMs: number;
+}
+interface FleetReport {
+  readonly records: CallRecord[];
+  readonly paced: [number, number][];
+  readonly loopLagP99Ms: number;
+}
+
+async function fleetProcess(order: FleetOrder): Promise<FleetReport> {
+  let store: RedisStore | undefined;
+  let close = async (): Promise<void> => {};
+  if (order.redisUrl !== null) {
+    const { Redis } = await import("ioredis");
+    const redis = new Redis(order.redisUrl, { lazyConnect: false });
+    store = new RedisStore({ client: redis, namespace: "bench" });
+    close = async () => {
+      await store?.close();
+      redis.disconnect();
+    };
+  }
+  const client: BenchClient = breakwaterClient(order.url, store);
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  await new Promise<void>((resolve) => process.once("message", () => resolve()));
+  lag.enable();
+  const pace = sampler(() => client.pace());
+  const records = await runWorkload({ workers: WORKERS / FLEET_PROCESSES, durationMs: order.durationMs, send: client.send });
+  const paced = pace.stop();
+  lag.disable();
+  client.close();
+  await close();
+  return { records, paced, loopLagP99Ms: lag.percentile(99) / 1e6 };
+}
+
+async function runFleet(job: Extract<Job, { kind: "fleet" }>): Promise<RunResult> {
+  const scenario = scenarioNamed(job.scenario);
+  const upstream = await upstreamFor(scenario, job.mode);
+  const redis = job.shared ? await startRedis({ ignoreEnv: false }) : undefined;
+  const order: FleetOrder = { url: upstream.url, redisUrl: redis?.url ?? null, durationMs: durationOf(scenario) };
+  const children: ChildProcess[] = [];
+  const reports = Array.from(
+    { length: FLEET_PROCESSES },
+    () =>
+      new Promise<FleetReport>((resolve, reject) => {
+        const child = fork(fileURLToPath(import.meta.url), ["--fleet-process", JSON.stringify(order)], {
+          execArgv: ["--import", "tsx"],
+          stdio: ["ignore", "inherit", "inherit", "ipc"],
+        });
+        children.push(child);
+        child.on("message", (m) => {
+          if (m === "ready") return;
+          resolve(m as FleetReport);
+        });
+        child.once("error", reject);
+        child.once("exit", (code) => code !== 0 && reject(new Error(`fleet process exited with ${code}`)));
+      }),
+  );
+  await new Promise((r) => setTimeout(r, 1500)); // every process loaded and connected
+  upstream.start();
+  for (const c of children) c.send("go");
+  const done = await Promise.all(reports);
+  await upstream.close();
+  await redis?.stop();
+  const records = done.flatMap((d) => d.records);
+  // The fleet's pace: one process's view when shared (they share it), the sum when not.
+  const paced = job.shared
+    ? done[0]!.paced
+    : done[0]!.paced.map(([t], i) => [t, done.reduce((sum, d) => sum + (d.paced[i]?.[1] ?? 0), 0)] as [number, number]);
+  return {
+    job,
+    measures: measureRun(scenario, WORKERS, upstream.timeline, records),
+    timeline: upstream.timeline,
+    paced,
+    loopLagP99Ms: Math.max(...done.map((d) => d.loopLagP99Ms)),
+  };
+}
+
+function inChild<T>(args: string[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const proc = fork(fileURLToPath(import.meta.url), args, {
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    proc.once("message", (m) => resolve(m as T));
+    proc.once("error", reject);
+    proc.once("exit", (code) => code !== 0 && reject(new Error(`${args.join(" ")} exited with ${code}`)));
+  });
+}
+
+/** Runs `jobs`, `parallel` at a time, each in its own process; reports progress. */
+async function runAll(jobs: readonly Job[], parallel: number): Promise<RunResult[]> {
+  const results: RunResult[] = [];
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const job = jobs[next++]!;
+      const result = await inChild<RunResult>(["--job", JSON.stringify(job)]);
+      results.push(result);
+      const m = result.measures;
+      process.stdout.write(
+        `${results.length}/${jobs.length} ${label(job)} run ${job.run}: steady ${m.steadyGoodput.map(pct).join("/")} 429 ${pct1(m.share429)} lag ${Math.round(result.loopLagP99Ms)} ms\n`,
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, jobs.length) }, lane));
+  return results;
+}
+
+const pct = (x: number): string => (x * 100).toFixed(0);
+const pct1 = (x: number): string => `${(x * 100).toFixed(1)}%`;
+const sec = (ms: number | null): string => (ms === null ? "never" : (ms / 1000).toFixed(1));
+function label(job: Job): string {
+  return job.kind === "single"
+    ? `${job.scenario}/${job.mode}/${job.client}`
+    : `fleet ${job.scenario}/${job.mode}/${job.shared ? "shared" : "unshared"}`;
+}
+
+/** The worst of a group's runs, measure by measure. */
+interface Worst {
+  readonly runs: number;
+  readonly steady: number[];
+  readonly meanOverall: number;
+  readonly minOverall: number;
+  readonly share429: number;
+  readonly toNinety: (number | null)[];
+  readonly p99Excess: number;
+  readonly lag: number;
+  readonly failed: number;
+  readonly goals: { goal: string; met: boolean }[];
+}
+
+function worstOf(results: readonly RunResult[], headers: boolean): Worst {
+  const ms = results.map((r) => r.measures);
+  const first = ms[0]!;
+  const toNinety = first.toNinetyMs.map((_, i) =>
+    ms.some((m) => m.toNinetyMs[i] === null) ? null : Math.max(...ms.map((m) => m.toNinetyMs[i] as number)),
+  );
+  const worstMeasures: AdaptiveMeasures = {
+    ...first,
+    steadyGoodput: first.steadyGoodput.map((_, i) => Math.min(...ms.map((m) => m.steadyGoodput[i]!))),
+    share429: Math.max(...ms.map((m) => m.share429)),
+    toNinetyMs: toNinety,
+    p99Ms: first.p99Ms.map((_, i) => Math.max(...ms.map((m) => m.p99Ms[i]!))),
+  };
+  return {
+    runs: ms.length,
+    steady: worstMeasures.steadyGoodput as number[],
+    meanOverall: ms.reduce((a, m) => a + m.overallGoodput, 0) / ms.length,
+    minOverall: Math.min(...ms.map((m) => m.overallGoodput)),
+    share429: worstMeasures.share429,
+    toNinety,
+    p99Excess: Math.max(...worstMeasures.p99Ms.map((p, i) => p - worstMeasures.floorMs[i]!)),
+    lag: Math.max(...results.map((r) => r.loopLagP99Ms)),
+    failed: Math.max(...ms.map((m) => m.failedCalls)),
+    goals: checkGoals(worstMeasures, headers),
+  };
+}
+
+function tableFor(scenario: Scenario, results: readonly RunResult[], modes: readonly string[]): string {
   const lines = [
-    "| headers | client | goodput 50 / 20 / 80 (steady) | mean | 429s (all / steady) | back >= 90% after rise | p50 | p99 | requests | failed calls | loop lag p99 |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    `#### ${scenario.name}: ${scenario.about}; limits ${scenario.phases.map((p) => p.limit).join(" → ")} req/s`,
+    "",
+    "| headers | client | runs | steady goodput per phase (worst run) | overall goodput (mean / worst) | 429s (worst) | to 90% after each change, s (worst) | p99 over floor (worst) | goals (worst run) | loop lag p99 |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
-  for (const mode of MODES) {
-    for (const client of CLIENTS) {
-      const r = results.get(`${client}/${mode}`);
-      if (r === undefined) continue;
+  for (const mode of modes) {
+    for (const client of ["breakwater", "aws-adaptive", "naive"]) {
+      const group = results.filter(
+        (r) => r.job.kind === "single" && r.job.scenario === scenario.name && r.job.mode === mode && r.job.client === client,
+      );
+      if (group.length === 0) continue;
+      const w = worstOf(group, mode !== "none");
+      const met = w.goals.filter((g) => g.met).length;
+      const missed = w.goals.filter((g) => !g.met).map((g) => g.goal);
       lines.push(
-        `| ${mode} | ${client} | ${r.steadyGoodput.map(pct).join(" / ")} | ${pct(r.meanSteadyGoodput)} | ${pct(r.share429)} / ${pct(r.steadyShare429)} | ${ms(r.riseToNinetyMs)} | ${Math.round(r.p50Ms)} ms | ${Math.round(r.p99Ms)} ms | ${r.requests} | ${r.failedCalls} of ${r.calls} | ${Math.round(r.loopDelayP99Ms)} ms |`,
+        `| ${mode} | ${client} | ${w.runs} | ${w.steady.map(pct).join(" / ")} % | ${pct(w.meanOverall)} / ${pct(w.minOverall)} % | ${pct1(w.share429)} | ${w.toNinety.map(sec).join(" / ")} | ${(w.p99Excess / 1000).toFixed(1)} s | ${met}/${w.goals.length}${missed.length > 0 ? ` (missed: ${missed.join("; ")})` : ""} | ${Math.round(w.lag)} ms |`,
       );
     }
   }
   return lines.join("\n");
 }
 
-/** Issue 5's goals for Breakwater, checked against this run's figures. */
-function goals(results: Map<string, ChildResult>): string {
-  const lines: string[] = [];
-  const check = (what: string, value: string, met: boolean): void => {
-    lines.push(`- ${what}: ${value} — ${met ? "met" : "NOT met"}`);
-  };
-  const bw = results.get("breakwater/none");
-  const aws = results.get("aws-adaptive/none");
-  if (bw !== undefined) {
-    check(
-      "no headers, steady goodput >= 90% of the limit in every phase",
-      bw.steadyGoodput.map(pct).join(" / "),
-      bw.steadyGoodput.every((g) => g >= 0.9),
-    );
-    check("no headers, <= 5% of requests answered 429", pct(bw.share429), bw.share429 <= 0.05);
-    check(
-      "no headers, back above 90% within 3 s after the rise",
-      ms(bw.riseToNinetyMs),
-      bw.riseToNinetyMs !== null && bw.riseToNinetyMs <= 3000,
-    );
-    check("no headers, callers' p99 < 1.5 s", `${Math.round(bw.p99Ms)} ms`, bw.p99Ms < 1500);
-    if (aws !== undefined) {
-      check(
-        "no headers, better than AWS's adaptive limiter on goodput",
-        `${pct(bw.meanSteadyGoodput)} vs ${pct(aws.meanSteadyGoodput)}`,
-        bw.meanSteadyGoodput > aws.meanSteadyGoodput,
+function fleetTable(results: readonly RunResult[]): string {
+  const lines = [
+    "| upstream | headers | limiter | runs | steady goodput per phase (worst run) | overall (mean / worst) | 429s (worst) | to 90% after each change, s (worst) | goals (worst run) |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  const keys = [...new Set(results.filter((r) => r.job.kind === "fleet").map((r) => `${r.job.scenario}|${r.job.mode}`))];
+  for (const key of keys) {
+    const [scenario, mode] = key.split("|") as [string, string];
+    for (const shared of [true, false]) {
+      const group = results.filter(
+        (r) => r.job.kind === "fleet" && r.job.scenario === scenario && r.job.mode === mode && r.job.shared === shared,
       );
-      check(
-        "no headers, better than AWS's adaptive limiter on 429 share",
-        `${pct(bw.share429)} vs ${pct(aws.share429)}`,
-        bw.share429 < aws.share429,
+      if (group.length === 0) continue;
+      const w = worstOf(group, mode !== "none");
+      const missed = w.goals.filter((g) => !g.met).map((g) => g.goal);
+      lines.push(
+        `| ${scenario} | ${mode} | ${shared ? "shared through Redis" : "one per process"} | ${w.runs} | ${w.steady.map(pct).join(" / ")} % | ${pct(w.meanOverall)} / ${pct(w.minOverall)} % | ${pct1(w.share429)} | ${w.toNinety.map(sec).join(" / ")} | ${w.goals.length - missed.length}/${w.goals.length}${missed.length > 0 ? ` (missed: ${missed.join("; ")})` : ""} |`,
       );
     }
   }
-  const full = results.get("breakwater/full");
-  if (full !== undefined) check("full rate-limit headers, <= 1% of requests answered 429", pct(full.share429), full.share429 <= 0.01);
   return lines.join("\n");
+}
+
+/** An SVG chart of one run of each client on `scenario`: the hidden limit, the paces, 429s and 503s. */
+function chartFor(scenario: Scenario, runs: { name: string; result: RunResult; dashed?: boolean }[], title: string): string {
+  const end = durationOf(scenario);
+  const first = runs[0]!.result;
+  const status = seriesFromTimeline(first.timeline, 500, end);
+  return renderTimeSeriesSvg({
+    title,
+    subtitle: `${scenario.about}; ${first.job.mode === "none" ? "no rate-limit headers" : first.job.mode}; run ${first.job.run}`,
+    xLabel: "seconds",
+    yLabel: "requests/s",
+    series: [
+      { name: "hidden limit", kind: "step", color: "#1d2430", points: stepPoints((ms) => limitAt(scenario, ms), end, SAMPLE_MS) },
+      ...runs.map((r, i) => ({
+        name: r.name,
+        kind: "line" as const,
+        color: ["#4e79a7", "#f28e2b", "#59a14f"][i],
+        ...(r.dashed === true ? { dashed: true } : {}),
+        points: r.result.paced.map(
+          ([t, v]) =>
+            [t, Number.isFinite(v) ? Math.min(v, 4 * Math.max(...scenario.phases.map((p) => p.limit))) : Number.NaN] as [number, number],
+        ),
+      })),
+      { name: `${runs[0]!.name}: 429s/s`, kind: "bars", color: "#e15759", points: status.throttled },
+      { name: `${runs[0]!.name}: 503s/s`, kind: "bars", color: "#bab0ac", points: status.unavailable },
+    ],
+  });
 }
 
 async function main(): Promise<void> {
-  const results = new Map<string, ChildResult>();
+  const fleet = process.argv.includes("--fleet");
+  const models = listArg(
+    "models",
+    SCENARIOS.map((s) => s.name),
+    fleet ? [] : SCENARIOS.map((s) => s.name),
+  );
+  const fleetModels = fleet
+    ? listArg(
+        "fleet-models",
+        SCENARIOS.map((s) => s.name),
+        ["token-bucket", "sliding-window", "outages"],
+      )
+    : [];
+  const modes = listArg("modes", ALL_MODES) as HeaderMode[];
+  const clients = listArg("clients", ["breakwater", "aws-adaptive", "naive"], ["breakwater", "aws-adaptive"]) as ClientName[];
+  const runs = numberArg("runs", 5);
+  const parallel = numberArg("parallel", 6);
+  const jobs: Job[] = [];
+  for (let run = 1; run <= runs; run++) {
+    for (const scenario of models)
+      for (const mode of modes) for (const client of clients) jobs.push({ kind: "single", scenario, mode, client, run });
+    for (const scenario of fleetModels)
+      for (const shared of [true, false]) jobs.push({ kind: "fleet", scenario, mode: modes[0]!, shared, run });
+  }
   const started = performance.now();
   const loadBefore = loadavg()[0]!;
-  for (const mode of MODES) {
-    for (const client of RUN_CLIENTS) {
-      process.stdout.write(`headers=${mode}: running ${client} (${PHASES[PHASES.length - 1]!.toMs / 1000} s)...\n`);
-      results.set(`${client}/${mode}`, await runInChild({ client, mode }));
-    }
-  }
+  process.stdout.write(`${jobs.length} runs, ${parallel} at a time\n`);
+  const results = await runAll(jobs, parallel);
   const require = createRequire(import.meta.url);
   const smithy = (require("@smithy/util-retry/package.json") as { version: string }).version;
-  const section = [
-    `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- adaptive\` on Node.js ${process.version}, @smithy/util-retry ${smithy}; ${((performance.now() - started) / 1000).toFixed(0)} s; load average ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after.`,
-    `Upstream: a sliding window on 127.0.0.1 (no one-second span admits more than the limit), limit 50 -> 20 -> 80 requests/s (10 s each), 2-6 ms service time; ${WORKERS} callers in a closed loop; every client retries a 429 up to 5 times. One run at a time, each in its own process.`,
-    `Steady state = the second half of each phase. "Back >= 90%": after the rise to 80, the time until goodput over a trailing ${RISE_WINDOW_MS} ms first reaches 72/s (the measure cannot read below ${RISE_WINDOW_MS / 1000} s). Latency is per caller request, retries and waits included. "Loop lag": p99 event-loop delay in the client's process; above ~20 ms the machine, not the client, limits the figures.`,
-    "",
-    table(results),
-    "",
-    goals(results),
-  ].join("\n");
-  console.log(`\n${section}\n`);
+  const sections: string[] = [
+    `Measured ${new Date().toISOString().slice(0, 10)} with \`npx tsx bench/adaptive.bench.ts ${process.argv.slice(2).join(" ")}\` on Node.js ${process.version}, @smithy/util-retry ${smithy}, ${cpus().length} cores; ${((performance.now() - started) / 1000).toFixed(0)} s, ${parallel} runs at a time; load average ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after.`,
+    `${WORKERS} callers in a closed loop on 127.0.0.1; every client retries a 429 up to 5 times. Steady goodput: the second half of each phase, outages left out. "To 90%": after the start, each change of limit and the end of each outage, the time until goodput over a trailing 500 ms first reached 90% of the limit (it cannot read below 0.5 s). p99: callers' latency (waits and retries included) of the calls in a phase that met no outage, over the queueing floor (callers / limit). "Loop lag": p99 event-loop delay in the client's process; above ~20 ms the machine, not the client, limits the figures.`,
+  ];
+  for (const name of models) sections.push("", tableFor(scenarioNamed(name), results, modes));
+  if (fleetModels.length > 0)
+    sections.push(
+      "",
+      `#### ${FLEET_PROCESSES} processes × ${WORKERS / FLEET_PROCESSES} callers against one upstream`,
+      "",
+      fleetTable(results),
+    );
+  const text = sections.join("\n");
+  console.log(`\n${text}\n`);
   if (process.argv.includes("--write")) {
-    const path = join(dirname(fileURLToPath(import.meta.url)), "RESULTS.md");
-    const text = readFileSync(path, "utf8");
-    const open = "<!-- section:adaptive -->";
-    const close = "<!-- /section:adaptive -->";
-    const a = text.indexOf(open);
-    const b = text.indexOf(close);
-    if (a < 0 || b < a) throw new Error("RESULTS.md has no adaptive section markers");
-    writeFileSync(path, `${text.slice(0, a + open.length)}\n${section}\n${text.slice(b)}`);
-    console.log(`written to ${path}`);
+    const charts = join(here, "charts");
+    mkdirSync(charts, { recursive: true });
+    const links: string[] = [];
+    for (const name of [...models, ...fleetModels]) {
+      const scenario = scenarioNamed(name);
+      const pick = (f: (r: RunResult) => boolean): RunResult | undefined => results.filter(f).sort((a, b) => a.job.run - b.job.run)[0];
+      const mode = modes[0]!;
+      const bw = pick((r) => r.job.kind === "single" && r.job.scenario === name && r.job.mode === mode && r.job.client === "breakwater");
+      const aws = pick((r) => r.job.kind === "single" && r.job.scenario === name && r.job.mode === mode && r.job.client === "aws-adaptive");
+      if (bw !== undefined) {
+        const file = `adaptive-${name}.svg`;
+        const runsToDraw = [
+          { name: "Breakwater paced", result: bw },
+          ...(aws === undefined ? [] : [{ name: "AWS adaptive", result: aws, dashed: true }]),
+        ];
+        writeFileSync(join(charts, file), chartFor(scenario, runsToDraw, `${name}: the pace against the hidden limit`));
+        links.push(`- [${name}](charts/${file})`);
+      }
+      const shared = pick((r) => r.job.kind === "fleet" && r.job.scenario === name && r.job.shared);
+      if (shared !== undefined) {
+        const file = `adaptive-fleet-${name}.svg`;
+        writeFileSync(
+          join(charts, file),
+          chartFor(
+            scenario,
+            [{ name: "fleet, shared limiter", result: shared }],
+            `${name}: ${FLEET_PROCESSES} processes sharing one limiter`,
+          ),
+        );
+        links.push(`- [${name}, ${FLEET_PROCESSES} processes sharing the limiter](charts/${file})`);
+      }
+    }
+    const path = join(here, "RESULTS.md");
+    const results_md = readFileSync(path, "utf8");
+    const marker = fleet && models.length === 0 ? "adaptive-fleet" : "adaptive";
+    const open = `<!-- section:${marker} -->`;
+    const close = `<!-- /section:${marker} -->`;
+    const a = results_md.indexOf(open);
+    const b = results_md.indexOf(close);
+    const body = `${text}\n\nCharts (the first run of each, ${modes[0]} headers):\n\n${links.join("\n")}`;
+    const next =
+      a < 0 || b < a
+        ? `${results_md}\n${open}\n${body}\n${close}\n`
+        : `${results_md.slice(0, a + open.length)}\n${body}\n${results_md.slice(b)}`;
+    writeFileSync(path, next);
+    console.log(`written to ${path} and ${charts}`);
   }
 }
 
-if (process.send !== undefined && process.argv[2]?.startsWith("{") === true) {
-  const job = JSON.parse(process.argv[2]) as Job;
-  child(job).then(
+const jobArg = process.argv.indexOf("--job");
+const fleetArg = process.argv.indexOf("--fleet-process");
+if (jobArg > 0 && process.send !== undefined) {
+  const job = JSON.parse(process.argv[jobArg + 1]!) as Job;
+  (job.kind === "single" ? runSingle(job) : runFleet(job)).then(
     (result) => process.send?.(result, () => process.exit(0)),
     (error: unknown) => {
       console.error(error);
       process.exit(1);
     },
   );
+} else if (fleetArg > 0 && process.send !== undefined) {
+  const order = JSON.parse(process.argv[fleetArg + 1]!) as FleetOrder;
+  fleetProcess(order).then(
+    (report) => process.send?.(report, () => process.exit(0)),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+  process.send("ready");
 } else {
   main().catch((error: unknown) => {
     console.error(error);

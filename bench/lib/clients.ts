@@ -4,6 +4,7 @@
  */
 import { AdaptiveRetryStrategy, DefaultRateLimiter } from "@smithy/util-retry";
 import { ApiClient } from "../../src/http/index.js";
+import type { Store } from "../../src/store/store.js";
 import { type Send, sleep } from "../../examples/lib/workload.js";
 
 /** Retries after a 429 that every client gets. */
@@ -17,12 +18,23 @@ class GaveUp extends Error {
   override name = "GaveUp";
 }
 
-/** Breakwater's `ApiClient` with no rate config: it starts slowly and finds the limit. */
-export function breakwaterClient(baseUrl: string): Send {
-  const client = new ApiClient({ baseUrl, maxRetriesOnBackoff: RETRIES });
-  return async (signal) => {
-    const response = await client.request("GET", "/item", { signal });
-    await response.arrayBuffer();
+/** A client under test: one caller request (retries included), and the pace it keeps now (requests/s). */
+export interface BenchClient {
+  readonly send: Send;
+  pace(): number;
+  close(): void;
+}
+
+/** Breakwater's `ApiClient` with no rate config: it starts slowly and finds the limit. `store` shares it across processes. */
+export function breakwaterClient(baseUrl: string, store?: Store): BenchClient {
+  const client = new ApiClient({ baseUrl, maxRetriesOnBackoff: RETRIES, ...(store === undefined ? {} : { store, key: "adaptive:bench" }) });
+  return {
+    async send(signal) {
+      const response = await client.request("GET", "/item", { signal });
+      await response.arrayBuffer();
+    },
+    pace: () => client.limiter.snapshot().ratePerSec,
+    close: () => void client.limiter.close(),
   };
 }
 
@@ -33,9 +45,12 @@ export function breakwaterClient(baseUrl: string): Send {
  * `updateClientSendingRate` with it, waits the standard back-off or the Retry-After hint,
  * then `getSendToken` again), and `recordSuccess` (`updateClientSendingRate({})`) after a success.
  */
-export function awsAdaptiveClient(baseUrl: string): Send {
-  const strategy = new AdaptiveRetryStrategy(RETRIES + 1, { rateLimiter: new DefaultRateLimiter() });
-  return async (signal) => {
+export function awsAdaptiveClient(baseUrl: string): BenchClient {
+  const rateLimiter = new DefaultRateLimiter();
+  const strategy = new AdaptiveRetryStrategy(RETRIES + 1, { rateLimiter });
+  // Its pace: the token bucket's fill rate once throttling switched it on (unbounded before).
+  const state = rateLimiter as unknown as { enabled: boolean; fillRate: number };
+  const send: Send = async (signal) => {
     // The SDK's middleware hands the initial token back as the standard token it is.
     let token = (await race(strategy.acquireInitialRetryToken(""), signal)) as Token;
     for (;;) {
@@ -60,13 +75,14 @@ export function awsAdaptiveClient(baseUrl: string): Send {
       }
     }
   };
+  return { send, pace: () => (state.enabled ? state.fillRate : Number.NaN), close: () => undefined };
 }
 
 type Token = Parameters<AdaptiveRetryStrategy["recordSuccess"]>[0];
 
 /** Retries a 429 after its `Retry-After` (or at once when there is none), up to the budget. */
-export function naiveClient(baseUrl: string): Send {
-  return async (signal) => {
+export function naiveClient(baseUrl: string): BenchClient {
+  const send: Send = async (signal) => {
     for (let attempt = 0; ; attempt++) {
       const response = await fetch(`${baseUrl}/item`, { signal });
       await response.arrayBuffer();
@@ -76,10 +92,11 @@ export function naiveClient(baseUrl: string): Send {
       if (retryAfter > 0) await sleep(retryAfter * 1000, signal);
     }
   };
+  return { send, pace: () => Number.NaN, close: () => undefined };
 }
 
 /** Makes the client named `name`. */
-export function makeClient(name: ClientName, baseUrl: string): Send {
+export function makeClient(name: ClientName, baseUrl: string): BenchClient {
   switch (name) {
     case "breakwater":
       return breakwaterClient(baseUrl);

@@ -28,6 +28,8 @@ export const DEFAULT_RATE_CONFIG: ResolvedRateConfig = Object.freeze({
 });
 
 const WHERE = "resolveRateConfig";
+/** How far above a configured rate the limiter may probe by default: presets are often conservative. */
+export const MAX_RATE_FACTOR = 10;
 // Presets (`apiRateConfig`) carry where their figures come from; those keys are allowed and ignored.
 const KEYS = [
   "ratePerSec",
@@ -49,7 +51,7 @@ const KEYS = [
  * | --- | --- |
  * | `burst` | 1 (strict pacing) |
  * | `minRatePerSec` | `ratePerSec / 20`, at least 0.1 (and at most `ratePerSec`) |
- * | `maxRatePerSec` | `2 * ratePerSec` (the limiter probes up to twice the documented rate) |
+ * | `maxRatePerSec` | `10 * ratePerSec` (a documented rate below the real limit is corrected: the limiter probes above it) |
  * | `backoffStatuses` | `[429, 503]`; statuses from 400 to 599, 429 always included (added when missing) |
  * | `cooldownMultiplier` | 2 (two pacing intervals after a back-off without `Retry-After`) |
  * | `maxRetriesOnBackoff` | 3 |
@@ -61,7 +63,7 @@ export function resolveRateConfig(config?: RateConfig): ResolvedRateConfig {
   checkKeys(WHERE, config, KEYS);
   const ratePerSec = positive(WHERE, "ratePerSec", config.ratePerSec);
   const minRatePerSec = positive(WHERE, "minRatePerSec", config.minRatePerSec ?? Math.min(ratePerSec, Math.max(0.1, ratePerSec / 20)));
-  const maxRatePerSec = positive(WHERE, "maxRatePerSec", config.maxRatePerSec ?? 2 * ratePerSec);
+  const maxRatePerSec = positive(WHERE, "maxRatePerSec", config.maxRatePerSec ?? MAX_RATE_FACTOR * ratePerSec);
   if (minRatePerSec > ratePerSec)
     throw new InvalidOptionError(WHERE, "minRatePerSec", minRatePerSec, `a number <= ratePerSec (${ratePerSec})`);
   if (maxRatePerSec < ratePerSec)

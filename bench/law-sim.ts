@@ -1,0 +1,41 @@
+/**
+ * The adaptive limiter on virtual time (bench/lib/adaptive-sim.ts): Breakwater's `ApiClient`
+ * against every upstream model and header mode, several seeds each, in seconds instead of
+ * the real-time bench's minutes. For working on the control law; the real-time bench
+ * (bench/adaptive.bench.ts) is what RESULTS.md reports.
+ *
+ *   npx tsx bench/law-sim.ts [--seeds=5] [--modes=none,retry-after,full] [--models=gcra,...]
+ */
+import type { HeaderMode } from "../examples/lib/upstream.js";
+import { checkGoals } from "./lib/adaptive-goals.js";
+import { SCENARIOS } from "./lib/adaptive-scenarios.js";
+import { simulate } from "./lib/adaptive-sim.js";
+
+const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const modes = (arg("modes") ?? "none,retry-after,full").split(",") as HeaderMode[];
+const models = arg("models")?.split(",");
+const seeds = Number(arg("seeds") ?? 5);
+const pct = (x: number): string => (x * 100).toFixed(0);
+
+let failing = 0;
+for (const scenario of SCENARIOS) {
+  if (models !== undefined && !models.includes(scenario.name)) continue;
+  for (const mode of modes) {
+    let worstSteady = Number.POSITIVE_INFINITY;
+    let worst429 = 0;
+    let worstRise = 0;
+    const missed = new Set<string>();
+    for (let seed = 1; seed <= seeds; seed++) {
+      const m = (await simulate({ scenario, headers: mode, seed })).measures;
+      worstSteady = Math.min(worstSteady, ...m.steadyGoodput);
+      worst429 = Math.max(worst429, m.share429);
+      worstRise = Math.max(worstRise, ...m.toNinetyMs.map((x) => x ?? Number.POSITIVE_INFINITY));
+      for (const g of checkGoals(m, mode !== "none")) if (!g.met) missed.add(g.goal);
+    }
+    if (missed.size > 0) failing++;
+    console.log(
+      `${scenario.name.padEnd(15)} ${mode.padEnd(12)} worst steady ${pct(worstSteady)}%  429s ${(worst429 * 100).toFixed(1)}%  to 90% ${(worstRise / 1000).toFixed(1)} s  ${missed.size === 0 ? "all goals met" : `missed: ${[...missed].join("; ")}`}`,
+    );
+  }
+}
+console.log(`${failing} model/mode pairs miss a goal in their worst of ${seeds} seeds`);
