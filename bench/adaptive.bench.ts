@@ -137,7 +137,9 @@ async function fleetProcess(order: FleetOrder): Promise<FleetReport> {
   }
   const client: BenchClient = breakwaterClient(order.url, store);
   const lag = monitorEventLoopDelay({ resolution: 10 });
-  await new Promise<void>((resolve) => process.once("message", () => resolve()));
+  const go = new Promise<void>((resolve) => process.once("message", () => resolve()));
+  process.send?.("ready");
+  await go;
   lag.enable();
   const pace = sampler(() => client.pace());
   const records = await runWorkload({ workers: WORKERS / FLEET_PROCESSES, durationMs: order.durationMs, send: client.send });
@@ -154,6 +156,9 @@ async function runFleet(job: Extract<Job, { kind: "fleet" }>): Promise<RunResult
   const redis = job.shared ? await startRedis({ ignoreEnv: false }) : undefined;
   const order: FleetOrder = { url: upstream.url, redisUrl: redis?.url ?? null, durationMs: durationOf(scenario) };
   const children: ChildProcess[] = [];
+  let ready = 0;
+  let allReady: () => void = () => undefined;
+  const loaded = new Promise<void>((resolve) => (allReady = resolve));
   const reports = Array.from(
     { length: FLEET_PROCESSES },
     () =>
@@ -164,14 +169,14 @@ async function runFleet(job: Extract<Job, { kind: "fleet" }>): Promise<RunResult
         });
         children.push(child);
         child.on("message", (m) => {
-          if (m === "ready") return;
-          resolve(m as FleetReport);
+          if (m !== "ready") return resolve(m as FleetReport);
+          if (++ready === FLEET_PROCESSES) allReady();
         });
         child.once("error", reject);
         child.once("exit", (code) => code !== 0 && reject(new Error(`fleet process exited with ${code}`)));
       }),
   );
-  await new Promise((r) => setTimeout(r, 1500)); // every process loaded and connected
+  await loaded; // every process has loaded, connected and made its client
   upstream.start();
   for (const c of children) c.send("go");
   const done = await Promise.all(reports);
@@ -380,7 +385,7 @@ async function main(): Promise<void> {
   const smithy = (require("@smithy/util-retry/package.json") as { version: string }).version;
   const sections: string[] = [
     `Measured ${new Date().toISOString().slice(0, 10)} with \`npx tsx bench/adaptive.bench.ts ${process.argv.slice(2).join(" ")}\` on Node.js ${process.version}, @smithy/util-retry ${smithy}, ${cpus().length} cores; ${((performance.now() - started) / 1000).toFixed(0)} s, ${parallel} runs at a time; load average ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after.`,
-    `${WORKERS} callers in a closed loop on 127.0.0.1; every client retries a 429 up to 5 times. Steady goodput: the second half of each phase, outages left out. "To 90%": after the start, each change of limit and the end of each outage, the time until goodput over a trailing 500 ms first reached 90% of the limit (it cannot read below 0.5 s). p99: callers' latency (waits and retries included) of the calls in a phase that met no outage, over the queueing floor (callers / limit). "Loop lag": p99 event-loop delay in the client's process; above ~20 ms the machine, not the client, limits the figures.`,
+    `${WORKERS} callers in a closed loop on 127.0.0.1; every client retries a 429 up to 5 times. Steady goodput: the second half of each phase, outages left out. "To 90%": after the start, each change of limit and the end of each outage, the time until goodput over a trailing 500 ms first reached 90% of the limit (it cannot read below 0.5 s). p99: callers' latency (waits and retries included) of the calls that ended in a phase and met no outage, over the queueing floor (callers / limit). "Loop lag": p99 event-loop delay in the client's process; above ~20 ms the machine, not the client, limits the figures.`,
   ];
   for (const name of models) sections.push("", tableFor(scenarioNamed(name), results, modes));
   if (fleetModels.length > 0)
@@ -462,7 +467,6 @@ if (jobArg > 0 && process.send !== undefined) {
       process.exit(1);
     },
   );
-  process.send("ready");
 } else {
   main().catch((error: unknown) => {
     console.error(error);

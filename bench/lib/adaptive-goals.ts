@@ -27,7 +27,7 @@ export function countAt(series: number[], ms: number): void {
 
 /** What one run measured. */
 export interface AdaptiveMeasures {
-  /** Per phase: goodput over its second half (outages left out), as a share of its limit. */
+  /** Per phase: goodput over its second half (outages and the 3 s after them left out), as a share of its limit. */
   readonly steadyGoodput: readonly number[];
   /** Goodput over the whole run, as a share of the limits in force (outages left out). */
   readonly overallGoodput: number;
@@ -35,7 +35,7 @@ export interface AdaptiveMeasures {
   readonly share429: number;
   /** Per change (start, limit change, outage end): ms until a trailing 500 ms reached 90% of the new limit; null if never. */
   readonly toNinetyMs: readonly (number | null)[];
-  /** Per phase: callers' p99 latency (ms) of the calls that started in it and met no outage. */
+  /** Per phase: callers' p99 latency (ms) of the calls that ended in it and met no outage. */
   readonly p99Ms: readonly number[];
   /** Per phase: the queueing floor, workers / limit (ms). */
   readonly floorMs: readonly number[];
@@ -53,13 +53,16 @@ function sum(series: readonly number[], fromMs: number, toMs: number): number {
   return total;
 }
 
-/** The limit-seconds and the ok answers over [from, to), outage buckets left out. */
+/** How long after an outage the goodput is the recovery's (the "to 90%" goal), not the steady state's (ms). */
+export const RECOVERY_MS = 3_000;
+
+/** The limit-seconds and the ok answers over [from, to), outages and the recovery after them left out. */
 function served(scenario: Scenario, ok: readonly number[], fromMs: number, toMs: number): { ok: number; capacity: number } {
   let good = 0;
   let capacity = 0;
   for (let t = fromMs; t < toMs; t += BUCKET_MS) {
     const limit = limitAt(scenario, t);
-    if (limit === 0) continue;
+    if (limit === 0 || scenario.outages.some(([, b]) => t >= b && t < b + RECOVERY_MS)) continue;
     good += ok[Math.floor(t / BUCKET_MS)] ?? 0;
     capacity += (limit * BUCKET_MS) / 1000;
   }
@@ -96,7 +99,7 @@ export function measureRun(scenario: Scenario, workers: number, timeline: Timeli
   const touchesOutage = (r: CallRecord): boolean => scenario.outages.some(([a, b]) => r.startMs < b + 1000 && r.endMs > a);
   const p99Ms = scenario.phases.map((p) =>
     quantile(
-      records.filter((r) => r.startMs >= p.fromMs && r.startMs < p.toMs && !touchesOutage(r)).map((r) => r.endMs - r.startMs),
+      records.filter((r) => r.endMs >= p.fromMs && r.endMs < p.toMs && !touchesOutage(r)).map((r) => r.endMs - r.startMs),
       0.99,
     ),
   );

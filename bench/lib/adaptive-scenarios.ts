@@ -88,14 +88,18 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: "outages",
     kind: "sliding-log",
-    phases: STANDARD,
+    phases: [
+      { limit: 50, fromMs: 0, toMs: 10_000 },
+      { limit: 20, fromMs: 10_000, toMs: 20_000 },
+      { limit: 80, fromMs: 20_000, toMs: 35_000 },
+    ],
     outages: [
-      [3_000, 4_000],
-      [12_000, 17_000],
-      [18_000, 20_000],
+      [2_000, 3_000],
+      [11_000, 14_000],
+      [21_000, 26_000],
     ],
     serviceMs: FAST,
-    about: "the sliding log with 503 outages of 1 s, 5 s and 2 s (the last one right before the rise)",
+    about: "the sliding log with 503 outages of 1 s, 3 s and 5 s (the last one just after the limit rose to 80)",
   },
   {
     name: "changing",

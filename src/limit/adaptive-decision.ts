@@ -199,6 +199,8 @@ const LOSS_WEIGHT = 0.3;
 const CONFIRM_LOSS = 0.5;
 /** Fewer successes than this in the last second do not make a measured rate. */
 const MIN_SAMPLES = 3;
+/** The share of a quota policy's rate the pace keeps. */
+const POLICY_SHARE = 0.975;
 /** How long a quota policy read from headers stays in force without being seen again. */
 const POLICY_TTL_MS = 60_000;
 /** Below this share of the quota (and at least MIN_RESERVE requests), the pace shrinks with the remaining budget. */
@@ -449,11 +451,12 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       return 0;
     }
     if (q.remaining < 1) {
-      // Nothing left. Without a policy, wait for the reset; with one, the quota refills at
-      // the policy rate, so wait one quota interval (a fixed window then answers one 429,
-      // whose Retry-After takes over).
+      // Nothing left. With a policy the quota refills at the policy rate, which the pace
+      // already keeps (a fixed window then answers one 429, whose Retry-After takes over);
+      // without one, wait for the reset.
       s.capUntil = -1;
-      const wait = Math.min(q.policyRate > 0 ? Math.min(q.resetMs, 1000 / q.policyRate) : q.resetMs, this.config.maxCooldownMs);
+      if (q.policyRate > 0) return 0;
+      const wait = Math.min(q.resetMs, this.config.maxCooldownMs);
       if (now + wait <= s.cooldownUntil) return 0;
       s.cooldownUntil = now + wait;
       return wait;
@@ -480,7 +483,8 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     const { doublingMs, probeGain } = this.config;
     const holding = s.cutAt >= 0 && now - s.cutAt <= s.holdFor;
     if (s.policyUntil > now && !holding) {
-      s.rate = this.clamp(s.policyRate);
+      // Just under the policy: a pace at exactly the quota overruns it on timing jitter.
+      s.rate = this.clamp(s.policyRate * POLICY_SHARE);
       s.base = s.rate;
       s.source = SOURCE_HEADERS;
       return;

@@ -109,6 +109,7 @@ local LOSS_WEIGHT = 0.3
 local CONFIRM_LOSS = 0.5
 local MIN_SAMPLES = 3
 local POLICY_TTL_MS = 60000
+local POLICY_SHARE = 0.975
 local RESERVE_SHARE = 0.05
 local MIN_RESERVE = 1
 local APP_LIMIT_FACTOR = 2
@@ -208,9 +209,8 @@ local function quota(q)
   end
   if remaining < 1 then
     s.capUntil = -1
-    local w = resetMs
-    if policyRate > 0 then w = math.min(resetMs, 1000 / policyRate) end
-    w = math.min(w, maxCooldownMs)
+    if policyRate > 0 then return 0 end
+    local w = math.min(resetMs, maxCooldownMs)
     if now + w <= s.cooldownUntil then return 0 end
     s.cooldownUntil = now + w
     return w
@@ -232,7 +232,7 @@ end
 local function grow()
   local holding = s.cutAt >= 0 and now - s.cutAt <= s.holdFor
   if s.policyUntil > now and not holding then
-    s.rate = clamp(s.policyRate)
+    s.rate = clamp(s.policyRate * POLICY_SHARE)
     s.base = s.rate
     s.source = SOURCE_HEADERS
     return
