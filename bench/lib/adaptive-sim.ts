@@ -10,7 +10,7 @@ import { createLimitModel, type LimitModel } from "../../examples/lib/limit-mode
 import type { HeaderMode } from "../../examples/lib/upstream.js";
 import type { CallRecord } from "../../examples/lib/workload.js";
 import type { Clock } from "../../src/core/clock.js";
-import { ApiClient } from "../../src/http/index.js";
+import { ApiClient, type ApiClientOptions } from "../../src/http/index.js";
 import { countAt, measureRun, type AdaptiveMeasures, type Timeline } from "./adaptive-goals.js";
 import { durationOf, limitAt, type Scenario } from "./adaptive-scenarios.js";
 
@@ -149,9 +149,13 @@ export interface SimResult {
   readonly paced: [number, number][];
 }
 
-/** Breakwater's `ApiClient` as a {@link SimClient}. */
-export function breakwaterSimClient(fetch: (url: string, init: RequestInit) => Promise<Response>, clock: Clock): SimClient {
-  const client = new ApiClient({ baseUrl: "http://upstream.test", fetch, clock, maxRetriesOnBackoff: 5 });
+/** Breakwater's `ApiClient` as a {@link SimClient}; `options` are the client's (default: none but 5 retries). */
+export function breakwaterSimClient(
+  fetch: (url: string, init: RequestInit) => Promise<Response>,
+  clock: Clock,
+  options: Partial<ApiClientOptions> = {},
+): SimClient {
+  const client = new ApiClient({ baseUrl: "http://upstream.test", maxRetriesOnBackoff: 5, ...options, fetch, clock });
   return {
     async send(signal) {
       const response = await client.request("GET", "/item", { signal });

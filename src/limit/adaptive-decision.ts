@@ -24,7 +24,7 @@ import type { Decision } from "../store/store.js";
  * - **Confirmation.** Refusals of requests issued after the cut are sustained when there
  *   are two or more and they are over 3% of the epoch's answers. Then the limit fell (or the
  *   cut was not deep enough): the rate is cut to `(1 - headroom)` times what the upstream
- *   accepted over the last second, but by at most `2 * headroom` of the pace in one step
+ *   accepted over the last second, but by at most `3 * headroom` of the pace in one step
  *   (an upstream that spaces requests, GCRA, accepts about half of an overshoot, so that
  *   figure lags far behind the limit). A lone refusal after the cut (the end of a window the
  *   probe filled, or timing jitter) only pauses.
@@ -187,7 +187,7 @@ const SUSTAINED_SHARE = 0.03;
 /** How long a probe takes to climb from the cut rate back to the ceiling (s). */
 const PROBE_RETURN_S = 0.5;
 /** Without a full Retry-After pause, one cut goes at most this many headrooms below the pace. */
-const CUT_BOUND = 2;
+const CUT_BOUND = 3;
 const OUTAGE_TRICKLE = 0.5;
 /** A Retry-After up to this long (ms) may be a whole-second rounding of a shorter wait. */
 const ROUNDING_MS = 1000;
@@ -370,7 +370,7 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
         confirmed = sustained;
         if (sustained) {
           // What the last second accepted is the limit of a window that filled, but lags far
-          // behind on an upstream that spaces requests (GCRA): cut by at most 2 * headroom.
+          // behind on an upstream that spaces requests (GCRA): cut by at most 3 * headroom (plus the headroom itself).
           // A full Retry-After pause empties the upstream's window first: then it is.
           const floor = input.retryAfterMs >= 0 ? 0 : (1 - CUT_BOUND * headroom) * pace;
           const target = accepted === undefined ? pace * decrease : Math.max(accepted, floor) * (1 - headroom);

@@ -1,0 +1,61 @@
+/**
+ * The adaptive limiter's control law on virtual time against the bench's upstream models
+ * (bench/lib/adaptive-sim.ts: Breakwater's real `ApiClient` with an injected clock and
+ * fetch, seeded network delays and late timers). Each run is deterministic, so these pin
+ * what the law achieves; the real-time bench (bench/adaptive.bench.ts) reports the figures.
+ */
+import { describe, expect, it } from "vitest";
+import { scenarioNamed } from "../../bench/lib/adaptive-scenarios.js";
+import { breakwaterSimClient, simulate } from "../../bench/lib/adaptive-sim.js";
+
+describe("the adaptive limiter on upstream models (virtual time)", () => {
+  it.each(["token-bucket", "fixed-window", "sliding-window", "changing"])(
+    "%s without headers: >= 90%% of the limit in every phase, <= 5%% refused, 90%% within 3 s of every change",
+    async (name) => {
+      const { measures: m } = await simulate({ scenario: scenarioNamed(name), headers: "none", seed: 1 });
+      for (const g of m.steadyGoodput) expect(g).toBeGreaterThanOrEqual(0.9);
+      expect(m.share429).toBeLessThanOrEqual(0.05);
+      for (const t of m.toNinetyMs) expect(t).not.toBeNull();
+      for (const t of m.toNinetyMs) expect(t!).toBeLessThanOrEqual(3000);
+    },
+  );
+
+  it("keeps what it learned through 503 outages of 1, 3 and 5 s: back to 90% within 3 s of each", async () => {
+    const { measures: m } = await simulate({ scenario: scenarioNamed("outages"), headers: "none", seed: 1 });
+    for (const g of m.steadyGoodput) expect(g).toBeGreaterThanOrEqual(0.9);
+    for (const t of m.toNinetyMs) expect(t!).toBeLessThanOrEqual(3000);
+  });
+
+  it("paces from RateLimit-* headers with at most 1% refused", async () => {
+    for (const name of ["token-bucket", "fixed-window", "sliding-log", "sliding-window", "outages"]) {
+      const { measures: m } = await simulate({ scenario: scenarioNamed(name), headers: "full", seed: 1 });
+      expect(m.share429, name).toBeLessThanOrEqual(0.01);
+      for (const g of m.steadyGoodput) expect(g, name).toBeGreaterThanOrEqual(0.9);
+    }
+  });
+
+  it("a rate config below the real limit is corrected: rateConfig 10/s on an upstream that allows 50", async () => {
+    const scenario = { ...scenarioNamed("sliding-log"), phases: [{ limit: 50, fromMs: 0, toMs: 10_000 }] };
+    const { measures: m } = await simulate({
+      scenario,
+      headers: "none",
+      seed: 2,
+      client: (fetch, clock) => breakwaterSimClient(fetch, clock, { rateConfig: { ratePerSec: 10 } }),
+    });
+    expect(m.steadyGoodput[0]).toBeGreaterThanOrEqual(0.9);
+    expect(m.toNinetyMs[0]!).toBeLessThanOrEqual(3000);
+  });
+
+  it("a pinned maxRatePerSec is never exceeded", async () => {
+    const scenario = { ...scenarioNamed("sliding-log"), phases: [{ limit: 50, fromMs: 0, toMs: 5_000 }] };
+    const { timeline } = await simulate({
+      scenario,
+      headers: "none",
+      seed: 3,
+      client: (fetch, clock) => breakwaterSimClient(fetch, clock, { rateConfig: { ratePerSec: 10, maxRatePerSec: 10 } }),
+    });
+    // 10/s in every whole second (the pacing bucket holds one permit).
+    for (let s = 0; s < 5; s++) expect(timeline.ok.slice(s * 10, s * 10 + 10).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(11);
+    expect(timeline.throttled.reduce((a, b) => a + b, 0)).toBe(0);
+  });
+});
