@@ -2,6 +2,8 @@ import { abortReason } from "../core/abort.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { InvalidOptionError, RateLimitExceededError, ResilienceError } from "../core/errors.js";
 import { type AttachOptions, checkAttach, type Telemetry, telemetryOption } from "../core/telemetry.js";
+import { isNetworkFailure } from "../core/network.js";
+import { type ExecuteOptions, type Operation, type Policy, toContext } from "../core/policy.js";
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import {
   backoffStatuses,
@@ -221,7 +223,7 @@ const REPORT_CHANGE = 0.1;
  * The algorithm is a pure decision run by the `store`; this class is the shell around it:
  * the clock, the FIFO of waiters, permits in flight, and events.
  */
-export class AdaptiveRateLimiter {
+export class AdaptiveRateLimiter implements Policy {
   /** The name given at construction. */
   readonly name: string;
   /** The store key of this limiter's state. */
@@ -333,7 +335,23 @@ export class AdaptiveRateLimiter {
    * on entry, from the current pace, and again at the head of the queue), and with the
    * signal's reason when it aborts.
    */
-  acquire(options: AdaptiveAcquireOptions = {}): Promise<AdaptivePermit> {
+  acquire(options?: AdaptiveAcquireOptions): Promise<AdaptivePermit>;
+  /**
+   * The other limiters' shape: `key` is the limiter's own {@link key} (or undefined). An
+   * adaptive limiter paces one upstream; share one state by giving limiters the same key.
+   */
+  acquire(key: string | undefined, options?: AdaptiveAcquireOptions): Promise<AdaptivePermit>;
+  acquire(keyOrOptions?: string | AdaptiveAcquireOptions, maybeOptions?: AdaptiveAcquireOptions): Promise<AdaptivePermit> {
+    let options: AdaptiveAcquireOptions = {};
+    if (typeof keyOrOptions === "object" && keyOrOptions !== null) options = keyOrOptions;
+    else {
+      if (keyOrOptions !== undefined && keyOrOptions !== this.key) {
+        return Promise.reject(
+          new InvalidOptionError(`${WHERE}.acquire`, "key", keyOrOptions, `this limiter's key ("${this.key}") or undefined`),
+        );
+      }
+      options = maybeOptions ?? {};
+    }
     if (this.closed) return Promise.reject(new ResilienceError(`${WHERE} "${this.name}" is closed`));
     const cost = options.cost ?? 1;
     if (!Number.isInteger(cost) || cost < 0)
@@ -375,6 +393,34 @@ export class AdaptiveRateLimiter {
       } else this.queue.push(waiter);
       void this.pump();
     });
+  }
+
+  /**
+   * Runs `fn` when a permit is granted (waiting its turn; `signal` aborts the wait and is
+   * handed to `fn`) and records the outcome, so the limiter joins a `pipeline(...)` like any
+   * policy: a result with an HTTP `status` (a `Response`) goes to {@link record}, an error
+   * with one (`status` or `statusCode`) too, and the error is rethrown. An error without a
+   * status and no abort counts as an outage ({@link onUnavailable}) when it is a network
+   * failure (`TypeError` from `fetch`, or a `code` such as `ECONNREFUSED`); any other error
+   * returns the permit unjudged.
+   */
+  async execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
+    const signal = options?.signal;
+    const permit = await this.acquire(signal === undefined ? {} : { signal });
+    let value: T;
+    try {
+      value = await fn(toContext(options));
+    } catch (error) {
+      const status = statusOf(error);
+      if (status !== undefined) this.record({ status, headers: headersOf(error) }, permit);
+      else if (signal?.aborted !== true && isNetworkFailure(error)) this.onUnavailable({ permit });
+      else this.release(permit);
+      throw error;
+    }
+    const status = statusOf(value);
+    if (status !== undefined) this.record(value as ResponseLike, permit);
+    else this.onSuccess(null, permit);
+    return value;
   }
 
   /** Records a response that was not a back-off; its rate-limit headers, if any, pace what follows. */
@@ -479,13 +525,13 @@ export class AdaptiveRateLimiter {
   }
 
   /** Forgets what was learned: back to the initial rate, no cooldown. */
-  reset(): void {
+  async reset(): Promise<void> {
     this.applyFeedback({ type: "reset" }, undefined);
     this.sleeper?.abort();
   }
 
   /** Rejects every waiter and refuses new ones. The store is left open (it may be shared). */
-  close(): void {
+  async close(): Promise<void> {
     this.closed = true;
     const error = new ResilienceError(`${WHERE} "${this.name}" is closed`);
     for (let i = this.queueHead; i < this.queue.length; i++) {
@@ -715,3 +761,18 @@ function nonNegativeFinite(option: string, value: unknown): number {
 }
 
 function noop(): void {}
+
+/** An HTTP status carried by a response or an error (`status`, or `statusCode` as node's errors name it). */
+function statusOf(value: unknown): number | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const v = value as { status?: unknown; statusCode?: unknown };
+  const status = typeof v.status === "number" ? v.status : typeof v.statusCode === "number" ? v.statusCode : undefined;
+  return status !== undefined && Number.isInteger(status) && status >= 100 && status <= 599 ? status : undefined;
+}
+
+function headersOf(error: unknown): HeadersInput | null {
+  const headers =
+    (error as { headers?: unknown; response?: { headers?: unknown } }).headers ??
+    (error as { response?: { headers?: unknown } }).response?.headers;
+  return typeof headers === "object" && headers !== null ? (headers as HeadersInput) : null;
+}

@@ -1,25 +1,7 @@
 import { CircuitOpenError, InvalidOptionError, RateLimitExceededError } from "../core/errors.js";
+import { NETWORK_MESSAGES } from "../core/network.js";
 
-/**
- * The messages with which `fetch` implementations reject on a network failure. They are
- * `TypeError`s, but transient ones, so they stay retryable.
- */
-const NETWORK_MESSAGES: ReadonlySet<string> = new Set([
-  "fetch failed", // undici (Node.js)
-  "terminated", // undici, connection closed mid-body
-  "Failed to fetch", // Chromium
-  "network error", // Chromium
-  "NetworkError when attempting to fetch resource.", // Firefox
-  "Load failed", // Safari
-  "The Internet connection appears to be offline.", // Safari
-  "Network request failed", // whatwg-fetch, cross-fetch
-  "Network connection lost", // Cloudflare Workers
-]);
-
-/** True for a `TypeError` that a `fetch` raised because the network failed. */
-export function isNetworkTypeError(error: unknown): boolean {
-  return error instanceof TypeError && NETWORK_MESSAGES.has(error.message);
-}
+export { isNetworkTypeError } from "../core/network.js";
 
 /**
  * Errors that are never transient, whatever the options say: a bug in the calling code
