@@ -18,7 +18,7 @@ import type { Decision } from "../store/store.js";
  * - **Probe hit.** A refusal while not holding means the rate just crossed the limit. Near
  *   the last ceiling (the probe grew slowly) the limit is just below the pace: the rate is
  *   cut to `(1 - headroom) * pace`. After a steep climb (slow start, or far above the last
- *   ceiling) or when refusals came earlier in the last second, what the upstream accepted
+ *   ceiling) or when a refusal's worth came in the last second, what the upstream accepted
  *   over the last second is the better guide: `(1 - headroom) * min(pace, accepted)`.
  *   Either way the pace at the hit becomes the ceiling the next probe climbs back to.
  * - **Confirmation.** Refusals of requests issued after the cut are sustained when there
@@ -356,7 +356,9 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
         // slowly, so the limit is just below the pace. Far above it (a steep probe, slow
         // start) the pace ran ahead of the upstream's answer, and what the last second
         // accepted is the better guide; the probe then climbs back towards the pace.
-        // Refusals earlier in the last second mean the upstream, not the pace, set what it accepted.
+        // A refusal's worth in the last second (the meter's estimate: the current bucket and
+        // the covered share of the one before) means the upstream, not the pace, set what it
+        // accepted. A stray refusal further back (timing jitter) does not.
         const steep = s.ceiling < 0 || pace > s.ceiling * (1 + 2 * headroom) || this.windowRate(s, now, s.noCur, s.noPrev).samples >= 1;
         if (accepted === undefined) next = pace * decrease;
         else next = (steep ? Math.min(pace, accepted) : pace) * (1 - headroom);

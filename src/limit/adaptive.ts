@@ -713,7 +713,8 @@ export class AdaptiveRateLimiter implements Policy {
         });
       }
       if (out.cooldownMs > 0 && this.events.has("cooldown")) {
-        const reason = retryAfterMs !== undefined ? "retry-after" : out.congestion ? "backoff" : "quota";
+        // Without Retry-After, a refusal's pause is the law's own unless headers came with it.
+        const reason = retryAfterMs !== undefined ? "retry-after" : input.quota === null ? "backoff" : "quota";
         this.events.emit("cooldown", {
           limiter: this.name,
           key: this.key,
@@ -728,7 +729,7 @@ export class AdaptiveRateLimiter implements Policy {
         key: this.key,
         cooldownMs: out.cooldownMs,
         until: now + out.cooldownMs,
-        reason: "quota",
+        reason: input.type === "outage" && retryAfterMs !== undefined ? "retry-after" : "quota",
       });
     }
     const from = this.reportedRate;
