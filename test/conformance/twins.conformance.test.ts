@@ -492,14 +492,21 @@ describe("Lua twin of the adaptive limiter: the same outputs and record as Adapt
     { freq: 3 },
   );
   const epoch = fc.integer({ min: -1, max: 4 });
+  // -1 none; either side of the one-second rounding bound (a Retry-After up to it may pause less).
+  const retryAfter = fc.constantFrom(-1, 0, 250, 1_000, 1_001, 2_000, 90_000);
   const input: fc.Arbitrary<AdaptiveInput> = fc.oneof(
     { weight: 6, arbitrary: fc.integer({ min: 0, max: 4 }).map<AdaptiveInput>((cost) => ({ type: "acquire", cost })) },
     { weight: 4, arbitrary: fc.tuple(epoch, quota).map<AdaptiveInput>(([e, q]) => ({ type: "success", epoch: e, quota: q })) },
     {
       weight: 3,
       arbitrary: fc
-        .tuple(epoch, fc.constantFrom(429, 503), fc.constantFrom(-1, 0, 250, 1_000, 90_000), quota)
+        .tuple(epoch, fc.constantFrom(429, 403, 503, 500, 502), retryAfter, quota)
         .map<AdaptiveInput>(([e, status, retryAfterMs, q]) => ({ type: "backoff", epoch: e, status, retryAfterMs, quota: q })),
+    },
+    // A request without an answer (onUnavailable): an outage, like a 5xx.
+    {
+      weight: 2,
+      arbitrary: fc.tuple(epoch, retryAfter).map<AdaptiveInput>(([e, retryAfterMs]) => ({ type: "outage", epoch: e, retryAfterMs })),
     },
     { weight: 1, arbitrary: fc.constant<AdaptiveInput>({ type: "reset" }) },
   );
@@ -510,10 +517,10 @@ describe("Lua twin of the adaptive limiter: the same outputs and record as Adapt
     burst: fc.constantFrom(1, 3),
     decrease: fc.constantFrom(0.7, 0.5),
     headroom: fc.constantFrom(0.05, 0),
-    holdMs: fc.constantFrom(1_000, 0),
-    holdPerCooldown: fc.constantFrom(4),
+    holdMs: fc.constantFrom(500, 1_000, 0),
+    holdPerCooldown: fc.constantFrom(2, 4),
     doublingMs: fc.constantFrom(700),
-    probeGain: fc.constantFrom(1, 0.3),
+    probeGain: fc.constantFrom(0.5, 1, 0.3),
     cooldownMultiplier: fc.constantFrom(2, 0),
     maxCooldownMs: fc.constantFrom(60_000, 500),
     forgetAfterMs: fc.constantFrom(600_000),
@@ -524,7 +531,7 @@ describe("Lua twin of the adaptive limiter: the same outputs and record as Adapt
     { weight: 1, arbitrary: fc.integer({ min: 400, max: 5_000 }) },
   );
 
-  it("random acquires, successes, back-offs (with and without quota headers) and resets", async () => {
+  it("random acquires, successes, back-offs (4xx refusals and 5xx outages, with and without quota headers), outages and resets", async () => {
     await fc.assert(
       fc.asyncProperty(
         params,

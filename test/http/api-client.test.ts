@@ -129,7 +129,9 @@ describe("ApiClient: responses and back-off", () => {
   });
 
   it("feeds a 429 to the limiter and retries after its Retry-After", async () => {
-    const api = client();
+    // A Retry-After up to a second pauses at most the law's own pause (cooldownMultiplier
+    // intervals at the cut rate, here 100 / 700 s), so the 50 ms asked for is the pause.
+    const api = client({ rateConfig: { ratePerSec: 1000, burst: 10, cooldownMultiplier: 100 } });
     server.handle(sequence(reply(429, { "retry-after": "0.05" }), reply(429, { "retry-after": "0.05" }), reply(200, {}, "finally")));
     const started = Date.now();
     const res = await api.request("GET", "/busy");
@@ -257,6 +259,19 @@ describe("ApiClient: responses and back-off", () => {
     const error = await failure(api.request("GET", "/x"));
     expect(error).toBeInstanceOf(TypeError);
     expect(api.limiter.snapshot()).toMatchObject({ inFlight: 0, backoffs: 0, successes: 0 });
+  });
+
+  it("feeds a network failure to the limiter as an outage: the rate is kept, two in a row trickle, a success restores it", async () => {
+    const api = client();
+    server.handle(hangUp);
+    expect(await failure(api.request("GET", "/x"))).toBeInstanceOf(TypeError);
+    expect(api.limiter.snapshot()).toMatchObject({ ratePerSec: 1000, epoch: 0, inFlight: 0, backoffs: 0, successes: 0 });
+    expect(await failure(api.request("GET", "/x"))).toBeInstanceOf(TypeError);
+    // The second outage answer in a row: half the learned rate until a success.
+    expect(api.limiter.snapshot()).toMatchObject({ ratePerSec: 500, epoch: 0, inFlight: 0, backoffs: 0 });
+    server.handle(reply(200));
+    expect((await api.request("GET", "/x")).status).toBe(200);
+    expect(api.limiter.snapshot()).toMatchObject({ ratePerSec: 1000, epoch: 0, inFlight: 0, successes: 1 });
   });
 });
 

@@ -157,39 +157,54 @@ describe("AdaptiveRateLimiter: the control law", () => {
 
   it("holds longer after a long cooldown: holdPerCooldown times the pause", async () => {
     const { clock, limiter } = setup({ initialRatePerSec: 20, holdMs: 100, holdPerCooldown: 2, cooldownMultiplier: 0 });
-    limiter.onBackoff({ status: 429, retryAfterMs: 1000, permit: await next(limiter, clock) });
+    // Over a second, so the Retry-After is paused in full (a shorter one may be a rounding).
+    limiter.onBackoff({ status: 429, retryAfterMs: 1500, permit: await next(limiter, clock) });
     const base = limiter.snapshot().ratePerSec;
-    clock.advance(1000);
-    await succeedFor(limiter, clock, 900);
-    // 1.9 s after the cut: the hold is 2 * 1000 ms, so no growth yet.
+    expect(limiter.snapshot().cooldownUntil).toBe(1500);
+    clock.advance(1500);
+    await succeedFor(limiter, clock, 1400);
+    // 2.9 s after the cut: the hold is 2 * 1500 ms, so no growth yet.
     expect(limiter.snapshot().ratePerSec).toBe(base);
     await succeedFor(limiter, clock, 800);
     expect(limiter.snapshot().ratePerSec).toBeGreaterThan(base);
   });
 
   it("a lone back-off while holding pauses but does not cut; a confirmed one cuts by `decrease`", async () => {
+    // Refusals (429): a 503 is an outage, which never cuts (see adaptive-law.test.ts).
     const { clock, limiter } = setup({ initialRatePerSec: 20, decrease: 0.5, holdMs: 10_000, cooldownMultiplier: 1 });
-    limiter.onBackoff({ status: 503, permit: await next(limiter, clock) });
+    limiter.onBackoff({ status: 429, permit: await next(limiter, clock) });
     expect(limiter.snapshot()).toMatchObject({ ratePerSec: 10, epoch: 1 });
     clock.advance(1000);
-    limiter.onBackoff({ status: 503, permit: await next(limiter, clock) });
+    limiter.onBackoff({ status: 429, permit: await next(limiter, clock) });
     expect(limiter.snapshot()).toMatchObject({ ratePerSec: 10, epoch: 1, backoffs: 2 });
     // It still paused: one pacing interval at 10/s.
     expect(limiter.snapshot().cooldownUntil).toBeCloseTo(clock.now() + 100, 6);
     clock.advance(100);
-    limiter.onBackoff({ status: 503, permit: await next(limiter, clock) });
+    limiter.onBackoff({ status: 429, permit: await next(limiter, clock) });
     expect(limiter.snapshot()).toMatchObject({ ratePerSec: 5, epoch: 2, backoffs: 3 });
   });
 
-  it("successes in between keep a lone back-off from counting as confirmed", async () => {
-    const { clock, limiter } = setup({ initialRatePerSec: 20, holdMs: 60_000, cooldownMultiplier: 0 });
+  it("successes in between keep lone back-offs (at most 3% of the epoch's answers) from counting as confirmed", async () => {
+    const { clock, limiter } = setup({ initialRatePerSec: 20, holdMs: 600_000, cooldownMultiplier: 0 });
     limiter.onBackoff({ status: 429, permit: await next(limiter, clock) });
     const base = limiter.snapshot().ratePerSec;
+    expect(base).toBe(14);
+    // One refusal per 101 answers: below the 3% share that confirms refusals since the cut.
     for (let i = 0; i < 10; i++) {
       limiter.onBackoff({ status: 429, permit: await next(limiter, clock) });
-      for (let k = 0; k < 5; k++) limiter.onSuccess(null, await next(limiter, clock));
+      for (let k = 0; k < 100; k++) limiter.onSuccess(null, await next(limiter, clock));
     }
     expect(limiter.snapshot()).toMatchObject({ ratePerSec: base, epoch: 1, backoffs: 11 });
+    // One refusal per 6 answers (17%) is over it: the second such refusal cuts.
+    const b = setup({ initialRatePerSec: 20, holdMs: 600_000, cooldownMultiplier: 0 });
+    b.limiter.onBackoff({ status: 429, permit: await next(b.limiter, b.clock) });
+    b.limiter.onBackoff({ status: 429, permit: await next(b.limiter, b.clock) });
+    for (let k = 0; k < 5; k++) b.limiter.onSuccess(null, await next(b.limiter, b.clock));
+    expect(b.limiter.snapshot()).toMatchObject({ ratePerSec: 14, epoch: 1 });
+    b.limiter.onBackoff({ status: 429, permit: await next(b.limiter, b.clock) });
+    expect(b.limiter.snapshot()).toMatchObject({ epoch: 2, backoffs: 3 });
+    // Five successes in the last second measure 5/s: the cut goes at most 2 * headroom below the pace.
+    expect(b.limiter.snapshot().ratePerSec).toBeCloseTo(0.95 * 0.9 * 14, 9);
   });
 
   it("never paces slower than minRatePerSec, however many back-offs", async () => {
@@ -299,8 +314,13 @@ describe("AdaptiveRateLimiter: cooldowns", () => {
 
   it("an explicit retryAfterMs wins over the headers", async () => {
     const { clock, limiter } = setup();
-    limiter.onBackoff({ status: 429, retryAfterMs: 700, headers: { "retry-after": "9" }, permit: await next(limiter, clock) });
-    expect(limiter.snapshot().cooldownUntil).toBe(700);
+    limiter.onBackoff({ status: 429, retryAfterMs: 1700, headers: { "retry-after": "9" }, permit: await next(limiter, clock) });
+    expect(limiter.snapshot().cooldownUntil).toBe(1700);
+    // Up to a second, the explicit value still wins: 700 ms is capped by the law's pause,
+    // 2 intervals at the cut rate 7/s, where the header's 9 s would have paused in full.
+    const b = setup();
+    b.limiter.onBackoff({ status: 429, retryAfterMs: 700, headers: { "retry-after": "9" }, permit: await next(b.limiter, b.clock) });
+    expect(b.limiter.snapshot()).toMatchObject({ ratePerSec: 7, cooldownUntil: 2000 / 7, lastBackoff: { retryAfterMs: 700 } });
   });
 
   it("caps Retry-After at maxCooldownMs", async () => {
@@ -328,15 +348,15 @@ describe("AdaptiveRateLimiter: cooldowns", () => {
     expect(limiter.snapshot().cooldownUntil).toBe(clock.now() + 2000);
   });
 
-  it("a 503 without Retry-After pauses cooldownMultiplier pacing intervals at the cut rate", async () => {
+  it("a 429 without Retry-After pauses cooldownMultiplier pacing intervals at the cut rate", async () => {
     const { clock, limiter } = setup({ initialRatePerSec: 20, decrease: 0.5, cooldownMultiplier: 3 });
     const cooldowns = collect(limiter, "cooldown");
-    limiter.onBackoff({ status: 503, permit: await next(limiter, clock) });
+    limiter.onBackoff({ status: 429, permit: await next(limiter, clock) });
     const snap = limiter.snapshot();
     expect(snap.ratePerSec).toBe(10);
     // 3 intervals at 10/s.
     expect(snap.cooldownUntil).toBeCloseTo(300, 9);
-    expect(snap.lastBackoff).toEqual({ status: 503, at: 0, retryAfterMs: null });
+    expect(snap.lastBackoff).toEqual({ status: 429, at: 0, retryAfterMs: null });
     expect(cooldowns).toMatchObject([{ cooldownMs: 300, reason: "backoff" }]);
     const waiter = track(limiter.acquire());
     await clock.advanceAsync(299);
@@ -345,9 +365,27 @@ describe("AdaptiveRateLimiter: cooldowns", () => {
     expect(waiter.state).toBe("resolved");
   });
 
+  it("a 503 without Retry-After is an outage: no cut, no pause, only pacing", async () => {
+    const { clock, limiter } = setup({ initialRatePerSec: 20, decrease: 0.5, cooldownMultiplier: 3 });
+    const cooldowns = collect(limiter, "cooldown");
+    const backoffs = collect(limiter, "backoff");
+    limiter.onBackoff({ status: 503, permit: await next(limiter, clock) });
+    const snap = limiter.snapshot();
+    expect(snap).toMatchObject({ ratePerSec: 20, epoch: 0, cooldownUntil: null, backoffs: 1, source: "initial" });
+    expect(snap.lastBackoff).toEqual({ status: 503, at: 0, retryAfterMs: null });
+    expect(cooldowns).toEqual([]);
+    expect(backoffs).toMatchObject([{ status: 503, congestion: false, ratePerSec: 20, epoch: 0 }]);
+    // The next permit comes one pacing interval (50 ms at 20/s) after the first.
+    const waiter = track(limiter.acquire());
+    await clock.advanceAsync(49);
+    expect(waiter.state).toBe("pending");
+    await clock.advanceAsync(1);
+    expect(waiter.state).toBe("resolved");
+  });
+
   it("caps the rate-derived cooldown at maxCooldownMs too", async () => {
     const { clock, limiter } = setup({ initialRatePerSec: 1, minRatePerSec: 0.1, cooldownMultiplier: 100, maxCooldownMs: 5000 });
-    limiter.onBackoff({ status: 503, permit: await next(limiter, clock) });
+    limiter.onBackoff({ status: 429, permit: await next(limiter, clock) });
     expect(limiter.snapshot().cooldownUntil).toBe(5000);
   });
 
@@ -392,7 +430,7 @@ describe("AdaptiveRateLimiter: one congestion event per round trip", () => {
         const permits = await Promise.all(Array.from({ length: n }, () => limiter.acquire()));
         // A deterministic shuffle of the answers.
         const order = permits.map((p, i) => ({ p, k: (i * 7919 + shift) % 1009 })).sort((x, y) => x.k - y.k);
-        for (const { p } of order) limiter.onBackoff({ status: 503, permit: p });
+        for (const { p } of order) limiter.onBackoff({ status: 429, permit: p });
         expect(limiter.snapshot()).toMatchObject({ epoch: 1, backoffs: n, inFlight: 0 });
       }),
       { numRuns: 40 },
@@ -605,16 +643,19 @@ describe("AdaptiveRateLimiter: acquire", () => {
 
   it("rejects with RateLimitExceededError when the wait would exceed maxWaitMs", async () => {
     const { clock, limiter } = setup();
-    limiter.onBackoff({ status: 429, retryAfterMs: 1000, permit: await next(limiter, clock) });
+    // Over a second: paused in full (a Retry-After up to a second may pause less).
+    limiter.onBackoff({ status: 429, retryAfterMs: 2000, permit: await next(limiter, clock) });
     const rejected = collect(limiter, "rejected");
-    const error = await limiter.acquire({ maxWaitMs: 500 }).catch((e: unknown) => e);
+    const error = await limiter.acquire({ maxWaitMs: 1500 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RateLimitExceededError);
-    expect(error).toMatchObject({ retryAfterMs: 1000 });
-    expect(rejected).toMatchObject([{ retryAfterMs: 1000, cost: 1 }]);
+    expect(error).toMatchObject({ retryAfterMs: 2000 });
+    expect(rejected).toMatchObject([{ retryAfterMs: 2000, cost: 1 }]);
     expect(limiter.snapshot().queued).toBe(0);
     // A long enough maxWaitMs waits.
-    const waiter = track(limiter.acquire({ maxWaitMs: 1000 }));
-    await clock.advanceAsync(1000);
+    const waiter = track(limiter.acquire({ maxWaitMs: 2000 }));
+    await clock.advanceAsync(1999);
+    expect(waiter.state).toBe("pending");
+    await clock.advanceAsync(1);
     expect(waiter.state).toBe("resolved");
   });
 
@@ -658,11 +699,11 @@ describe("AdaptiveRateLimiter: acquire", () => {
     const clock = new ManualClock(0);
     const limiter = new AdaptiveRateLimiter({ clock, store: new AsyncStore(), initialRatePerSec: 10, maxRatePerSec: 10 });
     const permit = await limiter.acquire();
-    limiter.onBackoff({ status: 429, retryAfterMs: 800, permit });
+    limiter.onBackoff({ status: 429, retryAfterMs: 1800, permit });
     await settle();
-    expect(limiter.snapshot().cooldownUntil).toBe(800);
+    expect(limiter.snapshot().cooldownUntil).toBe(1800);
     const waiter = track(limiter.acquire());
-    await clock.advanceAsync(799);
+    await clock.advanceAsync(1799);
     expect(waiter.state).toBe("pending");
     await clock.advanceAsync(1);
     expect(waiter.state).toBe("resolved");
@@ -691,16 +732,23 @@ describe("AdaptiveRateLimiter: acquire", () => {
 describe("AdaptiveRateLimiter: on429 and snapshot", () => {
   it("on429 is onBackoff (429 by default, any status given)", async () => {
     const { clock, limiter } = setup({ initialRatePerSec: 20, cooldownMultiplier: 0 });
-    limiter.on429({ retryAfterMs: 250, permit: await next(limiter, clock) });
+    limiter.on429({ retryAfterMs: 1250, permit: await next(limiter, clock) });
     expect(limiter.snapshot()).toMatchObject({
+      ratePerSec: 14,
       backoffs: 1,
       epoch: 1,
-      cooldownUntil: 250,
-      lastBackoff: { status: 429, retryAfterMs: 250 },
+      cooldownUntil: 1250,
+      lastBackoff: { status: 429, retryAfterMs: 1250 },
     });
-    clock.advance(250);
+    clock.advance(1250);
     limiter.on429({ status: 503, permit: await next(limiter, clock) });
-    expect(limiter.snapshot()).toMatchObject({ backoffs: 2, lastBackoff: { status: 503, at: 250, retryAfterMs: null } });
+    // The status given is the one recorded; a 503 is an outage: the rate stays.
+    expect(limiter.snapshot()).toMatchObject({
+      ratePerSec: 14,
+      epoch: 1,
+      backoffs: 2,
+      lastBackoff: { status: 503, at: 1250, retryAfterMs: null },
+    });
     const { limiter: twin, clock: c2 } = setup({ initialRatePerSec: 20, cooldownMultiplier: 0 });
     twin.onBackoff({ retryAfterMs: 250, permit: await next(twin, c2) });
     expect(twin.snapshot().ratePerSec).toBe(setup({ initialRatePerSec: 20 }).limiter.snapshot().ratePerSec * 0.7);
@@ -724,7 +772,7 @@ describe("AdaptiveRateLimiter: on429 and snapshot", () => {
     expect(limiter.snapshot().inFlight).toBe(3);
     limiter.onSuccess(null, a);
     clock.advance(10);
-    limiter.onBackoff({ status: 503, retryAfterMs: 2000, permit: b });
+    limiter.onBackoff({ status: 429, retryAfterMs: 2000, permit: b });
     const queued = track(limiter.acquire());
     await settle();
     expect(limiter.snapshot()).toEqual({
@@ -735,7 +783,7 @@ describe("AdaptiveRateLimiter: on429 and snapshot", () => {
       queued: 1,
       successes: 1,
       backoffs: 1,
-      lastBackoff: { status: 503, at: 10, retryAfterMs: 2000 },
+      lastBackoff: { status: 429, at: 10, retryAfterMs: 2000 },
       source: "adaptive",
       epoch: 1,
     });
@@ -750,8 +798,8 @@ describe("AdaptiveRateLimiter: on429 and snapshot", () => {
     const store = new MemoryStore({ sweepIntervalMs: 0, clock });
     const a = new AdaptiveRateLimiter({ clock, store, key: "shared" });
     const b = new AdaptiveRateLimiter({ clock, store, key: "shared" });
-    a.onBackoff({ status: 429, retryAfterMs: 900, permit: await a.acquire() });
-    expect(b.snapshot()).toMatchObject({ cooldownUntil: 900, backoffs: 1 });
+    a.onBackoff({ status: 429, retryAfterMs: 1900, permit: await a.acquire() });
+    expect(b.snapshot()).toMatchObject({ ratePerSec: 7, epoch: 1, cooldownUntil: 1900, backoffs: 1 });
     await expect(b.acquire({ maxWaitMs: 0 })).rejects.toBeInstanceOf(RateLimitExceededError);
   });
 });
