@@ -227,6 +227,7 @@ describe("AdaptiveRateLimiter: the control law", () => {
     type Step =
       | { kind: "ok" }
       | { kind: "backoff"; status: number; retryAfterMs: number | undefined }
+      | { kind: "unavailable"; retryAfterMs: number | undefined }
       | { kind: "wait"; ms: number }
       | { kind: "headers"; remaining: number; reset: number };
     const step: fc.Arbitrary<Step> = fc.oneof(
@@ -234,6 +235,10 @@ describe("AdaptiveRateLimiter: the control law", () => {
       fc.record({
         kind: fc.constant("backoff" as const),
         status: fc.constantFrom(429, 503),
+        retryAfterMs: fc.option(fc.integer({ min: 0, max: 100_000 }), { nil: undefined }),
+      }),
+      fc.record({
+        kind: fc.constant("unavailable" as const),
         retryAfterMs: fc.option(fc.integer({ min: 0, max: 100_000 }), { nil: undefined }),
       }),
       fc.record({ kind: fc.constant("wait" as const), ms: fc.integer({ min: 0, max: 5_000 }) }),
@@ -255,6 +260,11 @@ describe("AdaptiveRateLimiter: the control law", () => {
           for (const s of steps) {
             if (s.kind === "wait") clock.advance(s.ms);
             else if (s.kind === "ok") limiter.onSuccess(null, await next(limiter, clock));
+            else if (s.kind === "unavailable")
+              limiter.onUnavailable({
+                ...(s.retryAfterMs === undefined ? {} : { retryAfterMs: s.retryAfterMs }),
+                permit: await next(limiter, clock),
+              });
             else if (s.kind === "headers")
               limiter.onSuccess(
                 { headers: { "ratelimit-remaining": String(s.remaining), "ratelimit-reset": String(s.reset) } },
