@@ -546,4 +546,38 @@ describe("Lua twin of the adaptive limiter: the same outputs and record as Adapt
       { numRuns: Number(process.env.TWIN_RUNS ?? 60) },
     );
   });
+
+  // The sequences above seldom reach the law's later branches (a measured probe hit, refusals
+  // confirmed while holding, the climb back to the ceiling, a trickle): a busy caller does,
+  // with answers 0-40 ms apart and refusals mostly of the current epoch.
+  const busyInput: fc.Arbitrary<AdaptiveInput> = fc.oneof(
+    { weight: 5, arbitrary: fc.constant<AdaptiveInput>({ type: "success", epoch: -1, quota: null }) },
+    { weight: 3, arbitrary: fc.constant<AdaptiveInput>({ type: "acquire", cost: 1 }) },
+    {
+      weight: 4,
+      arbitrary: fc
+        .tuple(fc.constantFrom(-1, -1, 0, 1, 2), fc.constantFrom(429, 429, 503), retryAfter)
+        .map<AdaptiveInput>(([e, status, retryAfterMs]) => ({ type: "backoff", epoch: e, status, retryAfterMs, quota: null })),
+    },
+    { weight: 1, arbitrary: retryAfter.map<AdaptiveInput>((retryAfterMs) => ({ type: "outage", epoch: -1, retryAfterMs })) },
+  );
+  const busyGap = fc.oneof(
+    { weight: 8, arbitrary: fc.integer({ min: 0, max: 40 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 200, max: 1_500 }) },
+  );
+
+  it("a busy caller: probe hits, refusals while holding, outages and the probe's climb", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        params,
+        fc.array(fc.tuple(busyGap, busyInput), { minLength: 1, maxLength: 150 }),
+        fc.integer({ min: 0, max: 10_000_000 }),
+        async (p, steps, offset) => {
+          const decision = new AdaptiveDecision(p);
+          sameAsMemory(await traces(ADAPTIVE_TWIN, decision, `adaptive${process.pid}:${seq++}`, START + offset, steps, (s) => s), true);
+        },
+      ),
+      { numRuns: Number(process.env.TWIN_RUNS ?? 150) },
+    );
+  });
 });
