@@ -235,8 +235,8 @@ export class ApiClient {
           throw signal?.aborted ? signal.reason : error;
         }
         if (!this.backoffStatuses.has(response.status)) {
-          // A 5xx that is no back-off says nothing about the rate: it must not grow it during an outage.
-          if (response.status >= 500) this.limiter.release(permit);
+          // A 5xx that is no back-off says nothing about the rate: an outage (the rate is kept).
+          if (response.status >= 500) this.limiter.onUnavailable({ permit });
           else this.limiter.onSuccess(response, permit);
           return response;
         }

@@ -18,7 +18,7 @@ import type { Decision } from "../store/store.js";
  * - **Probe hit.** A refusal while not holding means the rate just crossed the limit. Near
  *   the last ceiling (the probe grew slowly) the limit is just below the pace: the rate is
  *   cut to `(1 - headroom) * pace`. After a steep climb (slow start, or far above the last
- *   ceiling) or when a refusal's worth came in the last second, what the upstream accepted
+ *   ceiling) or when over `2 * headroom` of the last second's answers were refusals, what the upstream accepted
  *   over the last second is the better guide: `(1 - headroom) * min(pace, accepted)`.
  *   Either way the pace at the hit becomes the ceiling the next probe climbs back to.
  * - **Confirmation.** Refusals of requests issued after the cut are sustained when there
@@ -28,11 +28,11 @@ import type { Decision } from "../store/store.js";
  *   (an upstream that spaces requests, GCRA, accepts about half of an overshoot, so that
  *   figure lags far behind the limit). A lone refusal after the cut (the end of a window the
  *   probe filled, or timing jitter) only pauses.
- * - **Hold, then probe.** After a cut the rate holds for `holdMs`, climbs back to the
- *   ceiling in 0.5 s (concave: slowing as it nears it), then grows ever faster above it,
- *   `ceiling * (1 + probeGain * t^3)` (the shape of CUBIC): a limit that did not move is
- *   met again gently, one that rose is found within about `holdMs + 0.5 s +
- *   cbrt((new / old - 1) / probeGain)` seconds.
+ * - **Hold, then probe.** After a cut the rate holds for `holdMs`, climbs in 0.5 s back to
+ *   just under the ceiling (`(1 - headroom / 2) * ceiling`), slowing as it nears it, dwells
+ *   there, then grows ever faster: `plateau * (1 + probeGain * t^4)`. A limit that did not
+ *   move is met again gently; one that rose 3.6-fold is found within about `holdMs + 0.5 s +
+ *   (2.6 / probeGain)^(1/4)` seconds (2.8 s with the defaults).
  * - **One congestion event per round trip.** A cut starts a new epoch. Every permit carries
  *   the epoch it was issued in, and only a refusal of a permit of the current epoch counts:
  *   the answers to requests already in flight at a cut do not cut again.
@@ -356,10 +356,12 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
         // slowly, so the limit is just below the pace. Far above it (a steep probe, slow
         // start) the pace ran ahead of the upstream's answer, and what the last second
         // accepted is the better guide; the probe then climbs back towards the pace.
-        // A refusal's worth in the last second (the meter's estimate: the current bucket and
-        // the covered share of the one before) means the upstream, not the pace, set what it
-        // accepted. A stray refusal further back (timing jitter) does not.
-        const steep = s.ceiling < 0 || pace > s.ceiling * (1 + 2 * headroom) || this.windowRate(s, now, s.noCur, s.noPrev).samples >= 1;
+        // When over 2 * headroom of the last second's answers were refusals, the upstream, not
+        // the pace, set what it accepted. Stray refusals (timing jitter) stay under that.
+        const refused = this.windowRate(s, now, s.noCur, s.noPrev).samples;
+        const answered = refused + this.windowRate(s, now, s.okCur, s.okPrev).samples;
+        const steep =
+          s.ceiling < 0 || pace > s.ceiling * (1 + 2 * headroom) || (answered >= MIN_SAMPLES && refused > 2 * headroom * answered);
         if (accepted === undefined) next = pace * decrease;
         else next = (steep ? Math.min(pace, accepted) : pace) * (1 - headroom);
         s.ceiling = pace;
@@ -477,12 +479,14 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
 
   /**
    * Moves the law's rate along: policy from headers, slow start, hold, or probe. A probe
-   * climbs back to the ceiling in `K` = 0.5 s, slowing as it nears it, dwells there, then
-   * grows ever faster above it: `ceiling * (1 + probeGain * (t - K)^3)`, t in seconds since
-   * the hold ended (the shape of CUBIC). Products only, so its Lua twin agrees to the bit.
+   * climbs in `K` = 0.5 s back to just under the ceiling (`(1 - headroom / 2) * ceiling`:
+   * the pace at the last refusal was over the limit), slowing as it nears it, dwells there,
+   * then grows ever faster: `plateau * (1 + probeGain * t^4)`, t in seconds past K. Gentle
+   * for a limit that did not move, ×3.6 within 1.8 s for one that rose. Products only, so
+   * its Lua twin agrees to the bit.
    */
   private grow(s: AdaptiveRecord, now: number): void {
-    const { doublingMs, probeGain } = this.config;
+    const { doublingMs, probeGain, headroom } = this.config;
     const holding = s.cutAt >= 0 && now - s.cutAt <= s.holdFor;
     if (s.policyUntil > now && !holding) {
       // Just under the policy: a pace at exactly the quota overruns it on timing jitter.
@@ -495,12 +499,12 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     if (s.cutAt < 0) target = s.base * 2 ** (Math.max(0, now - Math.max(s.startAt, 0)) / doublingMs);
     else {
       const t = Math.max(0, now - s.cutAt - s.holdFor) / 1000;
-      const ceiling = Math.max(s.ceiling, s.base);
+      const ceiling = Math.max(s.ceiling * (1 - headroom / 2), s.base);
       const d = t - PROBE_RETURN_S;
       if (d < 0) {
         const f = -d / PROBE_RETURN_S;
         target = ceiling - (ceiling - s.base) * f * f * f;
-      } else target = ceiling * (1 + probeGain * d * d * d);
+      } else target = ceiling * (1 + probeGain * d * d * d * d);
     }
     const sent = this.sentRate(s, now);
     const next = this.clamp(Math.min(target, Math.max(s.base, APP_LIMIT_FACTOR * sent)));

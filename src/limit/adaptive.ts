@@ -46,19 +46,19 @@ export interface AdaptiveRateLimiterOptions {
   readonly cooldownMultiplier?: number;
   /** The longest cooldown, whatever `Retry-After` asks (ms). Default 60,000. */
   readonly maxCooldownMs?: number;
-  /** Statuses that {@link AdaptiveRateLimiter.record} treats as back-off signals: from 400 to 599, 429 always included (added when missing). Default `[429, 503]`. */
+  /** Statuses that {@link AdaptiveRateLimiter.record} treats as back-off signals (4xx: refusals; 5xx: outages): from 400 to 599, 429 always included (added when missing). Default `[429, 503]`. */
   readonly backoffStatuses?: readonly number[];
-  /** The cut when a back-off arrives while holding (the limit fell), in (0, 1). Default 0.7. */
+  /** The cut on refusals when too few answers came to measure what the upstream accepts, in (0, 1). Default 0.7. */
   readonly decrease?: number;
-  /** After a probe hits the limit, pace this far below the measured accepted rate, in [0, 1). Default 0.05. */
+  /** How far below the limit a cut paces, in [0, 1); also sizes the steps of a confirmed cut. Default 0.05. */
   readonly headroom?: number;
-  /** How long the rate holds after a cut before probing upward (ms). Default 1,000. */
+  /** How long the rate holds after a cut before probing upward (ms). Default 500. */
   readonly holdMs?: number;
-  /** The hold lasts at least this many times the cooldown the last cut drew (e.g. Retry-After). Default 4. */
+  /** The hold lasts at least this many times the cooldown the last cut drew (a Retry-After honoured in full). Default 2. */
   readonly holdPerCooldown?: number;
   /** In slow start (before the first back-off) the rate doubles every this many ms. Default 700. */
   readonly doublingMs?: number;
-  /** After the hold the rate grows as `base * (1 + probeGain * t^3)`, t in seconds. Default 1. */
+  /** After its return to just under the ceiling the probe grows as `plateau * (1 + probeGain * t^4)`, t in seconds. Default 0.5. */
   readonly probeGain?: number;
   /** A store may drop this limiter's state after this long without use (ms). Default 600,000. */
   readonly forgetAfterMs?: number;
@@ -210,15 +210,16 @@ const REPORT_CHANGE = 0.1;
 /**
  * A rate limiter that finds an upstream's limit by itself (safe under
  * concurrency, and shareable by a fleet): it paces requests at a rate that grows while they
- * succeed and falls on back-off signals, honours `Retry-After` exactly, and paces from
- * `RateLimit-*` / `X-RateLimit-*` headers before a 429 arrives.
+ * succeed and falls on refusals (429), keeps what it learned through outages (5xx, no
+ * answer), honours `Retry-After`, and paces from `RateLimit-*` / `X-RateLimit-*` headers
+ * before a 429 arrives.
  *
- * The control law (hold-and-probe with a measured ceiling, see `AdaptiveDecision`):
- * slow start doubles the rate every `doublingMs`; a back-off while probing sets the rate
- * to `(1 - headroom)` times the rate the upstream was accepting; a back-off while holding
- * cuts it by `decrease`; after each cut the rate holds `holdMs`, then grows as
- * `base * (1 + probeGain * t^3)` until the next back-off. Responses to requests issued before a cut never
- * cut again: each permit carries its epoch.
+ * The control law (see `AdaptiveDecision` and docs/adaptive-rate-limiting.md): slow start
+ * doubles the rate every `doublingMs`; a refusal cuts it just below the pace it came at (or
+ * below what the upstream accepted, after a steep climb); refusals that go on after a cut
+ * cut again in bounded steps; after each cut the rate holds `holdMs`, climbs back to the
+ * ceiling and probes above it as `plateau * (1 + probeGain * t^4)`. Responses to requests
+ * issued before a cut never cut again: each permit carries its epoch.
  *
  * The algorithm is a pure decision run by the `store`; this class is the shell around it:
  * the clock, the FIFO of waiters, permits in flight, and events.

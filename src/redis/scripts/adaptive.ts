@@ -242,13 +242,13 @@ local function grow()
     target = s.base * 2 ^ (math.max(0, now - math.max(s.startAt, 0)) / doublingMs)
   else
     local t = math.max(0, now - s.cutAt - s.holdFor) / 1000
-    local ceiling = math.max(s.ceiling, s.base)
+    local ceiling = math.max(s.ceiling * (1 - headroom / 2), s.base)
     local d = t - PROBE_RETURN_S
     if d < 0 then
       local fr = -d / PROBE_RETURN_S
       target = ceiling - (ceiling - s.base) * fr * fr * fr
     else
-      target = ceiling * (1 + probeGain * d * d * d)
+      target = ceiling * (1 + probeGain * d * d * d * d)
     end
   end
   local sent = window_rate(s.txCur, s.txPrev)
@@ -340,8 +340,11 @@ elseif op == 'b' then
     local holding = s.cutAt >= 0 and now - s.cutAt <= s.holdFor
     local nextRate = -1
     if not holding then
-      local _, refusedBefore = window_rate(s.noCur, s.noPrev)
-      local steep = s.ceiling < 0 or p > s.ceiling * (1 + 2 * headroom) or refusedBefore >= 1
+      local _, refused = window_rate(s.noCur, s.noPrev)
+      local _, okd = window_rate(s.okCur, s.okPrev)
+      local answered = refused + okd
+      local steep = s.ceiling < 0 or p > s.ceiling * (1 + 2 * headroom)
+        or (answered >= MIN_SAMPLES and refused > 2 * headroom * answered)
       if accepted == nil then
         nextRate = p * decrease
       elseif steep then
