@@ -28,9 +28,9 @@ import { RedisStore } from "../src/redis/index.js";
 import { startRedis } from "../test/setup/redis.js";
 import { type AdaptiveMeasures, checkGoals, measureRun, type Timeline } from "./lib/adaptive-goals.js";
 import { durationOf, limitAt, SCENARIOS, type Scenario, scenarioNamed } from "./lib/adaptive-scenarios.js";
-import { seriesFromTimeline, stepPoints } from "./lib/chart-series.js";
+import { renderAdaptiveChartSvg } from "./lib/adaptive-chart.js";
+import { seriesFromTimeline } from "./lib/chart-series.js";
 import { type BenchClient, breakwaterClient, type ClientName, makeClient } from "./lib/clients.js";
-import { renderTimeSeriesSvg } from "./lib/svg-chart.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WORKERS = 16;
@@ -324,31 +324,19 @@ function fleetTable(results: readonly RunResult[]): string {
   return lines.join("\n");
 }
 
-/** An SVG chart of one run of each client on `scenario`: the hidden limit, the paces, 429s and 503s. */
-function chartFor(scenario: Scenario, runs: { name: string; result: RunResult; dashed?: boolean }[], title: string): string {
-  const end = durationOf(scenario);
-  const first = runs[0]!.result;
-  const status = seriesFromTimeline(first.timeline, 500, end);
-  return renderTimeSeriesSvg({
+/** The chart of one model: one run of Breakwater (pace, goodput, 429s, 503s) and of AWS's adaptive mode (pace). */
+function chartFor(scenario: Scenario, title: string, breakwater: RunResult, aws?: RunResult): string {
+  const durationMs = durationOf(scenario);
+  // AWS's limiter has no pace until its first throttle: those samples are left out.
+  const finite = (r: RunResult): [number, number][] => r.paced.filter(([, v]) => Number.isFinite(v));
+  const m = breakwater.measures;
+  return renderAdaptiveChartSvg({
     title,
-    subtitle: `${scenario.about}; ${first.job.mode === "none" ? "no rate-limit headers" : first.job.mode}; run ${first.job.run}`,
-    xLabel: "seconds",
-    yLabel: "requests/s",
-    series: [
-      { name: "hidden limit", kind: "step", color: "#1d2430", points: stepPoints((ms) => limitAt(scenario, ms), end, SAMPLE_MS) },
-      ...runs.map((r, i) => ({
-        name: r.name,
-        kind: "line" as const,
-        color: ["#4e79a7", "#f28e2b", "#59a14f"][i],
-        ...(r.dashed === true ? { dashed: true } : {}),
-        points: r.result.paced.map(
-          ([t, v]) =>
-            [t, Number.isFinite(v) ? Math.min(v, 4 * Math.max(...scenario.phases.map((p) => p.limit))) : Number.NaN] as [number, number],
-        ),
-      })),
-      { name: `${runs[0]!.name}: 429s/s`, kind: "bars", color: "#e15759", points: status.throttled },
-      { name: `${runs[0]!.name}: 503s/s`, kind: "bars", color: "#bab0ac", points: status.unavailable },
-    ],
+    subtitle: `${scenario.about}; ${breakwater.job.mode === "none" ? "no rate-limit headers" : `${breakwater.job.mode} headers`}; run ${breakwater.job.run}: steady goodput ${m.steadyGoodput.map(pct).join(" / ")} %, ${pct1(m.share429)} 429s`,
+    durationMs,
+    limitAt: (ms) => limitAt(scenario, ms),
+    breakwater: { rate: finite(breakwater), statuses: seriesFromTimeline(breakwater.timeline, 200, durationMs) },
+    ...(aws === undefined ? {} : { aws: { rate: finite(aws) } }),
   });
 }
 
@@ -409,11 +397,10 @@ async function main(): Promise<void> {
       const aws = pick((r) => r.job.kind === "single" && r.job.scenario === name && r.job.mode === mode && r.job.client === "aws-adaptive");
       if (bw !== undefined) {
         const file = `adaptive-${name}.svg`;
-        const runsToDraw = [
-          { name: "Breakwater paced", result: bw },
-          ...(aws === undefined ? [] : [{ name: "AWS adaptive", result: aws, dashed: true }]),
-        ];
-        writeFileSync(join(charts, file), chartFor(scenario, runsToDraw, `${name}: the pace against the hidden limit`));
+        writeFileSync(
+          join(charts, file),
+          chartFor(scenario, `${name}: Breakwater and AWS's adaptive mode against the hidden limit`, bw, aws),
+        );
         links.push(`- [${name}](charts/${file})`);
       }
       const shared = pick((r) => r.job.kind === "fleet" && r.job.scenario === name && r.job.shared);
@@ -421,11 +408,7 @@ async function main(): Promise<void> {
         const file = `adaptive-fleet-${name}.svg`;
         writeFileSync(
           join(charts, file),
-          chartFor(
-            scenario,
-            [{ name: "fleet, shared limiter", result: shared }],
-            `${name}: ${FLEET_PROCESSES} processes sharing one limiter`,
-          ),
+          chartFor(scenario, `${name}: ${FLEET_PROCESSES} processes sharing one limiter through Redis`, shared),
         );
         links.push(`- [${name}, ${FLEET_PROCESSES} processes sharing the limiter](charts/${file})`);
       }
