@@ -20,7 +20,8 @@ import type { Decision } from "../store/store.js";
  *   cut to `(1 - headroom) * pace`. After a steep climb (slow start, or far above the last
  *   ceiling) or when over `2 * headroom` of the last second's answers were refusals, what the upstream accepted
  *   over the last second is the better guide: `(1 - headroom) * min(pace, accepted)`.
- *   Either way the pace at the hit becomes the ceiling the next probe climbs back to.
+ *   The ceiling the next probe climbs back to is the pace at the hit; after a steep climb,
+ *   what was accepted, but no more than `2 * headroom` under the pace.
  * - **Confirmation.** Refusals of requests issued after the cut are sustained when there
  *   are two or more and they are over 3% of the epoch's answers. Then the limit fell (or the
  *   cut was not deep enough): the rate is cut to `(1 - headroom)` times what the upstream
@@ -188,6 +189,8 @@ const SUSTAINED_SHARE = 0.03;
 const PROBE_RETURN_S = 0.5;
 /** Without a full Retry-After pause, one cut goes at most this many headrooms below the pace. */
 const CUT_BOUND = 3;
+/** A steep probe hit's ceiling lies at most this many headrooms below the pace (what was accepted may lag). */
+const CEILING_SPAN = 2;
 const OUTAGE_TRICKLE = 0.5;
 /** A Retry-After up to this long (ms) may be a whole-second rounding of a shorter wait. */
 const ROUNDING_MS = 1000;
@@ -354,17 +357,19 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       if (!holding) {
         // A probe (or slow start) crossed the limit. Near the last ceiling the probe grew
         // slowly, so the limit is just below the pace. Far above it (a steep probe, slow
-        // start) the pace ran ahead of the upstream's answer, and what the last second
-        // accepted is the better guide; the probe then climbs back towards the pace.
-        // When over 2 * headroom of the last second's answers were refusals, the upstream, not
-        // the pace, set what it accepted. Stray refusals (timing jitter) stay under that.
+        // start), or when over 2 * headroom of the last second's answers were refusals, the
+        // pace ran ahead of the upstream's answer and what the last second accepted is the
+        // safer guide for the cut; the next probe's ceiling lies between the two, at most
+        // CEILING_SPAN headrooms under the pace (an upstream that spaces requests, GCRA,
+        // accepted our own slower past, not its limit).
         const refused = this.windowRate(s, now, s.noCur, s.noPrev).samples;
         const answered = refused + this.windowRate(s, now, s.okCur, s.okPrev).samples;
         const steep =
           s.ceiling < 0 || pace > s.ceiling * (1 + 2 * headroom) || (answered >= MIN_SAMPLES && refused > 2 * headroom * answered);
-        if (accepted === undefined) next = pace * decrease;
-        else next = (steep ? Math.min(pace, accepted) : pace) * (1 - headroom);
-        s.ceiling = pace;
+        const limit =
+          accepted === undefined ? pace : steep ? Math.max(Math.min(pace, accepted), (1 - CEILING_SPAN * headroom) * pace) : pace;
+        next = accepted === undefined ? pace * decrease : (steep ? Math.min(pace, accepted) : pace) * (1 - headroom);
+        s.ceiling = limit;
       } else {
         // Refused again since the cut. Refusals in a row mean the limit fell (or the cut was
         // not deep enough) when the upstream accepts less than the pace; else they are the

@@ -105,6 +105,7 @@ local ROUNDING_MS = 1000
 local SUSTAINED_SHARE = 0.03
 local PROBE_RETURN_S = 0.5
 local CUT_BOUND = 3
+local CEILING_SPAN = 2
 local LOSS_WEIGHT = 0.3
 local CONFIRM_LOSS = 0.5
 local MIN_SAMPLES = 3
@@ -345,14 +346,16 @@ elseif op == 'b' then
       local answered = refused + okd
       local steep = s.ceiling < 0 or p > s.ceiling * (1 + 2 * headroom)
         or (answered >= MIN_SAMPLES and refused > 2 * headroom * answered)
+      local limit = p
       if accepted == nil then
         nextRate = p * decrease
       elseif steep then
         nextRate = math.min(p, accepted) * (1 - headroom)
+        limit = math.max(math.min(p, accepted), (1 - CEILING_SPAN * headroom) * p)
       else
         nextRate = p * (1 - headroom)
       end
-      s.ceiling = p
+      s.ceiling = limit
     else
       local sustained
       if accepted == nil then
