@@ -39,8 +39,9 @@ import type { Decision } from "../store/store.js";
  *   the answers to requests already in flight at a cut do not cut again.
  * - **Retry-After.** Whole seconds can stand for a few milliseconds ("1" from a sliding log
  *   whose next slot frees in 12 ms), so a Retry-After of up to one second pauses only as
- *   long as the law's own pause (`cooldownMultiplier` pacing intervals) until refusals are
- *   confirmed; then, and for any longer Retry-After, nothing is released for exactly that
+ *   long as the law's own pause (`cooldownMultiplier` pacing intervals) unless confirmed
+ *   refusals cut the rate (the limit moved: the window must empty before the new pace is
+ *   tried); then, and for any longer Retry-After, nothing is released for exactly that
  *   long (at most `maxCooldownMs`), and the hold lasts `holdPerCooldown` times the pause.
  * - **Application-limited.** The rate never grows past twice what was actually sent over
  *   the last second, so a quiet caller does not build up a rate it never tested.
@@ -402,13 +403,13 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
         s.source = SOURCE_ADAPTIVE;
       }
     }
-    // Retry-After is in whole seconds: "1" may stand for a few ms. It is honoured in full
-    // once confirmed (refusals go on after the cut), or when longer than rounding explains.
+    // Retry-After is in whole seconds: "1" may stand for a few ms. It is honoured in full when
+    // confirmed refusals cut the rate, or when longer than rounding explains.
     const lawPause = Math.min(maxCooldownMs, (cooldownMultiplier * 1000) / s.rate);
     let pause = -1;
     if (input.retryAfterMs >= 0) {
       const full = Math.min(input.retryAfterMs, maxCooldownMs);
-      pause = confirmed || input.retryAfterMs > ROUNDING_MS ? full : current ? Math.min(full, lawPause) : -1;
+      pause = (confirmed && congestion) || input.retryAfterMs > ROUNDING_MS ? full : current ? Math.min(full, lawPause) : -1;
     } else if (current) pause = lawPause;
     // A probe that costs a long pause is worth making less often.
     if (congestion) s.holdFor = Math.max(holdMs, holdPerCooldown * Math.max(0, pause));

@@ -392,7 +392,7 @@ elseif op == 'b' then
   local pause = -1
   if retryAfterMs >= 0 then
     local full = math.min(retryAfterMs, maxCooldownMs)
-    if confirmed or retryAfterMs > ROUNDING_MS then
+    if (confirmed and congestion) or retryAfterMs > ROUNDING_MS then
       pause = full
     elseif current then
       pause = math.min(full, lawPause)
