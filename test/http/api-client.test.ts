@@ -223,8 +223,9 @@ describe("ApiClient: responses and back-off", () => {
     ["X-RateLimit-Reset-After", { "x-ratelimit-remaining": "6", "x-ratelimit-reset-after": "2" }, 3],
     ["combined RateLimit (draft 06)", { ratelimit: "limit=100, remaining=6, reset=3" }, 2],
     ["combined RateLimit (draft 08)", { ratelimit: '"default";r=6;t=3' }, 2],
-    ["RateLimit-Policy", { "ratelimit-policy": "12;w=4", "ratelimit-remaining": "12", "ratelimit-reset": "4" }, 3],
-    ["RateLimit-Policy (draft 08)", { "ratelimit-policy": '"default";q=12;w=4' }, 3],
+    // A policy sets the pace to 97.5% of its quota rate (12 / 4 s).
+    ["RateLimit-Policy", { "ratelimit-policy": "12;w=4", "ratelimit-remaining": "12", "ratelimit-reset": "4" }, 3 * 0.975],
+    ["RateLimit-Policy (draft 08)", { "ratelimit-policy": '"default";q=12;w=4' }, 3 * 0.975],
   ])("paces from %s on a real response", async (_form, headers, rate) => {
     const api = client({ rateConfig: { ratePerSec: 50, minRatePerSec: 1 } });
     server.handle(reply(200, headers));

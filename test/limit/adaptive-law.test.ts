@@ -232,7 +232,7 @@ describe("adaptive law: a probe hit (a refusal while not holding)", () => {
     expect(l.s).toMatchObject({ ceiling: 20.5, base: out.rate, cutAt: 10_000, tokens: 0, loss: 0, epochNo: 0, epochOk: 0 });
   });
 
-  it("when steep cuts to (1 - headroom) * min(pace, accepted): no ceiling yet, far above it, or refusals earlier in the last second", () => {
+  it("when steep cuts to (1 - headroom) * min(pace, accepted), ceiling max(min(pace, accepted), (1 - 2 * headroom) * pace): no ceiling yet, far above it, or over 2 * headroom of the last second's answers refused", () => {
     const steep = (rate: number, ceiling: number, refusedBefore: number): AdaptiveOutput & { ceiling: number } => {
       const l = law();
       l.probing(rate, ceiling);
@@ -241,13 +241,24 @@ describe("adaptive law: a probe hit (a refusal while not holding)", () => {
       return { ...l.refuse(), ceiling: l.s.ceiling };
     };
     // No ceiling yet (slow start).
-    expect(steep(20.5, -1, 0)).toMatchObject({ rate: 0.95 * 15, ceiling: 20.5, congestion: true });
+    expect(steep(20.5, -1, 0)).toMatchObject({ rate: 0.95 * 15, congestion: true });
+    expect(steep(20.5, -1, 0).ceiling).toBeCloseTo(0.9 * 20.5, 12);
     // More than 2 * headroom above the ceiling: 22.1 > 20 * 1.1.
-    expect(steep(22.1, 20, 0)).toMatchObject({ rate: 0.95 * 15, ceiling: 22.1 });
+    expect(steep(22.1, 20, 0)).toMatchObject({ rate: 0.95 * 15 });
+    expect(steep(22.1, 20, 0).ceiling).toBeCloseTo(0.9 * 22.1, 12);
     // Just within it: near.
     expect(steep(21.9, 20, 0).rate).toBeCloseTo(0.95 * 21.9, 12);
-    // A refusal earlier in this meter bucket.
-    expect(steep(20.5, 20, 1)).toMatchObject({ rate: 0.95 * 15, ceiling: 20.5 });
+    // Refusals earlier in the last second: 2 of 17 answers (over 10%) make it steep, 1 of 16 does not.
+    expect(steep(20.5, 20, 2)).toMatchObject({ rate: 0.95 * 15 });
+    expect(steep(20.5, 20, 2).ceiling).toBeCloseTo(0.9 * 20.5, 12);
+    expect(steep(20.5, 20, 1).rate).toBeCloseTo(0.95 * 20.5, 12);
+    // What was accepted is the ceiling when it is within 2 * headroom of the pace.
+    expect(steep(20, -1, 0).ceiling).toBeCloseTo(18, 12);
+    const k = law();
+    k.probing(16, -1);
+    k.accepted(15);
+    k.refuse();
+    expect(k.s.ceiling).toBe(15);
     // The upstream accepted more than the pace: min(pace, accepted) is the pace.
     const l = law();
     l.probing(10, -1);
@@ -263,27 +274,24 @@ describe("adaptive law: a probe hit (a refusal while not holding)", () => {
     expect(l.s.ceiling).toBe(20.5);
   });
 
-  // FAILS on ed2df4e: the law says "refusals earlier in the last second" make the hit
-  // steep, but they are counted by the sliding estimate `noCur + noPrev * (1 - into)`, which
-  // needs one *whole* estimated refusal: two refusals 1400 and 700 ms before the hit, in the
-  // previous meter bucket, weigh 2 * 0.4 = 0.8, and the one 700 ms old is missed.
-  it("counts a refusal 700 ms old, in the previous meter bucket, as a refusal earlier in the last second", () => {
+  it("refusals earlier in the last second count by the meter's estimate: the current bucket and the covered share of the one before", () => {
     const l = law(); // the meter's buckets start at 10 s
     l.probing(20.5, 20);
-    l.clock.advance(200);
-    l.refuse(); // probe hit at 10.2 s, nothing measured: 20.5 * 0.7, hold until 10.7 s
-    expect(l.s).toMatchObject({ epoch: 1, ceiling: 20.5 });
-    expect(l.s.rate).toBeCloseTo(0.7 * 20.5, 12);
-    l.clock.advance(700);
-    l.refuse({ epoch: 0 }); // at 10.9 s: was in flight at the cut, cuts nothing
-    l.clock.advance(700);
-    // At 11.6 s (the hold over, the rate app-limited): 12 answers accepted, then the next hit.
-    for (let i = 0; i < 12; i++) l.ok();
-    expect(l.s.rate).toBeCloseTo(0.7 * 20.5, 12);
-    const out = l.refuse();
-    expect(out.congestion).toBe(true);
-    // The refusal at 10.9 s is in the last second: steep, 0.95 * min(14.35, 12).
-    expect(out.rate).toBeCloseTo(0.95 * 12, 12);
+    // Last second: 2 refusals and 14 successes, all in the bucket before, 400 ms into the next one.
+    l.s.noCur = 0;
+    l.s.okCur = 0;
+    l.s.noPrev = 4;
+    l.s.okPrev = 16;
+    l.s.meterAt = l.clock.now() - 400;
+    // Covered share 0.6: 2.4 refused of 12 answered (20%, over 10%): steep.
+    expect(l.refuse().rate).toBeCloseTo(0.95 * Math.min(20.5, 16 * 0.6), 12);
+    const m = law();
+    m.probing(20.5, 20);
+    m.s.noPrev = 1;
+    m.s.okPrev = 16;
+    m.s.meterAt = m.clock.now() - 400;
+    // 0.6 of 10.2: under 10%, a stray refusal: near.
+    expect(m.refuse().rate).toBeCloseTo(0.95 * 20.5, 12);
   });
 });
 
@@ -306,13 +314,13 @@ describe("adaptive law: refusals while holding", () => {
     expect(l.s).toMatchObject({ epochNo: 1, ceiling: 20 });
   });
 
-  it("two or more over 3% of the epoch's answers are sustained: cut to (1 - headroom) * max(accepted, (1 - 2 * headroom) * pace)", () => {
+  it("two or more over 3% of the epoch's answers are sustained: cut to (1 - headroom) * max(accepted, (1 - 3 * headroom) * pace)", () => {
     const l = cut();
     l.refuse({ epoch: 1 });
     const out = l.refuse({ epoch: 1 });
     expect(out).toMatchObject({ congestion: true, epoch: 2, previousRate: 19 });
-    // max(15, 0.9 * 19) = 17.1: the cut goes at most 2 * headroom below the pace.
-    expect(out.rate).toBeCloseTo(0.95 * 0.9 * 19, 12);
+    // max(15, 0.85 * 19) = 16.15: the cut goes at most 3 * headroom below the pace.
+    expect(out.rate).toBeCloseTo(0.95 * 0.85 * 19, 12);
     expect(l.s).toMatchObject({ ceiling: 15, cutAt: 10_100 });
     // Accepted above the bound: it is the guide.
     const m = cut({}, 18);
@@ -359,7 +367,7 @@ describe("adaptive law: refusals while holding", () => {
     expect(l.s.ceiling).toBeCloseTo(0.7 * 14, 12);
   });
 
-  it("a confirmed refusal with Retry-After has no 2 * headroom floor and pauses the full Retry-After", () => {
+  it("a confirmed refusal with Retry-After has no 3 * headroom floor and, as it cuts, pauses the full Retry-After", () => {
     const l = cut({}, 5);
     l.refuse({ epoch: 1 });
     const out = l.refuse({ epoch: 1, retryAfterMs: 800 });
@@ -367,19 +375,22 @@ describe("adaptive law: refusals while holding", () => {
     expect(out.rate).toBeCloseTo(0.95 * 5, 12);
     // The hold is holdPerCooldown times the pause.
     expect(l.s).toMatchObject({ ceiling: 5, holdFor: 1600 });
-    // Without Retry-After the floor holds: 0.95 * max(5, 0.9 * 19).
+    // Without Retry-After the floor holds: 0.95 * max(5, 0.85 * 19).
     const m = cut({}, 5);
     m.refuse({ epoch: 1 });
-    expect(m.refuse({ epoch: 1 }).rate).toBeCloseTo(0.95 * 0.9 * 19, 12);
+    expect(m.refuse({ epoch: 1 }).rate).toBeCloseTo(0.95 * 0.85 * 19, 12);
   });
 
-  it("a sustained refusal whose target is not below pace * (1 - headroom / 2) does not cut, but is confirmed", () => {
+  it("a sustained refusal whose target is not below pace * (1 - headroom / 2) does not cut: a Retry-After up to 1 s then pauses only the law's pause", () => {
     const l = cut({}, 21);
     l.refuse({ epoch: 1 });
-    // 0.95 * 21 = 19.95 >= 19 * 0.975.
+    // 0.95 * 21 = 19.95 >= 19 * 0.975: the last refusals of a window the probe filled.
     const out = l.refuse({ epoch: 1, retryAfterMs: 800 });
-    expect(out).toMatchObject({ congestion: false, epoch: 1, rate: 19, cooldownMs: 800, cooldownUntil: 10_900 });
+    // The lone refusal before it already paused the law's pause: nothing longer.
+    expect(out).toMatchObject({ congestion: false, epoch: 1, rate: 19, cooldownMs: 0, cooldownUntil: 10_100 + 2000 / 19 });
     expect(l.s).toMatchObject({ ceiling: 20, holdFor: 500 });
+    // Over a second, it is honoured in full all the same.
+    expect(l.refuse({ epoch: 1, retryAfterMs: 1200 })).toMatchObject({ congestion: false, cooldownMs: 1200, cooldownUntil: 11_300 });
   });
 });
 
@@ -441,13 +452,16 @@ describe("adaptive law: Retry-After", () => {
 });
 
 describe("adaptive law: the probe after the hold", () => {
-  it("climbs concavely from the cut rate back to the ceiling in 0.5 s, then grows as ceiling * (1 + probeGain * d^3)", () => {
+  it("climbs concavely from the cut rate back to just under the ceiling in 0.5 s, then grows as plateau * (1 + probeGain * d^4)", () => {
     const l = law({ maxRate: 100_000 });
     l.probing(20.5, -1);
     l.accepted(15);
     l.refuse();
     const base = 0.95 * 15;
-    expect(l.s).toMatchObject({ rate: base, ceiling: 20.5, holdFor: 500, cutAt: 10_000 });
+    const ceiling = 0.9 * 20.5;
+    const plateau = 0.975 * ceiling;
+    expect(l.s).toMatchObject({ rate: base, holdFor: 500, cutAt: 10_000 });
+    expect(l.s.ceiling).toBeCloseTo(ceiling, 12);
     const rateAt = (ms: number): number => {
       l.clock.advance(10_000 + ms - l.clock.now());
       l.busy();
@@ -456,25 +470,25 @@ describe("adaptive law: the probe after the hold", () => {
     // Holding.
     expect(rateAt(250)).toBe(base);
     expect(rateAt(500)).toBe(base);
-    // The climb: ceiling - (ceiling - base) * f^3, f = (0.5 - t) / 0.5.
+    // The climb: plateau - (plateau - base) * f^3, f = (0.5 - t) / 0.5.
     const climb: number[] = [];
     for (const t of [0.1, 0.2, 0.3, 0.4]) {
       const rate = rateAt(500 + t * 1000);
       const f = (0.5 - t) / 0.5;
-      expect(rate).toBeCloseTo(20.5 - (20.5 - base) * f ** 3, 9);
+      expect(rate).toBeCloseTo(plateau - (plateau - base) * f ** 3, 9);
       climb.push(rate);
     }
     // Concave: it slows as it nears the ceiling.
     for (let i = 2; i < climb.length; i++) expect(climb[i]! - climb[i - 1]!).toBeLessThan(climb[i - 1]! - climb[i - 2]!);
-    // Back at the ceiling at holdMs + 500 ms.
-    expect(rateAt(1000)).toBe(20.5);
+    // Back at the plateau at holdMs + 500 ms.
+    expect(rateAt(1000)).toBeCloseTo(plateau, 12);
     // Then above it, ever faster.
-    expect(rateAt(1500)).toBeCloseTo(20.5 * (1 + 0.5 * 0.5 ** 3), 9);
-    expect(rateAt(2000)).toBeCloseTo(20.5 * 1.5, 9);
-    expect(rateAt(3000)).toBeCloseTo(20.5 * (1 + 0.5 * 8), 9);
+    expect(rateAt(1500)).toBeCloseTo(plateau * (1 + 0.5 * 0.5 ** 4), 9);
+    expect(rateAt(2000)).toBeCloseTo(plateau * 1.5, 9);
+    expect(rateAt(3000)).toBeCloseTo(plateau * (1 + 0.5 * 16), 9);
   });
 
-  it("the limiter paces the climb: the hold, then back at the ceiling 1 s after the cut", async () => {
+  it("the limiter paces the climb: the hold, then back at the plateau (0.975 * ceiling) 1 s after the cut", async () => {
     const { clock, limiter } = setup({ initialRatePerSec: 20, maxRatePerSec: 1000, cooldownMultiplier: 0 });
     limiter.onBackoff({ status: 429, permit: await next(limiter, clock) });
     // No samples, no ceiling: 20 * 0.7, ceiling 20.
@@ -484,13 +498,13 @@ describe("adaptive law: the probe after the hold", () => {
       limiter.onSuccess(null, await next(limiter, clock));
       rates.push([clock.now(), limiter.snapshot().ratePerSec]);
     }
-    // The cut at 0 holds 500 ms, climbs back to the ceiling 20 by 1 s, then grows above it.
+    // The cut at 0 holds 500 ms, climbs back to the plateau 19.5 by 1 s, then grows above it.
     for (const [t, rate] of rates) {
       const f = (1000 - t) / 500;
       const d = (t - 1000) / 1000;
       if (t <= 500) expect(rate).toBe(14);
-      else if (t < 1000) expect(rate).toBeCloseTo(20 - 6 * f ** 3, 9);
-      else expect(rate).toBeCloseTo(20 * (1 + 0.5 * d ** 3), 9);
+      else if (t < 1000) expect(rate).toBeCloseTo(19.5 - 5.5 * f ** 3, 9);
+      else expect(rate).toBeCloseTo(19.5 * (1 + 0.5 * d ** 4), 9);
     }
     expect(rates.filter(([t]) => t > 500 && t < 1000).length).toBeGreaterThanOrEqual(5);
   });

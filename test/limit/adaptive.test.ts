@@ -204,7 +204,7 @@ describe("AdaptiveRateLimiter: the control law", () => {
     b.limiter.onBackoff({ status: 429, permit: await next(b.limiter, b.clock) });
     expect(b.limiter.snapshot()).toMatchObject({ epoch: 2, backoffs: 3 });
     // Five successes in the last second measure 5/s: the cut goes at most 2 * headroom below the pace.
-    expect(b.limiter.snapshot().ratePerSec).toBeCloseTo(0.95 * 0.9 * 14, 9);
+    expect(b.limiter.snapshot().ratePerSec).toBeCloseTo(0.95 * 0.85 * 14, 9);
   });
 
   it("never paces slower than minRatePerSec, however many back-offs", async () => {
@@ -556,16 +556,16 @@ describe("AdaptiveRateLimiter: pacing from rate-limit headers", () => {
     expect(limiter.snapshot().cooldownUntil).toBe(1000);
   });
 
-  it("a quota policy sets the rate outright", async () => {
+  it("a quota policy sets the rate outright, at 97.5% of the quota rate", async () => {
     const { clock, limiter } = setup({ initialRatePerSec: 50, maxRatePerSec: 100 });
     limiter.onSuccess(
       { headers: { "RateLimit-Policy": "5;w=1", "RateLimit-Remaining": "5", "RateLimit-Reset": "1" } },
       await next(limiter, clock),
     );
-    expect(limiter.snapshot()).toMatchObject({ ratePerSec: 5, source: "headers" });
+    expect(limiter.snapshot()).toMatchObject({ ratePerSec: 5 * 0.975, source: "headers" });
     const b = setup({ initialRatePerSec: 1, maxRatePerSec: 100 });
     b.limiter.onSuccess({ headers: { "RateLimit-Policy": "600;w=60" } }, await next(b.limiter, b.clock));
-    expect(b.limiter.snapshot()).toMatchObject({ ratePerSec: 10, source: "headers" });
+    expect(b.limiter.snapshot()).toMatchObject({ ratePerSec: 10 * 0.975, source: "headers" });
     // Clamped like any rate.
     const c = setup({ initialRatePerSec: 1, maxRatePerSec: 3 });
     c.limiter.onSuccess({ headers: { "RateLimit-Policy": "600;w=60" } }, await next(c.limiter, c.clock));
