@@ -1,10 +1,10 @@
 /**
  * The adaptive limiter on virtual time (bench/lib/adaptive-sim.ts): Breakwater's `ApiClient`
- * against every upstream model and header mode, several seeds each, in seconds instead of
+ * against every upstream model and header mode, several runs each, in seconds instead of
  * the real-time bench's minutes. For working on the control law; the real-time bench
  * (bench/adaptive.bench.ts) is what RESULTS.md reports.
  *
- *   npx tsx bench/law-sim.ts [--seeds=5] [--modes=none,retry-after,full] [--models=gcra,...]
+ *   npx tsx bench/law-sim.ts [--runs=5] [--modes=none,retry-after,full] [--models=gcra,...]
  */
 import type { HeaderMode } from "../examples/lib/upstream.js";
 import { checkGoals } from "./lib/adaptive-goals.js";
@@ -14,7 +14,7 @@ import { simulate } from "./lib/adaptive-sim.js";
 const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const modes = (arg("modes") ?? "none,retry-after,full").split(",") as HeaderMode[];
 const models = arg("models")?.split(",");
-const seeds = Number(arg("seeds") ?? 5);
+const runs = Number(arg("runs") ?? 5);
 const pct = (x: number): string => (x * 100).toFixed(0);
 
 let failing = 0;
@@ -25,8 +25,8 @@ for (const scenario of SCENARIOS) {
     let worst429 = 0;
     let worstRise = 0;
     const missed = new Set<string>();
-    for (let seed = 1; seed <= seeds; seed++) {
-      const m = (await simulate({ scenario, headers: mode, seed })).measures;
+    for (let run = 1; run <= runs; run++) {
+      const m = (await simulate({ scenario, headers: mode, run })).measures;
       worstSteady = Math.min(worstSteady, ...m.steadyGoodput);
       worst429 = Math.max(worst429, m.share429);
       worstRise = Math.max(worstRise, ...m.toNinetyMs.map((x) => x ?? Number.POSITIVE_INFINITY));
@@ -38,4 +38,4 @@ for (const scenario of SCENARIOS) {
     );
   }
 }
-console.log(`${failing} model/mode pairs miss a goal in their worst of ${seeds} seeds`);
+console.log(`${failing} model/mode pairs miss a goal in their worst of ${runs} runs`);

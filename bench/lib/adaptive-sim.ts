@@ -1,9 +1,9 @@
 /**
  * The adaptive bench on virtual time: Breakwater's `ApiClient` (its real code, with an
  * injected clock and `fetch`) against the bench's upstream models, with network delays,
- * service times and late timers drawn from a seeded random source. A 30 s run takes well
+ * service times and late timers drawn from a random source fixed by the run number. A 30 s run takes well
  * under a second, so the control law can be checked on every model, header mode and many
- * seeds; the real-time bench (bench/adaptive.bench.ts, real HTTP) confirms it.
+ * runs; the real-time bench (bench/adaptive.bench.ts, real HTTP) confirms it.
  */
 import { setMaxListeners } from "node:events";
 import { createLimitModel, type LimitModel } from "../../examples/lib/limit-models.js";
@@ -14,9 +14,9 @@ import { ApiClient, type ApiClientOptions } from "../../src/http/index.js";
 import { countAt, measureRun, type AdaptiveMeasures, type Timeline } from "./adaptive-goals.js";
 import { durationOf, limitAt, type Scenario } from "./adaptive-scenarios.js";
 
-/** A small seeded PRNG (mulberry32). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
+/** A small PRNG (mulberry32), the same draws for the same start. */
+export function randomFrom(start: number): () => number {
+  let a = start >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
@@ -128,7 +128,8 @@ function flush(): Promise<void> {
 export interface SimOptions {
   readonly scenario: Scenario;
   readonly headers: HeaderMode;
-  readonly seed: number;
+  /** The run number: it fixes the random draws, so a run is repeatable. */
+  readonly run: number;
   readonly workers?: number;
   /** Makes the client under test; default Breakwater's `ApiClient` with no rate config and 5 retries. */
   readonly client?: (fetch: (url: string, init: RequestInit) => Promise<Response>, clock: Clock) => SimClient;
@@ -169,7 +170,7 @@ export function breakwaterSimClient(
 export async function simulate(options: SimOptions): Promise<SimResult> {
   const { scenario, headers } = options;
   const workers = options.workers ?? 16;
-  const random = seeded(options.seed);
+  const random = randomFrom(options.run);
   // Node's timers fire 0.1-1.3 ms late; loopback takes 0.1-0.5 ms each way.
   const clock = new SimClock(() => 0.1 + 1.2 * random());
   const net = (): number => 0.1 + 0.4 * random();

@@ -1,7 +1,7 @@
 /**
  * The adaptive limiter's control law on virtual time against the bench's upstream models
  * (bench/lib/adaptive-sim.ts: Breakwater's real `ApiClient` with an injected clock and
- * fetch, seeded network delays and late timers). Each run is deterministic, so these pin
+ * fetch, network delays and late timers drawn from a fixed random source). Each run is deterministic, so these pin
  * what the law achieves; the real-time bench (bench/adaptive.bench.ts) reports the figures.
  */
 import { describe, expect, it } from "vitest";
@@ -12,7 +12,7 @@ describe("the adaptive limiter on upstream models (virtual time)", () => {
   it.each(["token-bucket", "sliding-log", "sliding-window", "changing"])(
     "%s without headers: >= 90%% of the limit in every phase, <= 5%% refused, 90%% within 3 s of every change",
     async (name) => {
-      const { measures: m } = await simulate({ scenario: scenarioNamed(name), headers: "none", seed: 1 });
+      const { measures: m } = await simulate({ scenario: scenarioNamed(name), headers: "none", run: 1 });
       for (const g of m.steadyGoodput) expect(g).toBeGreaterThanOrEqual(0.9);
       expect(m.share429).toBeLessThanOrEqual(0.05);
       for (const t of m.toNinetyMs) expect(t).not.toBeNull();
@@ -21,21 +21,21 @@ describe("the adaptive limiter on upstream models (virtual time)", () => {
   );
 
   it("fixed window without headers: >= 90% of the limit in every phase; refusals run to about 5% (a probe that fills a window is refused for the rest of it)", async () => {
-    const { measures: m } = await simulate({ scenario: scenarioNamed("fixed-window"), headers: "none", seed: 1 });
+    const { measures: m } = await simulate({ scenario: scenarioNamed("fixed-window"), headers: "none", run: 1 });
     for (const g of m.steadyGoodput) expect(g).toBeGreaterThanOrEqual(0.9);
     expect(m.share429).toBeLessThanOrEqual(0.06);
     for (const t of m.toNinetyMs) expect(t!).toBeLessThanOrEqual(3000);
   });
 
   it("keeps what it learned through 503 outages of 1, 3 and 5 s: back to 90% within 3 s of each", async () => {
-    const { measures: m } = await simulate({ scenario: scenarioNamed("outages"), headers: "none", seed: 1 });
+    const { measures: m } = await simulate({ scenario: scenarioNamed("outages"), headers: "none", run: 1 });
     for (const g of m.steadyGoodput) expect(g).toBeGreaterThanOrEqual(0.9);
     for (const t of m.toNinetyMs) expect(t!).toBeLessThanOrEqual(3000);
   });
 
   it("paces from RateLimit-* headers with at most 1% refused", async () => {
     for (const name of ["token-bucket", "fixed-window", "sliding-log", "sliding-window", "outages"]) {
-      const { measures: m } = await simulate({ scenario: scenarioNamed(name), headers: "full", seed: 1 });
+      const { measures: m } = await simulate({ scenario: scenarioNamed(name), headers: "full", run: 1 });
       expect(m.share429, name).toBeLessThanOrEqual(0.01);
       for (const g of m.steadyGoodput) expect(g, name).toBeGreaterThanOrEqual(0.9);
     }
@@ -46,7 +46,7 @@ describe("the adaptive limiter on upstream models (virtual time)", () => {
     const { measures: m } = await simulate({
       scenario,
       headers: "none",
-      seed: 2,
+      run: 2,
       client: (fetch, clock) => breakwaterSimClient(fetch, clock, { rateConfig: { ratePerSec: 10 } }),
     });
     expect(m.steadyGoodput[0]).toBeGreaterThanOrEqual(0.9);
@@ -58,7 +58,7 @@ describe("the adaptive limiter on upstream models (virtual time)", () => {
     const { timeline } = await simulate({
       scenario,
       headers: "none",
-      seed: 3,
+      run: 3,
       client: (fetch, clock) => breakwaterSimClient(fetch, clock, { rateConfig: { ratePerSec: 10, maxRatePerSec: 10 } }),
     });
     // 10/s in every whole second (the pacing bucket holds one permit).
