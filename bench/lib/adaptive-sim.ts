@@ -6,25 +6,14 @@
  * runs; the real-time bench (bench/adaptive.bench.ts, real HTTP) confirms it.
  */
 import { setMaxListeners } from "node:events";
-import { createLimitModel, type LimitModel } from "../../examples/lib/limit-models.js";
+import { randomFrom } from "../../examples/lib/random.js";
+import { createLimitModel, type LimitModel, writeRateLimitHeaders } from "../../examples/lib/limit-models.js";
 import type { HeaderMode } from "../../examples/lib/upstream.js";
 import type { CallRecord } from "../../examples/lib/workload.js";
 import type { Clock } from "../../src/core/clock.js";
 import { ApiClient, type ApiClientOptions } from "../../src/http/index.js";
 import { countAt, measureRun, type AdaptiveMeasures, type Timeline } from "./adaptive-goals.js";
 import { durationOf, limitAt, type Scenario } from "./adaptive-scenarios.js";
-
-/** A small PRNG (mulberry32), the same draws for the same start. */
-export function randomFrom(start: number): () => number {
-  let a = start >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Entry {
   readonly dueAt: number;
@@ -196,14 +185,8 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
       else {
         status = 429;
         countAt(timeline.throttled, ms);
-        if (headers !== "none") responseHeaders["retry-after"] = String(v.retrySec);
       }
-      if (headers === "full" && v.quota > 0) {
-        responseHeaders["ratelimit-limit"] = String(v.quota);
-        responseHeaders["ratelimit-remaining"] = String(v.remaining);
-        responseHeaders["ratelimit-reset"] = String(v.resetSec);
-        responseHeaders["ratelimit-policy"] = `${v.quota};w=${v.windowSec}`;
-      }
+      writeRateLimitHeaders(responseHeaders, v, headers, Date.now());
     }
     await clock.after(sMin + (sMax - sMin) * random());
     if (admitted) model.finish(clock.now());

@@ -208,3 +208,20 @@ function concurrency(serviceMs: number): LimitModel {
     },
   };
 }
+
+/** What rate-limit information an upstream sends: none, `Retry-After` on a refusal, or also the `RateLimit-*` / `X-RateLimit-*` fields. */
+export type HeaderMode = "none" | "retry-after" | "full";
+
+/** Writes the rate-limit headers a server of this kind sends with `verdict` into `headers` (`nowMs`: the wall clock, for X-RateLimit-Reset). */
+export function writeRateLimitHeaders(headers: Record<string, string>, verdict: Verdict, mode: HeaderMode, nowMs: number): void {
+  if (!verdict.ok && mode !== "none") headers["retry-after"] = String(verdict.retrySec);
+  // A concurrency cap has no quota window to describe.
+  if (mode !== "full" || verdict.quota <= 0) return;
+  headers["ratelimit-limit"] = String(verdict.quota);
+  headers["ratelimit-remaining"] = String(verdict.remaining);
+  headers["ratelimit-reset"] = String(verdict.resetSec);
+  headers["ratelimit-policy"] = `${verdict.quota};w=${verdict.windowSec}`;
+  headers["x-ratelimit-limit"] = String(verdict.quota);
+  headers["x-ratelimit-remaining"] = String(verdict.remaining);
+  headers["x-ratelimit-reset"] = String(Math.ceil(nowMs / 1000) + verdict.resetSec);
+}

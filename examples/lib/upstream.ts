@@ -21,10 +21,10 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createLimitModel, type LimitKind, type LimitModel } from "./limit-models.js";
+import { createLimitModel, type HeaderMode, type LimitKind, type LimitModel, writeRateLimitHeaders } from "./limit-models.js";
 
 /** What rate-limit information the upstream sends. */
-export type HeaderMode = "none" | "retry-after" | "full";
+export type { HeaderMode };
 
 /** Options of {@link startUpstream}. */
 export interface UpstreamOptions {
@@ -150,17 +150,8 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
         status = 429;
         count(timeline.throttled, ms);
         refuse(ms);
-        if (mode !== "none") headers["retry-after"] = String(answer.retrySec);
       }
-      if (mode === "full" && answer.quota > 0) {
-        headers["ratelimit-limit"] = String(answer.quota);
-        headers["ratelimit-remaining"] = String(answer.remaining);
-        headers["ratelimit-reset"] = String(answer.resetSec);
-        headers["ratelimit-policy"] = `${answer.quota};w=${answer.windowSec}`;
-        headers["x-ratelimit-limit"] = String(answer.quota);
-        headers["x-ratelimit-remaining"] = String(answer.remaining);
-        headers["x-ratelimit-reset"] = String(Math.ceil(Date.now() / 1000) + answer.resetSec);
-      }
+      writeRateLimitHeaders(headers, answer, mode, Date.now());
     }
     const body = status === 200 ? '{"ok":true}' : status === 429 ? '{"error":"rate limited"}' : '{"error":"unavailable"}';
     const delay = minLatency + Math.random() * (maxLatency - minLatency);

@@ -1,18 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { randomFrom } from "../../examples/lib/random.js";
 import { applyJitter, type Backoff, constant, exponential, fixedThenExponential, type Jitter } from "../../src/backoff/index.js";
-
-/** A deterministic uniform source in [0, 1) (mulberry32), so the draws are the same on every run. */
-function uniformFrom(start: number): () => number {
-  let a = start >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Stats {
   min: number;
@@ -53,11 +42,11 @@ describe("jitter distribution over many draws", () => {
   }
 
   it("full: uniform in [0, d), mean about d/2", () => {
-    expectUniform(draw(exponential({ initialMs: 250, jitter: "full" }), 3, uniformFrom(1)), 0, computed);
+    expectUniform(draw(exponential({ initialMs: 250, jitter: "full" }), 3, randomFrom(1)), 0, computed);
   });
 
   it("equal: uniform in [d/2, d), mean about 3d/4", () => {
-    expectUniform(draw(exponential({ initialMs: 250, jitter: "equal" }), 3, uniformFrom(2)), computed / 2, computed);
+    expectUniform(draw(exponential({ initialMs: 250, jitter: "equal" }), 3, randomFrom(2)), computed / 2, computed);
   });
 
   it("none: exactly d, and never consults random", () => {
@@ -69,7 +58,7 @@ describe("jitter distribution over many draws", () => {
 
   it("decorrelated: in [base, min(cap, 3 × previous)), spread across it", () => {
     const b = exponential({ initialMs: 100, maxMs: 10_000, jitter: "decorrelated" });
-    const random = uniformFrom(3);
+    const random = randomFrom(3);
     const previous = 800;
     expectUniform(
       Array.from({ length: DRAWS }, () => b.delay(5, random, previous)),
@@ -84,7 +73,7 @@ describe("jitter distribution over many draws", () => {
 
   it("decorrelated: a chain of delays stays within [base, cap] and reaches the cap", () => {
     const b = exponential({ initialMs: 100, maxMs: 2_000, jitter: "decorrelated" });
-    const random = uniformFrom(4);
+    const random = randomFrom(4);
     let previous: number | undefined;
     const chain: number[] = [];
     for (let i = 1; i <= 200; i++) {
@@ -97,10 +86,10 @@ describe("jitter distribution over many draws", () => {
   });
 
   it("fixedThenExponential and constant take jitter too", () => {
-    const f = stats(draw(fixedThenExponential({ intervalMs: 400, jitter: "full" }), 1, uniformFrom(5)));
+    const f = stats(draw(fixedThenExponential({ intervalMs: 400, jitter: "full" }), 1, randomFrom(5)));
     expect(f.min).toBeGreaterThanOrEqual(0);
     expect(f.max).toBeLessThan(400);
-    const c = stats(draw(constant(400, { jitter: "equal" }), 9, uniformFrom(6)));
+    const c = stats(draw(constant(400, { jitter: "equal" }), 9, randomFrom(6)));
     expect(c.min).toBeGreaterThanOrEqual(200);
     expect(c.max).toBeLessThan(400);
   });

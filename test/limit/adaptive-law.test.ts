@@ -1,7 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/core/clock.js";
-import { RateLimitExceededError } from "../../src/core/errors.js";
 import {
   AdaptiveDecision,
   type AdaptiveInput,
@@ -9,13 +8,9 @@ import {
   type AdaptiveParams,
   type AdaptiveRecord,
 } from "../../src/limit/adaptive-decision.js";
-import {
-  type AdaptiveEvents,
-  type AdaptivePermit,
-  AdaptiveRateLimiter,
-  type AdaptiveRateLimiterOptions,
-} from "../../src/limit/adaptive.js";
+import { type AdaptiveEvents, AdaptiveRateLimiter, type AdaptiveRateLimiterOptions } from "../../src/limit/adaptive.js";
 import { MemoryStore } from "../../src/store/memory.js";
+import { nextPermit } from "./helpers.js";
 
 /**
  * The adaptive control law (v2), one mechanism per test, on a ManualClock: the pure
@@ -100,18 +95,7 @@ function setup(options: AdaptiveRateLimiterOptions = {}): { clock: ManualClock; 
   return { clock, limiter: new AdaptiveRateLimiter({ clock, store, ...options }) };
 }
 
-/** The next permit, moving the clock exactly as far as the limiter asks. */
-async function next(limiter: AdaptiveRateLimiter, clock: ManualClock): Promise<AdaptivePermit> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      return await limiter.acquire({ maxWaitMs: 0 });
-    } catch (error) {
-      if (!(error instanceof RateLimitExceededError)) throw error;
-      clock.advance(error.retryAfterMs);
-    }
-  }
-  throw new Error("no permit after 100 tries");
-}
+const next = nextPermit;
 
 function collect<K extends keyof AdaptiveEvents>(limiter: AdaptiveRateLimiter, event: K): AdaptiveEvents[K][] {
   const seen: AdaptiveEvents[K][] = [];

@@ -9,7 +9,7 @@ import {
   type AdaptiveRateLimiterOptions,
 } from "../../src/limit/adaptive.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import { AsyncStore, settle, track } from "./helpers.js";
+import { AsyncStore, settle, track, nextPermit } from "./helpers.js";
 
 /** A limiter on a manual clock and a private store without timers. */
 function setup(options: AdaptiveRateLimiterOptions = {}): { clock: ManualClock; limiter: AdaptiveRateLimiter; store: MemoryStore } {
@@ -18,21 +18,7 @@ function setup(options: AdaptiveRateLimiterOptions = {}): { clock: ManualClock; 
   return { clock, store, limiter: new AdaptiveRateLimiter({ clock, store, ...options }) };
 }
 
-/**
- * The next permit, moving the clock exactly as far as the limiter asks: a zero-wait acquire
- * fails with the wait it needs, so the clock jumps straight to it.
- */
-async function next(limiter: AdaptiveRateLimiter, clock: ManualClock): Promise<AdaptivePermit> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      return await limiter.acquire({ maxWaitMs: 0 });
-    } catch (error) {
-      if (!(error instanceof RateLimitExceededError)) throw error;
-      clock.advance(error.retryAfterMs);
-    }
-  }
-  throw new Error("no permit after 100 tries");
-}
+const next = nextPermit;
 
 /** Sends requests back to back at the limiter's pace for `ms`, each answered with success. */
 async function succeedFor(limiter: AdaptiveRateLimiter, clock: ManualClock, ms: number): Promise<number> {

@@ -1,6 +1,7 @@
 import { expect } from "vitest";
 import { ManualClock } from "../../src/core/clock.js";
-import { InvalidOptionError } from "../../src/core/errors.js";
+import { InvalidOptionError, RateLimitExceededError } from "../../src/core/errors.js";
+import type { AdaptivePermit, AdaptiveRateLimiter } from "../../src/limit/adaptive.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { BoundState, Decision, Store } from "../../src/store/store.js";
 
@@ -83,4 +84,20 @@ export function rejects(make: () => unknown, option: string, value: unknown, all
   expect(error).toMatchObject({ option });
   if (!Number.isNaN(value)) expect((error as InvalidOptionError).value).toEqual(value);
   expect((error as Error).message).toContain(`option "${option}" must be ${allowed}`);
+}
+
+/**
+ * The next permit of an adaptive limiter, moving the clock exactly as far as the limiter
+ * asks: a zero-wait acquire fails with the wait it needs, so the clock jumps straight to it.
+ */
+export async function nextPermit(limiter: AdaptiveRateLimiter, clock: ManualClock): Promise<AdaptivePermit> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      return await limiter.acquire({ maxWaitMs: 0 });
+    } catch (error) {
+      if (!(error instanceof RateLimitExceededError)) throw error;
+      clock.advance(error.retryAfterMs);
+    }
+  }
+  throw new Error("no permit after 100 tries");
 }
