@@ -12,7 +12,18 @@ import {
 import { checkAttach, type Telemetry, telemetryOption } from "../core/telemetry.js";
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import { type ExecuteOptions, type Operation, type Policy, toContext } from "../core/policy.js";
-import { checkKeys, clockOption, func, integer, nonEmptyString, nonNegative, nonNegativeOrInfinity, orDefault } from "../core/validate.js";
+import {
+  checkKeys,
+  clockOption,
+  func,
+  integer,
+  nonEmptyString,
+  nonNegative,
+  nonNegativeOrInfinity,
+  oneOf,
+  orDefault,
+  positive,
+} from "../core/validate.js";
 import { MemoryStore } from "../store/memory.js";
 import { type BoundState, isPromiseLike, type Store } from "../store/store.js";
 import {
@@ -32,9 +43,11 @@ import {
   type BreakerOutput,
   type BreakerRecord,
   type CircuitState,
+  NO_PERMIT,
   type Permit,
   type Transition,
 } from "./state.js";
+import { type BreakerSnapshot, restoreRecord, snapshotOf } from "./snapshot.js";
 import { consecutiveFailures, type TripRule } from "./trip.js";
 
 /** Options of {@link CircuitBreaker}. Every one is optional. */
@@ -75,6 +88,23 @@ export interface CircuitBreakerOptions {
    * read on every call, so it is opt-in.
    */
   readonly historySize?: number;
+  /**
+   * A call that takes longer than this (ms) counts as a failure (reason `slow call: N ms`),
+   * while its caller still gets its value. Off by default. Works with every trip rule.
+   */
+  readonly slowCallMs?: number;
+  /**
+   * `"normal"` (default) decides and rejects; `"metricsOnly"` decides, reports and records
+   * everything but never rejects (a call the circuit would refuse runs, uncounted);
+   * `"disabled"` runs every call and records nothing.
+   */
+  readonly mode?: BreakerMode;
+  /**
+   * The state to start from: what `toJSON()` gave (e.g. before a restart), so a restarted
+   * process does not forget an open circuit. In-process stores only: a shared store keeps
+   * the state itself.
+   */
+  readonly initialState?: BreakerSnapshot;
   /** Called on every state change (the same payload as the `stateChange` event). */
   readonly onStateChange?: (event: StateChangeEvent) => void;
   /** Where listener errors go. Default: a process warning. */
@@ -85,6 +115,12 @@ export interface CircuitBreakerOptions {
    */
   readonly telemetry?: Telemetry;
 }
+
+/** How a breaker treats calls: see {@link CircuitBreakerOptions.mode}. */
+export type BreakerMode = "normal" | "metricsOnly" | "disabled";
+
+/** What {@link CircuitBreaker.open} takes: how long, or until when (breaker clock, ms). */
+export type OpenOptions = { readonly forMs: number; readonly until?: undefined } | { readonly until: number; readonly forMs?: undefined };
 
 /** Per-call classification overrides (used by `CircuitBreakers`' precedence rules). */
 export interface Classification {
@@ -154,7 +190,11 @@ export interface BreakerStatus {
   readonly state: CircuitState;
   readonly isolated: boolean;
   readonly store: string;
-  /** Failures that count towards opening now (per the trip rule). */
+  /**
+   * Closed: the failures the trip rule counts towards opening. Open: the failures the
+   * trip rule still counts (those that opened it, as a time window ages them). Half-open:
+   * 0, since the trip rule is not consulted there: one failed trial reopens the circuit.
+   */
   readonly failures: number;
   /** Calls this process has seen since the breaker was created. */
   readonly totals: { readonly successes: number; readonly failures: number; readonly ignored: number; readonly rejections: number };
@@ -195,11 +235,15 @@ const OPTION_KEYS = [
   "clock",
   "random",
   "historySize",
+  "slowCallMs",
+  "mode",
+  "initialState",
   "onStateChange",
   "onListenerError",
   "telemetry",
 ] as const;
 const ACQUIRE: BreakerInput = { type: "acquire" };
+const MODES: readonly BreakerMode[] = ["normal", "metricsOnly", "disabled"];
 
 /**
  * A circuit breaker: closed, open, half-open. It counts outcomes with a trip rule, opens
@@ -225,8 +269,22 @@ export class CircuitBreaker implements Policy {
   private readonly state$: BoundState<BreakerRecord, BreakerInput, BreakerOutput>;
   /** Set on an asynchronous store: the local mirror of the shared record. */
   private readonly remote: BreakerMirror | undefined;
-  /** Whether a success in the closed state needs the time (time-window rule, history). */
+  /** Whether a success in the closed state needs the time (time-window rule, ratio rule, history). */
   private readonly successNeedsTime: boolean;
+  /** Whether a success may open the circuit (a ratio rule): its input then carries a random. */
+  private readonly successJudged: boolean;
+  private readonly slowCallMs: number | undefined;
+  /** How calls are treated: see {@link CircuitBreakerOptions.mode}. */
+  readonly mode: BreakerMode;
+  /**
+   * False until the store has told this process the fleet's state (a mirror's first
+   * answer): until then every call waits for it, on `joining`, instead of deciding from
+   * an empty record. True at once on an in-process store.
+   */
+  private joined: boolean;
+  private readonly joining: Promise<void>;
+  /** `joined` in normal mode: a closed circuit lets the call through without asking anything else. */
+  private fast: boolean;
   private successInput: { readonly type: "success"; readonly epoch: number } = { type: "success", epoch: 0 };
   private readonly totals = { successes: 0, failures: 0, ignored: 0, rejections: 0 };
   private handlers: Handlers | undefined;
@@ -261,7 +319,11 @@ export class CircuitBreaker implements Policy {
     this.clock = clockOption(WHERE, options.clock);
     this.random = options.random === undefined ? Math.random : func(WHERE, "random", options.random);
     this.log = new History(integer(WHERE, "historySize", orDefault(options.historySize, 0), 0));
-    this.successNeedsTime = trip.timeBased || this.log.size > 0;
+    this.successJudged = trip.judgesSuccesses === true;
+    this.successNeedsTime = trip.timeBased || this.successJudged || this.log.size > 0;
+    this.slowCallMs = options.slowCallMs === undefined ? undefined : positive(WHERE, "slowCallMs", options.slowCallMs);
+    this.mode = oneOf(WHERE, "mode", orDefault(options.mode, "normal"), MODES);
+    const restored = options.initialState === undefined ? undefined : restoreRecord(WHERE, options.initialState, this.decision);
     this.events = new Emitter<BreakerEvents>(options.onListenerError, {
       source: "breaker",
       name: this.name,
@@ -271,9 +333,21 @@ export class CircuitBreaker implements Policy {
 
     this.state$ = this.store.bind(this.decision, this.key);
     if (isMirror(this.state$)) {
+      if (restored !== undefined) {
+        throw new InvalidOptionError(WHERE, "initialState", "a snapshot", "an in-process store (a shared store keeps the state itself)");
+      }
       this.remote = this.state$;
       this.remote.attach(this.clock, (t, origin) => this.report(t, origin));
-    } else if (!this.store.synchronous) {
+      // A late joiner: the first decision waits for the fleet's state, one round trip shared by every first call.
+      this.joined = false;
+      this.fast = false;
+      this.joining = this.remote.flush().then(() => {
+        this.joined = true;
+        this.fast = this.mode === "normal";
+      });
+      return;
+    }
+    if (!this.store.synchronous) {
       throw new InvalidOptionError(
         WHERE,
         "store",
@@ -281,6 +355,10 @@ export class CircuitBreaker implements Policy {
         "a synchronous store, or one whose bind() mirrors the breaker (RedisStore)",
       );
     }
+    this.joined = true;
+    this.fast = this.mode === "normal";
+    this.joining = Promise.resolve();
+    if (restored !== undefined) Object.assign(this.mirror, restored);
   }
 
   /** The breaker's record as this process sees it (for a synchronous store, the record itself). */
@@ -332,7 +410,8 @@ export class CircuitBreaker implements Policy {
   run<T>(fn: Operation<T>, options: BreakerExecuteOptions | undefined, how: Classification): Promise<T> {
     const r = this.mirror;
     let epoch: number;
-    if (r.state === "closed" && !r.isolated) epoch = r.epoch;
+    if (r.state === "closed" && !r.isolated && this.fast) epoch = r.epoch;
+    else if (this.mode === "disabled") return runBare(fn, options);
     else if (this.remote !== undefined) return this.runRemote(this.remote, fn, options, how);
     else {
       try {
@@ -354,17 +433,24 @@ export class CircuitBreaker implements Policy {
     options: BreakerExecuteOptions | undefined,
     how: Classification,
   ): Promise<T> {
+    if (!this.joined) await this.joining;
     const r = remote.read(0);
+    if (r.state === "closed" && !r.isolated) return this.runWith(fn, options, how, r.epoch);
     const now = this.clock.now();
-    if (r.isolated) this.reject(now, Infinity);
-    if (r.state === "open" && now + remote.offset < r.nextProbeAt) this.reject(now, r.nextProbeAt - (now + remote.offset));
-    const permit = (await remote.apply(ACQUIRE, now)) as Permit;
-    if (!permit.allowed) this.reject(this.clock.now(), permit.retryAfterMs);
-    return this.runWith(fn, options, how, permit.epoch);
+    let epoch: number;
+    if (r.isolated) epoch = this.refuse(now, Infinity);
+    else if (r.state === "open" && now + remote.offset < r.nextProbeAt) epoch = this.refuse(now, r.nextProbeAt - (now + remote.offset));
+    else {
+      const permit = (await remote.apply(ACQUIRE, now)) as Permit;
+      epoch = permit.allowed ? permit.epoch : this.refuse(this.clock.now(), permit.retryAfterMs);
+    }
+    return this.runWith(fn, options, how, epoch);
   }
 
   private runWith<T>(fn: Operation<T>, options: BreakerExecuteOptions | undefined, how: Classification, epoch: number): Promise<T> {
     const context = toContext(options);
+    // Read only when slow calls are judged: the hot path stays without a clock read.
+    const startedAt = this.slowCallMs === undefined ? 0 : this.clock.now();
     let result: T | PromiseLike<T>;
     try {
       result = fn(context);
@@ -374,12 +460,15 @@ export class CircuitBreaker implements Policy {
     }
     if (!isPromiseLike(result)) {
       try {
-        return Promise.resolve(this.settleValue(result, epoch, how));
+        return Promise.resolve(this.settleValue(result, epoch, how, startedAt));
       } catch (error) {
         return Promise.reject(error);
       }
     }
-    const settle = context.signal === undefined ? this.handlersFor(epoch, how) : this.makeHandlers(epoch, how, context.signal);
+    const settle =
+      context.signal === undefined && this.slowCallMs === undefined
+        ? this.handlersFor(epoch, how)
+        : this.makeHandlers(epoch, how, context.signal, startedAt);
     const promise = result instanceof Promise ? result : Promise.resolve(result);
     return promise.then(settle.onValue as (value: T) => T, settle.onError);
   }
@@ -391,14 +480,14 @@ export class CircuitBreaker implements Policy {
   private handlersFor(epoch: number, how: Classification): Handlers {
     const cached = this.handlers;
     if (cached !== undefined && cached.epoch === epoch && cached.how === how) return cached;
-    return (this.handlers = this.makeHandlers(epoch, how, undefined));
+    return (this.handlers = this.makeHandlers(epoch, how, undefined, 0));
   }
 
-  private makeHandlers(epoch: number, how: Classification, signal: AbortSignal | undefined): Handlers {
+  private makeHandlers(epoch: number, how: Classification, signal: AbortSignal | undefined, startedAt: number): Handlers {
     return {
       epoch,
       how,
-      onValue: (value) => this.settleValue(value, epoch, how),
+      onValue: (value) => this.settleValue(value, epoch, how, startedAt),
       onError: (error) => {
         this.settleError(error, epoch, signal, how);
         throw error;
@@ -406,12 +495,20 @@ export class CircuitBreaker implements Policy {
     };
   }
 
-  private settleValue<T>(value: T, epoch: number, how: Classification): T {
+  private settleValue<T>(value: T, epoch: number, how: Classification, startedAt: number): T {
     if (how.resultFailure !== undefined) {
       const reason = how.resultFailure(value);
       if (reason !== undefined) {
         this.fail(epoch, reason, value);
         throw new ReturnValuePolicyError(value, how.resultPolicy, reason);
+      }
+    }
+    if (this.slowCallMs !== undefined) {
+      const tookMs = this.clock.now() - startedAt;
+      if (tookMs > this.slowCallMs) {
+        // A failure for the circuit; the caller still gets its value.
+        this.fail(epoch, `slow call: ${tookMs} ms`, undefined);
+        return value;
       }
     }
     this.succeed(epoch);
@@ -423,6 +520,7 @@ export class CircuitBreaker implements Policy {
    * open with a probe due. Synchronous, and takes no permit.
    */
   isAvailable(): boolean {
+    if (this.mode !== "normal") return true;
     const r = this.mirror;
     if (r.isolated) return false;
     switch (r.state) {
@@ -448,12 +546,38 @@ export class CircuitBreaker implements Policy {
 
   /** Records a success by hand (for code that checks `isAvailable` and runs the call itself). */
   recordSuccess(): void {
-    this.succeed(-1);
+    if (this.mode !== "disabled") this.succeed(-1);
   }
 
   /** Records a failure by hand; `reason` is kept as the last failure. */
   recordFailure(reason: unknown = "recorded failure"): void {
-    this.fail(-1, typeof reason === "string" ? reason : describe(reason), reason);
+    if (this.mode !== "disabled") this.fail(-1, typeof reason === "string" ? reason : describe(reason), reason);
+  }
+
+  /**
+   * Opens the circuit for a while whatever the trip rule says (resilience4j's
+   * transitionToOpenStateFor / Until): `{ forMs }`, or `{ until }` in the breaker's clock.
+   * Then a probe is due, as after any open interval. Already open: the probe time moves.
+   * An isolated circuit stays isolated. On a shared store it opens for every process.
+   */
+  open(options: OpenOptions): void {
+    const where = `${WHERE}.open()`;
+    checkKeys(where, options, ["forMs", "until"]);
+    let forMs: number;
+    if (options?.forMs !== undefined && options.until === undefined) forMs = nonNegative(where, "forMs", options.forMs);
+    else if (options?.until !== undefined && options.forMs === undefined) {
+      forMs = Math.max(0, nonNegative(where, "until", options.until) - this.clock.now());
+    } else throw new InvalidOptionError(where, "forMs | until", options, "exactly one of forMs or until");
+    // Whole milliseconds: the record stays integral (exact in Lua's JSON too).
+    this.apply({ type: "open", forMs: Math.round(forMs) });
+  }
+
+  /**
+   * The state as plain JSON, to give back as `initialState` (e.g. across a restart). On a
+   * shared store it is this process's mirror, in the store's clock.
+   */
+  toJSON(): BreakerSnapshot {
+    return snapshotOf(this.name, this.decision.config.trip.spec, this.mirror);
   }
 
   /** The most recent failure, or undefined. */
@@ -489,7 +613,7 @@ export class CircuitBreaker implements Policy {
       state: r.state,
       isolated: r.isolated,
       store: this.store.name,
-      failures: this.decision.config.trip.failures(r.trip, now),
+      failures: r.state === "half-open" ? 0 : this.decision.config.trip.failures(r.trip, now),
       totals: { ...this.totals },
       openedAt: r.openedAt < 0 ? null : r.openedAt - offset,
       nextProbeAt: open ? r.nextProbeAt - offset : null,
@@ -516,7 +640,12 @@ export class CircuitBreaker implements Policy {
     const now = this.clock.now();
     const permit = this.apply(ACQUIRE, now) as Permit;
     if (permit.allowed) return permit.epoch;
-    return this.reject(now, permit.retryAfterMs);
+    return this.refuse(now, permit.retryAfterMs);
+  }
+
+  /** A call the circuit refuses: rejected, or in metrics-only mode run without a permit (uncounted). */
+  private refuse(now: number, retryAfterMs: number): number {
+    return this.mode === "metricsOnly" ? NO_PERMIT : this.reject(now, retryAfterMs);
   }
 
   private reject(now: number, retryAfterMs: number): never {
@@ -534,29 +663,35 @@ export class CircuitBreaker implements Policy {
       // The hot path: a success that keeps a count-based breaker closed needs no clock
       // read, and none of the store either when it would change nothing. A mirror's
       // counts may be stale (other processes record too), so it always sends, batched.
+      // (Such a success never opens the circuit: only ratio rules judge successes.)
       if (this.remote !== undefined) this.remote.send(this.success(epoch));
-      else if (epoch !== r.epoch || !this.decision.config.trip.successIsNoop(r.trip)) this.apply(this.success(epoch), 0);
+      else if (epoch !== r.epoch || !this.decision.config.trip.successIsNoop(r.trip)) this.step(this.success(epoch), 0);
       this.totals.successes++;
       return;
     }
     const now = this.clock.now();
-    this.apply(this.success(epoch), now);
+    const output = this.step(this.success(epoch), now);
     this.totals.successes++;
     this.log.push(now, "success");
+    // The outcome first, then the transition it caused.
     if (listened) this.events.emit("success", { name: this.name, at: now });
+    this.announce(output);
   }
 
   private success(epoch: number): BreakerInput {
+    if (this.successJudged) return { type: "success", epoch, random: this.random() };
     if (this.successInput.epoch !== epoch) this.successInput = { type: "success", epoch };
     return this.successInput;
   }
 
   private fail(epoch: number, reason: string, error: unknown): void {
     const now = this.clock.now();
-    this.apply({ type: "failure", epoch, reason, random: this.random() }, now);
+    const output = this.step({ type: "failure", epoch, reason, random: this.random() }, now);
     this.totals.failures++;
     this.log.push(now, "failure", reason);
+    // The outcome first, then the transition it caused.
     if (this.events.has("failure")) this.events.emit("failure", { name: this.name, reason, error, at: now });
+    this.announce(output);
   }
 
   private settleError(error: unknown, epoch: number, signal: AbortSignal | undefined, how: Classification): void {
@@ -572,21 +707,33 @@ export class CircuitBreaker implements Policy {
     if (this.events.has("ignored")) this.events.emit("ignored", { name: this.name, error, at: now });
   }
 
-  /**
-   * Applies an outcome or a command. In process the answer is immediate and its
-   * transition reported here; a mirror sends it (batched, never awaited) and reports the
-   * transition when the store has decided.
-   */
+  /** Applies an input and reports the transition it caused (see {@link step}). */
   private apply(input: BreakerInput, now = this.clock.now()): BreakerOutput {
+    const output = this.step(input, now);
+    this.announce(output);
+    return output;
+  }
+
+  /**
+   * Applies an input without reporting. In process the answer is immediate; a mirror
+   * sends it (batched, never awaited) and reports the transition when the store has
+   * decided (so after the outcome's own event, as in process).
+   */
+  private step(input: BreakerInput, now: number): BreakerOutput {
     if (this.remote !== undefined) {
       this.remote.send(input);
       return undefined;
     }
     const output = this.state$.apply(input, now);
     if (isPromiseLike(output)) throw new Error("unreachable: synchronous store answered with a promise");
-    if (output !== undefined && "to" in output) this.report(output, "local");
-    else if (output !== undefined && "transition" in output && output.transition !== undefined) this.report(output.transition, "local");
     return output;
+  }
+
+  /** Reports the transition an in-process answer carries, if any. */
+  private announce(output: BreakerOutput): void {
+    if (output === undefined) return;
+    if ("to" in output) this.report(output, "local");
+    else if ("transition" in output && output.transition !== undefined) this.report(output.transition, "local");
   }
 
   private report(t: Transition, origin: "local" | "remote"): void {
@@ -594,6 +741,15 @@ export class CircuitBreaker implements Policy {
       const at = this.remote === undefined ? t.at : t.at - this.remote.offset;
       this.events.emit("stateChange", { name: this.name, from: t.from, to: t.to, reason: t.reason, at, origin });
     }
+  }
+}
+
+/** A call in disabled mode: the function alone, settled as a promise. */
+function runBare<T>(fn: Operation<T>, options: BreakerExecuteOptions | undefined): Promise<T> {
+  try {
+    return Promise.resolve(fn(toContext(options)));
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 

@@ -6,6 +6,8 @@ export {
   type StateChangeEvent,
   type Classification,
   type BreakerExecuteOptions,
+  type BreakerMode,
+  type OpenOptions,
 } from "./circuit-breaker.js";
 export {
   CircuitBreakers,
@@ -26,5 +28,14 @@ export {
   type FailuresInWindowOptions,
 } from "./trip.js";
 export type { ErrorClass, ErrorFilter, ResultFilter, ReturnValuePolicy } from "../core/classify.js";
-export { BreakerDecision, type BreakerRecord, type BreakerInput, type CircuitState, type Transition, type Permit } from "./state.js";
+export {
+  BreakerDecision,
+  NO_PERMIT,
+  type BreakerRecord,
+  type BreakerInput,
+  type CircuitState,
+  type Transition,
+  type Permit,
+} from "./state.js";
 export type { HistoryEntry, Outcome } from "./history.js";
+export type { BreakerSnapshot } from "./snapshot.js";

@@ -34,14 +34,23 @@ export interface BreakerRecord {
   lastFailure: FailureRecord | null;
 }
 
-/** What a caller can ask the breaker's decision. `epoch` -1 means "the current epoch" (manual calls). */
+/**
+ * What a caller can ask the breaker's decision. `epoch` -1 means "the current epoch"
+ * (manual calls); {@link NO_PERMIT} marks a call that ran without a permit (metrics-only
+ * mode), whose outcome the trip rule does not count. A success carries a `random` when
+ * the trip rule judges successes (it may open the circuit).
+ */
 export type BreakerInput =
   | { readonly type: "acquire" }
-  | { readonly type: "success"; readonly epoch: number }
+  | { readonly type: "success"; readonly epoch: number; readonly random?: number }
   | { readonly type: "failure"; readonly epoch: number; readonly reason: string; readonly random: number }
   | { readonly type: "release"; readonly epoch: number }
   | { readonly type: "isolate" }
-  | { readonly type: "reset" };
+  | { readonly type: "reset" }
+  | { readonly type: "open"; readonly forMs: number };
+
+/** The epoch of a call that ran without a permit: its outcome is reported but never counted. */
+export const NO_PERMIT = -2;
 
 /** A change of state, as reported to listeners. */
 export interface Transition {
@@ -111,7 +120,7 @@ export class BreakerDecision implements Decision<BreakerRecord, BreakerInput, Br
       case "acquire":
         return this.acquire(r, now);
       case "success":
-        return this.success(r, input.epoch, now);
+        return this.success(r, input.epoch, input.random ?? 0, now);
       case "failure":
         return this.failure(r, input.epoch, input.reason, input.random, now);
       case "release":
@@ -128,7 +137,30 @@ export class BreakerDecision implements Decision<BreakerRecord, BreakerInput, Br
         }
         r.isolated = false;
         return this.close(r, now, "reset");
+      case "open":
+        return this.openFor(r, now, input.forMs);
     }
+  }
+
+  /**
+   * Opens for `forMs` whatever the trip rule says (resilience4j's transitionToOpenStateFor);
+   * then a probe is due as after any open interval. Already open: the probe time moves.
+   * Isolated: nothing (isolation outranks it).
+   */
+  private openFor(r: BreakerRecord, now: number, forMs: number): Transition | undefined {
+    if (r.isolated) return undefined;
+    const from = r.state;
+    r.attempt = Math.max(1, r.attempt);
+    r.openForMs = forMs;
+    r.nextProbeAt = now + forMs;
+    if (from === "open") return undefined;
+    r.state = "open";
+    r.epoch++;
+    r.openedAt = now;
+    r.trials = 0;
+    r.trialSuccesses = 0;
+    r.halfOpenAt = -1;
+    return { from, to: "open", reason: "opened by hand", at: now };
   }
 
   private acquire(r: BreakerRecord, now: number): Permit {
@@ -154,13 +186,14 @@ export class BreakerDecision implements Decision<BreakerRecord, BreakerInput, Br
     }
   }
 
-  private success(r: BreakerRecord, epoch: number, now: number): Transition | undefined {
+  private success(r: BreakerRecord, epoch: number, random: number, now: number): Transition | undefined {
     if (r.isolated) return undefined;
     const current = epoch === -1 || epoch === r.epoch;
     switch (r.state) {
       case "closed":
-        if (current) this.config.trip.record(r.trip, false, now);
-        return undefined;
+        // A ratio rule judges successes too: one can complete a window that meets the ratio.
+        if (!current || !this.config.trip.record(r.trip, false, now)) return undefined;
+        return this.open(r, now, 1, random, this.tripReason(r));
       case "open":
         // A manual success once a probe is due counts as a successful probe.
         if (epoch !== -1 || now < r.nextProbeAt) return undefined;
@@ -189,7 +222,7 @@ export class BreakerDecision implements Decision<BreakerRecord, BreakerInput, Br
     switch (r.state) {
       case "closed":
         if (!current || !this.config.trip.record(r.trip, true, now)) return undefined;
-        return this.open(r, now, 1, random, `trip rule ${this.config.trip.spec.kind} reached: ${reason}`);
+        return this.open(r, now, 1, random, this.tripReason(r));
       case "open":
         // A manual failure once a probe is due counts as a failed probe.
         if (epoch !== -1 || now < r.nextProbeAt) return undefined;
@@ -198,6 +231,12 @@ export class BreakerDecision implements Decision<BreakerRecord, BreakerInput, Br
         if (!current) return undefined;
         return this.open(r, now, r.attempt + 1, random, `trial call failed: ${reason}`);
     }
+  }
+
+  /** Why the trip rule opened the circuit: the rule, and the last failure it counted. */
+  private tripReason(r: BreakerRecord): string {
+    const kind = this.config.trip.spec.kind;
+    return r.lastFailure === null ? `trip rule ${kind} reached` : `trip rule ${kind} reached: ${r.lastFailure.reason}`;
   }
 
   private open(r: BreakerRecord, now: number, attempt: number, random: number, reason: string): Transition {

@@ -28,6 +28,8 @@ export interface TripRule {
   readonly spec: TripSpec;
   /** True when `record` reads `now` (time windows); false lets the breaker skip the clock on successes. */
   readonly timeBased: boolean;
+  /** True when a success can meet the rule (ratio rules judge every outcome): such a success needs the clock and a random. */
+  readonly judgesSuccesses?: boolean;
   /** Fresh counting state. */
   init(): TripState;
   /** Adds one outcome at `now`; true when the circuit should open. */
@@ -47,6 +49,7 @@ export function consecutiveFailures(threshold = 5): TripRule {
   return {
     spec: { kind: "consecutiveFailures", threshold },
     timeBased: false,
+    judgesSuccesses: false,
     init: () => ({ consecutive: 0 }),
     record(state, failed) {
       const s = state as S;
@@ -78,6 +81,7 @@ export function failuresInWindow(threshold: number, windowMs: number, options: F
   return {
     spec: { kind: "failuresInWindow", threshold, windowMs, buckets },
     timeBased: true,
+    judgesSuccesses: false,
     init: () => timeWindow(buckets),
     record(state, failed, now) {
       if (!failed) return false;
@@ -105,6 +109,8 @@ export interface FailureRatioOptions {
 /**
  * Opens when failures make up at least `ratio` of the calls in the window, once the
  * window holds `minimumCalls`. `failureRatio(0.4, { windowCalls: 5 })` is "2 of the last 5".
+ * Every outcome judges the ratio, a success too (as resilience4j): F F F S S with
+ * `failureRatio(0.5, { windowCalls: 5 })` opens on the last success, at 60%.
  */
 export function failureRatio(ratio: number, options: FailureRatioOptions): TripRule {
   const where = "failureRatio()";
@@ -120,11 +126,12 @@ export function failureRatio(ratio: number, options: FailureRatioOptions): TripR
     return {
       spec: { kind: "failureRatio", ratio, minimumCalls, windowCalls },
       timeBased: false,
+      judgesSuccesses: true,
       init: () => countWindow(windowCalls),
       record(state, failed) {
         const w = state as CountWindow;
         countPush(w, failed);
-        return failed && w.filled >= minimumCalls && w.failures >= ratio * w.filled - 1e-9;
+        return ratioMet(ratio, minimumCalls, w.filled, w.failures);
       },
       failures: (state) => (state as CountWindow).failures,
       successIsNoop: () => false,
@@ -138,12 +145,12 @@ export function failureRatio(ratio: number, options: FailureRatioOptions): TripR
   return {
     spec: { kind: "failureRatioInTime", ratio, minimumCalls, windowMs, buckets },
     timeBased: true,
+    judgesSuccesses: true,
     init: () => timeWindow(buckets),
     record(state, failed, now) {
       timePush(state as TimeWindow, failed, now, slotMs);
-      if (!failed) return false;
       const { calls, failures } = timeTotals(state as TimeWindow, now, slotMs);
-      return calls >= minimumCalls && failures >= ratio * calls - 1e-9;
+      return ratioMet(ratio, minimumCalls, calls, failures);
     },
     failures: (state, now) => timeTotals(state as TimeWindow, now, slotMs).failures,
     successIsNoop: () => false,
@@ -166,4 +173,9 @@ const TRIP_FROM_SPEC: { readonly [K in TripSpec["kind"]]: (spec: Extract<TripSpe
  */
 export function tripRuleFromSpec(spec: TripSpec): TripRule {
   return (byKind("tripRuleFromSpec()", TRIP_FROM_SPEC, spec) as (s: TripSpec) => TripRule)(spec);
+}
+
+/** The ratio rules' test (the Lua twin's `ratio_met`): enough calls, at least one failure, and failures at or above the ratio. */
+function ratioMet(ratio: number, minimumCalls: number, calls: number, failures: number): boolean {
+  return calls >= minimumCalls && failures > 0 && failures >= ratio * calls - 1e-9;
 }

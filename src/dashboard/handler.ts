@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { background, type Clock } from "../core/clock.js";
 import { InvalidOptionError } from "../core/errors.js";
 import { checkKeys, clockOption, integer, nonEmptyString, orDefault } from "../core/validate.js";
+import { hostAllowed } from "./host-check.js";
 import { renderPage } from "./page.js";
 import { type DashboardSnapshot, type DashboardSource, Sources, viewOf } from "./snapshot.js";
 
@@ -22,6 +23,13 @@ export interface DashboardOptions {
    * Default false: the buttons are disabled and the endpoints answer 403.
    */
   readonly allowControl?: boolean;
+  /**
+   * With `allowControl`: the `Host` names (`ops.example.com`) or `host:port` values served
+   * besides the address a request arrives on (and, on a loopback address, `localhost`).
+   * Any other `Host` gets 403, so a DNS-rebinding page cannot reach the control endpoints.
+   * Default: none.
+   */
+  readonly allowedHosts?: readonly string[];
   /** How often the stream sends a snapshot (ms); state changes are sent at once besides. Default 1000. */
   readonly intervalMs?: number;
   /** The page's title. Default `"Breakwater"`. */
@@ -62,6 +70,7 @@ export interface DashboardHandler {
 export const DASHBOARD_OPTIONS: readonly string[] = [
   "sources",
   "allowControl",
+  "allowedHosts",
   "intervalMs",
   "title",
   "maxClients",
@@ -102,6 +111,11 @@ export function dashboardHandler(options: DashboardOptions): DashboardHandler {
   const sources = new Sources(WHERE, options.sources, capacity === 0 ? null : { capacity, intervalMs: historyIntervalMs });
   const control = orDefault(options.allowControl, false);
   if (typeof control !== "boolean") throw new InvalidOptionError(WHERE, "allowControl", control, "a boolean");
+  const allowedHosts = orDefault(options.allowedHosts, []);
+  if (!Array.isArray(allowedHosts) || !allowedHosts.every((h) => typeof h === "string" && h !== "")) {
+    throw new InvalidOptionError(WHERE, "allowedHosts", allowedHosts, "an array of host names or host:port strings");
+  }
+  const hosts = allowedHosts.map((h: string) => h.toLowerCase());
   const intervalMs = integer(WHERE, "intervalMs", orDefault(options.intervalMs, 1_000), 10);
   const title = nonEmptyString(WHERE, "title", orDefault(options.title, "Breakwater"));
   const maxClients = integer(WHERE, "maxClients", orDefault(options.maxClients, 100), 1);
@@ -181,6 +195,10 @@ export function dashboardHandler(options: DashboardOptions): DashboardHandler {
   const handler = ((req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): void => {
     const path = pathOf(req.url);
     const method = req.method ?? "GET";
+    // With control on, a request under a foreign Host (DNS rebinding) is refused, whatever its path.
+    if (control && !hostAllowed(req.headers.host, req.socket?.localAddress, req.socket?.localPort, hosts)) {
+      return json(res, 403, { error: `Host ${JSON.stringify(req.headers.host ?? "")} is not this dashboard's address (see allowedHosts)` });
+    }
     try {
       if (method === "GET" || method === "HEAD") {
         if (path === "/" || path === "") {

@@ -21,7 +21,15 @@ export interface BreakerReply {
 }
 
 /** One entry of a batch sent to the breaker script (see its header). */
-export type BatchEntry = ["a", number] | ["s" | "r", number, number] | ["f", number, number, string, number] | ["i"] | ["x"];
+export type BatchEntry =
+  | ["a", number]
+  | ["s", number, number]
+  | ["s", number, number, number]
+  | ["r", number, number]
+  | ["f", number, number, string, number]
+  | ["i"]
+  | ["x"]
+  | ["o", number];
 
 /** A decision's params as the scripts read them: JSON, with Infinity as `"inf"`. */
 export function encodeParams(decision: Decision<unknown, unknown, unknown>): string {
@@ -34,7 +42,7 @@ export function toEntry(input: BreakerInput): BatchEntry {
     case "acquire":
       return ["a", 1];
     case "success":
-      return ["s", input.epoch, 1];
+      return input.random === undefined ? ["s", input.epoch, 1] : ["s", input.epoch, 1, input.random];
     case "release":
       return ["r", input.epoch, 1];
     case "failure":
@@ -43,6 +51,8 @@ export function toEntry(input: BreakerInput): BatchEntry {
       return ["i"];
     case "reset":
       return ["x"];
+    case "open":
+      return ["o", input.forMs];
   }
 }
 
@@ -52,7 +62,10 @@ export function fromEntry(entry: BatchEntry): { input: BreakerInput; count: numb
     case "a":
       return { input: { type: "acquire" }, count: entry[1] };
     case "s":
-      return { input: { type: "success", epoch: entry[1] }, count: entry[2] };
+      return {
+        input: entry[3] === undefined ? { type: "success", epoch: entry[1] } : { type: "success", epoch: entry[1], random: entry[3] },
+        count: entry[2],
+      };
     case "r":
       return { input: { type: "release", epoch: entry[1] }, count: entry[2] };
     case "f":
@@ -61,6 +74,8 @@ export function fromEntry(entry: BatchEntry): { input: BreakerInput; count: numb
       return { input: { type: "isolate" }, count: 1 };
     case "x":
       return { input: { type: "reset" }, count: 1 };
+    case "o":
+      return { input: { type: "open", forMs: entry[1] }, count: 1 };
   }
 }
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CircuitBreaker, CircuitOpenError, consecutiveFailures, ManualClock } from "../../src/index.js";
+import { CircuitBreaker, CircuitOpenError, consecutiveFailures, failureRatio, ManualClock } from "../../src/index.js";
 
 /**
  * A deliberately plain reference model of the breaker (consecutive failures, constant
@@ -159,6 +159,105 @@ describe("CircuitBreaker against a reference model", () => {
         },
       ),
       { numRuns: 1_000 },
+    );
+  });
+});
+
+/**
+ * A plain model of the ratio rule judged on every outcome, with slow calls counted as
+ * failures: a window of the last `windowCalls` outcomes, judged once it holds
+ * `minimumCalls`; one trial call while half-open.
+ */
+class RatioModel {
+  state: "closed" | "open" | "half-open" = "closed";
+  window: boolean[] = [];
+  openUntil = 0;
+  now = 0;
+  constructor(
+    readonly ratio: number,
+    readonly minimumCalls: number,
+    readonly windowCalls: number,
+    readonly recoveryMs: number,
+    readonly slowCallMs: number,
+  ) {}
+
+  /** Admits a call now (true) or refuses it. */
+  admit(): boolean {
+    if (this.state === "open") {
+      if (this.now < this.openUntil) return false;
+      this.state = "half-open";
+    }
+    return true;
+  }
+  /** The call admitted before took `ms` and did (`ok`) or did not throw. */
+  complete(ok: boolean, ms: number): void {
+    const failed = !ok || ms > this.slowCallMs;
+    if (this.state === "half-open") {
+      if (failed) this.open();
+      else {
+        this.state = "closed";
+        this.window = [];
+      }
+      return;
+    }
+    this.window.push(failed);
+    if (this.window.length > this.windowCalls) this.window.shift();
+    const failures = this.window.filter(Boolean).length;
+    if (this.window.length >= this.minimumCalls && failures > 0 && failures >= this.ratio * this.window.length - 1e-9) this.open();
+  }
+  private open(): void {
+    this.state = "open";
+    this.openUntil = this.now + this.recoveryMs;
+  }
+}
+
+type RatioOp = { t: "call"; ok: boolean; ms: number } | { t: "advance"; ms: number };
+
+describe("CircuitBreaker with failureRatio and slowCallMs against a reference model", () => {
+  it("agrees on every admission, value and state: every outcome judges the ratio; slow calls fail but return", async () => {
+    const ratioOp: fc.Arbitrary<RatioOp> = fc.oneof(
+      { weight: 5, arbitrary: fc.record({ t: fc.constant("call" as const), ok: fc.boolean(), ms: fc.integer({ min: 0, max: 200 }) }) },
+      { weight: 1, arbitrary: fc.record({ t: fc.constant("advance" as const), ms: fc.integer({ min: 0, max: 1_500 }) }) },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 10 }).map((n) => n / 10),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 0, max: 4 }),
+        fc.integer({ min: 1, max: 1_000 }),
+        fc.integer({ min: 1, max: 150 }),
+        fc.array(ratioOp, { maxLength: 60 }),
+        async (ratio, windowCalls, extra, recoveryMs, slowCallMs, ops) => {
+          const minimumCalls = Math.max(1, windowCalls - extra);
+          const clock = new ManualClock();
+          const model = new RatioModel(ratio, minimumCalls, windowCalls, recoveryMs, slowCallMs);
+          const b = new CircuitBreaker({
+            clock,
+            trip: failureRatio(ratio, { windowCalls, minimumCalls }),
+            recovery: recoveryMs,
+            slowCallMs,
+          });
+          for (const o of ops) {
+            if (o.t === "advance") {
+              clock.advance(o.ms);
+              model.now += o.ms;
+            } else {
+              const admitted = model.admit();
+              const call = b.execute(() => clock.sleep(o.ms).then(() => (o.ok ? "value" : Promise.reject(new Error("x")))));
+              clock.advance(o.ms);
+              model.now += o.ms;
+              const outcome = await call.then(
+                (v) => v,
+                (e: unknown) => (e instanceof CircuitOpenError ? "rejected" : "failed"),
+              );
+              expect(outcome).toBe(!admitted ? "rejected" : o.ok ? "value" : "failed");
+              if (admitted) model.complete(o.ok, o.ms);
+            }
+            expect(b.state).toBe(model.state);
+          }
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });

@@ -335,7 +335,7 @@ describe("CircuitBreaker: manual use, events, status, history", () => {
     await b.execute(() => 1).catch(() => undefined);
     off();
     b.reset();
-    expect(seen).toEqual(["success", "closed->open", "failure:boom", "rejected:open"]);
+    expect(seen).toEqual(["success", "failure:boom", "closed->open", "rejected:open"]);
     expect(errors).toHaveLength(2);
   });
 

@@ -202,6 +202,34 @@ describe("dashboardHandler: control", () => {
     expect((await call(`${base}/breakers/payments/reset`)).status).toBe(405);
     expect((await call(`${base}/breakers/%E0%A4%A/reset`, "POST", { "x-breakwater-control": "1" })).status).toBe(400);
   });
+
+  it("with allowControl, a foreign Host (DNS rebinding) is refused on every path; the served address and localhost are not", async () => {
+    const { breakers, handler } = fixture({ allowControl: true });
+    const base = await serve(handler);
+    const port = new URL(base).port;
+    const control = { "x-breakwater-control": "1" };
+    const rebound = await call(`${base}/breakers/payments/isolate`, "POST", { ...control, host: `attacker.example:${port}` });
+    expect(rebound.status).toBe(403);
+    expect(JSON.parse(rebound.body).error).toMatch(/Host "attacker.example:\d+" is not this dashboard's address/);
+    expect((await call(`${base}/status`, "GET", { host: `attacker.example:${port}` })).status).toBe(403);
+    expect((await call(`${base}/status`, "GET", { host: "127.0.0.1:1" })).status).toBe(403);
+    expect(breakers.get("payments").status().isolated).toBe(false);
+    expect((await call(`${base}/status`, "GET", { host: `localhost:${port}` })).status).toBe(200);
+    expect((await call(`${base}/status`)).status).toBe(200);
+    expect((await call(`${base}/breakers/payments/isolate`, "POST", control)).status).toBe(200);
+  });
+
+  it("allowedHosts adds names (any port) or host:port values; without control no Host is checked", async () => {
+    const listed = fixture({ allowControl: true, allowedHosts: ["Ops.Example.com", "proxy.internal:8443"] });
+    const base = await serve(listed.handler);
+    expect((await call(`${base}/status`, "GET", { host: "ops.example.com" })).status).toBe(200);
+    expect((await call(`${base}/status`, "GET", { host: "ops.example.com:9999" })).status).toBe(200);
+    expect((await call(`${base}/status`, "GET", { host: "proxy.internal:8443" })).status).toBe(200);
+    expect((await call(`${base}/status`, "GET", { host: "proxy.internal:8444" })).status).toBe(403);
+    const open = fixture();
+    const plain = await serve(open.handler);
+    expect((await call(`${plain}/status`, "GET", { host: "anything.example" })).status).toBe(200);
+  });
 });
 
 describe("dashboardHandler: options", () => {
@@ -211,6 +239,8 @@ describe("dashboardHandler: options", () => {
     expect(() => dashboardHandler({ sources: [{} as never] })).toThrow(/sources\[0\]/);
     expect(() => dashboardHandler({ sources: [breaker], allowControl: "yes" as never })).toThrow(/allowControl/);
     expect(() => dashboardHandler({ sources: [breaker], intervalMs: 1 })).toThrow(/intervalMs/);
+    expect(() => dashboardHandler({ sources: [breaker], allowedHosts: "localhost" as never })).toThrow(/allowedHosts.*host names/);
+    expect(() => dashboardHandler({ sources: [breaker], allowedHosts: [""] })).toThrow(/allowedHosts/);
     expect(() => dashboardHandler({ sources: [breaker], port: 1 } as never)).toThrow(InvalidOptionError);
   });
 });

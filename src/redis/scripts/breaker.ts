@@ -15,10 +15,11 @@ export const BREAKER_SCRIPT = luaScript(
 --          BackoffSpec, maxCalls, successesToClose, trialTimeoutMs ("inf" for Infinity)}
 -- ARGV[2]  the batch, JSON array of entries, in order:
 --            ["a", n]                          acquire n permits (one output each)
---            ["s", epoch, n]                   n successes
+--            ["s", epoch, n, random]           n successes (random: optional, for a ratio rule's open)
 --            ["f", epoch, n, reason, random]   n failures (reason and pre-drawn random)
 --            ["r", epoch, n]                   n releases (ignored calls)
 --            ["i"] isolate, ["x"] reset        ([] entries: none, a read)
+--            ["o", forMs]                      open for forMs (by hand)
 -- ARGV[3]  the key's TTL in ms (metaTtlMs; an open circuit adds its open interval)
 -- ARGV[4]  the pub/sub channel transitions are published on
 -- ARGV[5]  the caller's origin id (echoed in the message, so it knows its own)
@@ -95,6 +96,11 @@ local function trip_init()
   return { stamps = stamps, calls = calls, failures = failures }
 end
 
+-- Every outcome judges the ratio, a success too.
+local function ratio_met(calls, failures)
+  return calls >= T.minimumCalls and failures > 0 and failures >= T.ratio * calls - 1e-9
+end
+
 local function trip_record(s, failed, now)
   if kind == 'consecutiveFailures' then
     if failed then s.consecutive = s.consecutive + 1 else s.consecutive = 0 end
@@ -106,13 +112,12 @@ local function trip_record(s, failed, now)
     return failures >= T.threshold
   elseif kind == 'failureRatio' then
     count_push(s, failed)
-    return failed and s.filled >= T.minimumCalls and s.failures >= T.ratio * s.filled - 1e-9
+    return ratio_met(s.filled, s.failures)
   end
   -- failureRatioInTime
   time_push(s, failed, now)
-  if not failed then return false end
   local calls, failures = time_totals(s, now)
-  return calls >= T.minimumCalls and failures >= T.ratio * calls - 1e-9
+  return ratio_met(calls, failures)
 end
 
 -- ---- recovery backoff (src/backoff/) ----
@@ -207,6 +212,28 @@ local function close(r, now, reason)
   return transition(from, 'closed', reason, now)
 end
 
+local function trip_reason(r)
+  if r.lastFailure == cjson.null then return 'trip rule ' .. kind .. ' reached' end
+  return 'trip rule ' .. kind .. ' reached: ' .. r.lastFailure.reason
+end
+
+-- Opens for forMs by hand; already open: the probe time moves; isolated: nothing.
+local function open_for(r, now, forMs)
+  if r.isolated then return nil end
+  local from = r.state
+  r.attempt = math.max(1, r.attempt)
+  r.openForMs = forMs
+  r.nextProbeAt = now + forMs
+  if from == 'open' then return nil end
+  r.state = 'open'
+  r.epoch = r.epoch + 1
+  r.openedAt = now
+  r.trials = 0
+  r.trialSuccesses = 0
+  r.halfOpenAt = -1
+  return transition(from, 'open', 'opened by hand', now)
+end
+
 local function trial_succeeded(r, now, from)
   r.trialSuccesses = r.trialSuccesses + 1
   if r.trialSuccesses >= successesToClose then
@@ -240,12 +267,12 @@ local function acquire(r, now)
   return { allowed = true, epoch = r.epoch }, nil
 end
 
-local function success(r, epoch, now)
+local function success(r, epoch, random, now)
   if r.isolated then return nil end
   local current = epoch == -1 or epoch == r.epoch
   if r.state == 'closed' then
-    if current then trip_record(r.trip, false, now) end
-    return nil
+    if not current or not trip_record(r.trip, false, now) then return nil end
+    return open(r, now, 1, random, trip_reason(r))
   end
   if r.state == 'open' then
     -- A manual success once a probe is due counts as a successful probe.
@@ -264,7 +291,7 @@ local function failure(r, epoch, reason, random, now)
   local current = epoch == -1 or epoch == r.epoch
   if r.state == 'closed' then
     if not current or not trip_record(r.trip, true, now) then return nil end
-    return open(r, now, 1, random, 'trip rule ' .. kind .. ' reached: ' .. reason)
+    return open(r, now, 1, random, trip_reason(r))
   end
   if r.state == 'open' then
     -- A manual failure once a probe is due counts as a failed probe.
@@ -308,7 +335,7 @@ for _, e in ipairs(batch) do
     for _ = 1, e[3] do
       local t = nil
       if op == 's' then
-        t = success(r, e[2], now)
+        t = success(r, e[2], e[4] or 0, now)
       elseif op == 'f' then
         t = failure(r, e[2], e[4], e[5], now)
       elseif r.state == 'half-open' and e[2] == r.epoch and r.trials > 0 then
@@ -322,6 +349,10 @@ for _, e in ipairs(batch) do
       r.isolated = true
       transitions[#transitions + 1] = open(r, now, r.attempt, 0, 'isolated')
     end
+    changed = true
+  elseif op == 'o' then
+    local t = open_for(r, now, e[2])
+    if t then transitions[#transitions + 1] = t end
     changed = true
   elseif op == 'x' then
     if not r.isolated and r.state == 'closed' then
