@@ -212,8 +212,8 @@ describe("logEvents: limiters and HTTP clients", () => {
     await client.request("GET", "/deals");
     expect(log.lines.map((l) => `${l.level} ${String(l.fields.event)}`)).toEqual([
       "debug http.request",
-      "warn breaker.stateChange",
       "debug breaker.failure",
+      "warn breaker.stateChange",
       "warn http.failure",
     ]);
     expect(log.lines[0]).toEqual({
