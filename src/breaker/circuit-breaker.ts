@@ -100,6 +100,14 @@ export interface CircuitBreakerOptions {
    */
   readonly mode?: BreakerMode;
   /**
+   * On a shared store (`RedisStore`): how many processes' failures it takes to open the
+   * circuit for the fleet. Until then a process whose own outcomes meet the trip rule opens
+   * its own view only (its calls are rejected, the others' are not) and closes it through
+   * its own trial calls. Default 1: any process alone opens it for everyone. No effect on an
+   * in-process store (one process).
+   */
+  readonly quorum?: number;
+  /**
    * The state to start from: what `toJSON()` gave (e.g. before a restart), so a restarted
    * process does not forget an open circuit. In-process stores only: a shared store keeps
    * the state itself.
@@ -142,7 +150,15 @@ export interface StateChangeEvent {
    * sharing the store did (seen through the store's mirror). Always `"local"` in process.
    */
   readonly origin: "local" | "remote";
+  /**
+   * `"fleet"`: the shared circuit (or the only one, in process). `"own"`: this process's own
+   * view, with a `quorum` above 1 on a shared store.
+   */
+  readonly scope: "fleet" | "own";
 }
+
+/** Hears a mirror's transitions: who made it, and whose circuit it is. */
+export type TransitionListener = (transition: Transition, origin: "local" | "remote", scope: "fleet" | "own") => void;
 
 /**
  * What an asynchronous store's `bind` returns for a breaker (see `RedisStore`): a local
@@ -162,9 +178,15 @@ export interface BreakerMirror extends BoundState<BreakerRecord, BreakerInput, B
   send(input: BreakerInput): void;
   /**
    * Starts mirroring for one breaker: `clock` is its clock (to estimate `offset`), and
-   * `listener` hears every transition, local or remote. Returns the detach function.
+   * `listener` hears every transition, local or remote, fleet or own. Returns the detach function.
    */
-  attach(clock: Clock, listener: (transition: Transition, origin: "local" | "remote") => void): () => void;
+  attach(clock: Clock, listener: TransitionListener): () => void;
+  /** This process's id in the fleet. */
+  readonly processId: string;
+  /** The fleet's record (`read` gives this process's own view instead while that one is not closed). */
+  fleetRecord(): BreakerRecord;
+  /** This process's own view's state (quorum above 1), else undefined. */
+  ownState(): CircuitState | undefined;
   /** Resolves once every input sent so far has been applied and the mirror refreshed. */
   flush(): Promise<void>;
 }
@@ -208,6 +230,21 @@ export interface BreakerStatus {
   readonly attempt: number;
   readonly halfOpen: { readonly trials: number; readonly successes: number; readonly maxCalls: number };
   readonly lastFailure: FailureRecord | null;
+  /**
+   * With a `quorum` above 1 on a shared store: the fleet's state, the quorum, this process's
+   * id and own view, and the processes holding their own view open. (The fields above
+   * describe what governs this process's calls: its own view while that is not closed.)
+   * Null otherwise.
+   */
+  readonly fleet: {
+    readonly state: CircuitState;
+    readonly quorum: number;
+    /** This process's id (null in a fleet-wide view such as the CLI's). */
+    readonly processId: string | null;
+    /** This process's own view (null in a fleet-wide view). */
+    readonly ownView: CircuitState | null;
+    readonly ownViewsOpen: readonly string[];
+  } | null;
 }
 
 /** Options of `execute`: the caller's signal and attempt. */
@@ -238,6 +275,7 @@ const OPTION_KEYS = [
   "slowCallMs",
   "mode",
   "initialState",
+  "quorum",
   "onStateChange",
   "onListenerError",
   "telemetry",
@@ -301,7 +339,6 @@ export class CircuitBreaker implements Policy {
     const maxCalls = integer(WHERE, "halfOpen.maxCalls", orDefault(options.halfOpen?.maxCalls, 1));
     const successesToClose = integer(WHERE, "halfOpen.successesToClose", orDefault(options.halfOpen?.successesToClose, maxCalls));
     const trialTimeoutMs = nonNegativeOrInfinity(WHERE, "halfOpen.trialTimeoutMs", orDefault(options.halfOpen?.trialTimeoutMs, 60_000));
-    this.decision = new BreakerDecision({ trip, recovery, maxCalls, successesToClose, trialTimeoutMs });
 
     const failOn = checkErrorFilter(WHERE, "failOn", options.failOn);
     const ignore = checkErrorFilter(WHERE, "ignore", options.ignore);
@@ -315,6 +352,19 @@ export class CircuitBreaker implements Policy {
 
     this.store = options.store ?? new MemoryStore({ sweepIntervalMs: 0 });
     if (typeof this.store.apply !== "function") throw new InvalidOptionError(WHERE, "store", options.store, "a Store");
+    const quorum = integer(WHERE, "quorum", orDefault(options.quorum, 1));
+    if (quorum > 1 && (typeof trip.mark !== "function" || typeof trip.stillCounts !== "function")) {
+      throw new InvalidOptionError(WHERE, "quorum", quorum, "1 with this trip rule (it has no quorum marks: mark() and stillCounts())");
+    }
+    // One process holds an in-process store: a quorum above 1 could never be met there.
+    this.decision = new BreakerDecision({
+      trip,
+      recovery,
+      maxCalls,
+      successesToClose,
+      trialTimeoutMs,
+      quorum: this.store.synchronous ? 1 : quorum,
+    });
     this.key = nonEmptyString(WHERE, "key", orDefault(options.key, `breaker:${this.name}`));
     this.clock = clockOption(WHERE, options.clock);
     this.random = options.random === undefined ? Math.random : func(WHERE, "random", options.random);
@@ -337,7 +387,7 @@ export class CircuitBreaker implements Policy {
         throw new InvalidOptionError(WHERE, "initialState", "a snapshot", "an in-process store (a shared store keeps the state itself)");
       }
       this.remote = this.state$;
-      this.remote.attach(this.clock, (t, origin) => this.report(t, origin));
+      this.remote.attach(this.clock, (t, origin, scope) => this.report(t, origin, scope));
       // A late joiner: the first decision waits for the fleet's state, one round trip shared by every first call.
       this.joined = false;
       this.fast = false;
@@ -622,6 +672,23 @@ export class CircuitBreaker implements Policy {
       attempt: r.attempt,
       halfOpen: { trials: r.trials, successes: r.trialSuccesses, maxCalls: this.decision.config.maxCalls },
       lastFailure: this.local(r.lastFailure),
+      fleet: this.fleetStatus(now),
+    };
+  }
+
+  private fleetStatus(now: number): BreakerStatus["fleet"] {
+    const remote = this.remote;
+    const ownView = remote?.ownState();
+    if (remote === undefined || ownView === undefined) return null;
+    const fleet = remote.fleetRecord();
+    return {
+      state: fleet.state,
+      quorum: this.decision.quorum,
+      processId: remote.processId,
+      ownView,
+      ownViewsOpen: Object.keys(fleet.views)
+        .filter((p) => (fleet.views[p] as number) > now)
+        .sort(),
     };
   }
 
@@ -732,14 +799,14 @@ export class CircuitBreaker implements Policy {
   /** Reports the transition an in-process answer carries, if any. */
   private announce(output: BreakerOutput): void {
     if (output === undefined) return;
-    if ("to" in output) this.report(output, "local");
-    else if ("transition" in output && output.transition !== undefined) this.report(output.transition, "local");
+    if ("to" in output) this.report(output, "local", "fleet");
+    else if ("transition" in output && output.transition !== undefined) this.report(output.transition, "local", "fleet");
   }
 
-  private report(t: Transition, origin: "local" | "remote"): void {
+  private report(t: Transition, origin: "local" | "remote", scope: "fleet" | "own"): void {
     if (this.events.has("stateChange")) {
       const at = this.remote === undefined ? t.at : t.at - this.remote.offset;
-      this.events.emit("stateChange", { name: this.name, from: t.from, to: t.to, reason: t.reason, at, origin });
+      this.events.emit("stateChange", { name: this.name, from: t.from, to: t.to, reason: t.reason, at, origin, scope });
     }
   }
 }

@@ -34,6 +34,12 @@ export interface ServicePolicy {
   readonly failOnResult?: ResultFilter;
   readonly failureReason?: string;
   readonly historySize?: number;
+  /** See {@link CircuitBreakerOptions.quorum}. */
+  readonly quorum?: number;
+  /** See {@link CircuitBreakerOptions.slowCallMs}. */
+  readonly slowCallMs?: number;
+  /** See {@link CircuitBreakerOptions.mode}. */
+  readonly mode?: CircuitBreakerOptions["mode"];
 }
 
 /** Per-call (or per-wrapper) overrides of how outcomes are judged. */
@@ -66,7 +72,19 @@ export interface CircuitBreakersOptions {
 }
 
 const WHERE = "CircuitBreakers";
-const POLICY_KEYS = ["trip", "recovery", "halfOpen", "failOn", "ignore", "failOnResult", "failureReason", "historySize"];
+const POLICY_KEYS = [
+  "trip",
+  "recovery",
+  "halfOpen",
+  "failOn",
+  "ignore",
+  "failOnResult",
+  "failureReason",
+  "historySize",
+  "quorum",
+  "slowCallMs",
+  "mode",
+];
 const OVERRIDE_KEYS = ["failOn", "ignore", "failOnResult", "failureReason", "signal", "attempt"];
 
 type MethodDecorator = <This, A extends unknown[], R>(

@@ -32,6 +32,15 @@ export interface BreakerRecord {
   /** The trip rule's counting state. */
   trip: TripState;
   lastFailure: FailureRecord | null;
+  /** With quorum > 1: outcomes the trip rule recorded since it was last reset. */
+  outcomes: number;
+  /** With quorum > 1: each process's latest failure still counted, as its trip rule mark. */
+  failers: Record<string, number>;
+  /**
+   * Processes holding their own view open (quorum > 1), each with the time its own view
+   * may probe next; an entry past that time is dropped at the next report.
+   */
+  views: Record<string, number>;
 }
 
 /**
@@ -43,11 +52,20 @@ export interface BreakerRecord {
 export type BreakerInput =
   | { readonly type: "acquire" }
   | { readonly type: "success"; readonly epoch: number; readonly random?: number }
-  | { readonly type: "failure"; readonly epoch: number; readonly reason: string; readonly random: number }
+  | {
+      readonly type: "failure";
+      readonly epoch: number;
+      readonly reason: string;
+      readonly random: number;
+      /** The process it happened in (quorum); in Redis the script's caller. */
+      readonly origin?: string;
+    }
   | { readonly type: "release"; readonly epoch: number }
   | { readonly type: "isolate" }
   | { readonly type: "reset" }
-  | { readonly type: "open"; readonly forMs: number };
+  | { readonly type: "open"; readonly forMs: number }
+  /** A process's own view opened (until its probe at `until`) or closed (`until` 0). */
+  | { readonly type: "view"; readonly origin: string; readonly until: number };
 
 /** The epoch of a call that ran without a permit: its outcome is reported but never counted. */
 export const NO_PERMIT = -2;
@@ -76,6 +94,8 @@ export interface BreakerConfig {
   readonly successesToClose: number;
   /** Trial permits not returned within this long are taken back (a trial that never settles). */
   readonly trialTimeoutMs: number;
+  /** Processes whose failures it takes to open (1: any process alone). Default 1. */
+  readonly quorum?: number;
 }
 
 /** The breaker as a {@link Decision}: `(record, input, now) -> outcome`, updating the record. */
@@ -91,8 +111,13 @@ export class BreakerDecision implements Decision<BreakerRecord, BreakerInput, Br
       maxCalls: config.maxCalls,
       successesToClose: config.successesToClose,
       trialTimeoutMs: config.trialTimeoutMs,
+      quorum: config.quorum ?? 1,
     };
+    this.quorum = config.quorum ?? 1;
   }
+
+  /** Processes whose failures it takes to open the circuit. */
+  readonly quorum: number;
 
   init(): BreakerRecord {
     return {
@@ -108,6 +133,9 @@ export class BreakerDecision implements Decision<BreakerRecord, BreakerInput, Br
       halfOpenAt: -1,
       trip: this.config.trip.init(),
       lastFailure: null,
+      outcomes: 0,
+      failers: {},
+      views: {},
     };
   }
 
@@ -122,7 +150,7 @@ export class BreakerDecision implements Decision<BreakerRecord, BreakerInput, Br
       case "success":
         return this.success(r, input.epoch, input.random ?? 0, now);
       case "failure":
-        return this.failure(r, input.epoch, input.reason, input.random, now);
+        return this.failure(r, input.epoch, input.reason, input.random, input.origin ?? "", now);
       case "release":
         if (r.state === "half-open" && input.epoch === r.epoch && r.trials > 0) r.trials--;
         return undefined;
@@ -131,15 +159,51 @@ export class BreakerDecision implements Decision<BreakerRecord, BreakerInput, Br
         r.isolated = true;
         return this.open(r, now, r.attempt, 0, "isolated");
       case "reset":
+        r.views = {};
         if (!r.isolated && r.state === "closed") {
-          r.trip = this.config.trip.init();
+          this.resetCounts(r);
           return undefined;
         }
         r.isolated = false;
         return this.close(r, now, "reset");
       case "open":
         return this.openFor(r, now, input.forMs);
+      case "view":
+        this.view(r, input.origin, input.until, now);
+        return undefined;
     }
+  }
+
+  /** Records whether a process holds its own view open, and drops entries whose probe time has passed. */
+  private view(r: BreakerRecord, origin: string, until: number, now: number): void {
+    if (until > now) r.views[origin] = until;
+    else delete r.views[origin];
+    for (const p of Object.keys(r.views)) if ((r.views[p] as number) <= now) delete r.views[p];
+  }
+
+  /**
+   * Records a closed circuit's outcome; true when it opens the circuit: the trip rule is
+   * met and, with a quorum, the outcomes meeting it hold failures from `quorum` processes.
+   */
+  private judge(r: BreakerRecord, failed: boolean, origin: string, now: number): boolean {
+    const trip = this.config.trip;
+    const met = trip.record(r.trip, failed, now);
+    if (this.quorum === 1) return met;
+    r.outcomes++;
+    if (failed) r.failers[origin] = (trip.mark as NonNullable<TripRule["mark"]>)(r.outcomes, now);
+    // Every process still counted, and only those: the map stays as small as the fleet's failing processes.
+    let processes = 0;
+    for (const p of Object.keys(r.failers)) {
+      if ((trip.stillCounts as NonNullable<TripRule["stillCounts"]>)(r.trip, r.failers[p] as number, r.outcomes, now)) processes++;
+      else delete r.failers[p];
+    }
+    return met && processes >= this.quorum;
+  }
+
+  private resetCounts(r: BreakerRecord): void {
+    r.trip = this.config.trip.init();
+    r.outcomes = 0;
+    r.failers = {};
   }
 
   /**
@@ -192,7 +256,7 @@ export class BreakerDecision implements Decision<BreakerRecord, BreakerInput, Br
     switch (r.state) {
       case "closed":
         // A ratio rule judges successes too: one can complete a window that meets the ratio.
-        if (!current || !this.config.trip.record(r.trip, false, now)) return undefined;
+        if (!current || !this.judge(r, false, "", now)) return undefined;
         return this.open(r, now, 1, random, this.tripReason(r));
       case "open":
         // A manual success once a probe is due counts as a successful probe.
@@ -215,13 +279,13 @@ export class BreakerDecision implements Decision<BreakerRecord, BreakerInput, Br
     return from === "open" ? { from, to: "half-open", reason: "recovery interval elapsed", at: now } : undefined;
   }
 
-  private failure(r: BreakerRecord, epoch: number, reason: string, random: number, now: number): Transition | undefined {
+  private failure(r: BreakerRecord, epoch: number, reason: string, random: number, origin: string, now: number): Transition | undefined {
     r.lastFailure = { reason, at: now };
     if (r.isolated) return undefined;
     const current = epoch === -1 || epoch === r.epoch;
     switch (r.state) {
       case "closed":
-        if (!current || !this.config.trip.record(r.trip, true, now)) return undefined;
+        if (!current || !this.judge(r, true, origin, now)) return undefined;
         return this.open(r, now, 1, random, this.tripReason(r));
       case "open":
         // A manual failure once a probe is due counts as a failed probe.
@@ -236,7 +300,8 @@ export class BreakerDecision implements Decision<BreakerRecord, BreakerInput, Br
   /** Why the trip rule opened the circuit: the rule, and the last failure it counted. */
   private tripReason(r: BreakerRecord): string {
     const kind = this.config.trip.spec.kind;
-    return r.lastFailure === null ? `trip rule ${kind} reached` : `trip rule ${kind} reached: ${r.lastFailure.reason}`;
+    const why = r.lastFailure === null ? `trip rule ${kind} reached` : `trip rule ${kind} reached: ${r.lastFailure.reason}`;
+    return this.quorum === 1 ? why : `${why} (${Object.keys(r.failers).length} processes)`;
   }
 
   private open(r: BreakerRecord, now: number, attempt: number, random: number, reason: string): Transition {
@@ -274,7 +339,7 @@ export class BreakerDecision implements Decision<BreakerRecord, BreakerInput, Br
     r.trials = 0;
     r.trialSuccesses = 0;
     r.halfOpenAt = -1;
-    r.trip = this.config.trip.init();
+    this.resetCounts(r);
     return { from, to: "closed", reason, at: now };
   }
 

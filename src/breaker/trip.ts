@@ -40,6 +40,21 @@ export interface TripRule {
   successIsNoop(state: TripState): boolean;
   /** True when the state holds nothing that counts (so a closed breaker is idle). */
   isEmpty(state: TripState, now: number): boolean;
+  /**
+   * For quorum: the mark of a failure recorded as outcome number `outcomes` at `now`, and
+   * whether a failure with that mark is still among the outcomes the rule considers. A
+   * rule without them cannot take a quorum above 1.
+   */
+  mark?(outcomes: number, now: number): number;
+  stillCounts?(state: TripState, mark: number, outcomes: number, now: number): boolean;
+}
+
+/** A time-window rule's quorum marks: the failure's time, counted while its slot is in the window. */
+function timeMarks(slotMs: number, buckets: number): Pick<TripRule, "mark" | "stillCounts"> {
+  return {
+    mark: (_outcomes, now) => now,
+    stillCounts: (_state, mark, _outcomes, now) => Math.floor(mark / slotMs) >= Math.floor(now / slotMs) - buckets + 1,
+  };
 }
 
 /** Opens after `threshold` failures in a row; any success starts the count again. */
@@ -59,6 +74,9 @@ export function consecutiveFailures(threshold = 5): TripRule {
     failures: (state) => (state as S).consecutive,
     successIsNoop: (state) => (state as S).consecutive === 0,
     isEmpty: (state) => (state as S).consecutive === 0,
+    // The run of failures is the last `consecutive` outcomes.
+    mark: (outcomes) => outcomes,
+    stillCounts: (state, mark, outcomes) => mark > outcomes - (state as S).consecutive,
   };
 }
 
@@ -91,6 +109,7 @@ export function failuresInWindow(threshold: number, windowMs: number, options: F
     failures: (state, now) => timeTotals(state as TimeWindow, now, slotMs).failures,
     successIsNoop: () => true,
     isEmpty: (state, now) => timeTotals(state as TimeWindow, now, slotMs).calls === 0,
+    ...timeMarks(slotMs, buckets),
   };
 }
 
@@ -136,6 +155,9 @@ export function failureRatio(ratio: number, options: FailureRatioOptions): TripR
       failures: (state) => (state as CountWindow).failures,
       successIsNoop: () => false,
       isEmpty: (state) => (state as CountWindow).filled === 0,
+      // The window is the last `filled` outcomes.
+      mark: (outcomes) => outcomes,
+      stillCounts: (state, mark, outcomes) => mark > outcomes - (state as CountWindow).filled,
     };
   }
   const windowMs = positive(where, "windowMs", options.windowMs);
@@ -155,6 +177,7 @@ export function failureRatio(ratio: number, options: FailureRatioOptions): TripR
     failures: (state, now) => timeTotals(state as TimeWindow, now, slotMs).failures,
     successIsNoop: () => false,
     isEmpty: (state, now) => timeTotals(state as TimeWindow, now, slotMs).calls === 0,
+    ...timeMarks(slotMs, buckets),
   };
 }
 

@@ -62,6 +62,10 @@ export interface FleetBreakerStatus {
   /** The recovery schedule's attempt: 1 for the first opening, +1 per failed probe; 0 when closed. */
   readonly attempt: number;
   readonly halfOpen: { readonly trials: number; readonly successes: number; readonly maxCalls: number };
+  /** Processes whose failures it takes to open the circuit for the fleet (1 when not written). */
+  readonly quorum: number;
+  /** With a quorum above 1: the processes holding their own view open (their calls are rejected, the fleet's are not). */
+  readonly ownViewsOpen: readonly string[];
   /** The server's time when this was read. */
   readonly serverTime: number;
 }
@@ -355,6 +359,7 @@ interface StoredParams {
   readonly trip: string;
   readonly recovery: string;
   readonly maxCalls: number | "inf";
+  readonly quorum?: number;
 }
 
 /** Reads a JSON value, or undefined when it does not parse or a rebuild throws (a record from another version). */
@@ -388,8 +393,18 @@ export function describeRecord(key: string, name: string, paramsJson: string, r:
     retryPhase: r.attempt === 0 || recovery === undefined ? null : (attempt(() => recovery.phase(r.attempt)) ?? null),
     attempt: r.attempt,
     halfOpen: { trials: r.trials, successes: r.trialSuccesses, maxCalls },
+    quorum: typeof params?.quorum === "number" ? params.quorum : 1,
+    ownViewsOpen: ownViewsOpen(r, now),
     serverTime: now,
   };
+}
+
+/** The processes whose own view is open at `now`, by id. */
+export function ownViewsOpen(r: BreakerRecord, now: number): string[] {
+  const views = r.views ?? {};
+  return Object.keys(views)
+    .filter((p) => (views[p] as number) > now)
+    .sort();
 }
 
 /** Options of {@link BreakerAdmin.fleet}. */
@@ -597,6 +612,7 @@ export class FleetBreaker {
       attempt: s.attempt,
       halfOpen: s.halfOpen,
       lastFailure: s.lastFailure === null ? null : { reason: s.lastFailure.reason, at: s.lastFailure.at - this.offset },
+      fleet: s.quorum > 1 ? { state: s.state, quorum: s.quorum, processId: null, ownView: null, ownViewsOpen: s.ownViewsOpen } : null,
     };
   }
 
@@ -648,6 +664,7 @@ export class FleetBreaker {
         to: t.to,
         reason: t.reason,
         at: t.at - this.offset,
+        scope: "fleet",
         origin: "remote",
       };
       this.events.emit("stateChange", event);

@@ -1,5 +1,14 @@
-import type { BreakerMirror } from "../breaker/circuit-breaker.js";
-import type { BreakerDecision, BreakerInput, BreakerOutput, BreakerRecord, Permit, Transition } from "../breaker/state.js";
+import type { BreakerMirror, TransitionListener } from "../breaker/circuit-breaker.js";
+import {
+  BreakerDecision,
+  type BreakerInput,
+  type BreakerOutput,
+  type BreakerRecord,
+  type CircuitState,
+  NO_PERMIT,
+  type Permit,
+  type Transition,
+} from "../breaker/state.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { type BatchEntry, type BreakerReply, decodeBreakerReply, fromEntry, toEntry } from "./codec.js";
 import { STALE_REPLY } from "./scripts/limit-lib.js";
@@ -35,6 +44,27 @@ export interface MirrorHost {
 type Waiter = { readonly kind: "acquire"; resolve(permit: Permit): void } | { readonly kind: "flush"; resolve(): void };
 
 const SYNC_REASON = "synchronised with the shared state";
+const ACQUIRE: BreakerInput = { type: "acquire" };
+/** Permits of the own view carry `OWN_EPOCHS - epoch` (-3, -4, ...): never a fleet epoch, -1 or NO_PERMIT. */
+const OWN_EPOCHS = -3;
+
+/**
+ * A process's own view of a breaker with a quorum above 1: its own outcomes alone, judged
+ * by the same rules in process. When they meet the trip rule and the fleet's record has not
+ * opened (no quorum yet), this process rejects its own calls and probes through its own
+ * trials, while the other processes go on calling.
+ */
+class OwnView {
+  readonly decision: BreakerDecision;
+  record: BreakerRecord;
+  /** The fleet's epoch when the last own permit was handed out: its outcome counts there with it. */
+  fleetEpoch = 0;
+
+  constructor(fleet: BreakerDecision) {
+    this.decision = new BreakerDecision({ ...fleet.config, quorum: 1 });
+    this.record = this.decision.init();
+  }
+}
 
 /**
  * One breaker key's local mirror (see {@link BreakerMirror}). Inputs queue in order and go
@@ -58,8 +88,10 @@ export class RedisBreakerMirror implements BreakerMirror {
   private clock: Clock | undefined;
   private bestRtt = Infinity;
   private offsetAt = 0;
-  private readonly listeners: ((transition: Transition, origin: "local" | "remote") => void)[] = [];
+  private readonly listeners: TransitionListener[] = [];
   private readonly paramsJson: string;
+  /** With a quorum above 1: this process's own view. */
+  private readonly own: OwnView | undefined;
   private readonly pumpBound = (): void => this.pump();
 
   constructor(
@@ -71,13 +103,29 @@ export class RedisBreakerMirror implements BreakerMirror {
   ) {
     this.record = decision.init();
     this.paramsJson = paramsJson;
+    this.own = decision.quorum > 1 ? new OwnView(decision) : undefined;
   }
 
+  get processId(): string {
+    return this.host.origin;
+  }
+
+  /** What governs this process's calls: its own view while that is not closed and the fleet's is, else the fleet's. */
   read(): BreakerRecord {
+    const fleet = this.overlay ?? this.record;
+    const own = this.own?.record;
+    return own !== undefined && own.state !== "closed" && fleet.state === "closed" && !fleet.isolated ? own : fleet;
+  }
+
+  fleetRecord(): BreakerRecord {
     return this.overlay ?? this.record;
   }
 
-  attach(clock: Clock, listener: (transition: Transition, origin: "local" | "remote") => void): () => void {
+  ownState(): CircuitState | undefined {
+    return this.own?.record.state;
+  }
+
+  attach(clock: Clock, listener: TransitionListener): () => void {
     this.clock ??= clock;
     this.listeners.push(listener);
     void this.flush();
@@ -93,6 +141,8 @@ export class RedisBreakerMirror implements BreakerMirror {
       return this.flush().then(() => undefined);
     }
     void now;
+    const own = this.own;
+    if (own !== undefined && this.read() === own.record) return Promise.resolve(this.ownPermit(own));
     return new Promise<Permit>((resolve) => {
       const last = this.queue[this.queue.length - 1];
       if (last !== undefined && last[0] === "a") last[1]++;
@@ -103,6 +153,7 @@ export class RedisBreakerMirror implements BreakerMirror {
   }
 
   send(input: BreakerInput): void {
+    if (this.own !== undefined) input = this.ownStep(this.own, input);
     const last = this.queue[this.queue.length - 1];
     if (last !== undefined && mergeable(last, input)) (last as [string, number, number])[2]++;
     else {
@@ -117,6 +168,62 @@ export class RedisBreakerMirror implements BreakerMirror {
       this.waiters.push({ kind: "flush", resolve });
       this.schedule();
     });
+  }
+
+  /** The store's time now: the local clock plus the estimated offset. */
+  private storeNow(): number {
+    return (this.clock ?? systemClock).now() + this.offset;
+  }
+
+  /** A permit from the own view (decided in process: it is this process's alone). */
+  private ownPermit(own: OwnView): Permit {
+    const permit = own.decision.step(own.record, ACQUIRE, this.storeNow()) as Permit;
+    if (!permit.allowed) return permit;
+    own.fleetEpoch = this.fleetRecord().epoch;
+    if (permit.transition !== undefined) this.ownTransition(own, permit.transition);
+    return { allowed: true, epoch: OWN_EPOCHS - permit.epoch, transition: undefined };
+  }
+
+  /**
+   * Applies an input to the own view, and returns what the fleet's record gets: an own
+   * permit's outcome counts there with the fleet's epoch of its time; a fleet permit's
+   * outcome counts in the own view only while it is closed (or by hand).
+   */
+  private ownStep(own: OwnView, input: BreakerInput): BreakerInput {
+    const now = this.storeNow();
+    switch (input.type) {
+      case "success":
+      case "failure":
+      case "release": {
+        if (input.epoch <= OWN_EPOCHS) {
+          this.ownApply(own, { ...input, epoch: OWN_EPOCHS - input.epoch }, now);
+          return { ...input, epoch: own.fleetEpoch };
+        }
+        if (input.epoch !== NO_PERMIT && (input.epoch === -1 || own.record.state === "closed") && input.type !== "release") {
+          this.ownApply(own, { ...input, epoch: -1 }, now);
+        }
+        return input;
+      }
+      case "reset":
+        this.ownApply(own, input, now);
+        return input;
+      default:
+        return input;
+    }
+  }
+
+  private ownApply(own: OwnView, input: BreakerInput, now: number): void {
+    const t = own.decision.step(own.record, input, now) as Transition | undefined;
+    if (t !== undefined) this.ownTransition(own, t);
+  }
+
+  /** Reports an own transition, and tells the fleet's record whether this process holds its own view open. */
+  private ownTransition(own: OwnView, t: Transition): void {
+    for (const listener of this.listeners) listener(t, "local", "own");
+    if (t.to === "half-open") return;
+    const until = t.to === "open" ? own.record.nextProbeAt : 0;
+    this.queue.push(["v", this.host.origin, Number.isFinite(until) ? until : 0]);
+    this.schedule();
   }
 
   /** Called by the store when Redis is back, or the subscriber reconnected: refetch the record. */
@@ -267,7 +374,7 @@ export class RedisBreakerMirror implements BreakerMirror {
   }
 
   private emit(t: Transition, origin: "local" | "remote"): void {
-    for (const listener of this.listeners) listener(t, origin);
+    for (const listener of this.listeners) listener(t, origin, "fleet");
   }
 }
 
@@ -279,7 +386,7 @@ function mergeable(last: BatchEntry, input: BreakerInput): boolean {
     case "release":
       return last[0] === "r" && last[1] === input.epoch;
     case "failure":
-      return last[0] === "f" && last[1] === input.epoch && last[3] === input.reason;
+      return last[0] === "f" && last[1] === input.epoch && last[3] === input.reason && last[5] === input.origin;
     default:
       return false;
   }

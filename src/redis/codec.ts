@@ -27,9 +27,11 @@ export type BatchEntry =
   | ["s", number, number, number]
   | ["r", number, number]
   | ["f", number, number, string, number]
+  | ["f", number, number, string, number, string]
   | ["i"]
   | ["x"]
-  | ["o", number];
+  | ["o", number]
+  | ["v", string, number];
 
 /** A decision's params as the scripts read them: JSON, with Infinity as `"inf"`. */
 export function encodeParams(decision: Decision<unknown, unknown, unknown>): string {
@@ -46,13 +48,17 @@ export function toEntry(input: BreakerInput): BatchEntry {
     case "release":
       return ["r", input.epoch, 1];
     case "failure":
-      return ["f", input.epoch, 1, input.reason, input.random];
+      return input.origin === undefined
+        ? ["f", input.epoch, 1, input.reason, input.random]
+        : ["f", input.epoch, 1, input.reason, input.random, input.origin];
     case "isolate":
       return ["i"];
     case "reset":
       return ["x"];
     case "open":
       return ["o", input.forMs];
+    case "view":
+      return ["v", input.origin, input.until];
   }
 }
 
@@ -68,14 +74,22 @@ export function fromEntry(entry: BatchEntry): { input: BreakerInput; count: numb
       };
     case "r":
       return { input: { type: "release", epoch: entry[1] }, count: entry[2] };
-    case "f":
-      return { input: { type: "failure", epoch: entry[1], reason: entry[3], random: entry[4] }, count: entry[2] };
+    case "f": {
+      const origin = entry[5];
+      const input: BreakerInput =
+        origin === undefined
+          ? { type: "failure", epoch: entry[1], reason: entry[3], random: entry[4] }
+          : { type: "failure", epoch: entry[1], reason: entry[3], random: entry[4], origin };
+      return { input, count: entry[2] };
+    }
     case "i":
       return { input: { type: "isolate" }, count: 1 };
     case "x":
       return { input: { type: "reset" }, count: 1 };
     case "o":
       return { input: { type: "open", forMs: entry[1] }, count: 1 };
+    case "v":
+      return { input: { type: "view", origin: entry[1], until: entry[2] }, count: 1 };
   }
 }
 
@@ -110,7 +124,15 @@ export function decodeBreakerReply(raw: unknown): BreakerReply {
 /** A record as stored (nextProbeAt `"inf"` for Infinity) back to a `BreakerRecord`. */
 export function decodeRecord(r: BreakerRecord & { nextProbeAt: number | "inf" }): BreakerRecord {
   r.nextProbeAt = inf(r.nextProbeAt);
+  // Written before quorum existed: no quorum bookkeeping yet. (An empty Lua table is JSON `{}`.)
+  r.outcomes ??= 0;
+  r.failers = isMap(r.failers) ? r.failers : {};
+  r.views = isMap(r.views) ? r.views : {};
   return r as BreakerRecord;
+}
+
+function isMap(value: unknown): value is Record<string, number> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** The stored value of a breaker key: `{ k: "breaker", v, p, r }`. */

@@ -1,4 +1,5 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { BreakerDecision, type BreakerInput, type BreakerOutput } from "../breaker/state.js";
 import { background, systemClock } from "../core/clock.js";
 import { InvalidOptionError, ResilienceError } from "../core/errors.js";
@@ -62,6 +63,11 @@ export interface RedisStoreOptions {
   /** Where outages are logged (once when Redis goes away, once when it is back). Default: process warnings. */
   readonly logger?: RedisStoreLogger;
   /**
+   * This process's id in the fleet: breakers with a `quorum` count processes by it, and
+   * `status()` lists own views by it. Unique per process. Default `host:pid:random`.
+   */
+  readonly processId?: string;
+  /**
    * Whether concurrent limiter calls on different keys may share one script. Default: true
    * for an ioredis or node-redis client of a standalone server, false for a Cluster (keys
    * live in different slots) and for a custom {@link RedisAdapter}. Set it to false behind
@@ -94,6 +100,7 @@ const OPTION_KEYS = [
   "retryIntervalMs",
   "maxQueued",
   "logger",
+  "processId",
   "batchAcrossKeys",
 ] as const;
 const MODES: readonly RedisErrorMode[] = ["local", "allow", "deny"];
@@ -144,7 +151,9 @@ export class RedisStore implements Store {
   private readonly retryIntervalMs: number;
   private readonly logger: RedisStoreLogger;
   private readonly events = new Emitter<RedisStoreEvents>();
-  private readonly origin = randomUUID();
+  /** This process's id in the fleet: in published messages, quorum counts and own views. */
+  readonly processId: string;
+  private readonly origin: string;
   private readonly host: MirrorHost;
   private readonly mirrors = new Map<string, RedisBreakerMirror>();
   private readonly local = new MemoryStore({ sweepIntervalMs: 0 });
@@ -172,6 +181,12 @@ export class RedisStore implements Store {
     if (options.subscriber !== undefined && (typeof options.subscriber !== "object" || options.subscriber === null)) {
       throw new InvalidOptionError(WHERE, "subscriber", options.subscriber, "a Redis client of the same kind as client");
     }
+    this.processId = nonEmptyString(
+      WHERE,
+      "processId",
+      orDefault(options.processId, `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`),
+    );
+    this.origin = this.processId;
     this.namespace = nonEmptyString(WHERE, "namespace", orDefault(options.namespace, "breakwater"));
     if (/[{}]/.test(this.namespace))
       throw new InvalidOptionError(WHERE, "namespace", this.namespace, "a string without { or } (the store adds the hash tags)");

@@ -357,6 +357,7 @@ describe("CircuitBreaker: manual use, events, status, history", () => {
       attempt: 1,
       halfOpen: { trials: 0, successes: 0, maxCalls: 1 },
       lastFailure: { reason: "boom", at: 0 },
+      fleet: null,
     });
   });
 

@@ -149,16 +149,16 @@ const scenarios: Scenario[] = [
     name: "open({ forMs }) opens on every store; after forMs a probe closes it",
     async run(store) {
       const p = new Probe(store, { recovery: 60_000 });
-      p.b.open({ forMs: 100 });
+      p.b.open({ forMs: 400 });
       await p.snap();
       await p.call(() => "refused");
-      await sleep(200);
+      await sleep(500);
       await p.call(() => "probe");
       return p.log;
     },
     expected: [
       "closed->open: opened by hand",
-      "open failures=0 attempt=1 phase=fixed interval=100 trials=0/0 last=-",
+      "open failures=0 attempt=1 phase=fixed interval=400 trials=0/0 last=-",
       "rejected <=10s",
       "ok probe",
       "open->half-open: recovery interval elapsed",
@@ -480,8 +480,15 @@ describe("Store conformance: the breaker decision under random inputs", () => {
     {
       weight: 4,
       arbitrary: fc
-        .tuple(fc.integer({ min: -1, max: 6 }), fc.double({ min: 0, max: 0.99, noNaN: true }))
-        .map<BreakerInput>(([epoch, random]) => ({ type: "failure", epoch, reason: `f${epoch}`, random })),
+        .tuple(fc.integer({ min: -1, max: 6 }), fc.double({ min: 0, max: 0.99, noNaN: true }), fc.constantFrom("a", "b", "c"))
+        .map<BreakerInput>(([epoch, random, origin]) => ({ type: "failure", epoch, reason: `f${epoch}`, random, origin })),
+    },
+    {
+      // A process's own view opening (for an hour) or closing.
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.constantFrom("a", "b"), fc.boolean())
+        .map<BreakerInput>(([origin, open]) => ({ type: "view", origin, until: open ? Date.now() + 3_600_000 : 0 })),
     },
     { weight: 1, arbitrary: fc.integer({ min: 0, max: 6 }).map<BreakerInput>((epoch) => ({ type: "release", epoch })) },
     { weight: 1, arbitrary: fc.constantFrom<BreakerInput>({ type: "isolate" }, { type: "reset" }) },
@@ -492,8 +499,9 @@ describe("Store conformance: the breaker decision under random inputs", () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 0, max: trips.length - 1 }),
+        fc.integer({ min: 1, max: 3 }),
         fc.array(input, { minLength: 1, maxLength: 25 }),
-        async (t, inputs) => {
+        async (t, quorum, inputs) => {
           const trip = trips[t] ?? consecutiveFailures(2);
           const decision = new BreakerDecision({
             trip,
@@ -501,6 +509,7 @@ describe("Store conformance: the breaker decision under random inputs", () => {
             maxCalls: 2,
             successesToClose: 2,
             trialTimeoutMs: 3_600_000,
+            quorum,
           });
           const key = `prop${run++}`;
           const stores = backends.all.map((b) => b.store());
@@ -537,8 +546,12 @@ function normaliseRecord(r: BreakerRecord | undefined): unknown {
   const t = (x: number) => (x < 0 ? x : Number.isFinite(x) ? "t" : x);
   const trip = r.trip as unknown as Record<string, unknown>;
   const counts = "stamps" in trip ? { calls: sum(trip.calls), failures: sum(trip.failures) } : trip;
+  // A time window's quorum marks and the own views' probe times are each store's clock.
+  const times = (m: Record<string, number>) => Object.fromEntries(Object.keys(m).map((k) => [k, "stamps" in trip ? "t" : m[k]]));
   return {
     ...r,
+    failers: times(r.failers),
+    views: Object.fromEntries(Object.keys(r.views).map((k) => [k, "t"])),
     openedAt: t(r.openedAt),
     halfOpenAt: t(r.halfOpenAt),
     nextProbeAt: t(r.nextProbeAt),

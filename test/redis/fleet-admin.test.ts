@@ -184,6 +184,9 @@ describe("describeRecord and nameOfKey", () => {
     halfOpenAt: -1,
     trip: { consecutive: 0 },
     lastFailure: null,
+    outcomes: 0,
+    failers: {},
+    views: {},
     ...over,
   });
 

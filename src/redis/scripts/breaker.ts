@@ -12,14 +12,17 @@ export const BREAKER_SCRIPT = luaScript(
 -- Breakwater breaker: applies a batch of inputs to one breaker record.
 -- KEYS[1]  the breaker's record: JSON {k = "breaker", v = revision (string), p = params, r = record}
 -- ARGV[1]  params JSON: {trip = JSON string of the TripSpec, recovery = JSON string of the
---          BackoffSpec, maxCalls, successesToClose, trialTimeoutMs ("inf" for Infinity)}
+--          BackoffSpec, maxCalls, successesToClose, trialTimeoutMs ("inf" for Infinity), quorum}
 -- ARGV[2]  the batch, JSON array of entries, in order:
 --            ["a", n]                          acquire n permits (one output each)
 --            ["s", epoch, n, random]           n successes (random: optional, for a ratio rule's open)
---            ["f", epoch, n, reason, random]   n failures (reason and pre-drawn random)
+--            ["f", epoch, n, reason, random, origin]
+--                                              n failures (reason, pre-drawn random; origin:
+--                                              optional, the process, default ARGV[5])
 --            ["r", epoch, n]                   n releases (ignored calls)
 --            ["i"] isolate, ["x"] reset        ([] entries: none, a read)
 --            ["o", forMs]                      open for forMs (by hand)
+--            ["v", origin, until]              a process's own view is open until (0: closed)
 -- ARGV[3]  the key's TTL in ms (metaTtlMs; an open circuit adds its open interval)
 -- ARGV[4]  the pub/sub channel transitions are published on
 -- ARGV[5]  the caller's origin id (echoed in the message, so it knows its own)
@@ -40,6 +43,7 @@ local ttl = tonumber(ARGV[3])
 local maxCalls = num(P.maxCalls)
 local successesToClose = num(P.successesToClose)
 local trialTimeoutMs = num(P.trialTimeoutMs)
+local quorum = tonumber(P.quorum) or 1
 local kind = T.kind
 local slotMs = 0
 if T.windowMs ~= nil and T.buckets ~= nil then slotMs = T.windowMs / T.buckets end
@@ -120,6 +124,55 @@ local function trip_record(s, failed, now)
   return ratio_met(calls, failures)
 end
 
+-- ---- quorum (BreakerDecision.judge) ----
+-- A failure's mark: its outcome number (count rules) or its time (time windows).
+local function mark_of(outcomes, now)
+  if kind == 'consecutiveFailures' or kind == 'failureRatio' then return outcomes end
+  return now
+end
+
+-- Whether a failure with that mark is still among the outcomes the rule considers.
+local function still_counts(s, mark, outcomes, now)
+  if kind == 'consecutiveFailures' then return mark > outcomes - s.consecutive end
+  if kind == 'failureRatio' then return mark > outcomes - s.filled end
+  return math.floor(mark / slotMs) >= math.floor(now / slotMs) - T.buckets + 1
+end
+
+local function reset_counts(r)
+  r.trip = trip_init()
+  r.outcomes = 0
+  r.failers = {}
+end
+
+local function judge(r, failed, origin, now)
+  local met = trip_record(r.trip, failed, now)
+  if quorum == 1 then return met end
+  r.outcomes = r.outcomes + 1
+  if failed then r.failers[origin] = mark_of(r.outcomes, now) end
+  local processes = 0
+  local stale = {}
+  for p, m in pairs(r.failers) do
+    if still_counts(r.trip, m, r.outcomes, now) then processes = processes + 1 else stale[#stale + 1] = p end
+  end
+  for _, p in ipairs(stale) do r.failers[p] = nil end
+  return met and processes >= quorum
+end
+
+local function view(r, origin, untilMs, now)
+  if untilMs > now then r.views[origin] = untilMs else r.views[origin] = nil end
+  local stale = {}
+  for p, u in pairs(r.views) do
+    if u <= now then stale[#stale + 1] = p end
+  end
+  for _, p in ipairs(stale) do r.views[p] = nil end
+end
+
+local function count_keys(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n
+end
+
 -- ---- recovery backoff (src/backoff/) ----
 local function grow(base, factor, k)
   if base == 0 then return 0 end
@@ -161,6 +214,7 @@ local function init_record()
   return {
     state = 'closed', isolated = false, epoch = 0, openedAt = -1, nextProbeAt = 0, attempt = 0,
     openForMs = 0, trials = 0, trialSuccesses = 0, halfOpenAt = -1, trip = trip_init(), lastFailure = cjson.null,
+    outcomes = 0, failers = {}, views = {},
   }
 end
 
@@ -208,13 +262,16 @@ local function close(r, now, reason)
   r.trials = 0
   r.trialSuccesses = 0
   r.halfOpenAt = -1
-  r.trip = trip_init()
+  reset_counts(r)
   return transition(from, 'closed', reason, now)
 end
 
 local function trip_reason(r)
-  if r.lastFailure == cjson.null then return 'trip rule ' .. kind .. ' reached' end
-  return 'trip rule ' .. kind .. ' reached: ' .. r.lastFailure.reason
+  local why
+  if r.lastFailure == cjson.null then why = 'trip rule ' .. kind .. ' reached'
+  else why = 'trip rule ' .. kind .. ' reached: ' .. r.lastFailure.reason end
+  if quorum == 1 then return why end
+  return why .. ' (' .. count_keys(r.failers) .. ' processes)'
 end
 
 -- Opens for forMs by hand; already open: the probe time moves; isolated: nothing.
@@ -271,7 +328,7 @@ local function success(r, epoch, random, now)
   if r.isolated then return nil end
   local current = epoch == -1 or epoch == r.epoch
   if r.state == 'closed' then
-    if not current or not trip_record(r.trip, false, now) then return nil end
+    if not current or not judge(r, false, '', now) then return nil end
     return open(r, now, 1, random, trip_reason(r))
   end
   if r.state == 'open' then
@@ -285,12 +342,12 @@ local function success(r, epoch, random, now)
   return trial_succeeded(r, now, 'half-open')
 end
 
-local function failure(r, epoch, reason, random, now)
+local function failure(r, epoch, reason, random, origin, now)
   r.lastFailure = { reason = reason, at = now }
   if r.isolated then return nil end
   local current = epoch == -1 or epoch == r.epoch
   if r.state == 'closed' then
-    if not current or not trip_record(r.trip, true, now) then return nil end
+    if not current or not judge(r, true, origin, now) then return nil end
     return open(r, now, 1, random, trip_reason(r))
   end
   if r.state == 'open' then
@@ -310,8 +367,12 @@ if stored then
   r = w.r
   rev = tonumber(w.v)
   if r.nextProbeAt == 'inf' then r.nextProbeAt = INF end
+  -- Written before quorum existed: no bookkeeping yet.
+  if r.outcomes == nil then r.outcomes = 0 end
+  if type(r.failers) ~= 'table' then r.failers = {} end
+  if type(r.views) ~= 'table' then r.views = {} end
   -- The trip rule changed since the record was written: its counting state no longer fits.
-  if w.p == nil or cjson.decode(w.p).trip ~= P.trip then r.trip = trip_init() end
+  if w.p == nil or cjson.decode(w.p).trip ~= P.trip then reset_counts(r) end
 else
   r = init_record()
   rev = 0
@@ -337,7 +398,7 @@ for _, e in ipairs(batch) do
       if op == 's' then
         t = success(r, e[2], e[4] or 0, now)
       elseif op == 'f' then
-        t = failure(r, e[2], e[4], e[5], now)
+        t = failure(r, e[2], e[4], e[5], e[6] or ARGV[5], now)
       elseif r.state == 'half-open' and e[2] == r.epoch and r.trials > 0 then
         r.trials = r.trials - 1
       end
@@ -354,9 +415,13 @@ for _, e in ipairs(batch) do
     local t = open_for(r, now, e[2])
     if t then transitions[#transitions + 1] = t end
     changed = true
+  elseif op == 'v' then
+    view(r, e[2], e[3], now)
+    changed = true
   elseif op == 'x' then
+    r.views = {}
     if not r.isolated and r.state == 'closed' then
-      r.trip = trip_init()
+      reset_counts(r)
     else
       r.isolated = false
       transitions[#transitions + 1] = close(r, now, 'reset')
