@@ -25,6 +25,16 @@ export type Command =
       readonly metaTtlMs: number;
     } & RedisTarget)
   | ({
+      readonly kind: "open";
+      readonly service: string;
+      readonly json: boolean;
+      readonly force: boolean;
+      readonly metaTtlMs: number;
+      /** How long (ms), or until when (epoch ms): exactly one is set. */
+      readonly forMs: number | undefined;
+      readonly until: number | undefined;
+    } & RedisTarget)
+  | ({
       readonly kind: "dashboard";
       readonly port: number;
       readonly host: string;
@@ -33,7 +43,7 @@ export type Command =
     } & RedisTarget);
 
 /** The commands, in the order `--help` lists them. */
-export const COMMANDS = ["status", "isolate", "reset", "dashboard"] as const;
+export const COMMANDS = ["status", "isolate", "reset", "dashboard", "open"] as const;
 
 /** A command's name. */
 export type CommandName = (typeof COMMANDS)[number];
@@ -57,6 +67,14 @@ const OPTIONS: Record<CommandName, Record<string, OptionSpec>> = {
   status: { ...TARGET, json: { value: false } },
   isolate: { ...TARGET, json: { value: false }, force: { value: false }, "meta-ttl": { value: true } },
   reset: { ...TARGET, json: { value: false }, force: { value: false }, "meta-ttl": { value: true } },
+  open: {
+    ...TARGET,
+    json: { value: false },
+    force: { value: false },
+    "meta-ttl": { value: true },
+    for: { value: true },
+    until: { value: true },
+  },
   dashboard: { ...TARGET, port: { value: true }, host: { value: true }, "allow-control": { value: false }, "refresh-ms": { value: true } },
 };
 
@@ -82,6 +100,7 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
       noPositionals(name, positionals);
       return { kind: "status", json: flag("json"), ...target };
     case "isolate":
+    case "open":
     case "reset": {
       if (positionals.length === 0)
         throw new UsageError(`${name}: missing SERVICE (the breaker's service name, as \`breakwater status\` lists it)`);
@@ -98,7 +117,19 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
         Number.MAX_SAFE_INTEGER,
         "an integer number of ms >= 1",
       );
-      return { kind: name, service, json: flag("json"), force: flag("force"), metaTtlMs, ...target };
+      const common = { service, json: flag("json"), force: flag("force"), metaTtlMs, ...target };
+      if (name !== "open") return { kind: name, ...common };
+      const forText = options.get("for");
+      const untilText = options.get("until");
+      if ((forText === undefined) === (untilText === undefined)) {
+        throw new UsageError(`open: give exactly one of --for DURATION (e.g. 90s, 10m, 2h) or --until TIME (ISO 8601)`);
+      }
+      return {
+        kind: "open",
+        ...common,
+        forMs: forText === undefined ? undefined : durationMs(forText),
+        until: untilText === undefined ? undefined : instant(untilText),
+      };
     }
     case "dashboard": {
       noPositionals(name, positionals);
@@ -254,6 +285,19 @@ export function usage(topic?: CommandName): string {
       "  --meta-ttl MS       TTL of the record written (default: 3600000, RedisStore's metaTtlMs)",
       "  --json              print JSON",
     ],
+    open: [
+      "breakwater open SERVICE (--for DURATION | --until TIME) [--redis URL] [--namespace NS] [--force] [--json]",
+      "",
+      "Opens SERVICE's circuit in every process of the fleet for a while, whatever its trip rule says;",
+      "then a probe is due, as after any open interval. DURATION: 90s, 10m, 2h or ms; TIME: ISO 8601.",
+      "",
+      ...target,
+      "  --for DURATION      how long: 90s, 10m, 2h, or a number of ms",
+      "  --until TIME        or until when: an ISO 8601 time such as 2026-12-06T08:00:00Z",
+      "  --force             open it even when no process has written the breaker yet",
+      "  --meta-ttl MS       TTL of the record written (default: 3600000, RedisStore's metaTtlMs)",
+      "  --json              print JSON",
+    ],
     reset: [
       "breakwater reset SERVICE [--redis URL] [--namespace NS] [--force] [--json]",
       "",
@@ -283,6 +327,7 @@ export function usage(topic?: CommandName): string {
     "Usage:",
     "  breakwater status    [--redis URL] [--namespace NS] [--json]",
     "  breakwater isolate   SERVICE [--redis URL] [--namespace NS] [--force] [--json]",
+    "  breakwater open      SERVICE (--for DURATION | --until TIME) [--redis URL] [--namespace NS] [--force] [--json]",
     "  breakwater reset     SERVICE [--redis URL] [--namespace NS] [--force] [--json]",
     "  breakwater dashboard [--redis URL] [--namespace NS] [--port 9400] [--host H] [--refresh-ms MS] [--allow-control]",
     "  breakwater help COMMAND | COMMAND --help",
@@ -293,4 +338,23 @@ export function usage(topic?: CommandName): string {
     "Needs the ioredis package (npm install ioredis).",
     "",
   ].join("\n");
+}
+
+/** `90s`, `10m`, `2h`, `500ms` or a bare number of ms, as ms. */
+function durationMs(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
+  const ms = m === null ? NaN : Number(m[1]) * unit[(m[2] ?? "ms") as keyof typeof unit];
+  if (!Number.isFinite(ms) || ms > Number.MAX_SAFE_INTEGER) {
+    throw new UsageError(`open: option --for must be a duration such as 90s, 10m or 2h (or ms); got ${JSON.stringify(text)}`);
+  }
+  return Math.round(ms);
+}
+
+/** An ISO 8601 time, as epoch ms. */
+function instant(text: string): number {
+  const ms = /^\d{4}-\d\d-\d\dT/.test(text) ? Date.parse(text) : NaN;
+  if (!Number.isFinite(ms))
+    throw new UsageError(`open: option --until must be an ISO 8601 time such as 2026-12-06T08:00:00Z; got ${JSON.stringify(text)}`);
+  return ms;
 }

@@ -39,7 +39,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       io.stderr.write(`breakwater: ${error.message}\nRun \`breakwater --help\` for usage.\n`);
       return 2;
     }
-    if (error instanceof BreakerNotFoundError && (command.kind === "isolate" || command.kind === "reset")) {
+    if (error instanceof BreakerNotFoundError && (command.kind === "isolate" || command.kind === "reset" || command.kind === "open")) {
       io.stderr.write(
         `breakwater: ${error.message}\n` +
           `A breaker has a record once a process has run a call through it, until the record expires (metaTtlMs after its last write).\n` +
@@ -80,9 +80,25 @@ async function run(command: Command, io: CliIo): Promise<number> {
         },
         command.metaTtlMs,
       );
+    case "open":
+      return withAdmin(
+        command,
+        io,
+        async (admin) => {
+          const forMs = command.forMs ?? Math.max(0, (command.until ?? 0) - Date.now());
+          const result = await admin.open(service(command), { forMs }, { create: command.force });
+          io.stdout.write(command.json ? toJson(result) : actionText(result, command.namespace));
+          return 0;
+        },
+        command.metaTtlMs,
+      );
     case "dashboard":
       return dashboard(command, io);
   }
+}
+
+function service(command: { readonly service: string }): string {
+  return command.service;
 }
 
 async function withAdmin(

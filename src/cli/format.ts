@@ -105,19 +105,27 @@ export function statusText(
     ["SERVICE", "STATE", "FAILURES", "LAST FAILURE", "NEXT PROBE", "RETRY PHASE"],
     ...breakers.map((b) => [b.name, stateText(b), failuresText(b.failures, b.trip), lastFailureText(b), nextProbeText(b), phaseText(b)]),
   ];
-  return `${head}${table(rows)}\n`;
+  // With a quorum: which processes hold their own view open (their calls rejected, the fleet's circuit not).
+  const views = breakers
+    .filter((b) => b.quorum > 1)
+    .map(
+      (b) => `${b.name}: quorum ${b.quorum}; own view open in ${b.ownViewsOpen.length === 0 ? "no process" : b.ownViewsOpen.join(", ")}`,
+    );
+  return `${head}${table(rows)}\n${views.length === 0 ? "" : `\n${views.join("\n")}\n`}`;
 }
 
 /** `breakwater isolate|reset` as text. */
 export function actionText(result: BreakerActionResult, namespace: string): string {
   const b = result.breaker;
-  const did = result.action === "isolate" ? "isolated" : "reset";
+  const did = result.action === "isolate" ? "isolated" : result.action === "open" ? "opened" : "reset";
   const t = result.transition;
   const lines: string[] = [];
   if (t !== null) {
     lines.push(`${did} ${b.name} in namespace ${JSON.stringify(namespace)}: ${t.from} -> ${t.to}, published to every process`);
-  } else if (result.action === "isolate") {
+  } else if (result.action === "isolate" || (result.action === "open" && b.isolated)) {
     lines.push(`${b.name} was already isolated in namespace ${JSON.stringify(namespace)}; nothing changed`);
+  } else if (result.action === "open") {
+    lines.push(`${b.name} was already open in namespace ${JSON.stringify(namespace)}; its next probe moved`);
   } else {
     lines.push(`reset ${b.name} in namespace ${JSON.stringify(namespace)}: it was closed; counts cleared`);
   }

@@ -19,9 +19,9 @@ import { background, systemClock } from "../core/clock.js";
 import { type FailureRecord, InvalidOptionError, ResilienceError } from "../core/errors.js";
 import { attachEach, checkAttach, type Telemetry } from "../core/telemetry.js";
 import { Emitter } from "../core/events.js";
-import { checkKeys, func, integer, nonEmptyString, orDefault } from "../core/validate.js";
+import { checkKeys, func, integer, nonEmptyString, nonNegative, orDefault } from "../core/validate.js";
 import { type RedisAdapter, toAdapter } from "./adapter.js";
-import { type BreakerReply, decodeBreakerReply, decodeStored, encodeParams } from "./codec.js";
+import { type BatchEntry, type BreakerReply, decodeBreakerReply, decodeStored, encodeParams } from "./codec.js";
 import { BREAKER_SCRIPT } from "./scripts/breaker.js";
 
 /** Options of {@link BreakerAdmin}. */
@@ -72,7 +72,7 @@ export interface FleetBreakerStatus {
 
 /** What {@link BreakerAdmin.isolate} and {@link BreakerAdmin.reset} did. */
 export interface BreakerActionResult {
-  readonly action: "isolate" | "reset";
+  readonly action: "isolate" | "reset" | "open";
   readonly name: string;
   readonly key: string;
   /** The transition published to the fleet, or null when there was none (already isolated; reset of a closed circuit clears its counts only). */
@@ -210,6 +210,16 @@ export class BreakerAdmin {
   }
 
   /**
+   * Opens `service`'s circuit in every process for `forMs`, whatever its trip rule says
+   * (`CircuitBreaker.open`); then a probe is due. An isolated circuit stays isolated.
+   */
+  open(service: string, how: { readonly forMs: number }, options: BreakerActionOptions = {}): Promise<BreakerActionResult> {
+    checkKeys(`${WHERE}.open`, how, ["forMs"]);
+    const forMs = Math.round(nonNegative(`${WHERE}.open`, "forMs", how?.forMs));
+    return this.act(service, "open", options, forMs);
+  }
+
+  /**
    * A live view of the namespace's breakers for the dashboard: refreshed every
    * `refreshMs` and on every published transition. Call `start()` first, `close()` last.
    */
@@ -249,12 +259,23 @@ export class BreakerAdmin {
   }
 
   /** @internal Applies isolate or reset to a full key with the given params. */
-  async actOnKey(key: string, params: string, action: "isolate" | "reset"): Promise<{ reply: BreakerReply; params: string }> {
-    const reply = await this.runScript(key, params, [[action === "isolate" ? "i" : "x"]]);
+  async actOnKey(
+    key: string,
+    params: string,
+    action: "isolate" | "reset" | "open",
+    forMs = 0,
+  ): Promise<{ reply: BreakerReply; params: string }> {
+    const entry: BatchEntry = action === "isolate" ? ["i"] : action === "reset" ? ["x"] : ["o", forMs];
+    const reply = await this.runScript(key, params, [entry]);
     return { reply, params };
   }
 
-  private async act(service: string, action: "isolate" | "reset", options: BreakerActionOptions): Promise<BreakerActionResult> {
+  private async act(
+    service: string,
+    action: "isolate" | "reset" | "open",
+    options: BreakerActionOptions,
+    forMs = 0,
+  ): Promise<BreakerActionResult> {
     checkKeys(`${WHERE}.${action}`, options, ["create"]);
     const create = orDefault(options.create, false);
     if (typeof create !== "boolean") throw new InvalidOptionError(`${WHERE}.${action}`, "create", create, "a boolean");
@@ -272,7 +293,7 @@ export class BreakerAdmin {
       target = { key, params: DEFAULT_PARAMS };
       created = true;
     }
-    const { reply, params } = await this.actOnKey(target.key, target.params, action);
+    const { reply, params } = await this.actOnKey(target.key, target.params, action, forMs);
     const breaker = describeRecord(target.key, nameOfKey(target.key, this.namespace), params, reply.record, reply.now);
     return { action, name: breaker.name, key: target.key, transition: reply.transitions[0] ?? null, created, breaker };
   }

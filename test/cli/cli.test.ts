@@ -260,6 +260,51 @@ describe("breakwater isolate and reset", () => {
     await when(() => ours.isAvailable("payments"), 1_000);
   });
 
+  it("open --for opens the breaker in every process, then a probe is due; --until too; bad durations are usage errors", async () => {
+    const namespace = ns();
+    const store = suite.store({ namespace });
+    const b = new CircuitBreaker({ name: "search", store, recovery: 60_000 });
+    await b.execute(() => "ok");
+    await b.flush();
+    const seen = when(() => !b.isAvailable(), 10_000);
+    const opened = await cli(["open", "breaker:search", "--for", "1s", ...target(namespace), "--json"]);
+    expect(opened.stderr).toBe("");
+    expect(opened.code).toBe(0);
+    const result = JSON.parse(opened.stdout) as BreakerActionResult;
+    expect(result).toMatchObject({
+      action: "open",
+      name: "breaker:search",
+      transition: { from: "closed", to: "open", reason: "opened by hand" },
+    });
+    expect(result.breaker.nextProbeInMs).toBeGreaterThan(800);
+    expect(result.breaker.nextProbeInMs).toBeLessThanOrEqual(1_000);
+    await seen;
+    await expect(b.execute(() => 1)).rejects.toBeInstanceOf(CircuitOpenError);
+    await when(() => b.isAvailable(), 5_000);
+    expect(await b.execute(() => "probe")).toBe("probe");
+    await b.flush();
+    expect(b.state).toBe("closed");
+
+    const until = new Date(Date.now() + 120_000).toISOString();
+    const later = await cli(["open", "breaker:search", "--until", until, ...target(namespace)]);
+    expect(later.code).toBe(0);
+    expect(later.stdout).toContain("opened breaker:search");
+    await when(() => !b.isAvailable(), 5_000);
+    expect(b.status().retryAfterMs).toBeGreaterThan(100_000);
+
+    const bad = await Promise.all([
+      cli(["open", "breaker:search", ...target(namespace)]),
+      cli(["open", "breaker:search", "--for", "soon", ...target(namespace)]),
+      cli(["open", "breaker:search", "--until", "tomorrow", ...target(namespace)]),
+      cli(["open", "nope", "--for", "1m", ...target(namespace)]),
+    ]);
+    expect(bad.map((r) => r.code)).toEqual([2, 2, 2, 1]);
+    expect(bad[0]?.stderr).toMatch(/exactly one of --for DURATION .* or --until TIME/);
+    expect(bad[1]?.stderr).toMatch(/--for must be a duration such as 90s, 10m or 2h \(or ms\); got "soon"/);
+    expect(bad[2]?.stderr).toMatch(/--until must be an ISO 8601 time .*; got "tomorrow"/);
+    expect(bad[3]?.stderr).toMatch(/add --force/);
+  });
+
   it("names a lone CircuitBreaker by its name; refuses unknown services unless --force", async () => {
     const namespace = ns();
     const lone = new CircuitBreaker({ name: "geo", store: suite.store({ namespace }) });

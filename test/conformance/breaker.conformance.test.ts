@@ -149,16 +149,17 @@ const scenarios: Scenario[] = [
     name: "open({ forMs }) opens on every store; after forMs a probe closes it",
     async run(store) {
       const p = new Probe(store, { recovery: 60_000 });
-      p.b.open({ forMs: 400 });
+      // Long enough that a loaded machine still refuses the next call.
+      p.b.open({ forMs: 2_000 });
       await p.snap();
       await p.call(() => "refused");
-      await sleep(500);
+      await sleep(2_200);
       await p.call(() => "probe");
       return p.log;
     },
     expected: [
       "closed->open: opened by hand",
-      "open failures=0 attempt=1 phase=fixed interval=400 trials=0/0 last=-",
+      "open failures=0 attempt=1 phase=fixed interval=2000 trials=0/0 last=-",
       "rejected <=10s",
       "ok probe",
       "open->half-open: recovery interval elapsed",
