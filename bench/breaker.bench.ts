@@ -1,11 +1,13 @@
 /**
  * The closed-state hot path: what wrapping a call in a breaker costs, against a bare
  * `await fn()`, cockatiel's `circuitBreaker(...).execute` and opossum's `fire()`.
- * Run: `npm run bench -- breaker`.
+ * Run: `npm run bench -- breaker`; with `BENCH_BEFORE=<checkout of an earlier commit>` the
+ * earlier breaker runs in the same process too (see bench/lib/before.ts).
  */
 import { circuitBreaker, ConsecutiveBreaker, handleAll } from "cockatiel";
 import Opossum from "opossum";
 import { CircuitBreaker, CircuitBreakers } from "../src/index.js";
+import { loadBefore } from "./lib/before.js";
 import { measure, report, versionOf } from "./lib/measure.js";
 
 const asyncFn = async (): Promise<number> => 1;
@@ -16,10 +18,17 @@ const cockatiel = circuitBreaker(handleAll, { halfOpenAfter: 30_000, breaker: ne
 const opossum = new Opossum(asyncFn); // its defaults: a 10 s timeout per call, rolling stats
 const opossumNoTimeout = new Opossum(asyncFn, { timeout: false });
 
+const before = await loadBefore();
+const oursBefore = before === undefined ? undefined : new before.core.CircuitBreaker({ name: "bench" });
+const registryBefore = before === undefined ? undefined : new before.core.CircuitBreakers();
 const timings = await measure([
   { name: "bare await fn()", fn: () => asyncFn() },
   { name: "breakwater breaker.execute", fn: () => ours.execute(asyncFn) },
+  ...(oursBefore === undefined ? [] : [{ name: "breakwater breaker.execute (before)", fn: () => oursBefore.execute(asyncFn) }]),
   { name: 'breakwater CircuitBreakers.execute("svc")', fn: () => registry.execute("svc", asyncFn) },
+  ...(registryBefore === undefined
+    ? []
+    : [{ name: 'breakwater CircuitBreakers.execute("svc") (before)', fn: () => registryBefore.execute("svc", asyncFn) }]),
   { name: "cockatiel circuitBreaker.execute", fn: () => cockatiel.execute(asyncFn) },
   { name: "opossum fire() (defaults)", fn: () => opossum.fire() },
   { name: "opossum fire() (timeout: false)", fn: () => opossumNoTimeout.fire() },

@@ -9,7 +9,8 @@
  * takes the same path. Each candidate has its own ioredis connection. Throughput is
  * measured on one hot key (where RedisStore sends concurrent calls in one script) and over
  * 64 keys (where it mostly cannot).
- * Run: `npm run bench -- redis`.
+ * Run: `npm run bench -- redis`; with `BENCH_BEFORE=<checkout of an earlier commit>` the
+ * earlier breaker runs in the same process too (see bench/lib/before.ts).
  */
 import { Redis } from "ioredis";
 import { RateLimiterRedis } from "rate-limiter-flexible";
@@ -19,6 +20,7 @@ import { startRedis } from "../test/setup/redis.js";
 import { fork } from "node:child_process";
 import { join } from "node:path";
 import type { HotKeyCandidate, HotKeyReply, HotKeyRequest } from "./lib/hot-key-worker.js";
+import { loadBefore } from "./lib/before.js";
 import { measure, report, versionOf } from "./lib/measure.js";
 
 const server = await startRedis();
@@ -200,12 +202,30 @@ const redisBreaker = new CircuitBreaker({ name: "bench", store: redisStore });
 await redisBreaker.flush();
 const MEMORY_BREAKER = "breakwater breaker.execute (in-memory)";
 const REDIS_BREAKER = "breakwater breaker.execute (RedisStore)";
+const before = await loadBefore();
+const beforeCandidates: { name: string; fn: () => unknown }[] = [];
+let redisBreakerBefore: { flush(): Promise<void> } | undefined;
+if (before !== undefined) {
+  const memory = new before.core.CircuitBreaker({ name: "bench" });
+  const onRedis = new before.core.CircuitBreaker({
+    name: "bench",
+    store: new before.redis.RedisStore({ client: await connect(), namespace: "bench-breaker-before", logger: quiet }),
+  });
+  await onRedis.flush();
+  redisBreakerBefore = onRedis;
+  beforeCandidates.push(
+    { name: `${MEMORY_BREAKER} (before)`, fn: () => memory.execute(asyncFn) },
+    { name: `${REDIS_BREAKER} (before)`, fn: () => onRedis.execute(asyncFn) },
+  );
+}
 const breakerTimings = await measure([
   { name: "bare await fn()", fn: () => asyncFn() },
   { name: MEMORY_BREAKER, fn: () => memoryBreaker.execute(asyncFn) },
   { name: REDIS_BREAKER, fn: () => redisBreaker.execute(asyncFn) },
+  ...beforeCandidates,
 ]);
 await redisBreaker.flush();
+await redisBreakerBefore?.flush();
 report(`Circuit breaker, closed state, RedisStore vs in-memory (node ${process.version})`, breakerTimings, "bare await fn()");
 
 // ---- goals ----

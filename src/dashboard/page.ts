@@ -158,7 +158,9 @@ const PAGE = `<!doctype html>
       row.c.last.textContent = b.lastFailure ? b.lastFailure.reason + " (" + when(b.lastFailure.at) + ")" : "—";
       row.c.probe.textContent = b.isolated ? "until reset" : b.nextProbeInMs === null ? "—" : "in " + ago(b.nextProbeInMs);
       row.c.phase.textContent = b.retryPhase && !b.isolated ? b.retryPhase + " #" + b.attempt : "—";
-      row.c.store.textContent = b.store;
+      row.c.store.textContent = b.fleet
+        ? b.store + " · fleet " + b.fleet.state + ", quorum " + b.fleet.quorum + ", own views open: " + (b.fleet.ownViewsOpen.join(", ") || "none")
+        : b.store;
       row.isolate.disabled = !control || b.isolated;
       row.reset.disabled = !control;
       row.isolate.title = row.reset.title = control ? "" : "start the dashboard with allowControl to enable";

@@ -40,6 +40,8 @@ export interface BreakerView {
   readonly attempt: number;
   /** Where the state lives: `"memory"`, `"redis"`, ... */
   readonly store: string;
+  /** With a quorum above 1: the fleet's state, the quorum, and the processes holding their own view open; else null. */
+  readonly fleet: { readonly state: CircuitState; readonly quorum: number; readonly ownViewsOpen: readonly string[] } | null;
 }
 
 /** One rate limiter, as the dashboard shows it. */
@@ -281,6 +283,7 @@ export function viewOf(breaker: BreakerTarget): BreakerView {
     retryPhase: s.retryPhase,
     attempt: s.attempt,
     store: s.store,
+    fleet: s.fleet === null ? null : { state: s.fleet.state, quorum: s.fleet.quorum, ownViewsOpen: s.fleet.ownViewsOpen },
   };
 }
 
