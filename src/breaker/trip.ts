@@ -41,11 +41,11 @@ export interface TripRule {
   /** True when the state holds nothing that counts (so a closed breaker is idle). */
   isEmpty(state: TripState, now: number): boolean;
   /**
-   * For quorum: the mark of a failure recorded as outcome number `outcomes` at `now`, and
-   * whether a failure with that mark is still among the outcomes the rule considers. A
-   * rule without them cannot take a quorum above 1.
+   * For quorum: the mark of a failure recorded as outcome number `outcomes` at `now`. A rule
+   * without `mark` and `stillCounts` cannot take a quorum above 1.
    */
   mark?(outcomes: number, now: number): number;
+  /** For quorum: whether a failure with that mark is still among the outcomes the rule considers. */
   stillCounts?(state: TripState, mark: number, outcomes: number, now: number): boolean;
 }
 

@@ -24,7 +24,7 @@ export { SLIDING_LOG_SCRIPT } from "./scripts/sliding-log.js";
 export { SLIDING_COUNTER_SCRIPT } from "./scripts/sliding-counter.js";
 export { FIXED_WINDOW_SCRIPT } from "./scripts/fixed-window.js";
 export { ADAPTIVE_SCRIPT } from "./scripts/adaptive.js";
-export type { BreakerMirror } from "../breaker/circuit-breaker.js";
+export type { BreakerMirror, TransitionListener } from "../breaker/circuit-breaker.js";
 export {
   BreakerAdmin,
   FleetBreakers,
