@@ -82,6 +82,18 @@ class QuorumModel {
 
 type Step = { readonly process: number; readonly failed: boolean; readonly advance: number };
 
+/** A decision opening on 2 failures in a row, with `quorum`. */
+function twoInARow(quorum: number): BreakerDecision {
+  return new BreakerDecision({
+    trip: consecutiveFailures(2),
+    recovery: constant(1_000),
+    maxCalls: 1,
+    successesToClose: 1,
+    trialTimeoutMs: 1_000,
+    quorum,
+  });
+}
+
 describe("quorum over simulated processes", () => {
   it("the fleet opens exactly when the outcomes meeting the trip rule hold failures from quorum processes", () => {
     fc.assert(
@@ -123,14 +135,7 @@ describe("quorum over simulated processes", () => {
   });
 
   it("quorum 1 is today's rule: the first process to meet it opens the fleet", () => {
-    const decision = new BreakerDecision({
-      trip: consecutiveFailures(2),
-      recovery: constant(1_000),
-      maxCalls: 1,
-      successesToClose: 1,
-      trialTimeoutMs: 1_000,
-      quorum: 1,
-    });
+    const decision = twoInARow(1);
     const r = decision.init();
     decision.step(r, { type: "failure", epoch: -1, reason: "a", random: 0, origin: "a" }, 0);
     decision.step(r, { type: "failure", epoch: -1, reason: "a", random: 0, origin: "a" }, 0);
@@ -139,14 +144,7 @@ describe("quorum over simulated processes", () => {
   });
 
   it("two processes meeting the rule together open it; one alone never does", () => {
-    const decision = new BreakerDecision({
-      trip: consecutiveFailures(2),
-      recovery: constant(1_000),
-      maxCalls: 1,
-      successesToClose: 1,
-      trialTimeoutMs: 1_000,
-      quorum: 2,
-    });
+    const decision = twoInARow(2);
     const r = decision.init();
     const fail = (origin: string) => decision.step(r, { type: "failure", epoch: -1, reason: `from ${origin}`, random: 0, origin }, 0);
     for (let i = 0; i < 10; i++) fail("a");
