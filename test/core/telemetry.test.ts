@@ -63,11 +63,11 @@ describe("the telemetry port: every policy reports through the one it is handed"
     await breaker.execute(() => "refused").catch(() => undefined);
     expect(telemetry.seen()).toEqual([
       "breaker.success payments",
-      "breaker.stateChange payments",
       "breaker.failure payments",
+      "breaker.stateChange payments",
       "breaker.rejected payments",
     ]);
-    expect(telemetry.events[1]?.payload).toMatchObject({ name: "payments", from: "closed", to: "open" });
+    expect(telemetry.events[2]?.payload).toMatchObject({ name: "payments", from: "closed", to: "open", scope: "fleet" });
   });
 
   it("a registry hands its telemetry to every service's breaker", async () => {
@@ -75,7 +75,7 @@ describe("the telemetry port: every policy reports through the one it is handed"
     const breakers = new CircuitBreakers({ defaults: { trip: consecutiveFailures(1) }, telemetry });
     await breakers.execute("a", () => Promise.reject(new Error("x"))).catch(() => undefined);
     await breakers.execute("b", () => "ok");
-    expect(telemetry.seen()).toEqual(["breaker.stateChange a", "breaker.failure a", "breaker.success b"]);
+    expect(telemetry.seen()).toEqual(["breaker.failure a", "breaker.stateChange a", "breaker.success b"]);
   });
 
   it("retry, limiters, the adaptive limiter, timeout, bulkhead and fallback report under their names", async () => {
