@@ -85,7 +85,7 @@ async function run(command: Command, io: CliIo): Promise<number> {
         command,
         io,
         async (admin) => {
-          const forMs = command.forMs ?? Math.max(0, (command.until ?? 0) - Date.now());
+          const forMs = command.forMs ?? Math.max(0, (command.until ?? 0) - systemClock.now());
           const result = await admin.open(service(command), { forMs }, { create: command.force });
           io.stdout.write(command.json ? toJson(result) : actionText(result, command.namespace));
           return 0;
