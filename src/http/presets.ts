@@ -30,7 +30,7 @@
 import { InvalidOptionError } from "../core/errors.js";
 import { backoffStatuses, checkKeys, integer, nonEmptyString, nonNegative, positive } from "../core/validate.js";
 import { UnknownApiRateConfigError } from "./errors.js";
-import type { RateConfig } from "./rate-config.js";
+import { RATE_CONFIG_KEYS, type RateConfig } from "./rate-config.js";
 
 /** A rate config together with where its figures come from: what {@link apiRateConfig} returns. */
 export type ApiRateConfig = RateConfig & {
@@ -55,17 +55,6 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const DEFAULT_SOURCE = "registerApiRateConfig";
 const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/i;
-const CONFIG_KEYS = [
-  "ratePerSec",
-  "burst",
-  "minRatePerSec",
-  "maxRatePerSec",
-  "backoffStatuses",
-  "cooldownMultiplier",
-  "maxRetriesOnBackoff",
-  "source",
-  "notes",
-] as const;
 
 const SLACK_SOURCE = "https://docs.slack.dev/apis/web-api/rate-limits";
 const SLACK_COMMON =
@@ -361,8 +350,8 @@ function normalize(where: string, config: unknown): ApiRateConfig {
   if (config === null || typeof config !== "object" || Array.isArray(config)) {
     throw new InvalidOptionError(where, "config", config, "a RateConfig object such as { ratePerSec: 3 }");
   }
-  checkKeys(where, config, CONFIG_KEYS);
-  const input = config as { readonly [K in (typeof CONFIG_KEYS)[number]]?: unknown };
+  checkKeys(where, config, RATE_CONFIG_KEYS);
+  const input = config as { readonly [K in (typeof RATE_CONFIG_KEYS)[number]]?: unknown };
 
   const ratePerSec = positive(where, "ratePerSec", input.ratePerSec);
   const out: Mutable<RateConfig> & { notes?: string } = { ratePerSec };

@@ -19,3 +19,16 @@ export interface RateConfig {
   /** How often one request is retried after back-off statuses before `BackoffExhaustedError`. */
   readonly maxRetriesOnBackoff?: number;
 }
+
+/** Every key a rate config may have (presets also carry where their figures come from: `source`, `notes`). */
+export const RATE_CONFIG_KEYS = [
+  "ratePerSec",
+  "burst",
+  "minRatePerSec",
+  "maxRatePerSec",
+  "backoffStatuses",
+  "cooldownMultiplier",
+  "maxRetriesOnBackoff",
+  "source",
+  "notes",
+] as const;

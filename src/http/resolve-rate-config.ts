@@ -1,6 +1,6 @@
 import { InvalidOptionError } from "../core/errors.js";
 import { backoffStatuses, checkKeys, integer, nonNegative, positive } from "../core/validate.js";
-import type { RateConfig } from "./rate-config.js";
+import { RATE_CONFIG_KEYS, type RateConfig } from "./rate-config.js";
 
 /** A {@link RateConfig} with every field filled in. */
 export interface ResolvedRateConfig {
@@ -31,17 +31,6 @@ const WHERE = "resolveRateConfig";
 /** How far above a configured rate the limiter may probe by default: presets are often conservative. */
 export const MAX_RATE_FACTOR = 10;
 // Presets (`apiRateConfig`) carry where their figures come from; those keys are allowed and ignored.
-const KEYS = [
-  "ratePerSec",
-  "burst",
-  "minRatePerSec",
-  "maxRatePerSec",
-  "backoffStatuses",
-  "cooldownMultiplier",
-  "maxRetriesOnBackoff",
-  "source",
-  "notes",
-];
 
 /**
  * Fills in a rate config's defaults and validates it. Without a config, the conservative
@@ -60,7 +49,7 @@ const KEYS = [
  */
 export function resolveRateConfig(config?: RateConfig): ResolvedRateConfig {
   if (config === undefined) return DEFAULT_RATE_CONFIG;
-  checkKeys(WHERE, config, KEYS);
+  checkKeys(WHERE, config, RATE_CONFIG_KEYS);
   const ratePerSec = positive(WHERE, "ratePerSec", config.ratePerSec);
   const minRatePerSec = positive(WHERE, "minRatePerSec", config.minRatePerSec ?? Math.min(ratePerSec, Math.max(0.1, ratePerSec / 20)));
   const maxRatePerSec = positive(WHERE, "maxRatePerSec", config.maxRatePerSec ?? MAX_RATE_FACTOR * ratePerSec);
