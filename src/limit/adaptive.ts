@@ -494,17 +494,10 @@ export class AdaptiveRateLimiter implements Policy {
   /** The current rate, cooldown and counts. */
   snapshot(): AdaptiveSnapshot {
     const now = this.clock.now();
-    let view: {
-      rate: number;
-      cooldownUntil: number;
-      successes: number;
-      backoffs: number;
-      lastStatus: number;
-      lastAt: number;
-      lastRetryAfterMs: number;
-      source: number;
-      epoch: number;
-    };
+    let view: Pick<
+      AdaptiveRecord,
+      "rate" | "cooldownUntil" | "successes" | "backoffs" | "lastStatus" | "lastAt" | "lastRetryAfterMs" | "source" | "epoch"
+    >;
     const record = this.store.synchronous ? (this.store.read(this.decision, this.key, now) as AdaptiveRecord | undefined) : undefined;
     if (record !== undefined) view = { ...record, rate: this.decision.pace(record, now) };
     else view = this.mirror ?? { ...this.decision.init(now), rate: this.decision.config.initialRate };
