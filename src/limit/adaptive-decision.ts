@@ -37,12 +37,15 @@ import type { Decision } from "../store/store.js";
  * - **One congestion event per round trip.** A cut starts a new epoch. Every permit carries
  *   the epoch it was issued in, and only a refusal of a permit of the current epoch counts:
  *   the answers to requests already in flight at a cut do not cut again.
+ * - **Pauses.** A refusal pauses every release for `cooldownMultiplier` pacing intervals;
+ *   each further refusal in the same epoch doubles that (at most 64 times), so a window
+ *   that stays full is waited out in a few tries.
  * - **Retry-After.** Whole seconds can stand for a few milliseconds ("1" from a sliding log
- *   whose next slot frees in 12 ms), so a Retry-After of up to one second pauses only as
- *   long as the law's own pause (`cooldownMultiplier` pacing intervals) unless confirmed
- *   refusals cut the rate (the limit moved: the window must empty before the new pace is
- *   tried); then, and for any longer Retry-After, nothing is released for exactly that
- *   long (at most `maxCooldownMs`), and the hold lasts `holdPerCooldown` times the pause.
+ *   whose next slot frees in 12 ms), so a Retry-After of up to one second only caps the
+ *   pause; a longer one stops every release for exactly that long (at most
+ *   `maxCooldownMs`), and the hold after a cut lasts `holdPerCooldown` times the pause.
+ * - **Outages end where they began.** The first success after an outage resumes growth
+ *   where it stood, as if the outage had taken no time.
  * - **Application-limited.** The rate never grows past twice what was actually sent over
  *   the last second, so a quiet caller does not build up a rate it never tested.
  * - **Headers.** A quota policy (`RateLimit-Policy: 50;w=1`) sets the rate outright
@@ -188,11 +191,13 @@ const OUTAGE_CONFIRM = 2;
 const SUSTAINED_SHARE = 0.03;
 /** How long a probe takes to climb from the cut rate back to the ceiling (s). */
 const PROBE_RETURN_S = 0.5;
-/** Without a full Retry-After pause, one cut goes at most this many headrooms below the pace. */
+/** Without a Retry-After, one cut goes at most this many headrooms below the pace. */
 const CUT_BOUND = 3;
 /** A steep probe hit's ceiling lies at most this many headrooms below the pace (what was accepted may lag). */
 const CEILING_SPAN = 2;
 const OUTAGE_TRICKLE = 0.5;
+/** The pause doubles with each refusal in a row within an epoch, at most this many times. */
+const ESCALATE_MAX = 6;
 /** A Retry-After up to this long (ms) may be a whole-second rounding of a shorter wait. */
 const ROUNDING_MS = 1000;
 /**
@@ -272,6 +277,7 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       case "success": {
         s.successes++;
         s.okCur++;
+        if (s.outages >= OUTAGE_CONFIRM) this.resume(s, now);
         s.outages = 0;
         if (input.epoch < 0 || input.epoch === s.epoch) {
           s.loss *= 1 - LOSS_WEIGHT;
@@ -347,7 +353,6 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     if (input.quota) cooldownMs = this.quota(s, input.quota, now);
     const current = input.epoch < 0 || input.epoch >= s.epoch;
     let congestion = false;
-    let confirmed = false;
     if (current) {
       s.loss += LOSS_WEIGHT * (1 - s.loss);
       s.epochNo++;
@@ -365,8 +370,10 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
         // accepted our own slower past, not its limit).
         const refused = this.windowRate(s, now, s.noCur, s.noPrev).samples;
         const answered = refused + this.windowRate(s, now, s.okCur, s.okPrev).samples;
+        // A quota policy in force tells the limit: what was accepted is no better guide.
         const steep =
-          s.ceiling < 0 || pace > s.ceiling * (1 + 2 * headroom) || (answered >= MIN_SAMPLES && refused > 2 * headroom * answered);
+          s.policyUntil <= now &&
+          (s.ceiling < 0 || pace > s.ceiling * (1 + 2 * headroom) || (answered >= MIN_SAMPLES && refused > 2 * headroom * answered));
         const limit =
           accepted === undefined ? pace : steep ? Math.max(Math.min(pace, accepted), (1 - CEILING_SPAN * headroom) * pace) : pace;
         next = accepted === undefined ? pace * decrease : (steep ? Math.min(pace, accepted) : pace) * (1 - headroom);
@@ -377,11 +384,10 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
         // last refusals of a window the probe filled, or a stray one: pause, do not cut.
         const sustained =
           accepted === undefined ? s.loss >= CONFIRM_LOSS : s.epochNo >= 2 && s.epochNo > SUSTAINED_SHARE * (s.epochNo + s.epochOk);
-        confirmed = sustained;
         if (sustained) {
           // What the last second accepted is the limit of a window that filled, but lags far
           // behind on an upstream that spaces requests (GCRA): cut by at most 3 * headroom (plus the headroom itself).
-          // A full Retry-After pause empties the upstream's window first: then it is.
+          // With a Retry-After the window is waited out first: then it is.
           const floor = input.retryAfterMs >= 0 ? 0 : (1 - CUT_BOUND * headroom) * pace;
           const target = accepted === undefined ? pace * decrease : Math.max(accepted, floor) * (1 - headroom);
           if (target < pace * (1 - headroom / 2)) {
@@ -403,13 +409,17 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
         s.source = SOURCE_ADAPTIVE;
       }
     }
-    // Retry-After is in whole seconds: "1" may stand for a few ms. It is honoured in full when
-    // confirmed refusals cut the rate, or when longer than rounding explains.
-    const lawPause = Math.min(maxCooldownMs, (cooldownMultiplier * 1000) / s.rate);
+    // Refusals in a row within one epoch double the pause: a window that stays full is waited
+    // out in a few tries. Retry-After is in whole seconds ("1" may stand for a few ms), so it
+    // is honoured in full only when longer than rounding explains; else it caps the pause.
+    const lawPause = Math.min(
+      maxCooldownMs,
+      ((cooldownMultiplier * 1000) / s.rate) * 2 ** Math.min(ESCALATE_MAX, Math.max(0, s.epochNo - 1)),
+    );
     let pause = -1;
     if (input.retryAfterMs >= 0) {
       const full = Math.min(input.retryAfterMs, maxCooldownMs);
-      pause = (confirmed && congestion) || input.retryAfterMs > ROUNDING_MS ? full : current ? Math.min(full, lawPause) : -1;
+      pause = input.retryAfterMs > ROUNDING_MS ? full : current ? Math.min(full, lawPause) : -1;
     } else if (current) pause = lawPause;
     // A probe that costs a long pause is worth making less often.
     if (congestion) s.holdFor = Math.max(holdMs, holdPerCooldown * Math.max(0, pause));
@@ -494,10 +504,12 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
   private grow(s: AdaptiveRecord, now: number): void {
     const { doublingMs, probeGain, headroom } = this.config;
     const holding = s.cutAt >= 0 && now - s.cutAt <= s.holdFor;
-    if (s.policyUntil > now && !holding) {
-      // Just under the policy: a pace at exactly the quota overruns it on timing jitter.
-      s.rate = this.clamp(s.policyRate * POLICY_SHARE);
-      s.base = s.rate;
+    // Just under a quota policy: a pace at exactly the quota overruns it on timing jitter.
+    const policy = s.policyUntil > now ? this.clamp(s.policyRate * POLICY_SHARE) : -1;
+    if (policy > 0 && (s.rate > policy || (s.cutAt < 0 && !holding))) {
+      // The policy is the limit: above it (it fell) or before any refusal, pace at it.
+      s.rate = policy;
+      s.base = Math.min(s.base, policy);
       s.source = SOURCE_HEADERS;
       return;
     }
@@ -513,10 +525,26 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       } else target = ceiling * (1 + probeGain * d * d * d * d);
     }
     const sent = this.sentRate(s, now);
-    const next = this.clamp(Math.min(target, Math.max(s.base, APP_LIMIT_FACTOR * sent)));
+    let next = this.clamp(Math.min(target, Math.max(s.base, APP_LIMIT_FACTOR * sent)));
+    // After a refusal, the probe returns as without headers, but never past the policy.
+    if (policy > 0) next = Math.min(next, policy);
     if (next !== s.rate) {
       s.rate = next;
       if (s.source === SOURCE_INITIAL) s.source = SOURCE_ADAPTIVE;
+    }
+  }
+
+  /**
+   * The first success after an outage: growth starts again from where it stood, as if the
+   * outage had not taken time (a probe that ran on through it would overshoot at once).
+   */
+  private resume(s: AdaptiveRecord, now: number): void {
+    if (s.cutAt < 0) {
+      s.startAt = now;
+      s.base = s.rate;
+    } else if (now - s.cutAt > s.holdFor + PROBE_RETURN_S * 1000) {
+      s.cutAt = now - s.holdFor - PROBE_RETURN_S * 1000;
+      s.base = Math.min(s.base, s.rate);
     }
   }
 

@@ -42,7 +42,7 @@ export interface AdaptiveRateLimiterOptions {
   readonly maxRatePerSec?: number;
   /** Permits that may go at once after a quiet spell (the pacing bucket's capacity). Default 1. */
   readonly burst?: number;
-  /** A back-off without `Retry-After` pauses for `cooldownMultiplier / rate` seconds (that many pacing intervals). Default 2. */
+  /** A refusal pauses for `cooldownMultiplier / rate` seconds (that many pacing intervals), doubling with each further refusal since the last cut (at most 64 times). Default 2. */
   readonly cooldownMultiplier?: number;
   /** The longest cooldown, whatever `Retry-After` asks (ms). Default 60,000. */
   readonly maxCooldownMs?: number;
@@ -432,10 +432,11 @@ export class AdaptiveRateLimiter implements Policy {
   }
 
   /**
-   * Records a back-off signal (429, 503, ...). With `Retry-After` (given, or read from
-   * `headers`) nothing is released for exactly that long (capped by `maxCooldownMs`);
-   * without, a congestion event pauses `cooldownMultiplier` pacing intervals. Only a
-   * back-off to a permit issued since the last cut cuts the rate.
+   * Records a back-off signal (429, 503, ...). A refusal pauses `cooldownMultiplier` pacing
+   * intervals, doubling with each further refusal since the last cut; a `Retry-After`
+   * (given, or read from `headers`) of up to 1 s caps that pause, a longer one is waited
+   * out in full (capped by `maxCooldownMs`). Only a back-off to a permit issued since the
+   * last cut cuts the rate.
    */
   onBackoff(signal: BackoffSignal = {}): void {
     const status = signal.status ?? 429;

@@ -205,6 +205,88 @@ describe("adaptive law: outages are not refusals", () => {
   });
 });
 
+describe("adaptive law: growth after an outage", () => {
+  it("the first success after two or more outage answers resumes the probe where it stood, not where the outage's time would have taken it", () => {
+    const l = law();
+    l.probing(20, 20);
+    // 0.2 s past the plateau's start: hold 500 ms, return 500 ms.
+    l.s.cutAt = l.clock.now() - 1200;
+    l.outage();
+    l.outage();
+    l.clock.advance(3000);
+    l.busy();
+    const out = l.ok();
+    expect(l.s.cutAt).toBe(l.clock.now() - 1000);
+    // The plateau: max(0.975 * 20, base 20), not 20 * (1 + 0.5 * 3.2^4).
+    expect(out.rate).toBe(20);
+  });
+
+  it("a lone outage answer leaves the probe's clock alone", () => {
+    const l = law();
+    l.probing(20, 20);
+    const cutAt = l.clock.now() - 1200;
+    l.s.cutAt = cutAt;
+    l.outage();
+    l.clock.advance(300);
+    l.busy();
+    l.ok();
+    expect(l.s.cutAt).toBe(cutAt);
+    expect(l.s.rate).toBeCloseTo(20 * (1 + 0.5 * 0.5 ** 4), 12);
+  });
+
+  it("in slow start, doubling starts again from the rate it had reached", () => {
+    const l = law({ initialRate: 10 });
+    l.step({ type: "acquire", cost: 1 });
+    l.clock.advance(700);
+    l.busy();
+    expect(l.ok().rate).toBeCloseTo(20, 12);
+    l.outage();
+    l.outage();
+    l.clock.advance(5000);
+    l.busy();
+    expect(l.ok().rate).toBeCloseTo(20, 12);
+    expect(l.s).toMatchObject({ startAt: l.clock.now(), base: l.s.rate });
+  });
+});
+
+describe("adaptive law: a quota policy from headers", () => {
+  const quota = (policyRate: number) => ({ limit: policyRate, remaining: policyRate, resetMs: 1000, policyRate });
+
+  it("paces at 97.5% of the policy before any refusal, and at once when the policy falls below the rate, even while holding", () => {
+    const l = law({ initialRate: 10 });
+    expect(l.step({ type: "success", epoch: -1, quota: quota(50) }).rate).toBeCloseTo(48.75, 12);
+    l.s.cutAt = l.clock.now();
+    l.s.rate = 40;
+    expect(l.step({ type: "success", epoch: -1, quota: quota(20) }).rate).toBeCloseTo(19.5, 12);
+  });
+
+  it("after a refusal the probe returns as without headers, but never past the policy", () => {
+    const l = law();
+    l.probing(30, 30);
+    l.busy();
+    // Far into the probe: without the policy the target would be many times the ceiling.
+    expect(l.step({ type: "success", epoch: -1, quota: quota(50) }).rate).toBeCloseTo(48.75, 12);
+    // Within the return, the probe's own target stands.
+    const m = law();
+    m.probing(30, 40);
+    m.s.cutAt = m.clock.now() - 750;
+    m.busy();
+    const out = m.step({ type: "success", epoch: -1, quota: quota(50) });
+    expect(out.rate).toBeGreaterThan(30);
+    expect(out.rate).toBeLessThan(0.975 * 40);
+  });
+
+  it("a refusal with a policy in force is never steep: the cut is (1 - headroom) * pace whatever was accepted", () => {
+    const l = law();
+    l.step({ type: "success", epoch: -1, quota: quota(50) });
+    l.probing(48.75, -1);
+    l.accepted(20);
+    const out = l.refuse();
+    expect(out.rate).toBeCloseTo(0.95 * 48.75, 12);
+    expect(l.s.ceiling).toBeCloseTo(48.75, 12);
+  });
+});
+
 describe("adaptive law: a probe hit (a refusal while not holding)", () => {
   it("near the ceiling cuts to (1 - headroom) * pace, and the pace becomes the ceiling", () => {
     const l = law();
@@ -351,30 +433,47 @@ describe("adaptive law: refusals while holding", () => {
     expect(l.s.ceiling).toBeCloseTo(0.7 * 14, 12);
   });
 
-  it("a confirmed refusal with Retry-After has no 3 * headroom floor and, as it cuts, pauses the full Retry-After", () => {
+  it("a confirmed refusal with Retry-After has no 3 * headroom floor; as it cuts, it pauses the law's pause at the new rate, capped by the Retry-After", () => {
     const l = cut({}, 5);
     l.refuse({ epoch: 1 });
     const out = l.refuse({ epoch: 1, retryAfterMs: 800 });
-    expect(out).toMatchObject({ congestion: true, epoch: 2, cooldownMs: 800, cooldownUntil: 10_900 });
+    expect(out).toMatchObject({ congestion: true, epoch: 2 });
     expect(out.rate).toBeCloseTo(0.95 * 5, 12);
+    // A rounded Retry-After ("1" may be a few ms) is no longer waited out in full: 2 / 4.75 s.
+    expect(out.cooldownMs).toBeCloseTo(2000 / (0.95 * 5), 9);
+    expect(out.cooldownUntil).toBeCloseTo(10_100 + 2000 / (0.95 * 5), 9);
     // The hold is holdPerCooldown times the pause.
-    expect(l.s).toMatchObject({ ceiling: 5, holdFor: 1600 });
+    expect(l.s.ceiling).toBe(5);
+    expect(l.s.holdFor).toBeCloseTo((2 * 2000) / (0.95 * 5), 9);
     // Without Retry-After the floor holds: 0.95 * max(5, 0.85 * 19).
     const m = cut({}, 5);
     m.refuse({ epoch: 1 });
     expect(m.refuse({ epoch: 1 }).rate).toBeCloseTo(0.95 * 0.85 * 19, 12);
   });
 
-  it("a sustained refusal whose target is not below pace * (1 - headroom / 2) does not cut: a Retry-After up to 1 s then pauses only the law's pause", () => {
+  it("a sustained refusal whose target is not below pace * (1 - headroom / 2) does not cut: it pauses twice the law's pause, capped by a Retry-After up to 1 s", () => {
     const l = cut({}, 21);
     l.refuse({ epoch: 1 });
     // 0.95 * 21 = 19.95 >= 19 * 0.975: the last refusals of a window the probe filled.
     const out = l.refuse({ epoch: 1, retryAfterMs: 800 });
-    // The lone refusal before it already paused the law's pause: nothing longer.
-    expect(out).toMatchObject({ congestion: false, epoch: 1, rate: 19, cooldownMs: 0, cooldownUntil: 10_100 + 2000 / 19 });
+    expect(out).toMatchObject({ congestion: false, epoch: 1, rate: 19, cooldownMs: 4000 / 19, cooldownUntil: 10_100 + 4000 / 19 });
     expect(l.s).toMatchObject({ ceiling: 20, holdFor: 500 });
-    // Over a second, it is honoured in full all the same.
+    // Capped by the Retry-After when that is shorter.
+    expect(l.refuse({ epoch: 1, retryAfterMs: 300 })).toMatchObject({ congestion: false, cooldownMs: 300, cooldownUntil: 10_400 });
+    // Over a second, it is honoured in full.
     expect(l.refuse({ epoch: 1, retryAfterMs: 1200 })).toMatchObject({ congestion: false, cooldownMs: 1200, cooldownUntil: 11_300 });
+  });
+
+  it("refusals in a row within an epoch double the pause, at most 64 times the law's pause", () => {
+    const l = cut({ holdMs: 60_000 }, 21);
+    const pauses: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      const out = l.refuse({ epoch: 1 });
+      expect(out.congestion).toBe(false);
+      pauses.push(out.cooldownUntil - l.clock.now());
+    }
+    const unit = 2000 / 19;
+    expect(pauses.map((p) => Math.round(p / unit))).toEqual([1, 2, 4, 8, 16, 32, 64, 64, 64]);
   });
 });
 

@@ -102,6 +102,7 @@ local TIMER_SLACK_MS = 1
 local OUTAGE_CONFIRM = 2
 local OUTAGE_TRICKLE = 0.5
 local ROUNDING_MS = 1000
+local ESCALATE_MAX = 6
 local SUSTAINED_SHARE = 0.03
 local PROBE_RETURN_S = 0.5
 local CUT_BOUND = 3
@@ -232,9 +233,11 @@ end
 
 local function grow()
   local holding = s.cutAt >= 0 and now - s.cutAt <= s.holdFor
-  if s.policyUntil > now and not holding then
-    s.rate = clamp(s.policyRate * POLICY_SHARE)
-    s.base = s.rate
+  local policy = -1
+  if s.policyUntil > now then policy = clamp(s.policyRate * POLICY_SHARE) end
+  if policy > 0 and (s.rate > policy or (s.cutAt < 0 and not holding)) then
+    s.rate = policy
+    s.base = math.min(s.base, policy)
     s.source = SOURCE_HEADERS
     return
   end
@@ -254,9 +257,21 @@ local function grow()
   end
   local sent = window_rate(s.txCur, s.txPrev)
   local nextRate = clamp(math.min(target, math.max(s.base, APP_LIMIT_FACTOR * sent)))
+  if policy > 0 then nextRate = math.min(nextRate, policy) end
   if nextRate ~= s.rate then
     s.rate = nextRate
     if s.source == SOURCE_INITIAL then s.source = SOURCE_ADAPTIVE end
+  end
+end
+
+-- The first success after an outage: growth resumes from where it stood.
+local function resume()
+  if s.cutAt < 0 then
+    s.startAt = now
+    s.base = s.rate
+  elseif now - s.cutAt > s.holdFor + PROBE_RETURN_S * 1000 then
+    s.cutAt = now - s.holdFor - PROBE_RETURN_S * 1000
+    s.base = math.min(s.base, s.rate)
   end
 end
 
@@ -303,6 +318,7 @@ elseif op == 's' then
   local epoch = tonumber(ARGV[3])
   s.successes = s.successes + 1
   s.okCur = s.okCur + 1
+  if s.outages >= OUTAGE_CONFIRM then resume() end
   s.outages = 0
   if epoch < 0 or epoch == s.epoch then
     s.loss = s.loss * (1 - LOSS_WEIGHT)
@@ -332,7 +348,6 @@ elseif op == 'b' then
   local q = quota_arg(6)
   if q ~= nil then cooldownMs = quota(q) end
   local current = epoch < 0 or epoch >= s.epoch
-  local confirmed = false
   if current then
     s.loss = s.loss + LOSS_WEIGHT * (1 - s.loss)
     s.epochNo = s.epochNo + 1
@@ -344,8 +359,8 @@ elseif op == 'b' then
       local _, refused = window_rate(s.noCur, s.noPrev)
       local _, okd = window_rate(s.okCur, s.okPrev)
       local answered = refused + okd
-      local steep = s.ceiling < 0 or p > s.ceiling * (1 + 2 * headroom)
-        or (answered >= MIN_SAMPLES and refused > 2 * headroom * answered)
+      local steep = s.policyUntil <= now and (s.ceiling < 0 or p > s.ceiling * (1 + 2 * headroom)
+        or (answered >= MIN_SAMPLES and refused > 2 * headroom * answered))
       local limit = p
       if accepted == nil then
         nextRate = p * decrease
@@ -363,7 +378,6 @@ elseif op == 'b' then
       else
         sustained = s.epochNo >= 2 and s.epochNo > SUSTAINED_SHARE * (s.epochNo + s.epochOk)
       end
-      confirmed = sustained
       if sustained then
         local floor = (1 - CUT_BOUND * headroom) * p
         if retryAfterMs >= 0 then floor = 0 end
@@ -388,11 +402,12 @@ elseif op == 'b' then
       s.source = SOURCE_ADAPTIVE
     end
   end
-  local lawPause = math.min(maxCooldownMs, (cooldownMultiplier * 1000) / s.rate)
+  -- Refusals in a row within an epoch double the pause; a rounded Retry-After only caps it.
+  local lawPause = math.min(maxCooldownMs, ((cooldownMultiplier * 1000) / s.rate) * 2 ^ math.min(ESCALATE_MAX, math.max(0, s.epochNo - 1)))
   local pause = -1
   if retryAfterMs >= 0 then
     local full = math.min(retryAfterMs, maxCooldownMs)
-    if (confirmed and congestion) or retryAfterMs > ROUNDING_MS then
+    if retryAfterMs > ROUNDING_MS then
       pause = full
     elseif current then
       pause = math.min(full, lawPause)
