@@ -191,7 +191,7 @@ const OUTAGE_CONFIRM = 2;
 const SUSTAINED_SHARE = 0.03;
 /** How long a probe takes to climb from the cut rate back to the ceiling (s). */
 const PROBE_RETURN_S = 0.5;
-/** Without a Retry-After, one cut goes at most this many headrooms below the pace. */
+/** Unless a Retry-After over a second is waited out first, one cut goes at most this many headrooms below the pace. */
 const CUT_BOUND = 3;
 /** A steep probe hit's ceiling lies at most this many headrooms below the pace (what was accepted may lag). */
 const CEILING_SPAN = 2;
@@ -387,8 +387,8 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
         if (sustained) {
           // What the last second accepted is the limit of a window that filled, but lags far
           // behind on an upstream that spaces requests (GCRA): cut by at most 3 * headroom (plus the headroom itself).
-          // With a Retry-After the window is waited out first: then it is.
-          const floor = input.retryAfterMs >= 0 ? 0 : (1 - CUT_BOUND * headroom) * pace;
+          // A Retry-After over a second is waited out first: then it is.
+          const floor = input.retryAfterMs > ROUNDING_MS ? 0 : (1 - CUT_BOUND * headroom) * pace;
           const target = accepted === undefined ? pace * decrease : Math.max(accepted, floor) * (1 - headroom);
           if (target < pace * (1 - headroom / 2)) {
             next = target;

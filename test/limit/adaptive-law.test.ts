@@ -433,22 +433,24 @@ describe("adaptive law: refusals while holding", () => {
     expect(l.s.ceiling).toBeCloseTo(0.7 * 14, 12);
   });
 
-  it("a confirmed refusal with Retry-After has no 3 * headroom floor; as it cuts, it pauses the law's pause at the new rate, capped by the Retry-After", () => {
+  it("a confirmed refusal keeps the 3 * headroom floor under a Retry-After up to 1 s, and drops it under a longer one, waited out in full", () => {
     const l = cut({}, 5);
     l.refuse({ epoch: 1 });
     const out = l.refuse({ epoch: 1, retryAfterMs: 800 });
     expect(out).toMatchObject({ congestion: true, epoch: 2 });
-    expect(out.rate).toBeCloseTo(0.95 * 5, 12);
-    // A rounded Retry-After ("1" may be a few ms) is no longer waited out in full: 2 / 4.75 s.
-    expect(out.cooldownMs).toBeCloseTo(2000 / (0.95 * 5), 9);
-    expect(out.cooldownUntil).toBeCloseTo(10_100 + 2000 / (0.95 * 5), 9);
-    // The hold is holdPerCooldown times the pause.
+    // 0.95 * max(5, 0.85 * 19); a rounded Retry-After ("1" may be a few ms) only caps the pause.
+    const rate = 0.95 * 0.85 * 19;
+    expect(out.rate).toBeCloseTo(rate, 12);
+    expect(out.cooldownMs).toBeCloseTo(Math.min(800, 2000 / rate), 9);
     expect(l.s.ceiling).toBe(5);
-    expect(l.s.holdFor).toBeCloseTo((2 * 2000) / (0.95 * 5), 9);
-    // Without Retry-After the floor holds: 0.95 * max(5, 0.85 * 19).
+    // Over a second: the window is waited out, so what was accepted is the guide.
     const m = cut({}, 5);
     m.refuse({ epoch: 1 });
-    expect(m.refuse({ epoch: 1 }).rate).toBeCloseTo(0.95 * 0.85 * 19, 12);
+    const long = m.refuse({ epoch: 1, retryAfterMs: 1500 });
+    expect(long.rate).toBeCloseTo(0.95 * 5, 12);
+    expect(long).toMatchObject({ cooldownMs: 1500, cooldownUntil: 10_100 + 1500 });
+    // The hold is holdPerCooldown times the pause.
+    expect(m.s.holdFor).toBe(3000);
   });
 
   it("a sustained refusal whose target is not below pace * (1 - headroom / 2) does not cut: it pauses twice the law's pause, capped by a Retry-After up to 1 s", () => {
@@ -621,8 +623,8 @@ describe("adaptive law: one congestion event per epoch, and the clamps", () => {
     s.refuse();
     s.accepted(3);
     s.refuse({ epoch: 1 });
-    // 0.95 * 3 with Retry-After (no floor), clamped.
-    expect(s.refuse({ epoch: 1, retryAfterMs: 200 })).toMatchObject({ congestion: true, rate: 5 });
+    // 0.95 * 3 with a Retry-After over a second (no floor), clamped.
+    expect(s.refuse({ epoch: 1, retryAfterMs: 2000 })).toMatchObject({ congestion: true, rate: 5 });
     const g = law({ maxRate: 25 });
     g.probing(20, 20);
     g.clock.advance(1);

@@ -380,7 +380,7 @@ elseif op == 'b' then
       end
       if sustained then
         local floor = (1 - CUT_BOUND * headroom) * p
-        if retryAfterMs >= 0 then floor = 0 end
+        if retryAfterMs > ROUNDING_MS then floor = 0 end
         local target
         if accepted == nil then target = p * decrease else target = math.max(accepted, floor) * (1 - headroom) end
         if target < p * (1 - headroom / 2) then
