@@ -1,5 +1,5 @@
 import { constant } from "../backoff/constant.js";
-import type { Backoff, RetryPhase } from "../backoff/backoff.js";
+import type { Backoff } from "../backoff/backoff.js";
 import type { Clock } from "../core/clock.js";
 import {
   CircuitOpenError,
@@ -48,6 +48,7 @@ import {
   type Transition,
 } from "./state.js";
 import { type BreakerSnapshot, restoreRecord, snapshotOf } from "./snapshot.js";
+import { type BreakerStatus, statusOf } from "./status.js";
 import { consecutiveFailures, type TripRule } from "./trip.js";
 
 /** Options of {@link CircuitBreaker}. Every one is optional. */
@@ -204,47 +205,6 @@ export interface BreakerEvents {
   /** An error that did not count (`ignore` / not in `failOn`), or a call the caller aborted. */
   ignored: { readonly name: string; readonly error: unknown; readonly at: number };
   rejected: { readonly name: string; readonly retryAfterMs: number; readonly state: CircuitState; readonly at: number };
-}
-
-/** What `status()` reports: everything a monitor needs about one breaker. */
-export interface BreakerStatus {
-  readonly name: string;
-  readonly state: CircuitState;
-  readonly isolated: boolean;
-  readonly store: string;
-  /**
-   * Closed: the failures the trip rule counts towards opening. Open: the failures the
-   * trip rule still counts (those that opened it, as a time window ages them). Half-open:
-   * 0, since the trip rule is not consulted there: one failed trial reopens the circuit.
-   */
-  readonly failures: number;
-  /** Calls this process has seen since the breaker was created. */
-  readonly totals: { readonly successes: number; readonly failures: number; readonly ignored: number; readonly rejections: number };
-  readonly openedAt: number | null;
-  readonly nextProbeAt: number | null;
-  /** Milliseconds until a probe may run (0 when not open). */
-  readonly retryAfterMs: number;
-  /** The recovery schedule's phase, while open or half-open. */
-  readonly retryPhase: RetryPhase | null;
-  /** The recovery schedule's attempt: 1 for the first open, +1 per failed probe; 0 when closed. */
-  readonly attempt: number;
-  readonly halfOpen: { readonly trials: number; readonly successes: number; readonly maxCalls: number };
-  readonly lastFailure: FailureRecord | null;
-  /**
-   * With a `quorum` above 1 on a shared store: the fleet's state, the quorum, this process's
-   * id and own view, and the processes holding their own view open. (The fields above
-   * describe what governs this process's calls: its own view while that is not closed.)
-   * Null otherwise.
-   */
-  readonly fleet: {
-    readonly state: CircuitState;
-    readonly quorum: number;
-    /** This process's id (null in a fleet-wide view such as the CLI's). */
-    readonly processId: string | null;
-    /** This process's own view (null in a fleet-wide view). */
-    readonly ownView: CircuitState | null;
-    readonly ownViewsOpen: readonly string[];
-  } | null;
 }
 
 /** Options of `execute`: the caller's signal and attempt. */
@@ -656,40 +616,22 @@ export class CircuitBreaker implements Policy {
   status(): BreakerStatus {
     const r = this.mirror;
     const now = this.storeNow();
-    const offset = now - this.clock.now();
-    const open = r.state === "open";
-    return {
-      name: this.name,
-      state: r.state,
-      isolated: r.isolated,
-      store: this.store.name,
-      failures: r.state === "half-open" ? 0 : this.decision.config.trip.failures(r.trip, now),
-      totals: { ...this.totals },
-      openedAt: r.openedAt < 0 ? null : r.openedAt - offset,
-      nextProbeAt: open ? r.nextProbeAt - offset : null,
-      retryAfterMs: open ? Math.max(0, r.nextProbeAt - now) : 0,
-      retryPhase: this.decision.phase(r) ?? null,
-      attempt: r.attempt,
-      halfOpen: { trials: r.trials, successes: r.trialSuccesses, maxCalls: this.decision.config.maxCalls },
-      lastFailure: this.local(r.lastFailure),
-      fleet: this.fleetStatus(now),
-    };
-  }
-
-  private fleetStatus(now: number): BreakerStatus["fleet"] {
     const remote = this.remote;
     const ownView = remote?.ownState();
-    if (remote === undefined || ownView === undefined) return null;
-    const fleet = remote.fleetRecord();
-    return {
-      state: fleet.state,
-      quorum: this.decision.quorum,
-      processId: remote.processId,
-      ownView,
-      ownViewsOpen: Object.keys(fleet.views)
-        .filter((p) => (fleet.views[p] as number) > now)
-        .sort(),
-    };
+    const { trip, recovery, maxCalls } = this.decision.config;
+    return statusOf(r, now, {
+      name: this.name,
+      store: this.store.name,
+      trip,
+      recovery,
+      maxCalls,
+      offset: now - this.clock.now(),
+      totals: { ...this.totals },
+      fleet:
+        remote === undefined || ownView === undefined
+          ? undefined
+          : { record: remote.fleetRecord(), quorum: this.decision.quorum, processId: remote.processId, ownView },
+    });
   }
 
   /** The time in the store's clock: the breaker's clock plus the mirror's offset (0 in process). */

@@ -1,19 +1,14 @@
 import type { Backoff } from "../backoff/backoff.js";
 import type { Clock } from "../core/clock.js";
 import { InvalidOptionError, type FailureRecord } from "../core/errors.js";
-import type { ListenerErrorHandler } from "../core/events.js";
+import { addListener, type ListenerErrorHandler } from "../core/events.js";
 import type { ExecuteOptions, Operation } from "../core/policy.js";
 import { attachEach, checkAttach, type Telemetry, telemetryOption } from "../core/telemetry.js";
 import { checkKeys, nonEmptyString, orDefault } from "../core/validate.js";
 import { MemoryStore } from "../store/memory.js";
 import type { Store } from "../store/store.js";
-import {
-  CircuitBreaker,
-  type BreakerStatus,
-  type CircuitBreakerOptions,
-  type Classification,
-  type StateChangeEvent,
-} from "./circuit-breaker.js";
+import { CircuitBreaker, type CircuitBreakerOptions, type Classification, type StateChangeEvent } from "./circuit-breaker.js";
+import type { BreakerStatus } from "./status.js";
 import {
   checkErrorFilter,
   checkResultFilter,
@@ -160,11 +155,7 @@ export class CircuitBreakers {
 
   /** Calls `listener` for each breaker created from now on (metrics use it); returns an unsubscribe. */
   onCreate(listener: (service: string, breaker: CircuitBreaker) => void): () => void {
-    this.created.push(listener);
-    return () => {
-      const i = this.created.indexOf(listener);
-      if (i >= 0) this.created.splice(i, 1);
-    };
+    return addListener(this.created, listener);
   }
 
   /**

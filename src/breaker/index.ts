@@ -2,7 +2,6 @@ export {
   CircuitBreaker,
   type CircuitBreakerOptions,
   type BreakerEvents,
-  type BreakerStatus,
   type StateChangeEvent,
   type Classification,
   type BreakerExecuteOptions,
@@ -31,6 +30,7 @@ export type { ErrorClass, ErrorFilter, ResultFilter, ReturnValuePolicy } from ".
 export {
   BreakerDecision,
   NO_PERMIT,
+  type BreakerParams,
   type BreakerRecord,
   type BreakerInput,
   type CircuitState,
@@ -39,3 +39,4 @@ export {
 } from "./state.js";
 export type { HistoryEntry, Outcome } from "./history.js";
 export type { BreakerSnapshot } from "./snapshot.js";
+export type { BreakerStatus } from "./status.js";

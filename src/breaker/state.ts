@@ -1,7 +1,8 @@
-import type { Backoff, RetryPhase } from "../backoff/backoff.js";
+import type { Backoff, BackoffSpec, RetryPhase } from "../backoff/backoff.js";
+import { backoffFromSpec } from "../backoff/spec.js";
 import type { FailureRecord } from "../core/errors.js";
 import type { Decision } from "../store/store.js";
-import type { TripRule, TripState } from "./trip.js";
+import { type TripRule, tripRuleFromSpec, type TripSpec, type TripState } from "./trip.js";
 
 /** A circuit's state. `isolate()` holds it `open` until `reset()`. */
 export type CircuitState = "closed" | "open" | "half-open";
@@ -98,11 +99,63 @@ export interface BreakerConfig {
   readonly quorum?: number;
 }
 
+/**
+ * A breaker's configuration as plain data (what {@link BreakerDecision.params} holds and a
+ * shared store keeps beside the record): the trip rule's and the recovery schedule's specs
+ * as JSON text, since a script argument is flat. `readBreakerParams` reads it back.
+ */
+export type BreakerParams = {
+  readonly trip: string;
+  readonly recovery: string;
+  readonly maxCalls: number;
+  readonly successesToClose: number;
+  readonly trialTimeoutMs: number;
+  readonly quorum: number;
+};
+
+/** What stored {@link BreakerParams} rebuild to, part by part: undefined where a part does not read. */
+export interface StoredBreakerConfig {
+  /** The trip rule's spec as written (there even when this version cannot rebuild the rule). */
+  readonly tripSpec: TripSpec | undefined;
+  readonly trip: TripRule | undefined;
+  readonly recovery: Backoff | undefined;
+  /** Trial calls allowed while half-open; Infinity when not written. */
+  readonly maxCalls: number;
+  /** 1 when not written. */
+  readonly quorum: number;
+}
+
+/**
+ * Rebuilds a breaker's configuration from the params a store kept: the inverse of
+ * {@link BreakerDecision.params}, the rule by `tripRuleFromSpec` and the schedule by
+ * `backoffFromSpec`. Each part is read on its own and never throws: params another version
+ * wrote may hold a rule or schedule this one cannot rebuild, and a reader shows what it can.
+ */
+export function readBreakerParams(params: { readonly [K in keyof BreakerParams]?: unknown } | undefined): StoredBreakerConfig {
+  const tripSpec = params === undefined ? undefined : orUndefined(() => JSON.parse(params.trip as string) as TripSpec);
+  return {
+    tripSpec,
+    trip: tripSpec === undefined ? undefined : orUndefined(() => tripRuleFromSpec(tripSpec)),
+    recovery: params === undefined ? undefined : orUndefined(() => backoffFromSpec(JSON.parse(params.recovery as string) as BackoffSpec)),
+    maxCalls: typeof params?.maxCalls === "number" ? params.maxCalls : Infinity,
+    quorum: typeof params?.quorum === "number" ? params.quorum : 1,
+  };
+}
+
+/** `fn()`, or undefined when it throws. */
+function orUndefined<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}
+
 /** The breaker as a {@link Decision}: `(record, input, now) -> outcome`, updating the record. */
 export class BreakerDecision implements Decision<BreakerRecord, BreakerInput, BreakerOutput> {
   readonly kind = "breaker";
   readonly evictable = false;
-  readonly params: Decision<BreakerRecord, BreakerInput, BreakerOutput>["params"];
+  readonly params: BreakerParams;
 
   constructor(readonly config: BreakerConfig) {
     this.params = {

@@ -5,7 +5,9 @@
 import { runDashboard } from "../dashboard/index.js";
 import { systemClock } from "../core/clock.js";
 import { describe, InvalidOptionError } from "../core/errors.js";
-import { BreakerAdmin, BreakerNotFoundError, type FleetBreakers } from "../redis/admin.js";
+import { BreakerAdmin } from "../redis/breaker-admin.js";
+import { BreakerNotFoundError } from "../redis/fleet-record.js";
+import type { FleetBreakers } from "../redis/fleet-view.js";
 import { type Command, parseArgs, type RedisTarget, UsageError, usage } from "./args.js";
 import { CliError, type CliConnection, connectRedis } from "./connect.js";
 import { actionText, redactUrl, statusText, toJson } from "./format.js";

@@ -2,7 +2,8 @@
  * How the `breakwater` command prints breakers: a plain-text table for people and JSON
  * (Infinity as null) for scripts. Pure functions of the data, so tests read them back.
  */
-import type { BreakerActionResult, FleetBreakerStatus } from "../redis/admin.js";
+import type { BreakerActionResult } from "../redis/breaker-admin.js";
+import type { FleetBreakerStatus } from "../redis/fleet-record.js";
 import type { TripSpec } from "../breaker/trip.js";
 
 /** A duration for people: `350ms`, `29.9s`, `4m 10s`, `2h 5m`, `3d 4h`. */

@@ -21,6 +21,15 @@ const defaultListenerErrorHandler: ListenerErrorHandler = (error, event) => {
   process.emitWarning(`a "${event}" listener threw: ${message}`, { type: "BreakwaterListenerError" });
 };
 
+/** Adds `listener` to `list`; returns the function that removes it. */
+export function addListener<T>(list: T[], listener: T): () => void {
+  list.push(listener);
+  return () => {
+    const i = list.indexOf(listener);
+    if (i >= 0) list.splice(i, 1);
+  };
+}
+
 /** A sink attached to an emitter: attached twice, it still gets each event once. */
 interface Attached {
   readonly sink: Telemetry;

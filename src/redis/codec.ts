@@ -38,6 +38,16 @@ export function encodeParams(decision: Decision<unknown, unknown, unknown>): str
   return JSON.stringify(decision.params, (_key, value: unknown) => (value === Infinity ? "inf" : value));
 }
 
+/** Params as {@link encodeParams} wrote them, back to plain data (`"inf"` to Infinity); undefined when the text is not a JSON object. */
+export function decodeParams(text: string): Readonly<Record<string, unknown>> | undefined {
+  try {
+    const params: unknown = JSON.parse(text, (_key, value: unknown) => (value === "inf" ? Infinity : value));
+    return typeof params === "object" && params !== null ? (params as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The batch entry of one input (count 1). */
 export function toEntry(input: BreakerInput): BatchEntry {
   switch (input.type) {

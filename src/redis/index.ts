@@ -25,18 +25,13 @@ export { SLIDING_COUNTER_SCRIPT } from "./scripts/sliding-counter.js";
 export { FIXED_WINDOW_SCRIPT } from "./scripts/fixed-window.js";
 export { ADAPTIVE_SCRIPT } from "./scripts/adaptive.js";
 export type { BreakerMirror, TransitionListener } from "../breaker/circuit-breaker.js";
+export { BreakerAdmin, type BreakerAdminOptions, type BreakerActionOptions, type BreakerActionResult } from "./breaker-admin.js";
+export { FleetBreakers, FleetBreaker, type FleetBreakersOptions, type FleetSource } from "./fleet-view.js";
 export {
-  BreakerAdmin,
-  FleetBreakers,
-  FleetBreaker,
   BreakerNotFoundError,
   AmbiguousBreakerError,
   describeRecord,
   nameOfKey,
-  type BreakerAdminOptions,
-  type BreakerActionOptions,
-  type BreakerActionResult,
   type FleetBreakerStatus,
-  type FleetBreakersOptions,
   type FleetRecord,
-} from "./admin.js";
+} from "./fleet-record.js";

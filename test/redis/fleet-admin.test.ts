@@ -1,5 +1,5 @@
 /**
- * BreakerAdmin and its live FleetBreakers view (src/redis/admin.ts), in process, against
+ * BreakerAdmin (src/redis/breaker-admin.ts) and its live FleetBreakers view (src/redis/fleet-view.ts), in process, against
  * a real redis-server: what the `breakwater` command and its dashboard are built on.
  */
 import { describe, expect, it } from "vitest";
@@ -223,6 +223,33 @@ describe("describeRecord and nameOfKey", () => {
       trip: null,
       retryPhase: null,
       state: "open",
+    });
+  });
+
+  it("reads a half-open record as CircuitBreaker.status() does (0 failures), Infinity from its stored form, and the own views still open", () => {
+    const params = JSON.stringify({
+      trip: JSON.stringify(consecutiveFailures(3).spec),
+      recovery: JSON.stringify(exponential({ initialMs: 100, maxMs: 400 }).spec),
+      maxCalls: "inf",
+      quorum: 2,
+    });
+    const r = record({
+      state: "half-open",
+      attempt: 1,
+      openedAt: 1_000,
+      trip: { consecutive: 3 },
+      views: { b: 2_000, a: 1_500, old: 900 },
+    });
+    expect(describeRecord("n:{svc}", "svc", params, r, 1_200)).toMatchObject({
+      state: "half-open",
+      failures: 0,
+      trip: { kind: "consecutiveFailures", threshold: 3 },
+      nextProbeAt: null,
+      nextProbeInMs: null,
+      retryPhase: "exponential",
+      halfOpen: { maxCalls: Infinity },
+      quorum: 2,
+      ownViewsOpen: ["a", "b"],
     });
   });
 
