@@ -120,6 +120,8 @@ export interface SimOptions {
   /** The run number: it fixes the random draws, so a run is repeatable. */
   readonly run: number;
   readonly workers?: number;
+  /** How late a timer may fire beyond 0.1 ms (ms, uniform): 1.2 on a quiet machine; a loaded one is later. */
+  readonly timerLateMs?: number;
   /** Makes the client under test; default Breakwater's `ApiClient` with no rate config and 5 retries. */
   readonly client?: (fetch: (url: string, init: RequestInit) => Promise<Response>, clock: Clock) => SimClient;
 }
@@ -160,8 +162,8 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
   const { scenario, headers } = options;
   const workers = options.workers ?? 16;
   const random = randomFrom(options.run);
-  // Node's timers fire 0.1-1.3 ms late; loopback takes 0.1-0.5 ms each way.
-  const clock = new SimClock(() => 0.1 + 1.2 * random());
+  // Node's timers fire 0.1-1.3 ms late on a quiet machine; loopback takes 0.1-0.5 ms each way.
+  const clock = new SimClock(() => 0.1 + (options.timerLateMs ?? 1.2) * random());
   const net = (): number => 0.1 + 0.4 * random();
   const [sMin, sMax] = scenario.serviceMs;
   const model: LimitModel = createLimitModel(scenario.kind, { windowOffsetMs: Math.floor(random() * 1000) });
