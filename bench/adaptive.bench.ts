@@ -389,7 +389,7 @@ async function main(): Promise<void> {
     const charts = join(here, "charts");
     mkdirSync(charts, { recursive: true });
     const links: string[] = [];
-    for (const name of [...models, ...fleetModels]) {
+    for (const name of new Set([...models, ...fleetModels])) {
       const scenario = scenarioNamed(name);
       const pick = (f: (r: RunResult) => boolean): RunResult | undefined => results.filter(f).sort((a, b) => a.job.run - b.job.run)[0];
       const mode = modes[0]!;
