@@ -6,18 +6,21 @@
  *
  *   npx tsx bench/law-sim.ts [--runs=5] [--modes=none,retry-after,full] [--models=gcra,...] [--late=1.2]
  *
- * `--late`: how late timers fire beyond 0.1 ms (ms); 5 is a loaded machine.
+ * `--late`: how late timers fire beyond 0.1 ms (ms); 5 is a loaded machine. `--fleet=4`: that
+ * many clients share one limiter record, as processes share it through RedisStore.
  */
 import type { HeaderMode } from "../examples/lib/upstream.js";
 import { checkGoals } from "./lib/adaptive-goals.js";
 import { SCENARIOS } from "./lib/adaptive-scenarios.js";
-import { simulate } from "./lib/adaptive-sim.js";
+import { fleetSimClient, simulate } from "./lib/adaptive-sim.js";
 
 const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const modes = (arg("modes") ?? "none,retry-after,full").split(",") as HeaderMode[];
 const models = arg("models")?.split(",");
 const runs = Number(arg("runs") ?? 5);
 const timerLateMs = Number(arg("late") ?? 1.2);
+const fleet = Number(arg("fleet") ?? 1);
+const client = fleet > 1 ? fleetSimClient(fleet) : undefined;
 const pct = (x: number): string => (x * 100).toFixed(0);
 
 let failing = 0;
@@ -29,7 +32,7 @@ for (const scenario of SCENARIOS) {
     let worstRise = 0;
     const missed = new Set<string>();
     for (let run = 1; run <= runs; run++) {
-      const m = (await simulate({ scenario, headers: mode, run, timerLateMs })).measures;
+      const m = (await simulate({ scenario, headers: mode, run, timerLateMs, ...(client ? { client } : {}) })).measures;
       worstSteady = Math.min(worstSteady, ...m.steadyGoodput);
       worst429 = Math.max(worst429, m.share429);
       worstRise = Math.max(worstRise, ...m.toNinetyMs.map((x) => x ?? Number.POSITIVE_INFINITY));

@@ -12,6 +12,7 @@ import type { HeaderMode } from "../../examples/lib/upstream.js";
 import type { CallRecord } from "../../examples/lib/workload.js";
 import type { Clock } from "../../src/core/clock.js";
 import { ApiClient, type ApiClientOptions } from "../../src/http/index.js";
+import { MemoryStore } from "../../src/store/memory.js";
 import { countAt, measureRun, type AdaptiveMeasures, type Timeline } from "./adaptive-goals.js";
 import { durationOf, limitAt, type Scenario } from "./adaptive-scenarios.js";
 
@@ -154,6 +155,22 @@ export function breakwaterSimClient(
       await response.arrayBuffer();
     },
     rate: () => client.limiter.snapshot().ratePerSec,
+  };
+}
+
+/**
+ * `processes` of Breakwater's `ApiClient` sharing one limiter record (one store, one key), as
+ * a fleet shares it through RedisStore, minus the round trip; calls go to each in turn.
+ */
+export function fleetSimClient(processes: number, options: Partial<ApiClientOptions> = {}): NonNullable<SimOptions["client"]> {
+  return (fetch, clock) => {
+    const store = new MemoryStore({ sweepIntervalMs: 0, clock });
+    const clients = Array.from({ length: processes }, () => breakwaterSimClient(fetch, clock, { ...options, store, key: "fleet" }));
+    let next = 0;
+    return {
+      send: (signal) => clients[next++ % processes]!.send(signal),
+      rate: () => clients[0]!.rate(),
+    };
   };
 }
 
