@@ -16,6 +16,7 @@
  *   BENCH_LIMIT=1e12 npm run bench -- limiters  # every candidate's limit (default 1e9)
  *   BENCH_PROCESSES=9 npm run bench -- limiters # processes per group (default 5; odd, so a median is a process's)
  *   BENCH_GROUPS=limiter-hot,limiter-spread npm run bench -- limiters  # only these groups, no memory part
+ *   BENCH_GROUPS=adaptive BENCH_BEFORE=<checkout> npm run bench -- limiters  # the adaptive limiter's acquire, before and after a change
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -23,7 +24,9 @@ import { fileURLToPath } from "node:url";
 import Bottleneck from "bottleneck";
 import { TokenBucket as LimiterBucket } from "limiter";
 import { RateLimiterMemory } from "rate-limiter-flexible";
-import { FixedWindow, MemoryStore, type RateLimiter, SlidingWindow, TokenBucket } from "../src/index.js";
+import * as core from "../src/index.js";
+import { FixedWindow, MemoryStore, type RateLimiter, SlidingWindow, type Store, TokenBucket } from "../src/index.js";
+import { type Before, loadBefore } from "./lib/before.js";
 import { type Candidate, measure, median, report, type Timings } from "./lib/measure.js";
 
 /** A package's installed version, read from node_modules (limiter's `exports` hide its package.json). */
@@ -134,6 +137,34 @@ const PEER_SETS: Record<PeerName, (key: () => string, limit: number) => PeerSet>
 
 const baseline: Candidate = { name: BARE, fn: () => bare() };
 
+/**
+ * The adaptive limiter's `acquire` and `release` of the permit, at a pace that always admits:
+ * on its in-memory fast path, and through its wait queue (a store answering with a promise,
+ * as a remote one does, so every call queues). `label` names the code (" (before)").
+ */
+function adaptiveCandidates(lib: Before["core"], label: string): Candidate[] {
+  const pace = { initialRatePerSec: HUGE, maxRatePerSec: HUGE, burst: HUGE };
+  const memory = new lib.AdaptiveRateLimiter(pace);
+  const inner = new lib.MemoryStore({ sweepIntervalMs: 0 });
+  const promising: Store = {
+    name: "promising",
+    synchronous: false,
+    apply: (decision, key, input, now) => Promise.resolve(inner.apply(decision, key, input, now)),
+    bind: (decision, key) => inner.bind(decision, key),
+    read: (decision, key) => inner.read(decision, key),
+    delete: (key) => inner.delete(key),
+    close: () => inner.close(),
+  };
+  const queued = new lib.AdaptiveRateLimiter({ ...pace, store: promising });
+  return [
+    { name: `breakwater AdaptiveRateLimiter.acquire + release${label}`, fn: () => memory.acquire().then((p) => memory.release(p)) },
+    {
+      name: `breakwater AdaptiveRateLimiter.acquire + release, queued (promise store)${label}`,
+      fn: () => queued.acquire().then((p) => queued.release(p)),
+    },
+  ];
+}
+
 /** A group's candidates: the bare await, Breakwater's (`all` four algorithms or the TokenBucket), and the named peers'. */
 function versus(key: () => string, limit: number, all: boolean, names: readonly PeerName[]): PeerSet {
   const sets = names.map((name) => PEER_SETS[name](key, limit));
@@ -178,8 +209,17 @@ for (const [path, key] of [
   };
 }
 
+GROUPS.adaptive = {
+  title: "AdaptiveRateLimiter.acquire + release, with BENCH_BEFORE's too (their own process)",
+  make: () => {
+    const earlier = before === undefined ? [] : adaptiveCandidates(before.core, " (before)");
+    return { candidates: [baseline, ...adaptiveCandidates(core, ""), ...earlier] };
+  },
+};
+
 const options = { batch: 10_000, rounds: 21, gc: true };
 const child = process.argv[2];
+const before = child === "adaptive" ? await loadBefore() : undefined;
 if (child !== undefined) {
   // A child: time one group and hand the timings back as JSON on the last line.
   const group = GROUPS[child];

@@ -18,6 +18,7 @@ import {
 import { type HeadersInput, headerValue, parseBackoffHints, type RateLimitInfo } from "../core/headers.js";
 import { MemoryStore } from "../store/memory.js";
 import { isPromiseLike, type Store } from "../store/store.js";
+import { type Waiter, WaitQueue } from "../policy/wait-queue.js";
 import {
   AdaptiveDecision,
   type AdaptiveInput,
@@ -169,16 +170,6 @@ export interface AdaptiveEvents extends RateLimiterEvents {
   };
 }
 
-interface QueuedWaiter {
-  readonly cost: number;
-  readonly maxWaitMs: number;
-  readonly enqueuedAt: number;
-  readonly resolve: (permit: AdaptivePermit) => void;
-  readonly reject: (error: unknown) => void;
-  settled: boolean;
-  detach: () => void;
-}
-
 const WHERE = "AdaptiveRateLimiter";
 const OPTION_KEYS = [
   "name",
@@ -237,10 +228,9 @@ export class AdaptiveRateLimiter implements Policy {
   private readonly clock: Clock;
   private readonly events: Emitter<AdaptiveEvents>;
   private readonly defaultMaxWaitMs: number;
-  private readonly queue: QueuedWaiter[] = [];
-  private queueHead = 0;
+  /** Waiters abort alone: the pump sleeps for the pace, so only the last abort wakes it (to stop). */
+  private readonly queue = new WaitQueue<AdaptivePermit>({ wakeOnAbort: "last" });
   private pumping = false;
-  private sleeper: AbortController | undefined;
   /** Permits in flight, as runs of [epoch, count] in issue order. */
   private readonly outstanding: [number, number][] = [];
   private readonly settledPermits = new WeakSet<AdaptivePermit>();
@@ -365,7 +355,7 @@ export class AdaptiveRateLimiter implements Policy {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (cost > this.decision.config.burst) return Promise.reject(this.reject(cost, Number.POSITIVE_INFINITY));
     const now = this.clock.now();
-    if (this.store.synchronous && (options.retry === true || this.pendingCount() === 0)) {
+    if (this.store.synchronous && (options.retry === true || this.queue.size === 0)) {
       const out = this.apply({ type: "acquire", cost }, now) as AdaptiveOutput;
       this.mirror = out;
       this.mirrorAt = this.clock.now();
@@ -375,25 +365,9 @@ export class AdaptiveRateLimiter implements Policy {
       const estimate = this.estimateWait(cost, now);
       if (estimate > maxWaitMs) return Promise.reject(this.reject(cost, estimate));
     }
-    return new Promise<AdaptivePermit>((resolve, reject) => {
-      const waiter: QueuedWaiter = { cost, maxWaitMs, enqueuedAt: now, resolve, reject, settled: false, detach: noop };
-      if (signal) {
-        const onAbort = (): void => {
-          if (waiter.settled) return;
-          waiter.settled = true;
-          reject(abortReason(signal));
-          if (this.pendingCount() === 0) this.sleeper?.abort();
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-        waiter.detach = () => signal.removeEventListener("abort", onAbort);
-      }
-      if (options.retry === true) {
-        // Ahead of every waiter that has not been served yet.
-        if (this.queueHead > 0) this.queue[--this.queueHead] = waiter;
-        else this.queue.unshift(waiter);
-      } else this.queue.push(waiter);
-      void this.pump();
-    });
+    const waited = this.queue.enqueue({ cost, now, maxWaitMs, signal, front: options.retry === true });
+    void this.pump();
+    return waited;
   }
 
   /**
@@ -507,7 +481,7 @@ export class AdaptiveRateLimiter implements Policy {
       cooldownUntil: view.cooldownUntil > now ? view.cooldownUntil : null,
       cooldownMs: view.cooldownUntil > now ? view.cooldownUntil - now : 0,
       inFlight: this.inFlightCount,
-      queued: this.pendingCount(),
+      queued: this.queue.size,
       successes: view.successes,
       backoffs: view.backoffs,
       lastBackoff:
@@ -522,110 +496,66 @@ export class AdaptiveRateLimiter implements Policy {
   /** Forgets what was learned: back to the initial rate, no cooldown. */
   async reset(): Promise<void> {
     this.applyFeedback({ type: "reset" }, undefined);
-    this.sleeper?.abort();
+    this.queue.wake();
   }
 
   /** Rejects every waiter and refuses new ones. The store is left open (it may be shared). */
   async close(): Promise<void> {
     this.closed = true;
-    const error = new ResilienceError(`${WHERE} "${this.name}" is closed`);
-    for (let i = this.queueHead; i < this.queue.length; i++) {
-      const waiter = this.queue[i]!;
-      if (waiter.settled) continue;
-      waiter.settled = true;
-      waiter.detach();
-      waiter.reject(error);
-    }
-    this.queue.length = 0;
-    this.queueHead = 0;
-    this.sleeper?.abort();
+    this.queue.drain(new ResilienceError(`${WHERE} "${this.name}" is closed`));
   }
 
   private apply(input: AdaptiveInput, now: number): AdaptiveOutput | Promise<AdaptiveOutput> {
     return this.store.apply(this.decision, this.key, input, now);
   }
 
-  private pendingCount(): number {
-    let n = 0;
-    for (let i = this.queueHead; i < this.queue.length; i++) if (!this.queue[i]!.settled) n++;
-    return n;
-  }
-
-  private head(): QueuedWaiter | undefined {
-    while (this.queueHead < this.queue.length && this.queue[this.queueHead]!.settled) this.queueHead++;
-    if (this.queueHead >= this.queue.length) {
-      this.queue.length = 0;
-      this.queueHead = 0;
-      return undefined;
-    }
-    return this.queue[this.queueHead];
-  }
-
+  /**
+   * Serves the queue: asks the store for the head's permit, grants it, refuses it when the
+   * wait would pass its `maxWaitMs`, or sleeps for the pace (woken early by a reset, a
+   * close, or the last waiter's abort). A store failure rejects every waiter.
+   */
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      for (let waiter = this.head(); waiter !== undefined; waiter = this.head()) {
-        const answer = this.apply({ type: "acquire", cost: waiter.cost }, this.clock.now());
+      for (let head = this.queue.first(); head !== undefined; head = this.queue.first()) {
+        const answer = this.apply({ type: "acquire", cost: head.cost }, this.clock.now());
         const out = isPromiseLike(answer) ? await answer : answer;
         this.mirror = out;
         this.mirrorAt = this.clock.now();
-        if (waiter.settled) continue;
+        if (head.done) continue;
         const now = this.clock.now();
-        if (out.allowed) {
-          waiter.settled = true;
-          waiter.detach();
-          waiter.resolve(this.grant(out, waiter.cost, now - waiter.enqueuedAt));
-          continue;
-        }
-        if (now - waiter.enqueuedAt + out.waitMs > waiter.maxWaitMs) {
-          waiter.settled = true;
-          waiter.detach();
-          waiter.reject(this.reject(waiter.cost, out.waitMs));
-          continue;
-        }
-        const sleeper = new AbortController();
-        this.sleeper = sleeper;
-        try {
-          await this.clock.sleep(out.waitMs, sleeper.signal);
-        } catch {
-          // Woken early: the queue emptied, or the limiter was reset or closed.
-        }
-        this.sleeper = undefined;
+        if (out.allowed) this.grant(out, head.cost, now - head.enqueuedAt, head);
+        else if (now - head.enqueuedAt + out.waitMs > head.maxWaitMs) this.reject(head.cost, out.waitMs, head);
+        // A caller awaits this sleep: the clock's sleep keeps the process alive while it runs.
+        else await this.queue.nap(out.waitMs, this.sleep);
       }
     } catch (error) {
-      this.failWaiters(error);
+      this.queue.drain(error);
     } finally {
       this.pumping = false;
     }
   }
 
-  private failWaiters(error: unknown): void {
-    for (let waiter = this.head(); waiter !== undefined; waiter = this.head()) {
-      waiter.settled = true;
-      waiter.detach();
-      waiter.reject(error);
-    }
-  }
+  private readonly sleep = (ms: number, signal: AbortSignal): Promise<void> => this.clock.sleep(ms, signal);
 
   private estimateWait(cost: number, now: number): number {
     const view = this.mirror;
     if (view === undefined) return 0;
     // The pacing bucket has refilled since the store last answered (a remote store answers rarely).
     const tokens = Math.min(this.decision.config.burst, view.tokens + (Math.max(0, now - this.mirrorAt) * view.rate) / 1000);
-    let ahead = cost - tokens;
-    for (let i = this.queueHead; i < this.queue.length; i++) if (!this.queue[i]!.settled) ahead += this.queue[i]!.cost;
+    const ahead = cost - tokens + this.queue.queuedCost;
     return Math.max(0, view.cooldownUntil - now) + Math.max(0, (ahead * 1000) / view.rate);
   }
 
-  private grant(out: AdaptiveOutput, cost: number, waitedMs: number): AdaptivePermit {
+  /** Issues a permit (to `waiter`, admitted before the event, so a listener sees the queue without it). */
+  private grant(out: AdaptiveOutput, cost: number, waitedMs: number, waiter?: Waiter): AdaptivePermit {
     const last = this.outstanding[this.outstanding.length - 1];
     if (last !== undefined && last[0] === out.epoch) last[1]++;
     else this.outstanding.push([out.epoch, 1]);
     this.inFlightCount++;
-    if (this.events.has("acquired")) this.events.emit("acquired", { limiter: this.name, key: this.key, cost, waitedMs });
     const burst = this.decision.config.burst;
-    return {
+    const permit: AdaptivePermit = {
       allowed: true,
       remaining: Math.floor(out.tokens),
       limit: burst,
@@ -634,11 +564,17 @@ export class AdaptiveRateLimiter implements Policy {
       epoch: out.epoch,
       waitedMs,
     };
+    if (waiter !== undefined) this.queue.admit(waiter, permit);
+    if (this.events.has("acquired")) this.events.emit("acquired", { limiter: this.name, key: this.key, cost, waitedMs });
+    return permit;
   }
 
-  private reject(cost: number, retryAfterMs: number): RateLimitExceededError {
+  /** A refusal (of `waiter`, failed before the event, so a listener sees the queue without it). */
+  private reject(cost: number, retryAfterMs: number, waiter?: Waiter): RateLimitExceededError {
+    const error = new RateLimitExceededError(retryAfterMs, { limiter: this.name, key: this.key });
+    if (waiter !== undefined) this.queue.fail(waiter, error);
     if (this.events.has("rejected")) this.events.emit("rejected", { limiter: this.name, key: this.key, cost, retryAfterMs });
-    return new RateLimitExceededError(retryAfterMs, { limiter: this.name, key: this.key });
+    return error;
   }
 
   /**
@@ -755,8 +691,6 @@ function nonNegativeFinite(option: string, value: unknown): number {
     throw new InvalidOptionError(WHERE, option, value, "a finite number >= 0");
   return value;
 }
-
-function noop(): void {}
 
 /** An HTTP status carried by a response or an error (`status`, or `statusCode` as node's errors name it). */
 function statusOf(value: unknown): number | undefined {

@@ -630,6 +630,59 @@ describe("AdaptiveRateLimiter: acquire", () => {
     expect(clock.pendingSleeps).toBe(0);
   });
 
+  it("an abort of the head while others wait leaves the pump asleep: the next waiter's turn is no sooner", async () => {
+    const clock = new ManualClock(0);
+    const store = new AsyncStore();
+    const limiter = new AdaptiveRateLimiter({ clock, store, initialRatePerSec: 10, maxRatePerSec: 10 });
+    await limiter.acquire();
+    const controller = new AbortController();
+    const head = track(limiter.acquire({ signal: controller.signal }));
+    const behind = track(limiter.acquire());
+    await settle();
+    expect(store.applied).toBe(2);
+    await clock.advanceAsync(50);
+    controller.abort();
+    await settle();
+    expect(head.state).toBe("rejected");
+    expect([store.applied, clock.pendingSleeps]).toEqual([2, 1]);
+    await clock.advanceAsync(50);
+    expect(behind.state).toBe("resolved");
+    expect(store.applied).toBe(3);
+  });
+
+  it("a listener of acquired or rejected sees the queue without the waiter it is about", async () => {
+    const { clock, limiter } = setup({ initialRatePerSec: 10, maxRatePerSec: 10 });
+    await limiter.acquire();
+    const seen: string[] = [];
+    limiter.on("acquired", () => seen.push(`acquired, ${limiter.snapshot().queued} queued`));
+    limiter.on("rejected", () => seen.push(`rejected, ${limiter.snapshot().queued} queued`));
+    const first = track(limiter.acquire());
+    const late = track(limiter.acquire({ maxWaitMs: 250 }));
+    const last = track(limiter.acquire());
+    await settle();
+    limiter.onBackoff({ status: 429, retryAfterMs: 1000 });
+    await clock.advanceAsync(1200);
+    expect([first.state, late.state, last.state]).toEqual(["resolved", "rejected", "resolved"]);
+    expect(seen).toEqual(["acquired, 2 queued", "rejected, 1 queued", "acquired, 0 queued"]);
+  });
+
+  it("a store failure while serving the queue rejects every waiter with it; the next acquire starts afresh", async () => {
+    const clock = new ManualClock(0);
+    const store = new AsyncStore();
+    const limiter = new AdaptiveRateLimiter({ clock, store, initialRatePerSec: 10, maxRatePerSec: 10 });
+    await limiter.acquire();
+    const waiters = [track(limiter.acquire()), track(limiter.acquire())];
+    await settle();
+    const down = new Error("store down");
+    const apply = store.apply.bind(store);
+    store.apply = () => Promise.reject(down);
+    await clock.advanceAsync(100);
+    for (const w of waiters) expect([w.state, w.error]).toEqual(["rejected", down]);
+    expect([limiter.snapshot().queued, clock.pendingSleeps]).toEqual([0, 0]);
+    store.apply = apply;
+    await expect(limiter.acquire()).resolves.toMatchObject({ allowed: true });
+  });
+
   it("rejects at once with an already aborted signal, even with a permit free", async () => {
     const { limiter } = setup();
     const reason = new Error("already");

@@ -91,6 +91,23 @@ describe("WaitQueue", () => {
     expect(clock.pendingSleeps).toBe(0);
   });
 
+  it('with wakeOnAbort "last" only the abort that empties the queue wakes the server', async () => {
+    const clock = new ManualClock();
+    const queue = new WaitQueue<void>({ wakeOnAbort: "last" });
+    const head = new AbortController();
+    const last = new AbortController();
+    void queue.enqueue({ signal: head.signal }).catch(() => undefined);
+    void queue.enqueue({ signal: last.signal }).catch(() => undefined);
+    const nap = track(queue.nap(10_000, (ms, signal) => clock.sleep(ms, signal)));
+    head.abort();
+    await flush();
+    expect([nap.done(), queue.size]).toEqual([false, 1]);
+    last.abort();
+    await flush();
+    expect([nap.done(), queue.size]).toEqual([true, 0]);
+    expect(clock.pendingSleeps).toBe(0);
+  });
+
   it("nap ends after its time, or at once on wake(), and never rejects", async () => {
     const clock = new ManualClock();
     const queue = new WaitQueue<void>();
@@ -114,7 +131,11 @@ describe("WaitQueue", () => {
     const patient = track(queue.enqueue({ now: 0 }));
     const late = track(queue.enqueue({ now: 10, cost: 2, maxWaitMs: 100 }));
     const onTime = track(queue.enqueue({ now: 10, maxWaitMs: 200 }));
-    expect(queue.first()?.deadline).toBe(50);
+    expect(queue.first()).toMatchObject({ deadline: 50, maxWaitMs: 50, enqueuedAt: 0 });
+    // maxWaitMs is kept as given: deadline - enqueuedAt may round (here 0.20000000000000004).
+    const fractional = new WaitQueue<void>();
+    void fractional.enqueue({ now: 0.1, maxWaitMs: 0.2 });
+    expect(fractional.first()).toMatchObject({ deadline: 0.1 + 0.2, maxWaitMs: 0.2 });
     expect(queue.expire(150, (w) => new Error(`late by ${150 - w.deadline}`))).toBe(2);
     expect(await head.outcome).toEqual({ ok: false, error: new Error("late by 100") });
     expect(await late.outcome).toEqual({ ok: false, error: new Error("late by 40") });
