@@ -328,7 +328,7 @@ export class AdaptiveRateLimiter implements Policy {
    */
   acquire(options?: AdaptiveAcquireOptions): Promise<AdaptivePermit>;
   /**
-   * The other limiters' shape: `key` is the limiter's own {@link key} (or undefined). An
+   * The other limiters' shape: `key` is the limiter's own {@link AdaptiveRateLimiter.key | key} (or undefined). An
    * adaptive limiter paces one upstream; share one state by giving limiters the same key.
    */
   acquire(key: string | undefined, options?: AdaptiveAcquireOptions): Promise<AdaptivePermit>;
