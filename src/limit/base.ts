@@ -353,9 +353,9 @@ export class BaseRateLimiter<S> implements RateLimiter {
           continue;
         }
         const retryAfterMs = Number.isFinite(d.retryAfterMs) ? d.retryAfterMs : Infinity;
-        queue.expire(now + retryAfterMs, (late) => this.refuse(queue.key, late.cost, retryAfterMs, late.deadline - late.enqueuedAt));
+        queue.expire(now + retryAfterMs, (late) => this.refuse(queue.key, late.cost, retryAfterMs, late.maxWaitMs));
         if (!head.done && retryAfterMs === Infinity) {
-          queue.fail(head, this.refuse(queue.key, head.cost, Infinity, head.deadline - head.enqueuedAt));
+          queue.fail(head, this.refuse(queue.key, head.cost, Infinity, head.maxWaitMs));
         }
         if (!head.done) delayMs = retryAfterMs;
       }
