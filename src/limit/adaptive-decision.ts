@@ -18,7 +18,7 @@ import type { Decision } from "../store/store.js";
  * - **Probe hit.** A refusal while not holding means the rate just crossed the limit. Near
  *   the last ceiling (the probe grew slowly) the limit is just below the pace: the rate is
  *   cut to `(1 - headroom) * pace`. After a steep climb (slow start, or far above the last
- *   ceiling) or when over `2 * headroom` of the last second's answers were refusals, what the upstream accepted
+ *   ceiling) or when over `4 * headroom` of the last second's answers were refusals, what the upstream accepted
  *   over the last second is the better guide: `(1 - headroom) * min(pace, accepted)`.
  *   The ceiling the next probe climbs back to is the pace at the hit; after a steep climb,
  *   what was accepted, but no more than `2 * headroom` under the pace.
@@ -195,6 +195,8 @@ const PROBE_RETURN_S = 0.5;
 const CUT_BOUND = 3;
 /** A steep probe hit's ceiling lies at most this many headrooms below the pace (what was accepted may lag). */
 const CEILING_SPAN = 2;
+/** A probe hit is steep when over this many headrooms of the last second's answers were refusals (fewer are jitter at low rates). */
+const STEEP_SHARE = 4;
 const OUTAGE_TRICKLE = 0.5;
 /** The pause doubles with each refusal in a row within an epoch, at most this many times. */
 const ESCALATE_MAX = 6;
@@ -363,7 +365,7 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       if (!holding) {
         // A probe (or slow start) crossed the limit. Near the last ceiling the probe grew
         // slowly, so the limit is just below the pace. Far above it (a steep probe, slow
-        // start), or when over 2 * headroom of the last second's answers were refusals, the
+        // start), or when over 4 * headroom of the last second's answers were refusals, the
         // pace ran ahead of the upstream's answer and what the last second accepted is the
         // safer guide for the cut; the next probe's ceiling lies between the two, at most
         // CEILING_SPAN headrooms under the pace (an upstream that spaces requests, GCRA,
@@ -373,7 +375,9 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
         // A quota policy in force tells the limit: what was accepted is no better guide.
         const steep =
           s.policyUntil <= now &&
-          (s.ceiling < 0 || pace > s.ceiling * (1 + 2 * headroom) || (answered >= MIN_SAMPLES && refused > 2 * headroom * answered));
+          (s.ceiling < 0 ||
+            pace > s.ceiling * (1 + 2 * headroom) ||
+            (answered >= MIN_SAMPLES && refused > STEEP_SHARE * headroom * answered));
         const limit =
           accepted === undefined ? pace : steep ? Math.max(Math.min(pace, accepted), (1 - CEILING_SPAN * headroom) * pace) : pace;
         next = accepted === undefined ? pace * decrease : (steep ? Math.min(pace, accepted) : pace) * (1 - headroom);

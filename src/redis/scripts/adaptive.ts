@@ -107,6 +107,7 @@ local SUSTAINED_SHARE = 0.03
 local PROBE_RETURN_S = 0.5
 local CUT_BOUND = 3
 local CEILING_SPAN = 2
+local STEEP_SHARE = 4
 local LOSS_WEIGHT = 0.3
 local CONFIRM_LOSS = 0.5
 local MIN_SAMPLES = 3
@@ -360,7 +361,7 @@ elseif op == 'b' then
       local _, okd = window_rate(s.okCur, s.okPrev)
       local answered = refused + okd
       local steep = s.policyUntil <= now and (s.ceiling < 0 or p > s.ceiling * (1 + 2 * headroom)
-        or (answered >= MIN_SAMPLES and refused > 2 * headroom * answered))
+        or (answered >= MIN_SAMPLES and refused > STEEP_SHARE * headroom * answered))
       local limit = p
       if accepted == nil then
         nextRate = p * decrease
