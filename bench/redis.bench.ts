@@ -205,12 +205,12 @@ const REDIS_BREAKER = "breakwater breaker.execute (RedisStore)";
 const before = await loadBefore();
 const beforeCandidates: { name: string; fn: () => unknown }[] = [];
 let redisBreakerBefore: { flush(): Promise<void> } | undefined;
+// Closed at the end with the others: its subscriber would keep the process alive.
+let redisStoreBefore: RedisStore | undefined;
 if (before !== undefined) {
   const memory = new before.core.CircuitBreaker({ name: "bench" });
-  const onRedis = new before.core.CircuitBreaker({
-    name: "bench",
-    store: new before.redis.RedisStore({ client: await connect(), namespace: "bench-breaker-before", logger: quiet }),
-  });
+  redisStoreBefore = new before.redis.RedisStore({ client: await connect(), namespace: "bench-breaker-before", logger: quiet });
+  const onRedis = new before.core.CircuitBreaker({ name: "bench", store: redisStoreBefore });
   await onRedis.flush();
   redisBreakerBefore = onRedis;
   beforeCandidates.push(
@@ -408,6 +408,7 @@ console.log(
 console.log(`over-admission: ${overAdmitted} (goal 0) ${overAdmitted <= 0 ? "met" : "NOT met"}`);
 
 await redisStore.close();
+await redisStoreBefore?.close();
 for (const [, limiter] of [...ours, ...leased.slice(0, 3)]) await (limiter as TokenBucket).close();
 await across.close();
 await apart.close();

@@ -281,7 +281,12 @@ export class CircuitBreaker implements Policy {
    */
   private joined: boolean;
   private readonly joining: Promise<void>;
-  /** `joined` in normal mode: a closed circuit lets the call through without asking anything else. */
+  /**
+   * `joined`, in normal mode, without `slowCallMs`: a closed circuit lets the call through
+   * without asking anything else, and its success is judged without the clock. Everything
+   * that may vary per breaker is folded into this one flag, so that the hot path reads one
+   * field instead of each option (see `run`).
+   */
   private fast: boolean;
   private successInput: { readonly type: "success"; readonly epoch: number } = { type: "success", epoch: 0 };
   private readonly totals = { successes: 0, failures: 0, ignored: 0, rejections: 0 };
@@ -353,7 +358,7 @@ export class CircuitBreaker implements Policy {
       this.fast = false;
       this.joining = this.remote.flush().then(() => {
         this.joined = true;
-        this.fast = this.mode === "normal";
+        this.fast = this.fastAllowed();
       });
       return;
     }
@@ -366,9 +371,14 @@ export class CircuitBreaker implements Policy {
       );
     }
     this.joined = true;
-    this.fast = this.mode === "normal";
+    this.fast = this.fastAllowed();
     this.joining = Promise.resolve();
     if (restored !== undefined) Object.assign(this.mirror, restored);
+  }
+
+  /** Whether a joined breaker may take the hot path (see {@link fast}). */
+  private fastAllowed(): boolean {
+    return this.mode === "normal" && this.slowCallMs === undefined;
   }
 
   /** The breaker's record as this process sees it (for a synchronous store, the record itself). */
@@ -418,19 +428,30 @@ export class CircuitBreaker implements Policy {
    * overrides. Prefer {@link execute}.
    */
   run<T>(fn: Operation<T>, options: BreakerExecuteOptions | undefined, how: Classification): Promise<T> {
+    // The hot path: every per-call option is folded into `fast`, the rest is in `runSlow`.
+    // `=== true` / `=== false`, not `!`: V8 compiles a field's truthiness to a test of every
+    // falsy kind of value (it does not know the field holds a boolean), a comparison to one.
     const r = this.mirror;
+    if (r.state === "closed" && r.isolated === false && this.fast === true) return this.runWith(fn, options, how, r.epoch, undefined);
+    return this.runSlow(fn, options, how);
+  }
+
+  /** Everything but a fast closed-state call: disabled, joining, slow calls timed, metrics only, open, half-open. */
+  private runSlow<T>(fn: Operation<T>, options: BreakerExecuteOptions | undefined, how: Classification): Promise<T> {
+    if (this.mode === "disabled") return runBare(fn, options);
+    if (this.remote !== undefined) return this.runRemote(this.remote, fn, options, how);
     let epoch: number;
-    if (r.state === "closed" && !r.isolated && this.fast) epoch = r.epoch;
-    else if (this.mode === "disabled") return runBare(fn, options);
-    else if (this.remote !== undefined) return this.runRemote(this.remote, fn, options, how);
-    else {
-      try {
-        epoch = this.acquire();
-      } catch (error) {
-        return Promise.reject(error);
-      }
+    try {
+      epoch = this.acquire();
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return this.runWith(fn, options, how, epoch);
+    return this.runWith(fn, options, how, epoch, this.startTime());
+  }
+
+  /** When a call starts, for `slowCallMs`; undefined without it (no clock read). */
+  private startTime(): number | undefined {
+    return this.slowCallMs === undefined ? undefined : this.clock.now();
   }
 
   /**
@@ -445,7 +466,7 @@ export class CircuitBreaker implements Policy {
   ): Promise<T> {
     if (!this.joined) await this.joining;
     const r = remote.read(0);
-    if (r.state === "closed" && !r.isolated) return this.runWith(fn, options, how, r.epoch);
+    if (r.state === "closed" && !r.isolated) return this.runWith(fn, options, how, r.epoch, this.startTime());
     const now = this.clock.now();
     let epoch: number;
     if (r.isolated) epoch = this.refuse(now, Infinity);
@@ -454,13 +475,18 @@ export class CircuitBreaker implements Policy {
       const permit = (await remote.apply(ACQUIRE, now)) as Permit;
       epoch = permit.allowed ? permit.epoch : this.refuse(this.clock.now(), permit.retryAfterMs);
     }
-    return this.runWith(fn, options, how, epoch);
+    return this.runWith(fn, options, how, epoch, this.startTime());
   }
 
-  private runWith<T>(fn: Operation<T>, options: BreakerExecuteOptions | undefined, how: Classification, epoch: number): Promise<T> {
+  /** Runs `fn` under a permit for `epoch`; `startedAt` (slow calls only) is when the call started. */
+  private runWith<T>(
+    fn: Operation<T>,
+    options: BreakerExecuteOptions | undefined,
+    how: Classification,
+    epoch: number,
+    startedAt: number | undefined,
+  ): Promise<T> {
     const context = toContext(options);
-    // Read only when slow calls are judged: the hot path stays without a clock read.
-    const startedAt = this.slowCallMs === undefined ? 0 : this.clock.now();
     let result: T | PromiseLike<T>;
     try {
       result = fn(context);
@@ -468,15 +494,9 @@ export class CircuitBreaker implements Policy {
       this.settleError(error, epoch, context.signal, how);
       return Promise.reject(error);
     }
-    if (!isPromiseLike(result)) {
-      try {
-        return Promise.resolve(this.settleValue(result, epoch, how, startedAt));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
+    if (!isPromiseLike(result)) return this.settleNow(result, epoch, how, startedAt);
     const settle =
-      context.signal === undefined && this.slowCallMs === undefined
+      context.signal === undefined && startedAt === undefined
         ? this.handlersFor(epoch, how)
         : this.makeHandlers(epoch, how, context.signal, startedAt);
     const promise = result instanceof Promise ? result : Promise.resolve(result);
@@ -490,14 +510,17 @@ export class CircuitBreaker implements Policy {
   private handlersFor(epoch: number, how: Classification): Handlers {
     const cached = this.handlers;
     if (cached !== undefined && cached.epoch === epoch && cached.how === how) return cached;
-    return (this.handlers = this.makeHandlers(epoch, how, undefined, 0));
+    return (this.handlers = this.makeHandlers(epoch, how, undefined, undefined));
   }
 
-  private makeHandlers(epoch: number, how: Classification, signal: AbortSignal | undefined, startedAt: number): Handlers {
+  private makeHandlers(epoch: number, how: Classification, signal: AbortSignal | undefined, startedAt: number | undefined): Handlers {
     return {
       epoch,
       how,
-      onValue: (value) => this.settleValue(value, epoch, how, startedAt),
+      onValue:
+        startedAt === undefined
+          ? (value) => this.settleValue(value, epoch, how)
+          : (value) => this.settleTimed(value, epoch, how, startedAt),
       onError: (error) => {
         this.settleError(error, epoch, signal, how);
         throw error;
@@ -505,24 +528,38 @@ export class CircuitBreaker implements Policy {
     };
   }
 
-  private settleValue<T>(value: T, epoch: number, how: Classification, startedAt: number): T {
-    if (how.resultFailure !== undefined) {
-      const reason = how.resultFailure(value);
-      if (reason !== undefined) {
-        this.fail(epoch, reason, value);
-        throw new ReturnValuePolicyError(value, how.resultPolicy, reason);
-      }
+  /** A value `fn` returned synchronously, settled as a promise. */
+  private settleNow<T>(value: T, epoch: number, how: Classification, startedAt: number | undefined): Promise<T> {
+    try {
+      return Promise.resolve(
+        startedAt === undefined ? this.settleValue(value, epoch, how) : this.settleTimed(value, epoch, how, startedAt),
+      );
+    } catch (error) {
+      return Promise.reject(error);
     }
-    if (this.slowCallMs !== undefined) {
-      const tookMs = this.clock.now() - startedAt;
-      if (tookMs > this.slowCallMs) {
-        // A failure for the circuit; the caller still gets its value.
-        this.fail(epoch, `slow call: ${tookMs} ms`, undefined);
-        return value;
-      }
-    }
+  }
+
+  private settleValue<T>(value: T, epoch: number, how: Classification): T {
+    if (how.resultFailure !== undefined) this.judgeResult(value, epoch, how.resultFailure, how.resultPolicy);
     this.succeed(epoch);
     return value;
+  }
+
+  /** A value with `slowCallMs` set: a call that took longer is a failure for the circuit, and its caller still gets the value. */
+  private settleTimed<T>(value: T, epoch: number, how: Classification, startedAt: number): T {
+    if (how.resultFailure !== undefined) this.judgeResult(value, epoch, how.resultFailure, how.resultPolicy);
+    const tookMs = this.clock.now() - startedAt;
+    if (tookMs > (this.slowCallMs as number)) this.fail(epoch, `slow call: ${tookMs} ms`, undefined);
+    else this.succeed(epoch);
+    return value;
+  }
+
+  /** Throws `ReturnValuePolicyError`, after recording the failure, when `failOnResult` matches `value`. */
+  private judgeResult(value: unknown, epoch: number, resultFailure: ResultClassifier, policy: ResultFilter | undefined): void {
+    const reason = resultFailure(value);
+    if (reason === undefined) return;
+    this.fail(epoch, reason, value);
+    throw new ReturnValuePolicyError(value, policy, reason);
   }
 
   /**
@@ -668,13 +705,13 @@ export class CircuitBreaker implements Policy {
   private succeed(epoch: number): void {
     const r = this.mirror;
     const listened = this.events.has("success");
-    if (r.state === "closed" && !this.successNeedsTime && !listened) {
+    if (r.state === "closed" && this.successNeedsTime === false && !listened) {
       // The hot path: a success that keeps a count-based breaker closed needs no clock
       // read, and none of the store either when it would change nothing. A mirror's
       // counts may be stale (other processes record too), so it always sends, batched.
       // (Such a success never opens the circuit: only ratio rules judge successes.)
-      if (this.remote !== undefined) this.remote.send(this.success(epoch));
-      else if (epoch !== r.epoch || !this.decision.config.trip.successIsNoop(r.trip)) this.step(this.success(epoch), 0);
+      if (this.remote !== undefined) this.remote.send(this.countedSuccess(epoch));
+      else if (epoch !== r.epoch || !this.decision.config.trip.successIsNoop(r.trip)) this.step(this.countedSuccess(epoch), 0);
       this.totals.successes++;
       return;
     }
@@ -688,7 +725,11 @@ export class CircuitBreaker implements Policy {
   }
 
   private success(epoch: number): BreakerInput {
-    if (this.successJudged) return { type: "success", epoch, random: this.random() };
+    return this.successJudged ? { type: "success", epoch, random: this.random() } : this.countedSuccess(epoch);
+  }
+
+  /** A success the trip rule only counts (it cannot open the circuit): one input object per epoch. */
+  private countedSuccess(epoch: number): BreakerInput {
     if (this.successInput.epoch !== epoch) this.successInput = { type: "success", epoch };
     return this.successInput;
   }

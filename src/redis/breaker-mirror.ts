@@ -92,6 +92,11 @@ export class RedisBreakerMirror implements BreakerMirror {
   private readonly paramsJson: string;
   /** With a quorum above 1: this process's own view. */
   private readonly own: OwnView | undefined;
+  /**
+   * What `read` answers, chosen again (`choose`) whenever the record, the overlay or the
+   * own view's state changes: `read` runs twice on every call, so it only loads a field.
+   */
+  private view: BreakerRecord;
   private readonly pumpBound = (): void => this.pump();
 
   constructor(
@@ -104,6 +109,7 @@ export class RedisBreakerMirror implements BreakerMirror {
     this.record = decision.init();
     this.paramsJson = paramsJson;
     this.own = decision.quorum > 1 ? new OwnView(decision) : undefined;
+    this.view = this.record;
   }
 
   get processId(): string {
@@ -112,9 +118,14 @@ export class RedisBreakerMirror implements BreakerMirror {
 
   /** What governs this process's calls: its own view while that is not closed and the fleet's is, else the fleet's. */
   read(): BreakerRecord {
+    return this.view;
+  }
+
+  /** Chooses what `read` answers: after any change of the record, the overlay or the own view's state. */
+  private choose(): void {
     const fleet = this.overlay ?? this.record;
     const own = this.own?.record;
-    return own !== undefined && own.state !== "closed" && fleet.state === "closed" && !fleet.isolated ? own : fleet;
+    this.view = own !== undefined && own.state !== "closed" && fleet.state === "closed" && !fleet.isolated ? own : fleet;
   }
 
   fleetRecord(): BreakerRecord {
@@ -178,6 +189,7 @@ export class RedisBreakerMirror implements BreakerMirror {
   /** A permit from the own view (decided in process: it is this process's alone). */
   private ownPermit(own: OwnView): Permit {
     const permit = own.decision.step(own.record, ACQUIRE, this.storeNow()) as Permit;
+    this.choose();
     if (!permit.allowed) return permit;
     own.fleetEpoch = this.fleetRecord().epoch;
     if (permit.transition !== undefined) this.ownTransition(own, permit.transition);
@@ -214,6 +226,7 @@ export class RedisBreakerMirror implements BreakerMirror {
 
   private ownApply(own: OwnView, input: BreakerInput, now: number): void {
     const t = own.decision.step(own.record, input, now) as Transition | undefined;
+    this.choose();
     if (t !== undefined) this.ownTransition(own, t);
   }
 
@@ -244,7 +257,8 @@ export class RedisBreakerMirror implements BreakerMirror {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.pumping) return;
+    // Comparisons, not truthiness, on the hot path (see CircuitBreaker.run).
+    if (this.scheduled === true || this.pumping === true) return;
     this.scheduled = true;
     queueMicrotask(this.pumpBound);
   }
@@ -296,6 +310,7 @@ export class RedisBreakerMirror implements BreakerMirror {
     }
     if (sentAt !== undefined && this.clock !== undefined) this.estimateOffset(reply.now, sentAt, this.clock.now());
     this.overlay = undefined;
+    this.choose();
     this.adopt(reply, "local");
     let p = 0;
     for (const w of waiters) {
@@ -335,10 +350,14 @@ export class RedisBreakerMirror implements BreakerMirror {
         }
       }
       this.dirty = true;
+      this.choose();
       for (const t of transitions) this.emit(t, "local");
     } else {
       const allow = mode === "allow";
-      if (!allow) this.overlay = { ...this.record, state: "open", isolated: false, nextProbeAt: now + this.host.retryIntervalMs };
+      if (!allow) {
+        this.overlay = { ...this.record, state: "open", isolated: false, nextProbeAt: now + this.host.retryIntervalMs };
+        this.choose();
+      }
       for (const entry of batch) {
         if (entry[0] !== "a") continue;
         for (let i = 0; i < entry[1]; i++) {
@@ -365,6 +384,7 @@ export class RedisBreakerMirror implements BreakerMirror {
     this.record = reply.record;
     this.rev = reply.rev;
     this.dirty = false;
+    this.choose();
     for (const t of reply.transitions) {
       if (t.from !== state) this.emit({ from: state, to: t.from, reason: SYNC_REASON, at: t.at }, "remote");
       this.emit(t, origin);
