@@ -28,6 +28,15 @@ export async function measure(
   candidates: readonly Candidate[],
   options: { batch?: number; rounds?: number; gc?: boolean } = {},
 ): Promise<Timings> {
+  const samples = await sample(candidates, options);
+  return new Map([...samples].map(([name, s]) => [name, median(s)]));
+}
+
+/** Like {@link measure}, but answers every round's ns per call, by candidate name, in round order. */
+export async function sample(
+  candidates: readonly Candidate[],
+  options: { batch?: number; rounds?: number; gc?: boolean } = {},
+): Promise<Map<string, number[]>> {
   const batch = options.batch ?? 20_000;
   const rounds = options.rounds ?? 15;
   const gc = options.gc === true ? (globalThis as { gc?: () => void }).gc : undefined;
@@ -47,10 +56,11 @@ export async function measure(
       samples.get(c.name)?.push(Number(process.hrtime.bigint() - start) / n);
     }
   }
-  return new Map([...samples].map(([name, s]) => [name, median(s)]));
+  return samples;
 }
 
-async function runBatch(fn: () => unknown, n: number): Promise<void> {
+/** Runs `n` awaited calls of `fn`, one after another. */
+export async function runBatch(fn: () => unknown, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await fn();
 }
 
