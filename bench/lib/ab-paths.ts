@@ -84,8 +84,8 @@ export function memoryPaths({ core }: Sources): PathSet {
 
 /**
  * The paths on RedisStore (each with a store and a connection of its own, in namespaces
- * named by `tag`, so that two builds' scripts and keys stay apart): the closed breaker and
- * every keyed limiter's `tryAcquire`.
+ * named by `tag`, so that two builds' scripts and keys stay apart): the closed breaker,
+ * every keyed limiter's `tryAcquire`, and the adaptive limiter's acquire.
  */
 export async function redisPaths({ core, redis }: Sources, server: { host: string; port: number }, tag: string): Promise<PathSet> {
   const clients: Redis[] = [];
@@ -114,13 +114,26 @@ export async function redisPaths({ core, redis }: Sources, server: { host: strin
     }),
     'SlidingWindow "exact"': new core.SlidingWindow({ name: "sw", limit: HUGE, windowMs: 1_000, store: await store("sw") }),
   };
+  // On a remote store every acquire waits in the limiter's queue for the store's answer.
+  const adaptive = new core.AdaptiveRateLimiter({
+    name: "ab",
+    initialRatePerSec: HUGE,
+    maxRatePerSec: HUGE,
+    burst: HUGE,
+    store: await store("adaptive"),
+  });
   const paths: HotPath[] = [
     // The closed breaker reports its outcomes to Redis in batches: most calls stay in process.
     { name: "breaker.execute (closed), RedisStore", fn: () => breaker.execute(asyncFn), batch: 50_000 },
     ...Object.entries(limiters).map(([name, limiter]) => ({ name: `${name}.tryAcquire, RedisStore`, fn: () => limiter.tryAcquire("k") })),
+    {
+      name: "AdaptiveRateLimiter.acquire + onSuccess, RedisStore",
+      fn: async () => adaptive.onSuccess(null, await adaptive.acquire()),
+    },
   ];
   const close = async (): Promise<void> => {
     await breaker.flush();
+    await adaptive.close();
     for (const s of stores) await s.close();
     for (const c of clients) c.disconnect();
   };
