@@ -53,6 +53,8 @@ export class Emitter<Events extends object> {
   private sinks: Attached[] | undefined;
   /** Per event name, the sinks that want it; rebuilt after an attach or a detach. */
   private routes: Partial<Record<keyof Events, Route>> = {};
+  /** False until a listener or a sink is added: until then `has` reads this one field (the common, unobserved case). */
+  private heard = false;
 
   /**
    * @param onListenerError where listener (and sink) errors go; by default a process warning.
@@ -62,13 +64,17 @@ export class Emitter<Events extends object> {
     private readonly onListenerError: ListenerErrorHandler = defaultListenerErrorHandler,
     private readonly origin?: TelemetryOrigin,
   ) {
-    if (origin?.telemetry !== undefined) this.sinks = [{ sink: origin.telemetry, name: origin.name, refs: 1 }];
+    if (origin?.telemetry !== undefined) {
+      this.sinks = [{ sink: origin.telemetry, name: origin.name, refs: 1 }];
+      this.heard = true;
+    }
   }
 
   /** Subscribes to `event`; returns an unsubscribe function. */
   on<K extends keyof Events>(event: K, listener: Listener<Events[K]>): () => void {
     const list = (this.listeners[event] ??= []);
     list.push(listener);
+    this.heard = true;
     return () => {
       const current = this.listeners[event];
       if (!current) return;
@@ -84,6 +90,7 @@ export class Emitter<Events extends object> {
    */
   attach(sink: Telemetry, name?: string): () => void {
     const sinks = (this.sinks ??= []);
+    this.heard = true;
     let entry = sinks.find((a) => a.sink === sink);
     if (entry === undefined) sinks.push((entry = { sink, name: name ?? this.origin?.name ?? "", refs: 1 }));
     else entry.refs++;
@@ -102,7 +109,7 @@ export class Emitter<Events extends object> {
 
   /** True when `event` has at least one listener or sink: check it before building a payload. */
   has(event: keyof Events): boolean {
-    return this.listeners[event] !== undefined || (this.sinks !== undefined && this.route(event) !== null);
+    return this.heard === true && (this.listeners[event] !== undefined || (this.sinks !== undefined && this.route(event) !== null));
   }
 
   /** Calls every listener of `event` with `payload`, in subscription order, then reports it to the sinks. */

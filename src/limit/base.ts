@@ -66,6 +66,11 @@ export class BaseRateLimiter<S> implements RateLimiter {
   private readonly prefix: string;
   /** The store answers synchronously (a `MemoryStore`): no promise chain is needed. */
   private readonly synchronous: boolean;
+  /**
+   * A unit may go straight to the store (synchronous, and no subclass answers calls
+   * itself, as a leased limiter does): `tryAcquire`'s hot path, tested in one field.
+   */
+  protected direct: boolean;
   /** Reused for every call on a synchronous store, which reads it before returning. */
   private readonly input: LimitInput = { cost: 1, peek: false };
   private readonly queues = new Map<string, KeyQueue>();
@@ -91,6 +96,7 @@ export class BaseRateLimiter<S> implements RateLimiter {
       throw new InvalidOptionError(where, "store", options.store, "a Store such as new MemoryStore()");
     }
     this.synchronous = this.store.synchronous === true;
+    this.direct = this.synchronous;
     this.maxWaitMs = nonNegativeOrInfinity(where, "maxWaitMs", orDefault(options.maxWaitMs, Infinity));
     this.events = new Emitter<RateLimiterEvents>(options.onListenerError, {
       source: "limiter",
@@ -103,7 +109,7 @@ export class BaseRateLimiter<S> implements RateLimiter {
   tryAcquire(key: string = DEFAULT_KEY, cost = 1): Promise<RateLimitDecision> {
     // The common call, a unit on a synchronous store with nobody queued, skips the general
     // checks: a cost of 1 is always valid (the limit is an integer >= 1).
-    if (cost === 1 && this.synchronous && this.queues.size === 0 && typeof key === "string" && key.length !== 0) {
+    if (cost === 1 && this.direct === true && this.queues.size === 0 && typeof key === "string" && key.length !== 0) {
       const input = this.input;
       input.cost = 1;
       input.peek = false;
@@ -115,6 +121,11 @@ export class BaseRateLimiter<S> implements RateLimiter {
       }
       return Promise.resolve(this.report(key, 1, d, 0));
     }
+    return this.tryAcquireGeneral(key, cost);
+  }
+
+  /** `tryAcquire` past its hot path: any cost, a queued key, an asynchronous store, or a lease (overridden). */
+  protected tryAcquireGeneral(key: string, cost: number): Promise<RateLimitDecision> {
     const invalid = this.check(key, cost, "tryAcquire");
     if (invalid !== undefined) return Promise.reject(invalid);
     if (this.queues.size !== 0 && this.queues.has(key)) return this.behindQueue(key, cost);

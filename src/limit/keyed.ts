@@ -96,16 +96,19 @@ export class KeyedRateLimiter<S> extends BaseRateLimiter<S> {
             this.lease.units,
             this.lease.maxHoldMs,
           );
+    // Leased units are answered here, not by the store: the base's hot path must not skip them.
+    if (this.book !== undefined) this.direct = false;
   }
 
-  override tryAcquire(key: string = DEFAULT_KEY, cost = 1): Promise<RateLimitDecision> {
+  /** With a lease, every `tryAcquire` comes here (the base's hot path is off, see the constructor). */
+  protected override tryAcquireGeneral(key: string, cost: number): Promise<RateLimitDecision> {
     const book = this.book;
     // The hot path: one unit from the lease held, nobody queued (a cost of 1 is always valid).
     if (cost === 1 && book !== undefined && !this.anyWaiting && typeof key === "string" && key.length !== 0) {
       const held = book.takeHeld(key, 1);
       if (held !== undefined) return Promise.resolve(this.report(key, 1, held, 0));
     }
-    if (book === undefined || cost === 0 || this.waiting(key) > 0) return super.tryAcquire(key, cost);
+    if (book === undefined || cost === 0 || this.waiting(key) > 0) return super.tryAcquireGeneral(key, cost);
     const invalid = this.check(key, cost, "tryAcquire");
     if (invalid !== undefined) return Promise.reject(invalid);
     let answer: RateLimitDecision | Promise<RateLimitDecision>;

@@ -88,7 +88,6 @@ export class TimeoutPolicy implements Policy {
   private readonly clock: Clock;
   private readonly events: Emitter<TimeoutEvents>;
   private readonly limit: Limit;
-  private readonly races: boolean;
 
   constructor(timeoutMs: number, options: TimeoutOptions = {}) {
     checkKeys(WHERE, options, ["mode", "graceMs", "clock", "onListenerError", "name", "telemetry"]);
@@ -106,9 +105,6 @@ export class TimeoutPolicy implements Policy {
       telemetry: telemetryOption(WHERE, options.telemetry),
     });
     this.limit = { timeoutMs: this.timeoutMs, mode: this.mode, graceMs: this.graceMs, clock: this.clock, events: this.events };
-    // Aggressive mode stops waiting at the abort; cooperative mode can stop waiting only
-    // if it races the callee, which it does unless it waits however long the callee takes.
-    this.races = this.mode === "aggressive" || this.graceMs !== Infinity;
   }
 
   /** Subscribes to an event; returns the unsubscribe function. */
@@ -126,23 +122,20 @@ export class TimeoutPolicy implements Policy {
   }
 
   /** Runs `fn` under the limit; `fn` receives the call's signal and the caller's attempt. */
-  async execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
+  execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
     const outer = options?.signal;
-    if (outer?.aborted) throw abortReason(outer);
+    if (outer?.aborted) return Promise.reject(abortReason(outer));
     const call = new TimedCall(options?.attempt ?? 1, outer);
-    const alarm = this.arm(call);
-    if (outer !== undefined) outer.addEventListener("abort", call, { once: true });
     try {
+      call.alarm = this.arm(call);
+      if (outer !== undefined) outer.addEventListener("abort", call, { once: true });
       const pending = fn(call.context);
-      const value = await (this.races && isPromiseLike(pending) ? call.race(pending, this.mode === "aggressive") : pending);
-      if (call.aborted) throw call.reason;
-      return value;
+      if (isPromiseLike(pending)) return call.race(pending, this.mode === "aggressive");
+      call.end();
+      return call.aborted ? Promise.reject(call.reason) : Promise.resolve(pending);
     } catch (error) {
-      throw call.aborted ? call.reason : error;
-    } finally {
-      disarm(alarm);
-      call.endGrace();
-      if (outer !== undefined) outer.removeEventListener("abort", call);
+      call.end();
+      return Promise.reject(call.aborted ? call.reason : error);
     }
   }
 
@@ -160,6 +153,14 @@ export class TimeoutPolicy implements Policy {
   }
 }
 
+/** Where one shared executor, not a closure per call, leaves a new promise's resolvers for its call to take. */
+const made = { resolve: ignore as (value: unknown) => void, reject: ignore as (reason: unknown) => void };
+
+function capture(resolve: (value: unknown) => void, reject: (reason: unknown) => void): void {
+  made.resolve = resolve;
+  made.reject = reject;
+}
+
 /**
  * One call under a timeout. Its signal is made on first read; until then an abort is
  * only recorded (and handed to the signal if it is read later). It listens to the
@@ -170,13 +171,17 @@ class TimedCall {
   readonly context: TimeoutContext;
   aborted = false;
   reason: unknown = undefined;
+  /** The limit's timer, cleared when the call ends. */
+  alarm: Alarm | undefined = undefined;
+  /** Settle the call's promise (see {@link race}). */
+  resolve: ((value: unknown) => void) | undefined = undefined;
+  reject: ((reason: unknown) => void) | undefined = undefined;
   private controller: AbortController | undefined;
-  /** Stops waiting for the callee (rejects the race). */
-  private giveUp: ((reason: unknown) => void) | undefined;
   /** Aggressive: give up as soon as the call aborts. Cooperative: only when the grace passes. */
   private giveUpOnAbort = false;
   /** The aborter of the grace period's sleep, once the limit passed in cooperative mode. */
   private grace: AbortController | undefined;
+  private ended = false;
 
   constructor(
     attempt: number,
@@ -200,7 +205,7 @@ class TimedCall {
     this.aborted = true;
     this.reason = reason;
     this.controller?.abort(reason);
-    if (this.giveUpOnAbort) this.giveUp?.(reason);
+    if (this.giveUpOnAbort) this.giveUp();
   }
 
   /** The caller's signal aborted. */
@@ -209,33 +214,69 @@ class TimedCall {
   }
 
   /**
-   * Settles with `pending`, or rejects when the call gives up on it: at the abort if
-   * `onAbort`, else when the grace period ends. A late rejection of `pending` then lands on
-   * a settled promise, so it is never unhandled.
+   * The call's promise: it settles as `pending` does (rejecting with the call's reason if it
+   * aborted first), or rejects when the call gives up on `pending`: at the abort if
+   * `onAbort`, else when the grace period ends. The call's own promise, not an async
+   * function awaiting a race, so that racing costs no more than awaiting did.
    */
   race<T>(pending: PromiseLike<T>, onAbort: boolean): Promise<T> {
     this.giveUpOnAbort = onAbort;
-    return new Promise<T>((resolve, reject) => {
-      this.giveUp = reject;
-      pending.then(resolve, reject);
-    });
+    const promise = new Promise<unknown>(capture) as Promise<T>;
+    this.resolve = made.resolve;
+    this.reject = made.reject;
+    made.resolve = made.reject = ignore;
+    try {
+      pending.then(
+        (value) => this.settle(value),
+        (error: unknown) => this.fail(error),
+      );
+    } catch (error) {
+      // A thenable whose `then` throws: rejected, as awaiting it would be.
+      this.fail(error);
+    }
+    return promise;
+  }
+
+  /** `pending` fulfilled. */
+  private settle(value: unknown): void {
+    if (this.ended) return;
+    this.end();
+    if (this.aborted) this.reject?.(this.reason);
+    else this.resolve?.(value);
+  }
+
+  /** `pending` rejected; after the call gave up, the late error is dropped. */
+  private fail(error: unknown): void {
+    if (this.ended) return;
+    this.end();
+    this.reject?.(this.aborted ? this.reason : error);
+  }
+
+  /** Stops waiting for the callee: rejects with the call's reason. */
+  private giveUp(): void {
+    if (this.ended) return;
+    this.end();
+    this.reject?.(this.reason);
   }
 
   /**
    * The limit passed in cooperative mode: waits up to `ms` more for the callee, then
    * gives up with the call's reason. On a clock's sleep, so a real one keeps the process
-   * alive (the caller is waiting); cleared by {@link endGrace} when the call settles.
+   * alive (the caller is waiting); cleared by {@link end} when the call settles.
    */
   startGrace(clock: Clock, ms: number): void {
-    if (this.giveUp === undefined || ms === Infinity) return;
-    if (ms === 0) return this.giveUp(this.reason);
+    if (this.ended || this.resolve === undefined || ms === Infinity) return;
+    if (ms === 0) return this.giveUp();
     this.grace = new AbortController();
-    clock.sleep(ms, this.grace.signal).then(() => this.giveUp?.(this.reason), ignore);
+    clock.sleep(ms, this.grace.signal).then(() => this.giveUp(), ignore);
   }
 
-  /** The call settled: clears the grace period's timer, if one runs. */
-  endGrace(): void {
+  /** The call settled or was given up: clears its timers and stops listening to the caller. */
+  end(): void {
+    this.ended = true;
+    if (this.alarm !== undefined) disarm(this.alarm);
     this.grace?.abort();
+    if (this.outer !== undefined) this.outer.removeEventListener("abort", this);
   }
 }
 
