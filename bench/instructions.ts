@@ -1,16 +1,18 @@
 /**
  * Instructions per closed-state `breaker.execute`, counted by valgrind's callgrind: unlike
- * timings on a shared 2-core machine, the count hardly moves from one run to the next.
+ * timings on a shared 2-core machine, the count repeats from one run to the next.
  * Each checkout's `src/` is bundled with esbuild beside `bench/lib/instructions-worker.ts`,
  * and the bundle runs `n` and `2n` awaited calls under `valgrind --tool=callgrind node
- * --predictable` (V8 then compiles and collects on the main thread, deterministically). The
- * difference of the two totals over `n` is the count per call: startup, loading and the
- * first compilations cancel out. In memory and on RedisStore (a redis-server started here,
- * flushed before each run); on Redis the batches' sizes follow the round trips, so its count
- * moves by a few instructions per call between runs.
+ * --predictable` (V8 then compiles and collects on the main thread, deterministically). Only
+ * the loop is counted (the worker marks it, see there), and the difference of the two counts
+ * over `n` is the count per call: the first compilations cancel out. In memory and on
+ * RedisStore (a redis-server started here; its keys and cached scripts are flushed before
+ * each run, so that the `n` and `2n` runs start alike).
  *
- * Run: `npx tsx bench/instructions.ts [memory] [redis] [bare] [--n 100000]`; with
- * `BENCH_BEFORE=<checkout of an earlier commit>` the earlier code is counted too.
+ * Run: `npx tsx bench/instructions.ts [bare] [memory] [redis] [memory-mixed] [redis-mixed]
+ * [--n 100000]` (default: all; the mixed paths count one breaker after both kinds ran in
+ * the process, see `Path`); with `BENCH_BEFORE=<checkout of an earlier commit>` the earlier
+ * code is counted too.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -19,7 +21,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { Redis } from "ioredis";
 import { startRedis } from "../test/setup/redis.js";
-import type { Path } from "./lib/instructions-worker.js";
+import { type Path, PATHS } from "./lib/instructions-worker.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // Under node_modules, so that the bundles' bare imports (ioredis) resolve from this checkout.
@@ -29,8 +31,16 @@ const nAt = args.indexOf("--n");
 const n = nAt >= 0 ? Number(args[nAt + 1]) : 100_000;
 if (!Number.isInteger(n) || n <= 0) throw new Error(`--n must be a positive integer, not ${args[nAt + 1]}`);
 const named = args.filter((a, i) => !a.startsWith("--") && args[i - 1] !== "--n");
-const paths = (named.length > 0 ? named : ["bare", "memory", "redis"]) as Path[];
-for (const p of paths) if (!["bare", "memory", "redis"].includes(p)) throw new Error(`unknown path ${p}: bare, memory or redis`);
+const paths = (named.length > 0 ? named : PATHS) as Path[];
+for (const p of paths) if (!PATHS.includes(p)) throw new Error(`unknown path ${p}: one of ${PATHS.join(", ")}`);
+
+const PATH_NAMES: Record<Path, string> = {
+  bare: "bare",
+  memory: "in memory",
+  redis: "RedisStore",
+  "memory-mixed": "in memory, beside a RedisStore breaker",
+  "redis-mixed": "RedisStore, beside an in-memory breaker",
+};
 
 const checkouts: [string, string][] = [["now", root]];
 if (process.env.BENCH_BEFORE) checkouts.push(["before", resolve(process.env.BENCH_BEFORE)]);
@@ -85,7 +95,7 @@ function count(file: string, path: Path, calls: number, port: number): number {
 }
 
 mkdirSync(out, { recursive: true });
-const server = paths.includes("redis") ? await startRedis() : undefined;
+const server = paths.some((p) => p !== "bare" && p !== "memory") ? await startRedis() : undefined;
 const admin = server === undefined ? undefined : new Redis({ host: server.host, port: server.port });
 try {
   const rows: string[] = [];
@@ -95,11 +105,13 @@ try {
       if (path === "bare" && label !== "now") continue; // the same loop whatever the checkout
       const totals: number[] = [];
       for (const calls of [n, 2 * n]) {
+        // The same server for every run: no keys, and no scripts cached from the run before.
         await admin?.flushall();
+        await admin?.script("FLUSH");
         totals.push(count(file, path, calls, server?.port ?? 0));
       }
       const perCall = ((totals[1] as number) - (totals[0] as number)) / n;
-      const name = path === "bare" ? "bare await fn()" : `breaker.execute, ${path === "memory" ? "in memory" : "RedisStore"} (${label})`;
+      const name = path === "bare" ? "bare await fn()" : `breaker.execute, ${PATH_NAMES[path]} (${label})`;
       rows.push(`| ${name} | ${perCall.toFixed(0)} | ${(totals[0] as number).toLocaleString("en")} |`);
       console.log(rows[rows.length - 1]);
     }

@@ -26,7 +26,7 @@ export { parseRetryAfter, type HeaderParseOptions } from "./core/headers.js";
 export * from "./backoff/index.js";
 export * from "./breaker/index.js";
 export { MemoryStore, type MemoryStoreOptions } from "./store/memory.js";
-export { type Store, type Decision, isPromiseLike } from "./store/store.js";
+export { type Store, type Decision, type MirroredState, type MirrorListener, isPromiseLike } from "./store/store.js";
 export * from "./retry/index.js";
 export * from "./policy/index.js";
 export * from "./limit/index.js";

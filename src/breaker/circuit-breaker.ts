@@ -25,7 +25,8 @@ import {
   positive,
 } from "../core/validate.js";
 import { MemoryStore } from "../store/memory.js";
-import { type BoundState, isPromiseLike, type Store } from "../store/store.js";
+import { mirrorOf } from "../store/mirror.js";
+import { isPromiseLike, type MirroredState, type Store } from "../store/store.js";
 import {
   checkErrorFilter,
   checkResultFilter,
@@ -158,44 +159,12 @@ export interface StateChangeEvent {
   readonly scope: "fleet" | "own";
 }
 
-/** Hears a mirror's transitions: who made it, and whose circuit it is. */
-export type TransitionListener = (transition: Transition, origin: "local" | "remote", scope: "fleet" | "own") => void;
-
 /**
- * What an asynchronous store's `bind` returns for a breaker (see `RedisStore`): a local
- * mirror of the shared record, so that the breaker stays synchronous where it can.
- * Records hold the store's time; `offset` converts.
+ * A breaker's record as its store holds it (`Store.mirror`): the record itself in process,
+ * a local mirror of the shared one on `RedisStore`. Records hold the store's time; `offset`
+ * converts.
  */
-export interface BreakerMirror extends BoundState<BreakerRecord, BreakerInput, BreakerOutput> {
-  /** Marks the handle as a mirror. */
-  readonly mirror: true;
-  /** The store's clock minus the breaker's (ms), as last estimated; 0 until known. */
-  readonly offset: number;
-  /** The mirrored record, synchronously: never a promise. */
-  read(now: number): BreakerRecord;
-  /** Applies an input that needs its answer (an `acquire`), in order with everything sent before it. */
-  apply(input: BreakerInput, now: number): Promise<BreakerOutput>;
-  /** Queues an outcome or a command without waiting; the store applies queued inputs in order, batched. */
-  send(input: BreakerInput): void;
-  /**
-   * Starts mirroring for one breaker: `clock` is its clock (to estimate `offset`), and
-   * `listener` hears every transition, local or remote, fleet or own. Returns the detach function.
-   */
-  attach(clock: Clock, listener: TransitionListener): () => void;
-  /** This process's id in the fleet. */
-  readonly processId: string;
-  /** The fleet's record (`read` gives this process's own view instead while that one is not closed). */
-  fleetRecord(): BreakerRecord;
-  /** This process's own view's state (quorum above 1), else undefined. */
-  ownState(): CircuitState | undefined;
-  /** Resolves once every input sent so far has been applied and the mirror refreshed. */
-  flush(): Promise<void>;
-}
-
-/** True when a bound state is a {@link BreakerMirror}. */
-function isMirror(bound: BoundState<BreakerRecord, BreakerInput, BreakerOutput>): bound is BreakerMirror {
-  return (bound as Partial<BreakerMirror>).mirror === true;
-}
+type BreakerMirror = MirroredState<BreakerRecord, BreakerInput, BreakerOutput>;
 
 /** The events of a breaker. */
 export interface BreakerEvents {
@@ -264,9 +233,10 @@ export class CircuitBreaker implements Policy {
   private readonly events: Emitter<BreakerEvents>;
   private readonly classification: Classification;
   private readonly log: History;
-  private readonly state$: BoundState<BreakerRecord, BreakerInput, BreakerOutput>;
-  /** Set on an asynchronous store: the local mirror of the shared record. */
-  private readonly remote: BreakerMirror | undefined;
+  /** The record, as the store offers it: held in process, or mirrored from a shared store. */
+  private readonly state$: BreakerMirror;
+  /** The store's `exclusive`: this process alone changes the record (see `succeed`). */
+  private readonly exclusive: boolean;
   /** Whether a success in the closed state needs the time (time-window rule, ratio rule, history). */
   private readonly successNeedsTime: boolean;
   /** Whether a success may open the circuit (a ratio rule): its input then carries a random. */
@@ -275,7 +245,7 @@ export class CircuitBreaker implements Policy {
   /** How calls are treated: see {@link CircuitBreakerOptions.mode}. */
   readonly mode: BreakerMode;
   /**
-   * False until the store has told this process the fleet's state (a mirror's first
+   * False until the store has told this process the fleet's state (a shared store's first
    * answer): until then every call waits for it, on `joining`, instead of deciding from
    * an empty record. True at once on an in-process store.
    */
@@ -346,34 +316,30 @@ export class CircuitBreaker implements Policy {
     });
     if (options.onStateChange !== undefined) this.events.on("stateChange", func(WHERE, "onStateChange", options.onStateChange));
 
-    this.state$ = this.store.bind(this.decision, this.key);
-    if (isMirror(this.state$)) {
-      if (restored !== undefined) {
-        throw new InvalidOptionError(WHERE, "initialState", "a snapshot", "an in-process store (a shared store keeps the state itself)");
-      }
-      this.remote = this.state$;
-      this.remote.attach(this.clock, (t, origin, scope) => this.report(t, origin, scope));
-      // A late joiner: the first decision waits for the fleet's state, one round trip shared by every first call.
-      this.joined = false;
-      this.fast = false;
-      this.joining = this.remote.flush().then(() => {
-        this.joined = true;
-        this.fast = this.fastAllowed();
-      });
+    const held = mirrorOf(this.store, this.decision, this.key);
+    if (held === undefined) {
+      throw new InvalidOptionError(WHERE, "store", this.store.name, "a synchronous store, or one that offers mirror() (RedisStore)");
+    }
+    this.state$ = held;
+    this.exclusive = held.exclusive;
+    if (restored !== undefined && !held.exclusive) {
+      throw new InvalidOptionError(WHERE, "initialState", "a snapshot", "an in-process store (a shared store keeps the state itself)");
+    }
+    held.attach(this.clock, (output, origin, scope) => this.announce(output, origin, scope));
+    if (held.exclusive) {
+      this.joined = true;
+      this.fast = this.fastAllowed();
+      this.joining = Promise.resolve();
+      if (restored !== undefined) Object.assign(this.mirror, restored);
       return;
     }
-    if (!this.store.synchronous) {
-      throw new InvalidOptionError(
-        WHERE,
-        "store",
-        this.store.name,
-        "a synchronous store, or one whose bind() mirrors the breaker (RedisStore)",
-      );
-    }
-    this.joined = true;
-    this.fast = this.fastAllowed();
-    this.joining = Promise.resolve();
-    if (restored !== undefined) Object.assign(this.mirror, restored);
+    // A late joiner: the first decision waits for the fleet's state, one round trip shared by every first call.
+    this.joined = false;
+    this.fast = false;
+    this.joining = held.flush().then(() => {
+      this.joined = true;
+      this.fast = this.fastAllowed();
+    });
   }
 
   /** Whether a joined breaker may take the hot path (see {@link fast}). */
@@ -381,9 +347,9 @@ export class CircuitBreaker implements Policy {
     return this.mode === "normal" && this.slowCallMs === undefined;
   }
 
-  /** The breaker's record as this process sees it (for a synchronous store, the record itself). */
+  /** The breaker's record as this process sees it (in process, the record itself). */
   private get mirror(): BreakerRecord {
-    return this.state$.read(0) as BreakerRecord;
+    return this.state$.read();
   }
 
   /** The current state. */
@@ -439,43 +405,45 @@ export class CircuitBreaker implements Policy {
   /** Everything but a fast closed-state call: disabled, joining, slow calls timed, metrics only, open, half-open. */
   private runSlow<T>(fn: Operation<T>, options: BreakerExecuteOptions | undefined, how: Classification): Promise<T> {
     if (this.mode === "disabled") return runBare(fn, options);
-    if (this.remote !== undefined) return this.runRemote(this.remote, fn, options, how);
-    let epoch: number;
+    if (!this.joined) return this.joining.then(() => this.runSlow(fn, options, how));
+    let epoch: number | Promise<number>;
     try {
-      epoch = this.acquire();
+      epoch = this.permit();
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.runWith(fn, options, how, epoch, this.startTime());
+    if (typeof epoch === "number") return this.runWith(fn, options, how, epoch, this.startTime());
+    return epoch.then((e) => this.runWith(fn, options, how, e, this.startTime()));
+  }
+
+  /**
+   * The epoch this call runs under: the record's while closed; while open, a refusal until
+   * the probe time (read from the record, the store not asked); else the store's permit
+   * (trial permits count fleet-wide on a shared store), a promise when it must be awaited.
+   * Throws `CircuitOpenError` when refused (see {@link refuse}).
+   */
+  private permit(): number | Promise<number> {
+    const r = this.mirror;
+    if (r.state === "closed" && !r.isolated) return r.epoch;
+    const now = this.clock.now();
+    if (r.isolated) return this.refuse(now, Infinity);
+    const storeNow = now + this.state$.offset;
+    if (r.state === "open" && storeNow < r.nextProbeAt) return this.refuse(now, r.nextProbeAt - storeNow);
+    const answer = this.state$.apply(ACQUIRE, now);
+    if (isPromiseLike(answer)) return answer.then((p) => this.permitted(p as Permit, this.clock.now()));
+    // An answer given at once carries the transition it caused; an awaited one's reaches the listener.
+    this.announce(answer, "local", "fleet");
+    return this.permitted(answer as Permit, now);
+  }
+
+  /** A permit's epoch; refused: see {@link refuse}. */
+  private permitted(permit: Permit, now: number): number {
+    return permit.allowed ? permit.epoch : this.refuse(now, permit.retryAfterMs);
   }
 
   /** When a call starts, for `slowCallMs`; undefined without it (no clock read). */
   private startTime(): number | undefined {
     return this.slowCallMs === undefined ? undefined : this.clock.now();
-  }
-
-  /**
-   * Open or half-open on a mirrored store: rejects locally while the mirrored probe time
-   * is ahead; otherwise asks the store for a permit (trial permits count fleet-wide).
-   */
-  private async runRemote<T>(
-    remote: BreakerMirror,
-    fn: Operation<T>,
-    options: BreakerExecuteOptions | undefined,
-    how: Classification,
-  ): Promise<T> {
-    if (!this.joined) await this.joining;
-    const r = remote.read(0);
-    if (r.state === "closed" && !r.isolated) return this.runWith(fn, options, how, r.epoch, this.startTime());
-    const now = this.clock.now();
-    let epoch: number;
-    if (r.isolated) epoch = this.refuse(now, Infinity);
-    else if (r.state === "open" && now + remote.offset < r.nextProbeAt) epoch = this.refuse(now, r.nextProbeAt - (now + remote.offset));
-    else {
-      const permit = (await remote.apply(ACQUIRE, now)) as Permit;
-      epoch = permit.allowed ? permit.epoch : this.refuse(this.clock.now(), permit.retryAfterMs);
-    }
-    return this.runWith(fn, options, how, epoch, this.startTime());
   }
 
   /** Runs `fn` under a permit for `epoch`; `startedAt` (slow calls only) is when the call started. */
@@ -588,7 +556,7 @@ export class CircuitBreaker implements Policy {
    * test or a graceful shutdown awaits.
    */
   flush(): Promise<void> {
-    return this.remote === undefined ? Promise.resolve() : this.remote.flush();
+    return this.state$.flush();
   }
 
   /** Records a success by hand (for code that checks `isAvailable` and runs the call itself). */
@@ -653,8 +621,7 @@ export class CircuitBreaker implements Policy {
   status(): BreakerStatus {
     const r = this.mirror;
     const now = this.storeNow();
-    const remote = this.remote;
-    const ownView = remote?.ownState();
+    const own = this.state$.own();
     const { trip, recovery, maxCalls } = this.decision.config;
     return statusOf(r, now, {
       name: this.name,
@@ -665,28 +632,22 @@ export class CircuitBreaker implements Policy {
       offset: now - this.clock.now(),
       totals: { ...this.totals },
       fleet:
-        remote === undefined || ownView === undefined
+        own === undefined
           ? undefined
-          : { record: remote.fleetRecord(), quorum: this.decision.quorum, processId: remote.processId, ownView },
+          : { record: this.state$.fleet(), quorum: this.decision.quorum, processId: this.state$.processId, ownView: own.state },
     });
   }
 
-  /** The time in the store's clock: the breaker's clock plus the mirror's offset (0 in process). */
+  /** The time in the store's clock: the breaker's clock plus the store's offset (0 in process). */
   private storeNow(): number {
-    return this.remote === undefined ? this.clock.now() : this.clock.now() + this.remote.offset;
+    return this.clock.now() + this.state$.offset;
   }
 
   /** A failure record with its time moved from the store's clock to the breaker's. */
   private local(f: FailureRecord | null): FailureRecord | null {
-    if (f === null || this.remote === undefined || this.remote.offset === 0) return f;
-    return { reason: f.reason, at: f.at - this.remote.offset };
-  }
-
-  private acquire(): number {
-    const now = this.clock.now();
-    const permit = this.apply(ACQUIRE, now) as Permit;
-    if (permit.allowed) return permit.epoch;
-    return this.refuse(now, permit.retryAfterMs);
+    const offset = this.state$.offset;
+    if (f === null || offset === 0) return f;
+    return { reason: f.reason, at: f.at - offset };
   }
 
   /** A call the circuit refuses: rejected, or in metrics-only mode run without a permit (uncounted). */
@@ -707,21 +668,22 @@ export class CircuitBreaker implements Policy {
     const listened = this.events.has("success");
     if (r.state === "closed" && this.successNeedsTime === false && !listened) {
       // The hot path: a success that keeps a count-based breaker closed needs no clock
-      // read, and none of the store either when it would change nothing. A mirror's
-      // counts may be stale (other processes record too), so it always sends, batched.
+      // read, and none of the store either when it would change nothing. A shared store's
+      // counts may be stale (other processes record too), so it always gets it, batched.
       // (Such a success never opens the circuit: only ratio rules judge successes.)
-      if (this.remote !== undefined) this.remote.send(this.countedSuccess(epoch));
-      else if (epoch !== r.epoch || !this.decision.config.trip.successIsNoop(r.trip)) this.step(this.countedSuccess(epoch), 0);
+      if (this.exclusive === false || epoch !== r.epoch || !this.decision.config.trip.successIsNoop(r.trip)) {
+        this.state$.send(this.countedSuccess(epoch), 0);
+      }
       this.totals.successes++;
       return;
     }
     const now = this.clock.now();
-    const output = this.step(this.success(epoch), now);
+    const output = this.state$.send(this.success(epoch), now);
     this.totals.successes++;
     this.log.push(now, "success");
     // The outcome first, then the transition it caused.
     if (listened) this.events.emit("success", { name: this.name, at: now });
-    this.announce(output);
+    this.announce(output, "local", "fleet");
   }
 
   private success(epoch: number): BreakerInput {
@@ -736,12 +698,12 @@ export class CircuitBreaker implements Policy {
 
   private fail(epoch: number, reason: string, error: unknown): void {
     const now = this.clock.now();
-    const output = this.step({ type: "failure", epoch, reason, random: this.random() }, now);
+    const output = this.state$.send({ type: "failure", epoch, reason, random: this.random() }, now);
     this.totals.failures++;
     this.log.push(now, "failure", reason);
     // The outcome first, then the transition it caused.
     if (this.events.has("failure")) this.events.emit("failure", { name: this.name, reason, error, at: now });
-    this.announce(output);
+    this.announce(output, "local", "fleet");
   }
 
   private settleError(error: unknown, epoch: number, signal: AbortSignal | undefined, how: Classification): void {
@@ -757,38 +719,25 @@ export class CircuitBreaker implements Policy {
     if (this.events.has("ignored")) this.events.emit("ignored", { name: this.name, error, at: now });
   }
 
-  /** Applies an input and reports the transition it caused (see {@link step}). */
-  private apply(input: BreakerInput, now = this.clock.now()): BreakerOutput {
-    const output = this.step(input, now);
-    this.announce(output);
-    return output;
-  }
-
   /**
-   * Applies an input without reporting. In process the answer is immediate; a mirror
-   * sends it (batched, never awaited) and reports the transition when the store has
-   * decided (so after the outcome's own event, as in process).
+   * Sends a command and reports the transition it caused. In process the answer is
+   * immediate; a shared store queues it (batched, never awaited) and its mirror reports the
+   * transition once the store has decided (so after the outcome's own event, as in process).
    */
-  private step(input: BreakerInput, now: number): BreakerOutput {
-    if (this.remote !== undefined) {
-      this.remote.send(input);
-      return undefined;
-    }
-    const output = this.state$.apply(input, now);
-    if (isPromiseLike(output)) throw new Error("unreachable: synchronous store answered with a promise");
-    return output;
+  private apply(input: BreakerInput, now = this.clock.now()): void {
+    this.announce(this.state$.send(input, now), "local", "fleet");
   }
 
-  /** Reports the transition an in-process answer carries, if any. */
-  private announce(output: BreakerOutput): void {
+  /** Reports the transition an answer carries, if any: at once in process, or when a shared store's mirror learns it. */
+  private announce(output: BreakerOutput, origin: "local" | "remote", scope: "fleet" | "own"): void {
     if (output === undefined) return;
-    if ("to" in output) this.report(output, "local", "fleet");
-    else if ("transition" in output && output.transition !== undefined) this.report(output.transition, "local", "fleet");
+    if ("to" in output) this.report(output, origin, scope);
+    else if ("transition" in output && output.transition !== undefined) this.report(output.transition, origin, scope);
   }
 
   private report(t: Transition, origin: "local" | "remote", scope: "fleet" | "own"): void {
     if (this.events.has("stateChange")) {
-      const at = this.remote === undefined ? t.at : t.at - this.remote.offset;
+      const at = t.at - this.state$.offset;
       this.events.emit("stateChange", { name: this.name, from: t.from, to: t.to, reason: t.reason, at, origin, scope });
     }
   }

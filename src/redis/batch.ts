@@ -1,5 +1,5 @@
 import type { Decision } from "../store/store.js";
-import type { Twin } from "./twin.js";
+import type { Twin, TwinStore } from "./twin.js";
 
 type AnyTwin = Twin<unknown, unknown, unknown>;
 
@@ -41,11 +41,11 @@ export function segmentsOf(calls: readonly Call[]): Segment[] {
 }
 
 /** KEYS and ARGV of the twin's many-key script for `segments` (each key's arguments prefixed by their count), without the deadline. */
-export function multiArgs(twin: AnyTwin, segments: readonly Segment[]): { keys: string[]; args: string[] } {
+export function multiArgs(twin: AnyTwin, segments: readonly Segment[], store: TwinStore): { keys: string[]; args: string[] } {
   const keys: string[] = [];
   const args: string[] = [];
   for (const segment of segments) {
-    const own = twin.args(segment.decision, segment.inputs);
+    const own = twin.args(segment.decision, segment.inputs, store);
     keys.push(segment.redisKey);
     args.push(String(own.length));
     for (const arg of own) args.push(arg);

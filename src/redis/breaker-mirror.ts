@@ -1,45 +1,20 @@
-import type { BreakerMirror, TransitionListener } from "../breaker/circuit-breaker.js";
 import {
   BreakerDecision,
   type BreakerInput,
   type BreakerOutput,
   type BreakerRecord,
-  type CircuitState,
   NO_PERMIT,
   type Permit,
   type Transition,
 } from "../breaker/state.js";
 import { type Clock, systemClock } from "../core/clock.js";
-import { type BatchEntry, type BreakerReply, decodeBreakerReply, fromEntry, toEntry } from "./codec.js";
+import type { MirrorListener } from "../store/store.js";
+import { type BatchEntry, type BreakerReply, decodeBreakerReply, encodeParams, fromEntry, toEntry } from "./codec.js";
+import { BREAKER_SCRIPT } from "./scripts/breaker.js";
 import { STALE_REPLY } from "./scripts/limit-lib.js";
+import type { MirrorHost, RemoteMirror } from "./twin.js";
 
-/** What to do when Redis cannot be reached (see `RedisStoreOptions.onRedisError`). */
-export type RedisErrorMode = "local" | "allow" | "deny";
-
-/** The store's side of a mirror: how it reaches Redis and what it does when it cannot. */
-export interface MirrorHost {
-  /** This process's id in published messages. */
-  readonly origin: string;
-  readonly channel: string;
-  readonly metaTtlMs: number;
-  readonly mode: RedisErrorMode;
-  readonly retryIntervalMs: number;
-  /** The most inputs a mirror queues while a batch is in flight. */
-  readonly maxQueued: number;
-  /** False while Redis is known to be unreachable: mirrors then decide locally at once. */
-  healthy(): boolean;
-  /** Runs a script with the store's timeout; a failure has been reported when it rejects. */
-  run(keys: readonly string[], args: readonly string[], operation: string): Promise<unknown>;
-  /** Reports a problem that is not a failed command (a dropped input, a stale batch). */
-  warn(error: Error, operation: string): void;
-  /**
-   * The server-clock time (ms, as text; "0" for none) after which a batch sent now must not
-   * run: by then its caller has fallen back, and a replay on reconnect would count it twice.
-   */
-  deadline(): string;
-  /** Learns the server's clock from a reply's `now`. */
-  serverNow(now: number): void;
-}
+type Listener = MirrorListener<BreakerOutput>;
 
 type Waiter = { readonly kind: "acquire"; resolve(permit: Permit): void } | { readonly kind: "flush"; resolve(): void };
 
@@ -67,13 +42,14 @@ class OwnView {
 }
 
 /**
- * One breaker key's local mirror (see {@link BreakerMirror}). Inputs queue in order and go
- * to Redis in batches, one batch in flight at a time: a run of equal outcomes is one
- * entry with a count, so the queue stays small, and it is capped (`maxQueued`). Replies
- * and published messages refresh the record; the revision orders them.
+ * One breaker key's local mirror: what `RedisStore.mirror` offers a breaker (through the
+ * breaker's twin). Inputs queue in order and go to Redis in batches, one batch in flight at
+ * a time: a run of equal outcomes is one entry with a count, so the queue stays small, and
+ * it is capped (`maxQueued`). Replies and published messages refresh the record; the
+ * revision orders them.
  */
-export class RedisBreakerMirror implements BreakerMirror {
-  readonly mirror = true;
+export class RedisBreakerMirror implements RemoteMirror<BreakerRecord, BreakerInput, BreakerOutput> {
+  readonly exclusive = false;
   offset = 0;
   private record: BreakerRecord;
   /** In `deny` mode while Redis is down: a record that rejects every call. */
@@ -88,10 +64,10 @@ export class RedisBreakerMirror implements BreakerMirror {
   private clock: Clock | undefined;
   private bestRtt = Infinity;
   private offsetAt = 0;
-  private readonly listeners: TransitionListener[] = [];
+  private readonly listeners: Listener[] = [];
   private readonly paramsJson: string;
   /** With a quorum above 1: this process's own view. */
-  private readonly own: OwnView | undefined;
+  private readonly ownView: OwnView | undefined;
   /**
    * What `read` answers, chosen again (`choose`) whenever the record, the overlay or the
    * own view's state changes: `read` runs twice on every call, so it only loads a field.
@@ -104,16 +80,15 @@ export class RedisBreakerMirror implements BreakerMirror {
     private readonly decision: BreakerDecision,
     /** The full Redis key. */
     readonly key: string,
-    paramsJson: string,
   ) {
     this.record = decision.init();
-    this.paramsJson = paramsJson;
-    this.own = decision.quorum > 1 ? new OwnView(decision) : undefined;
+    this.paramsJson = encodeParams(decision);
+    this.ownView = decision.quorum > 1 ? new OwnView(decision) : undefined;
     this.view = this.record;
   }
 
   get processId(): string {
-    return this.host.origin;
+    return this.host.processId;
   }
 
   /** What governs this process's calls: its own view while that is not closed and the fleet's is, else the fleet's. */
@@ -124,19 +99,19 @@ export class RedisBreakerMirror implements BreakerMirror {
   /** Chooses what `read` answers: after any change of the record, the overlay or the own view's state. */
   private choose(): void {
     const fleet = this.overlay ?? this.record;
-    const own = this.own?.record;
+    const own = this.ownView?.record;
     this.view = own !== undefined && own.state !== "closed" && fleet.state === "closed" && !fleet.isolated ? own : fleet;
   }
 
-  fleetRecord(): BreakerRecord {
+  fleet(): BreakerRecord {
     return this.overlay ?? this.record;
   }
 
-  ownState(): CircuitState | undefined {
-    return this.own?.record.state;
+  own(): BreakerRecord | undefined {
+    return this.ownView?.record;
   }
 
-  attach(clock: Clock, listener: TransitionListener): () => void {
+  attach(clock: Clock, listener: Listener): () => void {
     this.clock ??= clock;
     this.listeners.push(listener);
     void this.flush();
@@ -152,7 +127,7 @@ export class RedisBreakerMirror implements BreakerMirror {
       return this.flush().then(() => undefined);
     }
     void now;
-    const own = this.own;
+    const own = this.ownView;
     if (own !== undefined && this.read() === own.record) return Promise.resolve(this.ownPermit(own));
     return new Promise<Permit>((resolve) => {
       const last = this.queue[this.queue.length - 1];
@@ -163,8 +138,9 @@ export class RedisBreakerMirror implements BreakerMirror {
     });
   }
 
-  send(input: BreakerInput): void {
-    if (this.own !== undefined) input = this.ownStep(this.own, input);
+  /** Queues `input` (its answer comes later, to the listeners); the clock is the mirror's own. */
+  send(input: BreakerInput): undefined {
+    if (this.ownView !== undefined) input = this.ownStep(this.ownView, input);
     const last = this.queue[this.queue.length - 1];
     if (last !== undefined && mergeable(last, input)) (last as [string, number, number])[2]++;
     else {
@@ -172,6 +148,7 @@ export class RedisBreakerMirror implements BreakerMirror {
       this.queue.push(toEntry(input));
     }
     this.schedule();
+    return undefined;
   }
 
   flush(): Promise<void> {
@@ -191,7 +168,7 @@ export class RedisBreakerMirror implements BreakerMirror {
     const permit = own.decision.step(own.record, ACQUIRE, this.storeNow()) as Permit;
     this.choose();
     if (!permit.allowed) return permit;
-    own.fleetEpoch = this.fleetRecord().epoch;
+    own.fleetEpoch = this.fleet().epoch;
     if (permit.transition !== undefined) this.ownTransition(own, permit.transition);
     return { allowed: true, epoch: OWN_EPOCHS - permit.epoch, transition: undefined };
   }
@@ -235,7 +212,7 @@ export class RedisBreakerMirror implements BreakerMirror {
     for (const listener of this.listeners) listener(t, "local", "own");
     if (t.to === "half-open") return;
     const until = t.to === "open" ? own.record.nextProbeAt : 0;
-    this.queue.push(["v", this.host.origin, Number.isFinite(until) ? until : 0]);
+    this.queue.push(["v", this.host.processId, Number.isFinite(until) ? until : 0]);
     this.schedule();
   }
 
@@ -245,8 +222,14 @@ export class RedisBreakerMirror implements BreakerMirror {
   }
 
   /** Called by the store for every message published on the channel about this key. */
-  receive(reply: BreakerReply): void {
-    this.adopt(reply, reply.origin === this.host.origin ? "local" : "remote");
+  receive(message: object): void {
+    const reply = decodeBreakerReply(message);
+    this.adopt(reply, reply.origin === this.host.processId ? "local" : "remote");
+  }
+
+  /** Called by the store when its own `apply` at this key got `reply` from the script. */
+  replied(reply: unknown): void {
+    this.adopt(decodeBreakerReply(reply), "local");
   }
 
   private dropOldest(): void {
@@ -292,10 +275,10 @@ export class RedisBreakerMirror implements BreakerMirror {
         JSON.stringify(batch),
         String(this.host.metaTtlMs),
         this.host.channel,
-        this.host.origin,
+        this.host.processId,
         this.host.deadline(),
       ];
-      const raw = await this.host.run([this.key], args, "breaker");
+      const raw = await this.host.run(BREAKER_SCRIPT, [this.key], args, "breaker");
       if (raw === STALE_REPLY) {
         // Past its deadline the script did nothing: the fallback decides the batch, once.
         this.host.warn(new Error(`breaker ${this.key}: the batch reached Redis after its deadline and was not applied`), "breaker");

@@ -103,6 +103,11 @@ export function fromEntry(entry: BatchEntry): { input: BreakerInput; count: numb
   }
 }
 
+/** True for a message the store has parsed already (an object, but not a Buffer). */
+function isParsed(raw: unknown): raw is object {
+  return typeof raw === "object" && raw !== null && !Buffer.isBuffer(raw);
+}
+
 function inf(value: unknown): number {
   return value === "inf" ? Infinity : (value as number);
 }
@@ -119,10 +124,9 @@ interface RawReply {
 
 type RawPermit = { allowed: true; epoch: number } | { allowed: false; retryAfterMs: number | "inf" };
 
-/** Decodes the breaker script's reply (or a published message). */
+/** Decodes the breaker script's reply, or a published message (as text, or parsed by the store). */
 export function decodeBreakerReply(raw: unknown): BreakerReply {
-  const text = typeof raw === "string" ? raw : Buffer.isBuffer(raw) ? raw.toString("utf8") : String(raw);
-  const m = JSON.parse(text) as RawReply;
+  const m = (isParsed(raw) ? raw : JSON.parse(Buffer.isBuffer(raw) ? raw.toString("utf8") : String(raw))) as RawReply;
   const record = decodeRecord(m.r);
   const transitions = Array.isArray(m.t) ? m.t : [];
   const permits: Permit[] = (Array.isArray(m.p) ? m.p : []).map((p) =>

@@ -1,24 +1,21 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { BreakerDecision, type BreakerInput, type BreakerOutput } from "../breaker/state.js";
 import { background, systemClock } from "../core/clock.js";
 import { InvalidOptionError, ResilienceError } from "../core/errors.js";
 import { Emitter } from "../core/events.js";
 import { checkKeys, integer, nonEmptyString, oneOf, orDefault, positive } from "../core/validate.js";
 import { MemoryStore } from "../store/memory.js";
-import type { BoundState, Decision, Store } from "../store/store.js";
+import type { BoundState, Decision, MirroredState, Store } from "../store/store.js";
 import { type RedisAdapter, toAdapter } from "./adapter.js";
-import { RedisBreakerMirror, type MirrorHost, type RedisErrorMode } from "./breaker-mirror.js";
-import { decodeBreakerReply, decodeStored, encodeParams, singleOutput, toEntry } from "./codec.js";
-import { BREAKER_SCRIPT } from "./scripts/breaker.js";
-import { STALE_REPLY } from "./scripts/limit-lib.js";
 import type { LuaScript } from "./scripts/script.js";
-import type { Twin } from "./twin.js";
+import type { MirrorHost, RedisErrorMode, RemoteMirror, Twin, TwinStore } from "./twin.js";
 import { twinOf } from "./twin-registry.js";
 import { TwinRunner } from "./twin-runner.js";
 import { CommandWatchdog } from "./watchdog.js";
 
-export type { RedisErrorMode } from "./breaker-mirror.js";
+export type { RedisErrorMode } from "./twin.js";
+
+type AnyMirror = RemoteMirror<unknown, unknown, unknown>;
 
 /** Where RedisStore reports what went wrong with Redis: pino, `console` and the core `Logger` fit. */
 export interface RedisStoreLogger {
@@ -128,15 +125,16 @@ const defaultLogger: RedisStoreLogger = {
 /**
  * A store in Redis (or Valkey), shared by every process that uses the same namespace.
  * Each decision runs atomically in one Lua script with the server's TIME as its clock:
- * the breaker's, and the twins of the token bucket, both sliding windows, the fixed
- * window and the adaptive limiter. A breaker gets a local mirror of its record (`bind`),
- * refreshed from every script reply and from the pub/sub message each transition
- * publishes, so `isAvailable()` stays synchronous and a closed breaker never waits for
- * Redis. A limiter asks Redis on every call (that is what makes it exact across
+ * its Lua twin, found by the decision's kind in one registry (the breaker's, the token
+ * bucket's, both sliding windows', the fixed window's, the adaptive limiter's, a user's
+ * own). A twin that offers a mirror (the breaker's) gives `mirror()`: a local copy of the
+ * key's record, refreshed from every script reply and from the pub/sub message each
+ * transition publishes, so `isAvailable()` stays synchronous and a closed breaker never
+ * waits for Redis. A limiter asks Redis on every call (that is what makes it exact across
  * processes); concurrent calls on one key share a script call. Redis errors never reach
  * the caller: they are emitted (`on("error")`), logged, and answered by `onRedisError`.
  */
-export class RedisStore implements Store {
+export class RedisStore implements Store, TwinStore {
   readonly name = "redis";
   readonly synchronous = false;
   /** The prefix of every key. */
@@ -145,7 +143,8 @@ export class RedisStore implements Store {
   readonly channel: string;
   /** The client, as the store talks to it. */
   readonly adapter: RedisAdapter;
-  private readonly metaTtlMs: number;
+  /** How long a breaker's record outlives its last write (ms): `metaTtlMs`. */
+  readonly metaTtlMs: number;
   private readonly mode: RedisErrorMode;
   private readonly commandTimeoutMs: number;
   private readonly retryIntervalMs: number;
@@ -153,9 +152,9 @@ export class RedisStore implements Store {
   private readonly events = new Emitter<RedisStoreEvents>();
   /** This process's id in the fleet: in published messages, quorum counts and own views. */
   readonly processId: string;
-  private readonly origin: string;
   private readonly host: MirrorHost;
-  private readonly mirrors = new Map<string, RedisBreakerMirror>();
+  /** The mirror of each key that has one (`mirror()`), by Redis key. */
+  private readonly mirrors = new Map<string, AnyMirror>();
   private readonly local = new MemoryStore({ sweepIntervalMs: 0 });
   private readonly detachErrors: () => void;
   private healthy = true;
@@ -186,7 +185,6 @@ export class RedisStore implements Store {
       "processId",
       orDefault(options.processId, `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`),
     );
-    this.origin = this.processId;
     this.namespace = nonEmptyString(WHERE, "namespace", orDefault(options.namespace, "breakwater"));
     if (/[{}]/.test(this.namespace))
       throw new InvalidOptionError(WHERE, "namespace", this.namespace, "a string without { or } (the store adds the hash tags)");
@@ -200,12 +198,13 @@ export class RedisStore implements Store {
     this.watchdog = new CommandWatchdog(this.commandTimeoutMs, (operation, ms) => new RedisTimeoutError(operation, ms));
     this.twins = new TwinRunner(
       {
+        store: this,
         usable: () => this.healthy && !this.closed,
         send: (script, keys, args, operation) => {
           args.push(this.deadline());
           return this.watchdog.guard(this.adapter.evalScript(script, keys, args), operation);
         },
-        replied: (reply) => this.learnOffset(reply),
+        replied: (twin, reply, redisKey) => this.replied(twin, reply, redisKey),
         warn: (fields, message) => this.warn({ namespace: this.namespace, ...fields }, message),
         failed: (error, operation) => this.failed(error, operation),
         report: (error, operation) => this.report(error, operation),
@@ -220,14 +219,14 @@ export class RedisStore implements Store {
       throw new InvalidOptionError(WHERE, "logger", options.logger, "an object with warn(fields, message)");
     this.detachErrors = this.adapter.onError((error) => this.failed(error, "connection"));
     this.host = {
-      origin: this.origin,
+      processId: this.processId,
       channel: this.channel,
       metaTtlMs: this.metaTtlMs,
       mode: this.mode,
       retryIntervalMs: this.retryIntervalMs,
       maxQueued,
       healthy: () => this.healthy && !this.closed,
-      run: (keys, args, operation) => this.run(keys, args, operation),
+      run: (script, keys, args, operation) => this.run(keys, args, operation, script),
       warn: (error, operation) => this.report(error, operation),
       deadline: () => this.deadline(),
       serverNow: (now) => {
@@ -273,39 +272,47 @@ export class RedisStore implements Store {
    * rejects for a Redis error: the answer then comes from `onRedisError`.
    */
   apply<S, I, O>(decision: Decision<S, I, O>, key: string, input: I, now: number): Promise<O> {
-    if (decision.kind === "breaker" && decision instanceof BreakerDecision)
-      return this.applyBreaker(decision, key, input as BreakerInput, now) as Promise<O>;
     const twin = twinOf(decision);
     if (twin === undefined) return Promise.reject(this.noTwin(decision.kind));
     return this.twins.apply(twin, decision, key, this.redisKey(key), input, now);
   }
 
   bind<S, I, O>(decision: Decision<S, I, O>, key: string): BoundState<S, I, O> {
-    if (decision.kind === "breaker" && decision instanceof BreakerDecision) {
-      const redisKey = this.redisKey(key);
-      let mirror = this.mirrors.get(redisKey);
-      if (mirror === undefined) {
-        mirror = new RedisBreakerMirror(this.host, decision, redisKey, encodeParams(decision));
-        this.mirrors.set(redisKey, mirror);
-        this.subscribe();
-      }
-      return mirror as unknown as BoundState<S, I, O>;
-    }
     return {
       apply: (input, now) => this.apply(decision, key, input, now),
       read: (now) => this.read(decision as Decision<S, unknown, unknown>, key, now),
     };
   }
 
-  async read<S>(decision: Decision<S, unknown, unknown>, key: string, now: number): Promise<S | undefined> {
-    if (decision.kind !== "breaker") return this.readTwin(decision, key);
-    if (!this.healthy) return this.local.read(decision, key);
+  /**
+   * A local mirror of the record at `key`, from the mirror `decision`'s twin offers (the
+   * breaker's): one per key, shared by every policy of this store on that key, refreshed by
+   * its own answers and by what the other processes publish on `channel`.
+   */
+  mirror<S, I, O>(decision: Decision<S, I, O>, key: string): MirroredState<S, I, O> {
+    const twin = twinOf(decision);
+    if (twin?.mirror === undefined) {
+      throw new ResilienceError(`RedisStore has no mirror for decision kind "${decision.kind}": its Lua twin offers none`);
+    }
+    const redisKey = this.redisKey(key);
+    let mirror = this.mirrors.get(redisKey);
+    if (mirror === undefined) {
+      mirror = twin.mirror(this.host, decision, redisKey) as unknown as AnyMirror;
+      this.mirrors.set(redisKey, mirror);
+      this.subscribe();
+    }
+    return mirror as unknown as MirroredState<S, I, O>;
+  }
+
+  /** The state at `key`, read by the decision's twin (its script, changing nothing). */
+  async read<S>(decision: Decision<S, unknown, unknown>, key: string, _now?: number): Promise<S | undefined> {
+    const twin = twinOf(decision);
+    if (twin === undefined) throw this.noTwin(decision.kind);
+    if (!this.healthy || this.closed) return this.local.read(decision, key);
     try {
-      const text = await this.timed(this.adapter.get(this.redisKey(key)), "get");
-      return decodeStored(text)?.record as S | undefined;
-    } catch (error) {
-      this.failed(error, "get");
-      void now;
+      const reply = await this.run([this.redisKey(key)], [...twin.readArgs(decision, this), "0"], `${decision.kind}:read`, twin.script);
+      return twin.decodeState(reply);
+    } catch {
       return this.local.read(decision, key);
     }
   }
@@ -368,63 +375,18 @@ export class RedisStore implements Store {
     return this.serverOffset === undefined ? "0" : String(Math.ceil(systemClock.now() + this.serverOffset + this.commandTimeoutMs));
   }
 
-  /** Learns the server's clock offset from a reply whose last element is the server's now. */
-  private learnOffset(reply: unknown): void {
-    const serverNow = Array.isArray(reply) ? Number(reply[reply.length - 1]) : NaN;
+  /**
+   * A twin's script answered at `redisKey` (a one-key script): learn the server's clock
+   * from the reply (the twin's `serverNow`, else an array reply's last element), and
+   * refresh the mirror held at that key, if the twin has mirrors.
+   */
+  private replied(twin: Twin<unknown, unknown, unknown>, reply: unknown, redisKey: string | undefined): void {
+    const serverNow = twin.serverNow !== undefined ? twin.serverNow(reply) : Array.isArray(reply) ? Number(reply[reply.length - 1]) : NaN;
     if (Number.isFinite(serverNow)) this.serverOffset = serverNow - systemClock.now();
+    if (twin.mirror !== undefined && redisKey !== undefined) this.mirrors.get(redisKey)?.replied(reply);
   }
 
-  private async readTwin<S>(decision: Decision<S, unknown, unknown>, key: string): Promise<S | undefined> {
-    const twin = twinOf(decision);
-    if (twin === undefined) throw this.noTwin(decision.kind);
-    if (!this.healthy || this.closed) return this.local.read(decision, key);
-    try {
-      const reply = await this.run([this.redisKey(key)], [...twin.readArgs(decision), "0"], `${decision.kind}:read`, twin.script);
-      return twin.decodeState(reply);
-    } catch {
-      return this.local.read(decision, key);
-    }
-  }
-
-  private async applyBreaker(decision: BreakerDecision, key: string, input: BreakerInput, now: number): Promise<BreakerOutput> {
-    if (this.healthy && !this.closed) {
-      try {
-        const args = [
-          encodeParams(decision),
-          JSON.stringify([toEntry(input)]),
-          String(this.metaTtlMs),
-          this.channel,
-          this.origin,
-          this.deadline(),
-        ];
-        const raw = await this.run([this.redisKey(key)], args, "breaker");
-        if (raw === STALE_REPLY) {
-          // Past its deadline the script did nothing: the fallback below decides, once.
-          this.report(new RedisTimeoutError("breaker", this.commandTimeoutMs), "breaker");
-          throw new RedisTimeoutError("breaker", this.commandTimeoutMs);
-        }
-        const reply = decodeBreakerReply(raw);
-        this.serverOffset = reply.now - systemClock.now();
-        const mirror = this.mirrors.get(this.redisKey(key));
-        if (mirror !== undefined) mirror.receive({ ...reply, origin: this.origin });
-        return singleOutput(input, reply);
-      } catch {
-        // Reported by run(); answered by the fallback below.
-      }
-    }
-    if (this.mode === "local") return this.local.apply(decision, key, input, now);
-    if (input.type !== "acquire") return undefined;
-    return this.mode === "allow"
-      ? { allowed: true, epoch: -1, transition: undefined }
-      : { allowed: false, retryAfterMs: this.retryIntervalMs };
-  }
-
-  private async run(
-    keys: readonly string[],
-    args: readonly string[],
-    operation: string,
-    script: LuaScript = BREAKER_SCRIPT,
-  ): Promise<unknown> {
+  private async run(keys: readonly string[], args: readonly string[], operation: string, script: LuaScript): Promise<unknown> {
     if (this.closed) throw new ResilienceError("RedisStore is closed");
     try {
       return await this.watchdog.guard(this.adapter.evalScript(script, keys, args), operation);
@@ -471,10 +433,11 @@ export class RedisStore implements Store {
       });
   }
 
+  /** A message on the channel: a JSON object whose `k` is the Redis key it is about, for that key's mirror. */
   private onMessage(message: string): void {
     try {
-      const reply = decodeBreakerReply(message);
-      if (reply.key !== undefined) this.mirrors.get(reply.key)?.receive(reply);
+      const parsed = JSON.parse(message) as { k?: unknown };
+      if (typeof parsed.k === "string") this.mirrors.get(parsed.k)?.receive(parsed);
     } catch (error) {
       this.report(error, "message");
     }

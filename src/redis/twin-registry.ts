@@ -2,6 +2,7 @@ import { InvalidOptionError } from "../core/errors.js";
 import { func, integer, nonEmptyString } from "../core/validate.js";
 import type { Decision } from "../store/store.js";
 import { ADAPTIVE_TWIN } from "./adaptive-twin.js";
+import { BREAKER_TWIN } from "./breaker-twin.js";
 import { LIMIT_TWINS } from "./limit-twins.js";
 import type { LuaScript } from "./scripts/script.js";
 import type { Twin } from "./twin.js";
@@ -10,16 +11,14 @@ type AnyTwin = Twin<unknown, unknown, unknown>;
 
 /**
  * The Lua twin of each decision kind, where `RedisStore` looks a decision up: the
- * limiters' and the adaptive limiter's from the start, a user's own through
- * {@link registerTwin}. Process-wide, like the decision kinds themselves.
+ * breaker's (with its mirror), the limiters' and the adaptive limiter's from the start, a
+ * user's own through {@link registerTwin}. Process-wide, like the decision kinds themselves.
  */
-const twins = new Map<string, AnyTwin>([...LIMIT_TWINS, ["adaptive", ADAPTIVE_TWIN as unknown as AnyTwin]]);
-
-/**
- * Kinds the store runs by other means: the breaker's twin comes with a local mirror kept
- * fresh by pub/sub (src/redis/breaker-mirror.ts), so it is no plain twin.
- */
-const RESERVED: ReadonlySet<string> = new Set(["breaker"]);
+const twins = new Map<string, AnyTwin>([
+  ["breaker", BREAKER_TWIN as unknown as AnyTwin],
+  ...LIMIT_TWINS,
+  ["adaptive", ADAPTIVE_TWIN as unknown as AnyTwin],
+]);
 
 const WHERE = "registerTwin()";
 
@@ -38,7 +37,6 @@ const WHERE = "registerTwin()";
  */
 export function registerTwin<S, I, O>(kind: string, twin: Twin<S, I, O>): void {
   nonEmptyString(WHERE, "kind", kind);
-  if (RESERVED.has(kind)) throw new InvalidOptionError(WHERE, "kind", kind, "a kind other than the breaker's (its twin is built in)");
   checkTwin(twin);
   const known = twins.get(kind);
   if (known === (twin as unknown as AnyTwin)) return;
@@ -46,12 +44,12 @@ export function registerTwin<S, I, O>(kind: string, twin: Twin<S, I, O>): void {
   twins.set(kind, twin as unknown as AnyTwin);
 }
 
-/** The twin registered for `decision`'s kind, or undefined (the breaker's is apart: see RESERVED). */
+/** The twin registered for `decision`'s kind, or undefined. */
 export function twinOf<S, I, O>(decision: Decision<S, I, O>): Twin<S, I, O> | undefined {
   return twins.get(decision.kind) as Twin<S, I, O> | undefined;
 }
 
-/** The kinds that have a twin now, sorted (the breaker's not among them). */
+/** The kinds that have a twin now, sorted. */
 export function twinKinds(): string[] {
   return [...twins.keys()].sort();
 }
@@ -63,6 +61,7 @@ function checkTwin(twin: unknown): void {
   if (t.multi !== undefined) checkScript("twin.multi", t.multi);
   integer(WHERE, "twin.maxBatch", t.maxBatch);
   for (const name of ["args", "decode", "readArgs", "decodeState", "fallback"] as const) func(WHERE, `twin.${name}`, t[name]);
+  for (const name of ["localInput", "serverNow", "mirror"] as const) if (t[name] !== undefined) func(WHERE, `twin.${name}`, t[name]);
 }
 
 function checkScript(option: string, script: unknown): void {

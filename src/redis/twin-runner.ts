@@ -2,16 +2,21 @@ import type { Decision } from "../store/store.js";
 import { STALE_REPLY } from "./scripts/limit-lib.js";
 import type { LuaScript } from "./scripts/script.js";
 import { type Call, decodeMulti, multiArgs, oneSegment, segmentsOf } from "./batch.js";
-import type { Twin } from "./twin.js";
+import type { Twin, TwinStore } from "./twin.js";
 
 /** The store's side of a {@link TwinRunner}. */
 export interface TwinHost {
+  /** What the twins' arguments may need of the store. */
+  readonly store: TwinStore;
   /** False while Redis is known to be unreachable, or once the store is closed. */
   usable(): boolean;
   /** Sends a script with the store's timeout and deadline; the promise rejects on any failure (not yet reported). */
   send(script: LuaScript, keys: string[], args: string[], operation: string): Promise<unknown>;
-  /** A script's reply arrived (before it is decoded): learn what it tells of the server. */
-  replied(reply: unknown): void;
+  /**
+   * A script's reply arrived (before it is decoded, never a stale one): learn what it tells
+   * of the server, and of the key (`redisKey`, for a one-key script) a mirror may hold.
+   */
+  replied(twin: AnyTwin, reply: unknown, redisKey: string | undefined): void;
   /** Logs a change of behaviour once (never throws). */
   warn(fields: object, message: string): void;
   /** A command failed to reach Redis: report it and fall back until Redis answers again. */
@@ -138,9 +143,9 @@ export class TwinRunner {
     let sent: Promise<unknown>;
     try {
       if (segments === undefined) {
-        sent = this.host.send(twin.script, [head.redisKey], twin.args(head.decision, inputs), operation);
+        sent = this.host.send(twin.script, [head.redisKey], twin.args(head.decision, inputs, this.host.store), operation);
       } else {
-        const { keys, args } = multiArgs(twin, segments);
+        const { keys, args } = multiArgs(twin, segments, this.host.store);
         sent = this.host.send(twin.multi as LuaScript, keys, args, operation);
       }
     } catch (error) {
@@ -150,8 +155,8 @@ export class TwinRunner {
     return sent.then(
       (reply) => {
         try {
-          this.host.replied(reply);
           if (reply === STALE_REPLY) throw this.host.stale(operation);
+          this.host.replied(twin, reply, segments === undefined ? head.redisKey : undefined);
           return segments === undefined ? twin.decode(reply, inputs, head.now) : decodeMulti(twin, reply, segments, items.length, head.now);
         } catch (error) {
           this.host.report(error, operation);

@@ -1,13 +1,60 @@
-import type { Decision } from "../store/store.js";
+import type { Decision, MirroredState } from "../store/store.js";
 import type { LuaScript } from "./scripts/script.js";
 
 /** What a policy gets while Redis cannot be reached, in the `allow` and `deny` modes. */
 export type StrictMode = "allow" | "deny";
 
+/** What to do when Redis cannot be reached (see `RedisStoreOptions.onRedisError`). */
+export type RedisErrorMode = "local" | StrictMode;
+
+/** What a twin may need of the store that runs it: the breaker's script publishes, and keeps its record for a while. */
+export interface TwinStore {
+  /** The pub/sub channel the store's mirrors listen on. */
+  readonly channel: string;
+  /** How long state without a TTL of its own outlives its last write (ms). */
+  readonly metaTtlMs: number;
+  /** This process's id in the fleet: in published messages and quorum counts. */
+  readonly processId: string;
+}
+
+/** The store's side of a mirror (see {@link Twin.mirror}): how it reaches Redis and what it does when it cannot. */
+export interface MirrorHost extends TwinStore {
+  readonly mode: RedisErrorMode;
+  readonly retryIntervalMs: number;
+  /** The most inputs a mirror queues while a batch is in flight. */
+  readonly maxQueued: number;
+  /** False while Redis is known to be unreachable: mirrors then decide locally at once. */
+  healthy(): boolean;
+  /** Runs a script with the store's timeout; a failure has been reported when it rejects. */
+  run(script: LuaScript, keys: readonly string[], args: readonly string[], operation: string): Promise<unknown>;
+  /** Reports a problem that is not a failed command (a dropped input, a stale batch). */
+  warn(error: Error, operation: string): void;
+  /**
+   * The server-clock time (ms, as text; "0" for none) after which a batch sent now must not
+   * run: by then its caller has fallen back, and a replay on reconnect would count it twice.
+   */
+  deadline(): string;
+  /** Learns the server's clock from a reply's `now`. */
+  serverNow(now: number): void;
+}
+
+/**
+ * A local mirror of one key's state in Redis (see {@link Twin.mirror}): what `RedisStore.mirror`
+ * hands a policy, and what the store keeps fresh.
+ */
+export interface RemoteMirror<S, I, O> extends MirroredState<S, I, O> {
+  /** A message published on the store's channel about this mirror's key (parsed JSON, whose `k` is the key). */
+  receive(message: object): void;
+  /** The store applied an input at this key itself (`RedisStore.apply`): the script's reply refreshes the mirror. */
+  replied(reply: unknown): void;
+  /** Redis is back, the subscriber reconnected, or the key was deleted: fetch the state again. */
+  resync(): void;
+}
+
 /**
  * The Redis side of one decision kind: its Lua twin and how inputs, outputs and states
- * cross the wire. RedisStore dispatches `apply` and `read` on the decision's `kind` to one
- * of these (the breaker, which has a local mirror, is handled apart).
+ * cross the wire. RedisStore dispatches `apply`, `read` and `mirror` on the decision's
+ * `kind` to one of these.
  */
 export interface Twin<S, I, O> {
   /** The script that runs the decision atomically with the server's TIME as `now`. */
@@ -19,12 +66,12 @@ export interface Twin<S, I, O> {
   readonly multi?: LuaScript;
   /** The most inputs one script call takes (1: no batching). */
   readonly maxBatch: number;
-  /** ARGV to apply `inputs` in order (KEYS[1] is the key's state), without the deadline the store appends. */
-  args(decision: Decision<S, I, O>, inputs: readonly I[]): string[];
+  /** ARGV to apply `inputs` in order (KEYS[1] is the key's state), without the deadline the store appends; `store` runs it. */
+  args(decision: Decision<S, I, O>, inputs: readonly I[], store: TwinStore): string[];
   /** One output per input, from the script's reply; absolute times are moved onto the caller's clock (`now`). */
   decode(reply: unknown, inputs: readonly I[], now: number): O[];
-  /** ARGV to read the state without changing it, without the deadline the store appends. */
-  readArgs(decision: Decision<S, I, O>): string[];
+  /** ARGV to read the state without changing it, without the deadline the store appends; `store` runs it. */
+  readArgs(decision: Decision<S, I, O>, store: TwinStore): string[];
   /** The state, from a read's reply (undefined when the key holds none). */
   decodeState(reply: unknown): S | undefined;
   /**
@@ -38,6 +85,18 @@ export interface Twin<S, I, O> {
    * be handed back to Redis later). Default: `input` itself.
    */
   localInput?(input: I): I;
+  /**
+   * The server's time (ms) in a script's reply, where it is not the last element of an array
+   * reply (the limiters'): the store estimates the server's clock from it.
+   */
+  serverNow?(reply: unknown): number;
+  /**
+   * A local mirror of one key's state, for a policy that reads it on every call (the breaker's
+   * twin has one): what `RedisStore.mirror` offers. The store keeps one per key, hands it the
+   * messages about its key published on the store's channel, and tells it of its own replies
+   * at that key and of every resync.
+   */
+  mirror?(host: MirrorHost, decision: Decision<S, I, O>, redisKey: string): RemoteMirror<S, I, O>;
 }
 
 /** A number as script argument text: exact (shortest round trip), with Infinity as `inf`. */

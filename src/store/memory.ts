@@ -1,6 +1,8 @@
 import { background, type Clock } from "../core/clock.js";
+import { InvalidOptionError } from "../core/errors.js";
 import { checkKeys, clockOption, integer, nonNegative, orDefault } from "../core/validate.js";
-import type { BoundState, Decision, Store } from "./store.js";
+import { HeldState } from "./mirror.js";
+import type { BoundState, Decision, MirroredState, Store } from "./store.js";
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -29,6 +31,28 @@ class Entry {
     public state: unknown,
     public decision: Decision<unknown, unknown, unknown>,
   ) {}
+}
+
+/**
+ * A pinned entry, held by a handle (`bind`, `mirror`): it reads and steps the entry itself,
+ * no lookup. Pinned state is never replaced (`delete` re-initialises it in place), and
+ * breakers are the only pinned kind, so no other kind can re-initialise it under the handle.
+ */
+class PinnedState<S, I, O> extends HeldState<S, I, O> implements BoundState<S, I, O> {
+  constructor(
+    private readonly decision: Decision<S, I, O>,
+    private readonly entry: Entry,
+  ) {
+    super();
+  }
+
+  read(): S {
+    return this.entry.state as S;
+  }
+
+  apply(input: I, now: number): O {
+    return this.decision.step(this.entry.state as S, input, now);
+  }
 }
 
 const WHERE = "MemoryStore";
@@ -110,14 +134,25 @@ export class MemoryStore implements Store {
         read: () => this.read(decision as Decision<S, unknown, unknown>, key),
       };
     }
-    // Pinned state is never replaced (delete re-initialises it in place), so the handle
-    // can hold the entry itself. Breakers are the only pinned kind: no other kind can
-    // re-initialise the entry under the handle.
+    return this.pin(decision, key);
+  }
+
+  /** The state itself, held: this process is the only one that changes it. */
+  mirror<S, I, O>(decision: Decision<S, I, O>, key: string): MirroredState<S, I, O> {
+    if (decision.evictable) {
+      throw new InvalidOptionError(
+        `${WHERE}.mirror()`,
+        "decision",
+        decision.kind,
+        "a decision whose state is never evicted (evictable: false)",
+      );
+    }
+    return this.pin(decision, key);
+  }
+
+  private pin<S, I, O>(decision: Decision<S, I, O>, key: string): PinnedState<S, I, O> {
     const held = this.entry(decision as Decision<unknown, unknown, unknown>, key, this.lastNow, this.pinned.get(key));
-    return {
-      apply: (input, now) => decision.step(held.state as S, input, now),
-      read: () => held.state as S,
-    };
+    return new PinnedState(decision, held);
   }
 
   read<S>(decision: Decision<S, unknown, unknown>, key: string): S | undefined {

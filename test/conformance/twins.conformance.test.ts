@@ -83,13 +83,17 @@ async function twinApply<S, I, O>(
   const reply = await store.adapter.evalScript(
     withTestClock(twin.script),
     [store.redisKey(key)],
-    [...twin.args(decision, inputs), "0", String(now)],
+    [...twin.args(decision, inputs, store), "0", String(now)],
   );
   return twin.decode(reply, inputs, now);
 }
 
 async function twinRead<S, I, O>(store: RedisStore, twin: Twin<S, I, O>, decision: Decision<S, I, O>, key: string): Promise<S | undefined> {
-  const reply = await store.adapter.evalScript(withTestClock(twin.script), [store.redisKey(key)], [...twin.readArgs(decision), "0", "0"]);
+  const reply = await store.adapter.evalScript(
+    withTestClock(twin.script),
+    [store.redisKey(key)],
+    [...twin.readArgs(decision, store), "0", "0"],
+  );
   return twin.decodeState(reply);
 }
 
@@ -461,7 +465,7 @@ async function twinApplyMany<S, I, O>(
   });
   const args: string[] = [];
   for (const k of order) {
-    const own = twin.args(decision, (byKey.get(k) as { inputs: I[] }).inputs);
+    const own = twin.args(decision, (byKey.get(k) as { inputs: I[] }).inputs, store);
     args.push(String(own.length), ...own);
   }
   const multi = twin.multi as LuaScript;

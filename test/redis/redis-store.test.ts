@@ -253,6 +253,33 @@ describe("RedisStore: when Redis goes away", () => {
     }
   });
 
+  it("local: the transitions decided in process while Redis is away are reported once each", async () => {
+    const own = await startRedis({ ignoreEnv: true });
+    const c = await connect("ioredis", { server: own });
+    const s = new RedisStore({ client: c.client, namespace: ns(), commandTimeoutMs: 200, retryIntervalMs: 60_000, logger: quiet });
+    const clock = new ManualClock();
+    const changes: string[] = [];
+    const b = new CircuitBreaker({ name: "once", store: s, clock, trip: consecutiveFailures(1), recovery: 1_000 });
+    b.on("stateChange", (e) => changes.push(`${e.from}->${e.to} ${e.origin}`));
+    try {
+      await b.flush();
+      await own.kill();
+      await b.execute(boom).catch(() => undefined);
+      await b.flush();
+      expect(b.state).toBe("open");
+      clock.advance(1_000);
+      // The probe's permit comes from the in-process fallback, with the transition it caused.
+      expect(await b.execute(() => "probe")).toBe("probe");
+      await b.flush();
+      expect(b.state).toBe("closed");
+      expect(changes).toEqual(["closed->open local", "open->half-open local", "half-open->closed local"]);
+    } finally {
+      await s.close();
+      await c.close();
+      await own.stop();
+    }
+  });
+
   it("deny rejects the calls that ask the store; allow lets them through", async () => {
     const own = await startRedis({ ignoreEnv: true });
     const c = await connect("node-redis", { server: own });
