@@ -187,8 +187,8 @@ interface Handlers {
 }
 
 const WHERE = "CircuitBreaker";
-const OPTION_KEYS = [
-  "name",
+/** The options that make a breaker's policy: what `CircuitBreakers` accepts per service. */
+export const BREAKER_POLICY_KEYS = [
   "trip",
   "recovery",
   "halfOpen",
@@ -196,15 +196,19 @@ const OPTION_KEYS = [
   "ignore",
   "failOnResult",
   "failureReason",
+  "historySize",
+  "quorum",
+  "slowCallMs",
+  "mode",
+] as const;
+const OPTION_KEYS = [
+  ...BREAKER_POLICY_KEYS,
+  "name",
   "store",
   "key",
   "clock",
   "random",
-  "historySize",
-  "slowCallMs",
-  "mode",
   "initialState",
-  "quorum",
   "onStateChange",
   "onListenerError",
   "telemetry",

@@ -7,7 +7,13 @@ import { attachEach, checkAttach, type Telemetry, telemetryOption } from "../cor
 import { checkKeys, nonEmptyString, orDefault } from "../core/validate.js";
 import { MemoryStore } from "../store/memory.js";
 import type { Store } from "../store/store.js";
-import { CircuitBreaker, type CircuitBreakerOptions, type Classification, type StateChangeEvent } from "./circuit-breaker.js";
+import {
+  BREAKER_POLICY_KEYS,
+  CircuitBreaker,
+  type CircuitBreakerOptions,
+  type Classification,
+  type StateChangeEvent,
+} from "./circuit-breaker.js";
 import type { BreakerStatus } from "./status.js";
 import {
   checkErrorFilter,
@@ -67,19 +73,7 @@ export interface CircuitBreakersOptions {
 }
 
 const WHERE = "CircuitBreakers";
-const POLICY_KEYS = [
-  "trip",
-  "recovery",
-  "halfOpen",
-  "failOn",
-  "ignore",
-  "failOnResult",
-  "failureReason",
-  "historySize",
-  "quorum",
-  "slowCallMs",
-  "mode",
-];
+const POLICY_KEYS = BREAKER_POLICY_KEYS;
 const OVERRIDE_KEYS = ["failOn", "ignore", "failOnResult", "failureReason", "signal", "attempt"];
 
 type MethodDecorator = <This, A extends unknown[], R>(
