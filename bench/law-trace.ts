@@ -2,15 +2,19 @@
  * One simulated run of the adaptive limiter, second by second: the limit, the pace, the
  * answers accepted and refused. For reading what the control law did on one upstream.
  *
- *   npx tsx bench/law-trace.ts <model> <none|retry-after|full> [run]
+ *   npx tsx bench/law-trace.ts <model> <none|retry-after|full> [run] [--fleet=4]
+ *
+ * `--fleet=N`: N clients share one limiter record, as processes share it through RedisStore.
  */
 import type { HeaderMode } from "../examples/lib/upstream.js";
 import { scenarioNamed, limitAt } from "./lib/adaptive-scenarios.js";
-import { simulate } from "./lib/adaptive-sim.js";
+import { fleetSimClient, simulate } from "./lib/adaptive-sim.js";
 
-const [name = "token-bucket", mode = "none", run = "1"] = process.argv.slice(2);
+const fleet = Number(process.argv.find((a) => a.startsWith("--fleet="))?.slice(8) ?? 1);
+const [name = "token-bucket", mode = "none", run = "1"] = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 const scenario = scenarioNamed(name);
-const r = await simulate({ scenario, headers: mode as HeaderMode, run: Number(run) });
+const client = fleet > 1 ? fleetSimClient(fleet) : undefined;
+const r = await simulate({ scenario, headers: mode as HeaderMode, run: Number(run), ...(client ? { client } : {}) });
 const per = (series: readonly number[], s: number): number => {
   let n = 0;
   for (let i = s * 10; i < s * 10 + 10; i++) n += series[i] ?? 0;

@@ -46,6 +46,10 @@ import type { Decision } from "../store/store.js";
  *   `maxCooldownMs`), and the hold after a cut lasts `holdPerCooldown` times the pause.
  * - **Outages end where they began.** The first success after an outage resumes growth
  *   where it stood, as if the outage had taken no time.
+ * - **Waiters in the order they came.** A waiting caller says how long it has waited; the
+ *   record keeps the two longest-waiting callers it turned away, and a freed permit goes to
+ *   the longest one, so callers of several processes sharing the record are served in order
+ *   (a waiter that misses its turn by over 10 ms loses its place).
  * - **Application-limited.** The rate never grows past twice what was actually sent over
  *   the last second, so a quiet caller does not build up a rate it never tested.
  * - **Headers.** A quota policy (`RateLimit-Policy: 50;w=1`) sets the rate outright
@@ -108,6 +112,16 @@ export interface AdaptiveRecord {
   source: number;
   /** Last time anything happened (ms), for idle eviction. */
   touchedAt: number;
+  /**
+   * The two longest-waiting callers the record has turned away (when each began to wait,
+   * and when each was told to come back, ms; -1 none): a free permit goes to the longest
+   * waiter first, so that callers of several processes sharing the record are served in
+   * the order they came, not by whoever asks first after each refill.
+   */
+  headSince: number;
+  headDue: number;
+  nextSince: number;
+  nextDue: number;
 }
 
 /** Rate-limit header facts, as numbers; -1 for "not given". */
@@ -120,7 +134,15 @@ export interface QuotaInput {
 
 /** What the limiter's shell asks of the decision. `epoch` -1 means "the current epoch". */
 export type AdaptiveInput =
-  | { readonly type: "acquire"; readonly cost: number }
+  | {
+      readonly type: "acquire";
+      readonly cost: number;
+      /**
+       * How long the caller has waited in a queue already (ms), when it waits for its turn;
+       * absent (or -1) for a one-shot try, which holds no place when turned away.
+       */
+      readonly waitedMs?: number;
+    }
   | { readonly type: "success"; readonly epoch: number; readonly quota: QuotaInput | null }
   | {
       readonly type: "backoff";
@@ -198,6 +220,13 @@ const CEILING_SPAN = 2;
 /** A probe hit is steep when over this many headrooms of the last second's answers were refusals (fewer are jitter at low rates). */
 const STEEP_SHARE = 4;
 const OUTAGE_TRICKLE = 0.5;
+/** How long past the time it was told to come back a turned-away waiter keeps its place (ms). */
+const WAITER_GRACE_MS = 10;
+/**
+ * Waits that began this close together are one caller's: a shared record's clock and the
+ * caller's differ by a fraction of a millisecond between two asks.
+ */
+const SAME_WAITER_MS = 1;
 /** The pause doubles with each refusal in a row within an epoch, at most this many times. */
 const ESCALATE_MAX = 6;
 /** A Retry-After up to this long (ms) may be a whole-second rounding of a shorter wait. */
@@ -265,6 +294,10 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       lastRetryAfterMs: -1,
       source: SOURCE_INITIAL,
       touchedAt: now,
+      headSince: -1,
+      headDue: -1,
+      nextSince: -1,
+      nextDue: -1,
     };
   }
 
@@ -275,7 +308,7 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     this.roll(s, now);
     switch (input.type) {
       case "acquire":
-        return this.acquire(s, input.cost, now, previousRate);
+        return this.acquire(s, input.cost, input.waitedMs ?? -1, now, previousRate);
       case "success": {
         s.successes++;
         s.okCur++;
@@ -315,17 +348,56 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     return s.outages >= OUTAGE_CONFIRM ? Math.max(this.config.minRate, Math.min(rate, Math.max(1, OUTAGE_TRICKLE * rate))) : rate;
   }
 
-  private acquire(s: AdaptiveRecord, cost: number, now: number, previousRate: number): AdaptiveOutput {
+  private acquire(s: AdaptiveRecord, cost: number, waitedMs: number, now: number, previousRate: number): AdaptiveOutput {
     if (s.startAt < 0) s.startAt = now;
-    if (now < s.cooldownUntil) return this.out(s, now, previousRate, false, 0, false, s.cooldownUntil - now);
-    if (s.tokens >= cost) {
+    const since = now - Math.max(0, waitedMs);
+    // A waiter that did not come back in time gave up (aborted, or its process went away).
+    if (s.nextSince >= 0 && now > s.nextDue + WAITER_GRACE_MS) this.forgetNext(s);
+    if (s.headSince >= 0 && now > s.headDue + WAITER_GRACE_MS) this.promote(s);
+    if (now < s.cooldownUntil) {
+      if (waitedMs >= 0) this.turnAway(s, since, s.cooldownUntil);
+      return this.out(s, now, previousRate, false, 0, false, s.cooldownUntil - now);
+    }
+    // A caller who came after the longest waiter leaves it a permit.
+    const ahead = s.headSince >= 0 && s.headSince < since - SAME_WAITER_MS ? 1 : 0;
+    if (s.tokens >= cost + ahead) {
       s.tokens -= cost;
       s.txCur += cost;
+      if (ahead === 0) {
+        if (s.headSince >= 0 && since >= s.headSince - SAME_WAITER_MS) this.promote(s);
+      } else if (s.nextSince >= 0 && since <= s.nextSince + SAME_WAITER_MS) this.forgetNext(s);
       return this.out(s, now, previousRate, false, 0, true, 0);
     }
     const pace = this.pace(s, now);
-    const waitMs = cost > this.config.burst ? Number.POSITIVE_INFINITY : ((cost - s.tokens) / pace) * 1000;
-    return this.out(s, now, previousRate, false, 0, false, Math.max(waitMs, 1e-3));
+    const waitMs = cost > this.config.burst ? Number.POSITIVE_INFINITY : Math.max(((cost + ahead - s.tokens) / pace) * 1000, 1e-3);
+    if (waitedMs >= 0) this.turnAway(s, since, now + waitMs);
+    return this.out(s, now, previousRate, false, 0, false, waitMs);
+  }
+
+  /** Notes a caller turned away: it has waited since `since` and comes back at `due`. */
+  private turnAway(s: AdaptiveRecord, since: number, due: number): void {
+    if (s.headSince < 0 || since < s.headSince - SAME_WAITER_MS) {
+      s.nextSince = s.headSince;
+      s.nextDue = s.headDue;
+      s.headSince = since;
+      s.headDue = due;
+    } else if (since <= s.headSince + SAME_WAITER_MS) s.headDue = due;
+    else if (s.nextSince < 0 || since <= s.nextSince + SAME_WAITER_MS) {
+      s.nextSince = since;
+      s.nextDue = due;
+    }
+  }
+
+  /** The longest waiter was served (or is gone): the next one is first now. */
+  private promote(s: AdaptiveRecord): void {
+    s.headSince = s.nextSince;
+    s.headDue = s.nextDue;
+    this.forgetNext(s);
+  }
+
+  private forgetNext(s: AdaptiveRecord): void {
+    s.nextSince = -1;
+    s.nextDue = -1;
   }
 
   /**

@@ -519,7 +519,8 @@ export class AdaptiveRateLimiter implements Policy {
     this.pumping = true;
     try {
       for (let head = this.queue.first(); head !== undefined; head = this.queue.first()) {
-        const answer = this.apply({ type: "acquire", cost: head.cost }, this.clock.now());
+        const at = this.clock.now();
+        const answer = this.apply({ type: "acquire", cost: head.cost, waitedMs: at - head.enqueuedAt }, at);
         const out = isPromiseLike(answer) ? await answer : answer;
         this.mirror = out;
         this.mirrorAt = this.clock.now();

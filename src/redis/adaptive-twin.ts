@@ -28,7 +28,7 @@ export const ADAPTIVE_TWIN: Twin<AdaptiveRecord, AdaptiveInput, AdaptiveOutput> 
     const params = paramsArg(decision);
     switch (input.type) {
       case "acquire":
-        return ["a", params, numArg(input.cost)];
+        return ["a", params, numArg(input.cost), numArg(input.waitedMs ?? -1)];
       case "success":
         return ["s", params, numArg(input.epoch), quotaArg(input.quota)];
       case "backoff":

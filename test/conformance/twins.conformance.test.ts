@@ -499,7 +499,13 @@ describe("Lua twin of the adaptive limiter: the same outputs and record as Adapt
   // -1 none; either side of the one-second rounding bound (a Retry-After up to it may pause less).
   const retryAfter = fc.constantFrom(-1, 0, 250, 1_000, 1_001, 2_000, 90_000);
   const input: fc.Arbitrary<AdaptiveInput> = fc.oneof(
-    { weight: 6, arbitrary: fc.integer({ min: 0, max: 4 }).map<AdaptiveInput>((cost) => ({ type: "acquire", cost })) },
+    {
+      weight: 6,
+      // How long the caller waited already: -1 (a one-shot try), 0 (just came), or a waiter of several processes.
+      arbitrary: fc
+        .tuple(fc.integer({ min: 0, max: 4 }), fc.constantFrom(-1, 0, 0.4, 1, 1.6, 35, 260))
+        .map<AdaptiveInput>(([cost, waitedMs]) => ({ type: "acquire", cost, waitedMs })),
+    },
     { weight: 4, arbitrary: fc.tuple(epoch, quota).map<AdaptiveInput>(([e, q]) => ({ type: "success", epoch: e, quota: q })) },
     {
       weight: 3,
@@ -556,7 +562,10 @@ describe("Lua twin of the adaptive limiter: the same outputs and record as Adapt
   // with answers 0-40 ms apart and refusals mostly of the current epoch.
   const busyInput: fc.Arbitrary<AdaptiveInput> = fc.oneof(
     { weight: 5, arbitrary: fc.constant<AdaptiveInput>({ type: "success", epoch: -1, quota: null }) },
-    { weight: 3, arbitrary: fc.constant<AdaptiveInput>({ type: "acquire", cost: 1 }) },
+    {
+      weight: 3,
+      arbitrary: fc.constantFrom(-1, 0, 3, 20, 21.5, 300).map<AdaptiveInput>((waitedMs) => ({ type: "acquire", cost: 1, waitedMs })),
+    },
     {
       weight: 4,
       arbitrary: fc

@@ -634,6 +634,71 @@ describe("adaptive law: one congestion event per epoch, and the clamps", () => {
   });
 });
 
+describe("adaptive law: waiters of several processes are served in the order they came", () => {
+  const ask = (l: Law, waitedMs: number): AdaptiveOutput => l.step({ type: "acquire", cost: 1, waitedMs });
+
+  it("a free permit goes to the longest waiter the record turned away, not to whoever asks first", () => {
+    const l = law({ initialRate: 10 });
+    expect(ask(l, 0).allowed).toBe(true); // the bucket's one token
+    const a = ask(l, 0); // A waits from 10,000 ms: told to come back in 100 ms
+    expect(a).toMatchObject({ allowed: false, waitMs: 100 });
+    l.clock.advance(30);
+    const b = ask(l, 0); // B came 30 ms later: one permit for A first, then its own
+    expect(b.allowed).toBe(false);
+    expect(b.waitMs).toBeCloseTo(170, 6);
+    l.clock.advance(70);
+    // B asks first when the token is there (it waited 70 ms), but A waited longer: B is turned away.
+    expect(ask(l, 70)).toMatchObject({ allowed: false });
+    expect(ask(l, 100)).toMatchObject({ allowed: true });
+    // A was served: B is first now, and takes the next token.
+    l.clock.advance(100);
+    expect(ask(l, 170)).toMatchObject({ allowed: true });
+  });
+
+  it("a waiter that does not come back within 10 ms of its turn loses its place", () => {
+    const l = law({ initialRate: 10 });
+    ask(l, 0);
+    expect(ask(l, 0)).toMatchObject({ allowed: false, waitMs: 100 }); // A, who will never come back
+    l.clock.advance(50);
+    ask(l, 0); // B
+    l.clock.advance(60); // 110 ms: A's turn plus 10 ms
+    expect(ask(l, 60)).toMatchObject({ allowed: false });
+    l.clock.advance(0.5);
+    expect(ask(l, 60.5)).toMatchObject({ allowed: true });
+  });
+
+  it("a one-shot try (no waitedMs) holds no place when turned away, and still lets a longer waiter go first", () => {
+    const l = law({ initialRate: 10 });
+    ask(l, 0);
+    expect(l.step({ type: "acquire", cost: 1 })).toMatchObject({ allowed: false, waitMs: 100 });
+    expect(l.s.headSince).toBe(-1);
+    ask(l, 0); // A waits from now
+    l.clock.advance(100);
+    expect(l.step({ type: "acquire", cost: 1 })).toMatchObject({ allowed: false });
+    expect(ask(l, 100)).toMatchObject({ allowed: true });
+  });
+
+  it("two limiters sharing one record grant in the order their callers came, whichever pump asks first", async () => {
+    const clock = new ManualClock(0);
+    const store = new MemoryStore({ sweepIntervalMs: 0, clock });
+    const make = (): AdaptiveRateLimiter =>
+      new AdaptiveRateLimiter({ clock, store, key: "shared", initialRatePerSec: 10, maxRatePerSec: 10 });
+    const [p, q] = [make(), make()];
+    await p.acquire();
+    const order: string[] = [];
+    const wait = (limiter: AdaptiveRateLimiter, name: string): Promise<void> => limiter.acquire().then(() => void order.push(name));
+    // Q's caller comes 1 ms before P's second one, 2 ms after P's first.
+    const all = [wait(p, "p1")];
+    await clock.advanceAsync(2);
+    all.push(wait(q, "q1"));
+    await clock.advanceAsync(1);
+    all.push(wait(p, "p2"));
+    for (let i = 0; i < 40 && order.length < 3; i++) await clock.advanceAsync(10);
+    await Promise.all(all);
+    expect(order).toEqual(["p1", "q1", "p2"]);
+  });
+});
+
 describe("adaptive law: events of the shell", () => {
   // FAILS on ed2df4e: AdaptiveRateLimiter.report labels a back-off's cooldown without
   // Retry-After "quota" unless it cut, so the pause of a lone refusal reads as an empty budget.

@@ -680,7 +680,13 @@ describe("AdaptiveRateLimiter: acquire", () => {
     for (const w of waiters) expect([w.state, w.error]).toEqual(["rejected", down]);
     expect([limiter.snapshot().queued, clock.pendingSleeps]).toEqual([0, 0]);
     store.apply = apply;
-    await expect(limiter.acquire()).resolves.toMatchObject({ allowed: true });
+    // The record holds the lost head waiter's place (it was told to come back at 100 ms)
+    // for 10 ms more; then the next caller is first and takes the permit the pace gives.
+    const again = track(limiter.acquire());
+    await clock.advanceAsync(99);
+    expect(again.state).toBe("pending");
+    await clock.advanceAsync(1);
+    expect(again.state).toBe("resolved");
   });
 
   it("rejects at once with an already aborted signal, even with a permit free", async () => {

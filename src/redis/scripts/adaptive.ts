@@ -35,6 +35,10 @@ export const ADAPTIVE_FIELDS = [
   "lastRetryAfterMs",
   "source",
   "touchedAt",
+  "headSince",
+  "headDue",
+  "nextSince",
+  "nextDue",
 ] as const;
 
 /** The order of the law's parameters in ARGV[2]. */
@@ -68,12 +72,12 @@ export const ADAPTIVE_SCRIPT = luaScript(
 --          ADAPTIVE_FIELDS (src/redis/scripts/adaptive.ts)
 -- ARGV[1]  the input: 'a' acquire, 's' success, 'b' backoff, 'o' outage, 'x' reset, 'r' read the record
 -- ARGV[2]  the params, space-separated in the order of ADAPTIVE_PARAMS
--- ARGV[3..] 'a': cost | 's': epoch, quota | 'b': epoch, status, retryAfterMs, quota | 'o': epoch, retryAfterMs
+-- ARGV[3..] 'a': cost, waitedMs (-1: a one-shot try) | 's': epoch, quota | 'b': epoch, status, retryAfterMs, quota | 'o': epoch, retryAfterMs
 --          quota: "-" for none, or "<limit> <remaining> <resetMs> <policyRate>" (-1 = not given)
 -- ARGV[#ARGV] the deadline: server ms after which the script does nothing (0: none)
 -- Reply:   {allowed, waitMs, epoch, rate, previousRate, cooldownUntil, congestion, cooldownMs,
 --          source, tokens, successes, backoffs, lastStatus, lastAt, lastRetryAfterMs, server now_ms}
---          (integral numbers as integers, others as exact text; 'r': the 32 numbers, or nil; past the deadline: "stale")
+--          (integral numbers as integers, others as exact text; 'r': the 36 numbers, or nil; past the deadline: "stale")
 `,
   `
 ${STALE_CHECK}
@@ -82,7 +86,7 @@ local op = ARGV[1]
 local F = { 'rate', 'base', 'ceiling', 'outages', 'cutAt', 'holdFor', 'startAt', 'epoch', 'loss', 'epochOk', 'epochNo',
   'tokens', 'refilledAt', 'cooldownUntil', 'meterAt', 'okCur', 'okPrev', 'txCur', 'txPrev', 'noCur', 'noPrev',
   'capRate', 'capUntil', 'policyRate', 'policyUntil', 'successes', 'backoffs', 'lastStatus', 'lastAt',
-  'lastRetryAfterMs', 'source', 'touchedAt' }
+  'lastRetryAfterMs', 'source', 'touchedAt', 'headSince', 'headDue', 'nextSince', 'nextDue' }
 
 ${EXACT_NUMBERS}
 local function numbers(text)
@@ -116,6 +120,8 @@ local POLICY_SHARE = 0.975
 local RESERVE_SHARE = 0.05
 local MIN_RESERVE = 1
 local APP_LIMIT_FACTOR = 2
+local WAITER_GRACE_MS = 10
+local SAME_WAITER_MS = 1
 local SOURCE_INITIAL, SOURCE_ADAPTIVE, SOURCE_HEADERS = 0, 1, 2
 
 local now = now_ms
@@ -127,6 +133,7 @@ local function init(t)
     okCur = 0, okPrev = 0, txCur = 0, txPrev = 0, noCur = 0, noPrev = 0,
     capRate = -1, capUntil = -1, policyRate = -1, policyUntil = -1, successes = 0, backoffs = 0,
     lastStatus = 0, lastAt = -1, lastRetryAfterMs = -1, source = SOURCE_INITIAL, touchedAt = t,
+    headSince = -1, headDue = -1, nextSince = -1, nextDue = -1,
   }
 end
 
@@ -276,6 +283,32 @@ local function resume()
   end
 end
 
+-- The two longest-waiting callers turned away: a free permit goes to the longest waiter first.
+local function forget_next()
+  s.nextSince = -1
+  s.nextDue = -1
+end
+
+local function promote()
+  s.headSince = s.nextSince
+  s.headDue = s.nextDue
+  forget_next()
+end
+
+local function turn_away(since, due)
+  if s.headSince < 0 or since < s.headSince - SAME_WAITER_MS then
+    s.nextSince = s.headSince
+    s.nextDue = s.headDue
+    s.headSince = since
+    s.headDue = due
+  elseif since <= s.headSince + SAME_WAITER_MS then
+    s.headDue = due
+  elseif s.nextSince < 0 or since <= s.nextSince + SAME_WAITER_MS then
+    s.nextSince = since
+    s.nextDue = due
+  end
+end
+
 local function quota_arg(i)
   if ARGV[i] == nil or ARGV[i] == '-' then return nil end
   return numbers(ARGV[i])
@@ -304,16 +337,33 @@ roll()
 local allowed, waitMs, congestion, cooldownMs = false, 0, false, 0
 if op == 'a' then
   local cost = tonumber(ARGV[3])
+  local waitedMs = tonumber(ARGV[4])
+  local since = now - math.max(0, waitedMs)
   if s.startAt < 0 then s.startAt = now end
+  -- A waiter that did not come back in time gave up.
+  if s.nextSince >= 0 and now > s.nextDue + WAITER_GRACE_MS then forget_next() end
+  if s.headSince >= 0 and now > s.headDue + WAITER_GRACE_MS then promote() end
   if now < s.cooldownUntil then
     waitMs = s.cooldownUntil - now
-  elseif s.tokens >= cost then
-    s.tokens = s.tokens - cost
-    s.txCur = s.txCur + cost
-    allowed = true
+    if waitedMs >= 0 then turn_away(since, s.cooldownUntil) end
   else
-    if cost > burst then waitMs = INF else waitMs = ((cost - s.tokens) / pace(now)) * 1000 end
-    waitMs = math.max(waitMs, 1e-3)
+    -- A caller who came after the longest waiter leaves it a permit.
+    local ahead = 0
+    if s.headSince >= 0 and s.headSince < since - SAME_WAITER_MS then ahead = 1 end
+    if s.tokens >= cost + ahead then
+      s.tokens = s.tokens - cost
+      s.txCur = s.txCur + cost
+      allowed = true
+      if ahead == 0 then
+        if s.headSince >= 0 and since >= s.headSince - SAME_WAITER_MS then promote() end
+      elseif s.nextSince >= 0 and since <= s.nextSince + SAME_WAITER_MS then
+        forget_next()
+      end
+    else
+      if cost > burst then waitMs = INF else waitMs = ((cost + ahead - s.tokens) / pace(now)) * 1000 end
+      waitMs = math.max(waitMs, 1e-3)
+      if waitedMs >= 0 then turn_away(since, now + waitMs) end
+    end
   end
 elseif op == 's' then
   local epoch = tonumber(ARGV[3])
