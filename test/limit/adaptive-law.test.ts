@@ -655,16 +655,37 @@ describe("adaptive law: waiters of several processes are served in the order the
     expect(ask(l, 170)).toMatchObject({ allowed: true });
   });
 
+  it("the longest waiter's permit is kept for it until 2 ms past its turn, then goes to a later caller", () => {
+    const l = law({ initialRate: 10 });
+    ask(l, 0);
+    expect(ask(l, 0)).toMatchObject({ allowed: false, waitMs: 100 }); // A, due at 100 ms
+    l.clock.advance(50);
+    ask(l, 0); // B
+    l.clock.advance(51); // 101 ms: A is 1 ms late, its permit is still kept
+    const b = ask(l, 51);
+    expect(b.allowed).toBe(false);
+    expect(b.waitMs).toBeCloseTo(1.001, 6); // until A's hold lapses, not a whole interval
+    l.clock.advance(b.waitMs);
+    expect(ask(l, 52.001)).toMatchObject({ allowed: true });
+    // A, late, is still the longest waiter: the next permit is its own.
+    l.clock.advance(99);
+    expect(ask(l, 200).allowed).toBe(true);
+  });
+
   it("a waiter that does not come back within 10 ms of its turn loses its place", () => {
     const l = law({ initialRate: 10 });
     ask(l, 0);
-    expect(ask(l, 0)).toMatchObject({ allowed: false, waitMs: 100 }); // A, who will never come back
+    ask(l, 0); // A, due at 100 ms, never comes back
     l.clock.advance(50);
-    ask(l, 0); // B
-    l.clock.advance(60); // 110 ms: A's turn plus 10 ms
-    expect(ask(l, 60)).toMatchObject({ allowed: false });
+    ask(l, 0); // B, behind A
+    expect([l.s.headSince, l.s.nextSince]).toEqual([10_000, 10_050]);
+    l.clock.advance(60);
+    l.step({ type: "acquire", cost: 1 }); // 110 ms: A still holds its place
+    expect(l.s.headSince).toBe(10_000);
     l.clock.advance(0.5);
-    expect(ask(l, 60.5)).toMatchObject({ allowed: true });
+    // 110.5 ms: A is forgotten; B is the longest waiter, and a one-shot try is turned away for it.
+    expect(l.step({ type: "acquire", cost: 1 }).allowed).toBe(false);
+    expect([l.s.headSince, l.s.nextSince]).toEqual([10_050, -1]);
   });
 
   it("a one-shot try (no waitedMs) holds no place when turned away, and still lets a longer waiter go first", () => {

@@ -680,12 +680,12 @@ describe("AdaptiveRateLimiter: acquire", () => {
     for (const w of waiters) expect([w.state, w.error]).toEqual(["rejected", down]);
     expect([limiter.snapshot().queued, clock.pendingSleeps]).toEqual([0, 0]);
     store.apply = apply;
-    // The record holds the lost head waiter's place (it was told to come back at 100 ms)
-    // for 10 ms more; then the next caller is first and takes the permit the pace gives.
+    // The record keeps the permit for the lost head waiter (due at 100 ms) for 2 ms; then
+    // the next caller takes it.
     const again = track(limiter.acquire());
-    await clock.advanceAsync(99);
+    await clock.advanceAsync(1.9);
     expect(again.state).toBe("pending");
-    await clock.advanceAsync(1);
+    await clock.advanceAsync(0.2);
     expect(again.state).toBe("resolved");
   });
 

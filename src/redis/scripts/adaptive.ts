@@ -122,6 +122,7 @@ local MIN_RESERVE = 1
 local APP_LIMIT_FACTOR = 2
 local WAITER_GRACE_MS = 10
 local SAME_WAITER_MS = 1
+local HEAD_HOLD_MS = 2
 local SOURCE_INITIAL, SOURCE_ADAPTIVE, SOURCE_HEADERS = 0, 1, 2
 
 local now = now_ms
@@ -347,21 +348,28 @@ if op == 'a' then
     waitMs = s.cooldownUntil - now
     if waitedMs >= 0 then turn_away(since, s.cooldownUntil) end
   else
-    -- A caller who came after the longest waiter leaves it a permit.
+    -- A caller who came after the longest waiter leaves it the permit, if that one is due now.
     local ahead = 0
-    if s.headSince >= 0 and s.headSince < since - SAME_WAITER_MS then ahead = 1 end
+    if s.headSince >= 0 and s.headSince < since - SAME_WAITER_MS and now <= s.headDue + HEAD_HOLD_MS then ahead = 1 end
     if s.tokens >= cost + ahead then
       s.tokens = s.tokens - cost
       s.txCur = s.txCur + cost
       allowed = true
-      if ahead == 0 then
-        if s.headSince >= 0 and since >= s.headSince - SAME_WAITER_MS then promote() end
-      elseif s.nextSince >= 0 and since <= s.nextSince + SAME_WAITER_MS then
+      if s.headSince >= 0 and math.abs(since - s.headSince) <= SAME_WAITER_MS then
+        promote()
+      elseif s.nextSince >= 0 and math.abs(since - s.nextSince) <= SAME_WAITER_MS then
         forget_next()
       end
     else
-      if cost > burst then waitMs = INF else waitMs = ((cost + ahead - s.tokens) / pace(now)) * 1000 end
-      waitMs = math.max(waitMs, 1e-3)
+      if cost > burst then
+        waitMs = INF
+      else
+        -- Behind the longest waiter: until a permit for each, or, when it is late, until its hold lapses.
+        local p = pace(now)
+        waitMs = ((cost + ahead - s.tokens) / p) * 1000
+        if ahead > 0 and now >= s.headDue then waitMs = math.min(waitMs, math.max(((cost - s.tokens) / p) * 1000, s.headDue + HEAD_HOLD_MS - now + 1e-3)) end
+        waitMs = math.max(waitMs, 1e-3)
+      end
       if waitedMs >= 0 then turn_away(since, now + waitMs) end
     end
   end
@@ -398,7 +406,7 @@ elseif op == 'b' then
   s.outages = 0
   local q = quota_arg(6)
   if q ~= nil then cooldownMs = quota(q) end
-  local current = epoch < 0 or epoch >= s.epoch
+  local current = epoch == -1 or epoch >= s.epoch
   if current then
     s.loss = s.loss + LOSS_WEIGHT * (1 - s.loss)
     s.epochNo = s.epochNo + 1
