@@ -4,10 +4,11 @@
  * the real-time bench's minutes. For working on the control law; the real-time bench
  * (bench/adaptive.bench.ts) is what RESULTS.md reports.
  *
- *   npx tsx bench/law-sim.ts [--runs=5] [--modes=none,retry-after,full] [--models=gcra,...] [--late=1.2]
+ *   npx tsx bench/law-sim.ts [--runs=5] [--modes=none,retry-after,full] [--models=gcra,...] [--late=1.2] [--service=95-105]
  *
  * `--late`: how late timers fire beyond 0.1 ms (ms); 5 is a loaded machine. `--fleet=4`: that
  * many clients share one limiter record, as processes share it through RedisStore.
+ * `--service=min-max`: every model answers in that many ms (a slow upstream) instead of its own.
  */
 import type { HeaderMode } from "../examples/lib/upstream.js";
 import { checkGoals } from "./lib/adaptive-goals.js";
@@ -21,10 +22,12 @@ const runs = Number(arg("runs") ?? 5);
 const timerLateMs = Number(arg("late") ?? 1.2);
 const fleet = Number(arg("fleet") ?? 1);
 const client = fleet > 1 ? fleetSimClient(fleet) : undefined;
+const service = arg("service")?.split("-").map(Number) as [number, number] | undefined;
 const pct = (x: number): string => (x * 100).toFixed(0);
 
 let failing = 0;
-for (const scenario of SCENARIOS) {
+for (const model of SCENARIOS) {
+  const scenario = service ? { ...model, serviceMs: service } : model;
   if (models !== undefined && !models.includes(scenario.name)) continue;
   for (const mode of modes) {
     let worstSteady = Number.POSITIVE_INFINITY;

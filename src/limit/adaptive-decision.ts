@@ -47,10 +47,10 @@ import type { Decision } from "../store/store.js";
  * - **Outages end where they began.** The first success after an outage resumes growth
  *   where it stood, as if the outage had taken no time.
  * - **Waiters in the order they came.** A waiting caller says how long it has waited; the
- *   record keeps the two longest-waiting callers it turned away, and a freed permit goes to
- *   the longest one, so callers of several processes sharing the record are served in order
- *   (its permit is kept for it until 2 ms past its turn, so a late one holds nobody up; one
- *   that misses its turn by over 10 ms loses its place).
+ *   record keeps the two longest-waiting callers it turned away and tells a caller it turns
+ *   away to come back once each of them has had a permit, so callers of several processes
+ *   sharing the record are served in order. A free permit goes to whoever asks (a late
+ *   waiter holds nobody up); one that misses its turn by over 10 ms loses its place.
  * - **Application-limited.** The rate never grows past twice what was actually sent over
  *   the last second, so a quiet caller does not build up a rate it never tested.
  * - **Headers.** A quota policy (`RateLimit-Policy: 50;w=1`) sets the rate outright
@@ -133,7 +133,10 @@ export interface QuotaInput {
   readonly policyRate: number;
 }
 
-/** What the limiter's shell asks of the decision. `epoch` -1 means "the current epoch". */
+/**
+ * What the limiter's shell asks of the decision. `epoch` -1 means "the current epoch"; any
+ * other negative epoch is no epoch (a refusal that counts but cuts and pauses nothing).
+ */
 export type AdaptiveInput =
   | {
       readonly type: "acquire";
@@ -223,13 +226,11 @@ const STEEP_SHARE = 4;
 const OUTAGE_TRICKLE = 0.5;
 /** How long past the time it was told to come back a turned-away waiter keeps its place (ms). */
 const WAITER_GRACE_MS = 10;
-/** How long past its turn the longest waiter's permit is kept for it from later callers (ms). */
-const HEAD_HOLD_MS = 2;
 /**
  * Waits that began this close together are one caller's: a shared record's clock and the
  * caller's differ by a fraction of a millisecond between two asks.
  */
-const SAME_WAITER_MS = 1;
+const SAME_WAITER_MS = 5;
 /** The pause doubles with each refusal in a row within an epoch, at most this many times. */
 const ESCALATE_MAX = 6;
 /** A Retry-After up to this long (ms) may be a whole-second rounding of a shorter wait. */
@@ -361,25 +362,19 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       if (waitedMs >= 0) this.turnAway(s, since, s.cooldownUntil);
       return this.out(s, now, previousRate, false, 0, false, s.cooldownUntil - now);
     }
-    // A caller who came after the longest waiter leaves it the permit, if that one is due
-    // now: one that is late (a busy event loop) does not hold up the others.
-    const ahead = s.headSince >= 0 && s.headSince < since - SAME_WAITER_MS && now <= s.headDue + HEAD_HOLD_MS ? 1 : 0;
-    if (s.tokens >= cost + ahead) {
+    if (s.tokens >= cost) {
       s.tokens -= cost;
       s.txCur += cost;
       if (s.headSince >= 0 && Math.abs(since - s.headSince) <= SAME_WAITER_MS) this.promote(s);
       else if (s.nextSince >= 0 && Math.abs(since - s.nextSince) <= SAME_WAITER_MS) this.forgetNext(s);
       return this.out(s, now, previousRate, false, 0, true, 0);
     }
+    // Turned away: back when there is a permit for each longer waiter the record knows, and one more.
+    let ahead = 0;
+    if (s.headSince >= 0 && s.headSince < since - SAME_WAITER_MS) ahead++;
+    if (s.nextSince >= 0 && s.nextSince < since - SAME_WAITER_MS) ahead++;
     const pace = this.pace(s, now);
-    let waitMs = Number.POSITIVE_INFINITY;
-    if (cost <= this.config.burst) {
-      // Behind the longest waiter: until a permit for each, or, when it is late, until its hold lapses.
-      waitMs = ((cost + ahead - s.tokens) / pace) * 1000;
-      if (ahead > 0 && now >= s.headDue)
-        waitMs = Math.min(waitMs, Math.max(((cost - s.tokens) / pace) * 1000, s.headDue + HEAD_HOLD_MS - now + 1e-3));
-      waitMs = Math.max(waitMs, 1e-3);
-    }
+    const waitMs = cost > this.config.burst ? Number.POSITIVE_INFINITY : Math.max(((cost + ahead - s.tokens) / pace) * 1000, 1e-3);
     if (waitedMs >= 0) this.turnAway(s, since, now + waitMs);
     return this.out(s, now, previousRate, false, 0, false, waitMs);
   }

@@ -19,6 +19,7 @@ import { type HeadersInput, headerValue, parseBackoffHints, type RateLimitInfo }
 import { MemoryStore } from "../store/memory.js";
 import { isPromiseLike, type Store } from "../store/store.js";
 import { type Waiter, WaitQueue } from "../policy/wait-queue.js";
+import { ConcurrencyGate } from "./concurrency-gate.js";
 import {
   AdaptiveDecision,
   type AdaptiveInput,
@@ -90,6 +91,8 @@ export interface AdaptivePermit extends RateLimitDecision {
   readonly epoch: number;
   /** How long the caller waited for it (ms). */
   readonly waitedMs: number;
+  /** How many other permits of this limiter were in flight when it was granted: where its answer falls tells a concurrency cap from a rate limit. */
+  readonly othersInFlight: number;
 }
 
 /** Anything with response headers (and maybe a status): a `fetch` `Response`, an `IncomingMessage`, a plain object. */
@@ -125,6 +128,11 @@ export interface AdaptiveSnapshot {
   readonly inFlight: number;
   /** Callers waiting for a permit in this limiter. */
   readonly queued: number;
+  /**
+   * The cap on this limiter's requests in flight it learned from an upstream that refuses
+   * by concurrency (refusals only when many are in flight), or null when none applies.
+   */
+  readonly concurrencyCap: number | null;
   /** Successes recorded (by every limiter sharing the state). */
   readonly successes: number;
   /** Back-offs recorded (by every limiter sharing the state). */
@@ -235,6 +243,10 @@ export class AdaptiveRateLimiter implements Policy {
   private readonly outstanding: [number, number][] = [];
   private readonly settledPermits = new WeakSet<AdaptivePermit>();
   private inFlightCount = 0;
+  /** A learned cap on requests in flight, for an upstream that refuses by concurrency. */
+  private readonly gate = new ConcurrencyGate();
+  /** The pump waits for an answer because the gate is shut. */
+  private gated = false;
   private mirror: AdaptiveOutput | undefined;
   /** When `mirror` was last set (clock ms): the estimate credits the refill since. */
   private mirrorAt = 0;
@@ -355,7 +367,7 @@ export class AdaptiveRateLimiter implements Policy {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (cost > this.decision.config.burst) return Promise.reject(this.reject(cost, Number.POSITIVE_INFINITY));
     const now = this.clock.now();
-    if (this.store.synchronous && (options.retry === true || this.queue.size === 0)) {
+    if (this.store.synchronous && (options.retry === true || this.queue.size === 0) && this.gate.allows(this.inFlightCount)) {
       const out = this.apply({ type: "acquire", cost }, now) as AdaptiveOutput;
       this.mirror = out;
       this.mirrorAt = this.clock.now();
@@ -400,6 +412,7 @@ export class AdaptiveRateLimiter implements Policy {
 
   /** Records a response that was not a back-off; its rate-limit headers, if any, pace what follows. */
   onSuccess(response?: ResponseLike | null, permit?: AdaptivePermit): void {
+    if (permit !== undefined && !this.settledPermits.has(permit)) this.gate.onSuccess(permit.othersInFlight, this.clock.now());
     const epoch = this.settle(permit);
     const quota = response ? this.quotaOf(response.headers) : null;
     this.applyFeedback({ type: "success", epoch, quota }, undefined);
@@ -421,7 +434,15 @@ export class AdaptiveRateLimiter implements Policy {
     if (retryAfterMs !== undefined && (typeof retryAfterMs !== "number" || !(retryAfterMs >= 0))) {
       throw new InvalidOptionError(`${WHERE}.onBackoff`, "retryAfterMs", retryAfterMs, "a number >= 0");
     }
-    const epoch = this.settle(signal.permit);
+    const permit = signal.permit;
+    // A refusal of the learned cap's own probe says nothing about the rate: no epoch for the law.
+    const window =
+      permit !== undefined &&
+      status < 500 &&
+      !this.settledPermits.has(permit) &&
+      this.gate.onRefusal(permit.othersInFlight, this.clock.now()) === "window";
+    let epoch = this.settle(permit);
+    if (window) epoch = NO_EPOCH;
     const hints = signal.headers ? parseBackoffHints(signal.headers, { nowMs: systemClock.now() }) : {};
     retryAfterMs ??= hints.retryAfterMs;
     const quota = hints.rateLimit ? toQuota(hints.rateLimit) : null;
@@ -482,6 +503,7 @@ export class AdaptiveRateLimiter implements Policy {
       cooldownMs: view.cooldownUntil > now ? view.cooldownUntil - now : 0,
       inFlight: this.inFlightCount,
       queued: this.queue.size,
+      concurrencyCap: this.gate.limit === Number.POSITIVE_INFINITY ? null : this.gate.limit,
       successes: view.successes,
       backoffs: view.backoffs,
       lastBackoff:
@@ -495,6 +517,7 @@ export class AdaptiveRateLimiter implements Policy {
 
   /** Forgets what was learned: back to the initial rate, no cooldown. */
   async reset(): Promise<void> {
+    this.gate.reset();
     this.applyFeedback({ type: "reset" }, undefined);
     this.queue.wake();
   }
@@ -519,6 +542,13 @@ export class AdaptiveRateLimiter implements Policy {
     this.pumping = true;
     try {
       for (let head = this.queue.first(); head !== undefined; head = this.queue.first()) {
+        if (!this.gate.allows(this.inFlightCount)) {
+          // The upstream caps requests in flight: wait for an answer (it wakes the pump).
+          this.gated = true;
+          await this.queue.nap(GATE_NAP_MS, this.sleep);
+          this.gated = false;
+          continue;
+        }
         const at = this.clock.now();
         const answer = this.apply({ type: "acquire", cost: head.cost, waitedMs: at - head.enqueuedAt }, at);
         const out = isPromiseLike(answer) ? await answer : answer;
@@ -554,6 +584,7 @@ export class AdaptiveRateLimiter implements Policy {
     const last = this.outstanding[this.outstanding.length - 1];
     if (last !== undefined && last[0] === out.epoch) last[1]++;
     else this.outstanding.push([out.epoch, 1]);
+    const othersInFlight = this.inFlightCount;
     this.inFlightCount++;
     const burst = this.decision.config.burst;
     const permit: AdaptivePermit = {
@@ -564,6 +595,7 @@ export class AdaptiveRateLimiter implements Policy {
       resetAfterMs: out.rate > 0 ? ((burst - out.tokens) * 1000) / out.rate : 0,
       epoch: out.epoch,
       waitedMs,
+      othersInFlight,
     };
     if (waiter !== undefined) this.queue.admit(waiter, permit);
     if (this.events.has("acquired")) this.events.emit("acquired", { limiter: this.name, key: this.key, cost, waitedMs });
@@ -600,6 +632,7 @@ export class AdaptiveRateLimiter implements Policy {
   private take(run: [number, number]): void {
     run[1]--;
     this.inFlightCount--;
+    if (this.gated) this.queue.wake();
     if (run[1] <= 0) this.outstanding.splice(this.outstanding.indexOf(run), 1);
   }
 
@@ -677,6 +710,11 @@ export class AdaptiveRateLimiter implements Policy {
     if (this.events.has("rateChange")) this.events.emit("rateChange", { limiter: this.name, key: this.key, from, to, reason });
   }
 }
+
+/** How long the pump waits for an answer while the learned cap on requests in flight is reached (ms); an answer wakes it sooner. */
+const GATE_NAP_MS = 1_000;
+/** No epoch: the refusal is counted, but cuts nothing and pauses nothing. */
+const NO_EPOCH = -2;
 
 function toQuota(info: RateLimitInfo): QuotaInput {
   return { limit: info.limit ?? -1, remaining: info.remaining ?? -1, resetMs: info.resetMs ?? -1, policyRate: info.policyRatePerSec ?? -1 };

@@ -637,39 +637,40 @@ describe("adaptive law: one congestion event per epoch, and the clamps", () => {
 describe("adaptive law: waiters of several processes are served in the order they came", () => {
   const ask = (l: Law, waitedMs: number): AdaptiveOutput => l.step({ type: "acquire", cost: 1, waitedMs });
 
-  it("a free permit goes to the longest waiter the record turned away, not to whoever asks first", () => {
+  it("a caller turned away is told to come back once each longer waiter the record knows has had a permit", () => {
     const l = law({ initialRate: 10 });
     expect(ask(l, 0).allowed).toBe(true); // the bucket's one token
-    const a = ask(l, 0); // A waits from 10,000 ms: told to come back in 100 ms
-    expect(a).toMatchObject({ allowed: false, waitMs: 100 });
+    expect(ask(l, 0)).toMatchObject({ allowed: false, waitMs: 100 }); // A, waiting from 10,000 ms
     l.clock.advance(30);
-    const b = ask(l, 0); // B came 30 ms later: one permit for A first, then its own
-    expect(b.allowed).toBe(false);
-    expect(b.waitMs).toBeCloseTo(170, 6);
-    l.clock.advance(70);
-    // B asks first when the token is there (it waited 70 ms), but A waited longer: B is turned away.
-    expect(ask(l, 70)).toMatchObject({ allowed: false });
+    expect(ask(l, 0).waitMs).toBeCloseTo(170, 6); // B: one permit for A first
+    l.clock.advance(10);
+    expect(ask(l, 0).waitMs).toBeCloseTo(260, 6); // C: one for A, one for B
+    expect([l.s.headSince, l.s.nextSince]).toEqual([10_000, 10_030]);
+    // A comes back and is served: B is the longest waiter now.
+    l.clock.advance(60);
     expect(ask(l, 100)).toMatchObject({ allowed: true });
-    // A was served: B is first now, and takes the next token.
-    l.clock.advance(100);
-    expect(ask(l, 170)).toMatchObject({ allowed: true });
+    expect([l.s.headSince, l.s.nextSince]).toEqual([10_030, -1]);
   });
 
-  it("the longest waiter's permit is kept for it until 2 ms past its turn, then goes to a later caller", () => {
+  it("a free permit goes to whoever asks: a late longest waiter holds nobody up", () => {
     const l = law({ initialRate: 10 });
     ask(l, 0);
-    expect(ask(l, 0)).toMatchObject({ allowed: false, waitMs: 100 }); // A, due at 100 ms
+    ask(l, 0); // A, due at 100 ms
     l.clock.advance(50);
     ask(l, 0); // B
-    l.clock.advance(51); // 101 ms: A is 1 ms late, its permit is still kept
-    const b = ask(l, 51);
-    expect(b.allowed).toBe(false);
-    expect(b.waitMs).toBeCloseTo(1.001, 6); // until A's hold lapses, not a whole interval
-    l.clock.advance(b.waitMs);
-    expect(ask(l, 52.001)).toMatchObject({ allowed: true });
-    // A, late, is still the longest waiter: the next permit is its own.
-    l.clock.advance(99);
-    expect(ask(l, 200).allowed).toBe(true);
+    l.clock.advance(51); // A is late: B's caller asks first and is served
+    expect(ask(l, 51).allowed).toBe(true);
+    expect(l.s.headSince).toBe(10_000); // A keeps its place
+  });
+
+  it("callers that began to wait within 5 ms of each other are one caller (the clocks of a process and of the record differ that much)", () => {
+    const l = law({ initialRate: 10 });
+    ask(l, 0);
+    ask(l, 0);
+    l.clock.advance(30);
+    // The same caller asking again: 30 ms later by the record's clock, 26 ms by its own.
+    expect(ask(l, 26).waitMs).toBeCloseTo(70, 6);
+    expect([l.s.headSince, l.s.nextSince]).toEqual([10_000, -1]);
   });
 
   it("a waiter that does not come back within 10 ms of its turn loses its place", () => {
@@ -680,26 +681,26 @@ describe("adaptive law: waiters of several processes are served in the order the
     ask(l, 0); // B, behind A
     expect([l.s.headSince, l.s.nextSince]).toEqual([10_000, 10_050]);
     l.clock.advance(60);
-    l.step({ type: "acquire", cost: 1 }); // 110 ms: A still holds its place
+    l.step({ type: "acquire", cost: 1 }); // 110 ms: a one-shot try takes the permit; A still has its place
     expect(l.s.headSince).toBe(10_000);
     l.clock.advance(0.5);
-    // 110.5 ms: A is forgotten; B is the longest waiter, and a one-shot try is turned away for it.
+    // 110.5 ms: A is forgotten and B is the longest waiter.
     expect(l.step({ type: "acquire", cost: 1 }).allowed).toBe(false);
     expect([l.s.headSince, l.s.nextSince]).toEqual([10_050, -1]);
   });
 
-  it("a one-shot try (no waitedMs) holds no place when turned away, and still lets a longer waiter go first", () => {
+  it("a one-shot try (no waitedMs) holds no place when turned away, and its wait counts the waiters ahead", () => {
     const l = law({ initialRate: 10 });
     ask(l, 0);
     expect(l.step({ type: "acquire", cost: 1 })).toMatchObject({ allowed: false, waitMs: 100 });
     expect(l.s.headSince).toBe(-1);
     ask(l, 0); // A waits from now
-    l.clock.advance(100);
-    expect(l.step({ type: "acquire", cost: 1 })).toMatchObject({ allowed: false });
-    expect(ask(l, 100)).toMatchObject({ allowed: true });
+    l.clock.advance(10);
+    expect(l.step({ type: "acquire", cost: 1 }).waitMs).toBeCloseTo(190, 6);
+    expect([l.s.headSince, l.s.nextSince]).toEqual([10_000, -1]);
   });
 
-  it("two limiters sharing one record grant in the order their callers came, whichever pump asks first", async () => {
+  it("two limiters sharing one record grant in the order their callers came", async () => {
     const clock = new ManualClock(0);
     const store = new MemoryStore({ sweepIntervalMs: 0, clock });
     const make = (): AdaptiveRateLimiter =>
@@ -708,11 +709,11 @@ describe("adaptive law: waiters of several processes are served in the order the
     await p.acquire();
     const order: string[] = [];
     const wait = (limiter: AdaptiveRateLimiter, name: string): Promise<void> => limiter.acquire().then(() => void order.push(name));
-    // Q's caller comes 1 ms before P's second one, 2 ms after P's first.
+    // Q's caller comes 10 ms before P's second one, 10 ms after P's first.
     const all = [wait(p, "p1")];
-    await clock.advanceAsync(2);
+    await clock.advanceAsync(10);
     all.push(wait(q, "q1"));
-    await clock.advanceAsync(1);
+    await clock.advanceAsync(10);
     all.push(wait(p, "p2"));
     for (let i = 0; i < 40 && order.length < 3; i++) await clock.advanceAsync(10);
     await Promise.all(all);

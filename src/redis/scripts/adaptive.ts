@@ -121,8 +121,7 @@ local RESERVE_SHARE = 0.05
 local MIN_RESERVE = 1
 local APP_LIMIT_FACTOR = 2
 local WAITER_GRACE_MS = 10
-local SAME_WAITER_MS = 1
-local HEAD_HOLD_MS = 2
+local SAME_WAITER_MS = 5
 local SOURCE_INITIAL, SOURCE_ADAPTIVE, SOURCE_HEADERS = 0, 1, 2
 
 local now = now_ms
@@ -348,10 +347,7 @@ if op == 'a' then
     waitMs = s.cooldownUntil - now
     if waitedMs >= 0 then turn_away(since, s.cooldownUntil) end
   else
-    -- A caller who came after the longest waiter leaves it the permit, if that one is due now.
-    local ahead = 0
-    if s.headSince >= 0 and s.headSince < since - SAME_WAITER_MS and now <= s.headDue + HEAD_HOLD_MS then ahead = 1 end
-    if s.tokens >= cost + ahead then
+    if s.tokens >= cost then
       s.tokens = s.tokens - cost
       s.txCur = s.txCur + cost
       allowed = true
@@ -361,15 +357,12 @@ if op == 'a' then
         forget_next()
       end
     else
-      if cost > burst then
-        waitMs = INF
-      else
-        -- Behind the longest waiter: until a permit for each, or, when it is late, until its hold lapses.
-        local p = pace(now)
-        waitMs = ((cost + ahead - s.tokens) / p) * 1000
-        if ahead > 0 and now >= s.headDue then waitMs = math.min(waitMs, math.max(((cost - s.tokens) / p) * 1000, s.headDue + HEAD_HOLD_MS - now + 1e-3)) end
-        waitMs = math.max(waitMs, 1e-3)
-      end
+      -- Turned away: back when there is a permit for each longer waiter the record knows, and one more.
+      local ahead = 0
+      if s.headSince >= 0 and s.headSince < since - SAME_WAITER_MS then ahead = ahead + 1 end
+      if s.nextSince >= 0 and s.nextSince < since - SAME_WAITER_MS then ahead = ahead + 1 end
+      if cost > burst then waitMs = INF else waitMs = ((cost + ahead - s.tokens) / pace(now)) * 1000 end
+      waitMs = math.max(waitMs, 1e-3)
       if waitedMs >= 0 then turn_away(since, now + waitMs) end
     end
   end

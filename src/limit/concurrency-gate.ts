@@ -1,0 +1,126 @@
+/**
+ * A cap on requests in flight, learned from where refusals fall: the adaptive limiter's
+ * answer to an upstream that refuses by concurrency (429 when more than N requests are in
+ * flight) rather than by rate. Pacing cannot keep the count in flight at such a cap (it
+ * settles 10–20% under it); a gate that starts a request when another is answered can.
+ *
+ * Every answer comes with the number of this limiter's other requests that were in flight
+ * when its permit was granted (`others`). Behind a rate limit, successes happen at the
+ * counts in flight that refusals happen at. Behind a concurrency cap, refusals happen only
+ * at the top: refusals at `others >= k`, and (almost) no success there. When the last
+ * {@link EVIDENCE} refusals all fell at `k` or above and at most a tenth of recent successes
+ * did, the gate closes at `k` in flight. It then probes like a congestion window: after
+ * `GATE_HOLD_MS` without a refusal, each success sent with the window full widens it by
+ * one, until a refusal at the new width narrows it again. A refusal below the gate's width
+ * means the upstream is not (only) a concurrency cap, or the cap fell: the gate opens, and
+ * closes again only on new evidence. Pure: the caller passes the time.
+ */
+
+/** Refusals whose counts in flight make up the evidence. */
+const EVIDENCE = 4;
+/** Refusals older than this are no evidence (ms). */
+const EVIDENCE_MS = 10_000;
+/** Successes (decayed) seen before the gate may close. */
+const MIN_SUCCESSES = 10;
+/** At most this share of recent successes at or above the refusals' counts in flight. */
+const SUCCESS_ABOVE_SHARE = 0.1;
+/** Each success's weight decays by this factor with every later success (a memory of about 20). */
+const DECAY = 0.95;
+/** How long the window holds after a refusal before it probes wider (ms). */
+const GATE_HOLD_MS = 2_000;
+/** Counts in flight tracked one by one; larger ones share the last slot. */
+const MAX_TRACKED = 256;
+/** The weights grow instead of decaying (one multiplication per success); rescaled above this. */
+const RESCALE_AT = 1e12;
+
+/** What the gate makes of one refusal. */
+export type GateVerdict =
+  /** The gate is open: the refusal is the rate law's. */
+  | "rate"
+  /** The refusal came at the gate's width or above: a probe of the window, not a rate limit. */
+  | "window"
+  /** The gate just closed: the rate law sees the refusal too. */
+  | "closed";
+
+/** A learned cap on requests in flight (see the module comment). */
+export class ConcurrencyGate {
+  /** Requests allowed in flight at once (Infinity while open). */
+  limit = Number.POSITIVE_INFINITY;
+  /** The width at the last refusal: refusals at it or above are the window's own probes. */
+  private level = Number.POSITIVE_INFINITY;
+  private lastRefusalAt = Number.NEGATIVE_INFINITY;
+  private readonly refusals: [others: number, at: number][] = [];
+  /** Successes by counts in flight, each weighted `weight` when it came (a decaying histogram). */
+  private readonly okAt = new Float64Array(MAX_TRACKED + 1);
+  private okTotal = 0;
+  private weight = 1;
+
+  /** Whether a request may start with `inFlight` of this limiter's requests in flight. */
+  allows(inFlight: number): boolean {
+    return inFlight < this.limit;
+  }
+
+  /** A success of a request sent with `others` in flight. */
+  onSuccess(others: number, now: number): void {
+    this.weight /= DECAY;
+    if (this.weight > RESCALE_AT) this.rescale();
+    this.okAt[Math.min(others, MAX_TRACKED)]! += this.weight;
+    this.okTotal += this.weight;
+    // Probe: after the hold, a success with the window full widens it.
+    if (this.limit !== Number.POSITIVE_INFINITY && now - this.lastRefusalAt >= GATE_HOLD_MS && others >= this.limit - 1) this.limit += 1;
+  }
+
+  /** A refusal of a request sent with `others` in flight. */
+  onRefusal(others: number, now: number): GateVerdict {
+    if (this.limit !== Number.POSITIVE_INFINITY) {
+      this.lastRefusalAt = now;
+      if (others >= this.level) {
+        this.limit = Math.max(1, Math.min(this.limit, others));
+        this.level = this.limit;
+        return "window";
+      }
+      this.limit = Number.POSITIVE_INFINITY;
+      this.level = Number.POSITIVE_INFINITY;
+    }
+    this.refusals.push([others, now]);
+    if (this.refusals.length > EVIDENCE) this.refusals.shift();
+    const k = this.capFromEvidence(now);
+    if (k === undefined) return "rate";
+    this.limit = k;
+    this.level = k;
+    this.lastRefusalAt = now;
+    return "closed";
+  }
+
+  /** Forgets everything learned. */
+  reset(): void {
+    this.limit = Number.POSITIVE_INFINITY;
+    this.level = Number.POSITIVE_INFINITY;
+    this.lastRefusalAt = Number.NEGATIVE_INFINITY;
+    this.refusals.length = 0;
+    this.okAt.fill(0);
+    this.okTotal = 0;
+    this.weight = 1;
+  }
+
+  /** The count in flight the upstream caps at, when the evidence says so. */
+  private capFromEvidence(now: number): number | undefined {
+    if (this.refusals.length < EVIDENCE || this.okTotal < MIN_SUCCESSES * this.weight) return undefined;
+    let k = Number.POSITIVE_INFINITY;
+    for (const [others, at] of this.refusals) {
+      if (now - at > EVIDENCE_MS) return undefined;
+      k = Math.min(k, others);
+    }
+    // A request refused with nothing else in flight was refused by rate, whatever else.
+    if (k < 1) return undefined;
+    let above = 0;
+    for (let i = Math.min(k, MAX_TRACKED); i <= MAX_TRACKED; i++) above += this.okAt[i]!;
+    return above <= SUCCESS_ABOVE_SHARE * this.okTotal ? k : undefined;
+  }
+
+  private rescale(): void {
+    for (let i = 0; i <= MAX_TRACKED; i++) this.okAt[i]! /= this.weight;
+    this.okTotal /= this.weight;
+    this.weight = 1;
+  }
+}

@@ -1,0 +1,143 @@
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/core/clock.js";
+import { ConcurrencyGate } from "../../src/limit/concurrency-gate.js";
+import { AdaptiveRateLimiter, type AdaptivePermit } from "../../src/limit/adaptive.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { settle, track } from "./helpers.js";
+
+/** Successes at counts in flight `from..to` (round robin), `n` of them, at `now`. */
+function succeed(gate: ConcurrencyGate, n: number, from: number, to: number, now: number): void {
+  for (let i = 0; i < n; i++) gate.onSuccess(from + (i % (to - from + 1)), now);
+}
+
+describe("ConcurrencyGate: a cap on requests in flight learned from where refusals fall", () => {
+  it("closes at k when the last 4 refusals came with k or more others in flight and successes (almost) never did", () => {
+    const gate = new ConcurrencyGate();
+    succeed(gate, 40, 2, 4, 0);
+    expect(gate.onRefusal(5, 100)).toBe("rate");
+    expect(gate.onRefusal(6, 200)).toBe("rate");
+    expect(gate.onRefusal(5, 300)).toBe("rate");
+    expect(gate.limit).toBe(Number.POSITIVE_INFINITY);
+    expect(gate.onRefusal(5, 400)).toBe("closed");
+    expect(gate.limit).toBe(5);
+    expect([gate.allows(4), gate.allows(5)]).toEqual([true, false]);
+  });
+
+  it("stays open behind a rate limit: refusals fall where successes do", () => {
+    const gate = new ConcurrencyGate();
+    for (let t = 0; t < 20; t++) {
+      succeed(gate, 10, 3, 6, t * 100);
+      expect(gate.onRefusal(4 + (t % 3), t * 100)).toBe("rate");
+    }
+    expect(gate.limit).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it("stays open when a refusal came with nothing else in flight, or the evidence is older than 10 s", () => {
+    const alone = new ConcurrencyGate();
+    succeed(alone, 40, 0, 0, 0);
+    for (let i = 0; i < 4; i++) expect(alone.onRefusal(i === 2 ? 0 : 1, i)).toBe("rate");
+    const old = new ConcurrencyGate();
+    succeed(old, 40, 1, 3, 0);
+    old.onRefusal(4, 0);
+    old.onRefusal(4, 1);
+    old.onRefusal(4, 2);
+    expect(old.onRefusal(4, 10_003)).toBe("rate");
+    expect(old.onRefusal(4, 10_004)).toBe("rate");
+  });
+
+  it("needs recent successes before it closes: a decayed count of 10 (14 in a row)", () => {
+    const gate = new ConcurrencyGate();
+    succeed(gate, 13, 1, 3, 0);
+    for (let i = 0; i < 4; i++) gate.onRefusal(4, i);
+    expect(gate.limit).toBe(Number.POSITIVE_INFINITY);
+    succeed(gate, 1, 1, 1, 5);
+    expect(gate.onRefusal(4, 6)).toBe("closed");
+  });
+
+  it("probes like a congestion window: 2 s after a refusal each success with the window full widens it; a refusal at the new width narrows it", () => {
+    const gate = new ConcurrencyGate();
+    succeed(gate, 40, 1, 3, 0);
+    for (let i = 0; i < 4; i++) gate.onRefusal(4, i);
+    expect(gate.limit).toBe(4);
+    gate.onSuccess(3, 1_999); // the hold
+    expect(gate.limit).toBe(4);
+    gate.onSuccess(2, 2_003); // window not full
+    expect(gate.limit).toBe(4);
+    gate.onSuccess(3, 2_003);
+    gate.onSuccess(4, 2_004);
+    gate.onSuccess(5, 2_005);
+    expect(gate.limit).toBe(7);
+    // The width it probed is refused: a probe of the window, not a rate limit.
+    expect(gate.onRefusal(6, 2_100)).toBe("window");
+    expect(gate.limit).toBe(6);
+    expect(gate.onRefusal(7, 2_101)).toBe("window");
+    expect(gate.limit).toBe(6);
+    gate.onSuccess(5, 3_000); // held again
+    expect(gate.limit).toBe(6);
+  });
+
+  it("opens at a refusal below its width (a rate limit after all, or a cap that fell), and closes again on new evidence", () => {
+    const gate = new ConcurrencyGate();
+    succeed(gate, 40, 3, 4, 0);
+    for (let i = 0; i < 4; i++) gate.onRefusal(5, i);
+    expect(gate.limit).toBe(5);
+    expect(gate.onRefusal(2, 100)).toBe("rate");
+    expect(gate.limit).toBe(Number.POSITIVE_INFINITY);
+    succeed(gate, 80, 0, 1, 200);
+    // Two refusals at 2 in flight, and successes only below it now: the cap fell to 2.
+    expect(gate.onRefusal(2, 300)).toBe("closed");
+    expect(gate.limit).toBe(2);
+  });
+
+  it("reset forgets everything", () => {
+    const gate = new ConcurrencyGate();
+    succeed(gate, 40, 1, 3, 0);
+    for (let i = 0; i < 4; i++) gate.onRefusal(4, i);
+    gate.reset();
+    expect(gate.limit).toBe(Number.POSITIVE_INFINITY);
+    expect(gate.onRefusal(4, 10)).toBe("rate");
+  });
+});
+
+describe("AdaptiveRateLimiter: an upstream that caps requests in flight", () => {
+  /** Acquires `n` permits at once (the limiter's pace is high enough). */
+  async function permits(limiter: AdaptiveRateLimiter, n: number): Promise<AdaptivePermit[]> {
+    const out: AdaptivePermit[] = [];
+    for (let i = 0; i < n; i++) out.push(await limiter.acquire());
+    return out;
+  }
+
+  it("learns the cap, holds callers until a request is answered, and a refusal of its own probe cuts nothing", async () => {
+    const clock = new ManualClock(0);
+    const store = new MemoryStore({ sweepIntervalMs: 0, clock });
+    // A fixed pace, so that only the gate holds callers.
+    const limiter = new AdaptiveRateLimiter({ clock, store, initialRatePerSec: 1000, minRatePerSec: 1000, maxRatePerSec: 1000, burst: 10 });
+    // Up to 3 in flight succeed; a fourth is refused, 5 times.
+    for (let round = 0; round < 5; round++) {
+      const batch = await permits(limiter, 4);
+      expect(batch.map((p) => p.othersInFlight)).toEqual([0, 1, 2, 3]);
+      for (const p of batch.slice(0, 3)) limiter.onSuccess(null, p);
+      limiter.onBackoff({ status: 429, retryAfterMs: 0, permit: batch[3]! });
+      clock.advance(100);
+    }
+    expect(limiter.snapshot().concurrencyCap).toBe(3);
+    const epoch = limiter.snapshot().epoch;
+    const held = await permits(limiter, 3);
+    const fourth = track(limiter.acquire());
+    await clock.advanceAsync(500);
+    expect(fourth.state).toBe("pending");
+    limiter.onSuccess(null, held[0]);
+    await settle();
+    expect(fourth.state).toBe("resolved");
+    // 2 s later the window probes one wider; its refusal narrows it, and the rate law never hears of it.
+    clock.advance(2_000);
+    limiter.onSuccess(null, held[2]); // sent with the window full
+    expect(limiter.snapshot().concurrencyCap).toBe(4);
+    const probe = [await limiter.acquire(), await limiter.acquire()];
+    expect(probe[1]!.othersInFlight).toBe(3);
+    limiter.onBackoff({ status: 429, retryAfterMs: 0, permit: probe[1]! });
+    expect(limiter.snapshot()).toMatchObject({ concurrencyCap: 3, epoch });
+    await limiter.reset();
+    expect(limiter.snapshot().concurrencyCap).toBeNull();
+  });
+});
