@@ -412,7 +412,8 @@ export class AdaptiveRateLimiter implements Policy {
 
   /** Records a response that was not a back-off; its rate-limit headers, if any, pace what follows. */
   onSuccess(response?: ResponseLike | null, permit?: AdaptivePermit): void {
-    if (permit !== undefined && !this.settledPermits.has(permit)) this.gate.onSuccess(permit.othersInFlight, this.clock.now());
+    const others = this.othersOf(permit);
+    if (others >= 0) this.gate.onSuccess(others, this.clock.now());
     const epoch = this.settle(permit);
     const quota = response ? this.quotaOf(response.headers) : null;
     this.applyFeedback({ type: "success", epoch, quota }, undefined);
@@ -436,11 +437,8 @@ export class AdaptiveRateLimiter implements Policy {
     }
     const permit = signal.permit;
     // A refusal of the learned cap's own probe says nothing about the rate: no epoch for the law.
-    const window =
-      permit !== undefined &&
-      status < 500 &&
-      !this.settledPermits.has(permit) &&
-      this.gate.onRefusal(permit.othersInFlight, this.clock.now()) === "window";
+    const others = this.othersOf(permit);
+    const window = others >= 0 && status < 500 && this.gate.onRefusal(others, this.clock.now()) === "window";
     let epoch = this.settle(permit);
     if (window) epoch = NO_EPOCH;
     const hints = signal.headers ? parseBackoffHints(signal.headers, { nowMs: systemClock.now() }) : {};
@@ -627,6 +625,13 @@ export class AdaptiveRateLimiter implements Policy {
     if (oldest === undefined) return -1;
     this.take(oldest);
     return oldest[0];
+  }
+
+  /** A permit's count of others in flight, when it is still in flight here (and from this version); else -1. */
+  private othersOf(permit: AdaptivePermit | undefined): number {
+    return permit !== undefined && typeof permit.othersInFlight === "number" && !this.settledPermits.has(permit)
+      ? permit.othersInFlight
+      : -1;
   }
 
   private take(run: [number, number]): void {
