@@ -5,9 +5,17 @@ import { arrayReply, numArg, numReply, paramArgs, type Twin } from "./twin.js";
 
 type AdaptiveDecisionLike = Decision<AdaptiveRecord, AdaptiveInput, AdaptiveOutput>;
 
+/** The params as one argument, joined once per decision (every call sends it). */
+const joinedParams = new WeakMap<object, string>();
+
 /** The params as one argument (the script splits it). */
 function paramsArg(decision: AdaptiveDecisionLike): string {
-  return paramArgs(decision as Decision<unknown, unknown, unknown>, ADAPTIVE_PARAMS).join(" ");
+  let text = joinedParams.get(decision);
+  if (text === undefined) {
+    text = paramArgs(decision as Decision<unknown, unknown, unknown>, ADAPTIVE_PARAMS).join(" ");
+    joinedParams.set(decision, text);
+  }
+  return text;
 }
 
 function quotaArg(q: QuotaInput | null): string {

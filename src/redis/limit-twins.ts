@@ -43,13 +43,23 @@ function limitTwin<S>(
   toState: (n: readonly number[]) => S | undefined,
   blockMs = false,
 ): Twin<S, LimitInput, RateLimitDecision> {
+  // The params (and blockMs) as argument text, once per decision: every call sends them.
+  const heads = new WeakMap<object, readonly string[]>();
+  const headArgs = (decision: Decision<unknown, unknown, unknown>): readonly string[] => {
+    let head = heads.get(decision);
+    if (head === undefined) {
+      const own = paramArgs(decision, params);
+      head = blockMs ? [...own, numArg((decision as { blockMs?: number }).blockMs ?? 0)] : own;
+      heads.set(decision, head);
+    }
+    return head;
+  };
   return {
     script,
     multi: script.multi,
     maxBatch: MAX_BATCH,
     args(decision, inputs) {
-      const args = [String(inputs.length), ...paramArgs(decision as Decision<unknown, unknown, unknown>, params)];
-      if (blockMs) args.push(numArg((decision as { blockMs?: number }).blockMs ?? 0));
+      const args = [String(inputs.length), ...headArgs(decision as Decision<unknown, unknown, unknown>)];
       for (const input of inputs) args.push(input.op === undefined ? (input.peek ? "p" : "t") : opArg(input), numArg(input.cost));
       return args;
     },

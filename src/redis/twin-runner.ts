@@ -1,7 +1,7 @@
 import type { Decision } from "../store/store.js";
 import { STALE_REPLY } from "./scripts/limit-lib.js";
 import type { LuaScript } from "./scripts/script.js";
-import { type Call, decodeMulti, multiArgs, oneSegment, segmentsOf } from "./batch.js";
+import { type Call, decodeMulti, multiArgs, oneSegment, type Segment, segmentsOf } from "./batch.js";
 import type { Twin, TwinStore } from "./twin.js";
 
 /** The store's side of a {@link TwinRunner}. */
@@ -78,18 +78,18 @@ export class TwinRunner {
     if (!this.host.usable()) return Promise.resolve(this.host.fallback(twin, decision, key, input, now));
     const t = twin as AnyTwin;
     const item: Item = { decision: decision as AnyDecision, key, redisKey, input, now, resolve: noop, reject: noop };
-    if (t.maxBatch <= 1 || t.multi === undefined) return this.send(t, [item], undefined, "").then(first) as Promise<O>;
+    if (t.maxBatch <= 1 || t.multi === undefined) return this.send(t, [item], undefined, "", true) as Promise<O>;
     const id = this.acrossKeys ? t.script.sha : redisKey;
     const group = this.groups.get(id);
     if (group === undefined) {
       // Nothing in flight: send at once; calls arriving meanwhile queue on the group.
       const opened: Group = { twin: t, queue: [] };
       this.groups.set(id, opened);
-      return this.send(t, [item], opened, id).then(first) as Promise<O>;
+      return this.send(t, [item], opened, id, true) as Promise<O>;
     }
     if (group.twin !== t) {
       // Another twin's state at this key (two kinds of limiter sharing a name): apart.
-      return this.send(t, [item], undefined, "").then(first) as Promise<O>;
+      return this.send(t, [item], undefined, "", true) as Promise<O>;
     }
     const queue = group.queue;
     return new Promise<O>((resolve, reject) => {
@@ -108,7 +108,7 @@ export class TwinRunner {
     const max = group.twin.maxBatch;
     const items = group.queue.length <= max ? group.queue : group.queue.slice(0, max);
     group.queue = items === group.queue ? [] : group.queue.slice(items.length);
-    this.send(group.twin, items, group, id).then(
+    (this.send(group.twin, items, group, id, false) as Promise<unknown[]>).then(
       (outputs) => {
         for (let i = 0; i < items.length; i++) (items[i] as Item).resolve(outputs[i]);
       },
@@ -119,22 +119,33 @@ export class TwinRunner {
   }
 
   /**
-   * Sends one batch; resolves with one output per item, from Redis or from the fallback
-   * (rejects only if the fallback itself throws). With `group`, its next batch goes (or it
-   * closes) as soon as the outputs are known, before anyone is told them, whatever happened.
+   * Sends one batch; resolves with one output per item (with `one`, the first item's output
+   * alone), from Redis or from the fallback (rejects only if the fallback itself throws).
+   * With `group`, its next batch goes (or it closes) as soon as the outputs are known,
+   * before anyone is told them, whatever happened.
    */
-  private send(twin: AnyTwin, items: readonly Item[], group: Group | undefined, id: string): Promise<unknown[]> {
-    let outputs: Promise<unknown[]>;
+  private send(twin: AnyTwin, items: readonly Item[], group: Group | undefined, id: string, one: boolean): Promise<unknown> {
     try {
-      outputs = this.dispatch(twin, items, group);
+      return this.dispatch(twin, items, group, id, one);
     } catch (error) {
-      outputs = Promise.reject(error);
+      return this.settle(Promise.reject(error), group, id, one);
     }
-    return group === undefined ? outputs : outputs.finally(() => this.next(id, group));
   }
 
-  private dispatch(twin: AnyTwin, items: readonly Item[], group: Group | undefined): Promise<unknown[]> {
-    if (!this.host.usable()) return Promise.resolve(this.fallbackAll(twin, items));
+  /** `outputs` as {@link send} answers them: the group's next batch first, then the outputs (or the first). */
+  private settle(outputs: Promise<unknown[]>, group: Group | undefined, id: string, one: boolean): Promise<unknown> {
+    const settled = group === undefined ? outputs : outputs.finally(() => this.next(id, group));
+    return one ? settled.then(first) : settled;
+  }
+
+  /**
+   * The batch's script call. The reply's handler decodes (or falls back), lets the group's
+   * next batch go and answers, in one step: no promise layers between Redis and the caller
+   * besides the store's own. The rare paths (Redis unusable, a refused send, CROSSSLOT)
+   * answer through {@link settle}.
+   */
+  private dispatch(twin: AnyTwin, items: readonly Item[], group: Group | undefined, id: string, one: boolean): Promise<unknown> {
+    if (!this.host.usable()) return this.settle(Promise.resolve(this.fallbackAll(twin, items)), group, id, one);
     const head = items[0] as Item;
     const segments = items.length === 1 || oneSegment(items) ? undefined : segmentsOf(items);
     // One key's batch: its inputs in order (a many-key batch carries them in its segments).
@@ -150,25 +161,51 @@ export class TwinRunner {
       }
     } catch (error) {
       this.host.report(error, operation);
-      return Promise.resolve(this.fallbackAll(twin, items));
+      return this.settle(Promise.resolve(this.fallbackAll(twin, items)), group, id, one);
     }
     return sent.then(
       (reply) => {
+        let outputs: unknown[];
         try {
-          if (reply === STALE_REPLY) throw this.host.stale(operation);
-          this.host.replied(twin, reply, segments === undefined ? head.redisKey : undefined);
-          return segments === undefined ? twin.decode(reply, inputs, head.now) : decodeMulti(twin, reply, segments, items.length, head.now);
-        } catch (error) {
-          this.host.report(error, operation);
-          return this.fallbackAll(twin, items);
+          outputs = this.decoded(twin, items, reply, segments, inputs, operation);
+        } finally {
+          if (group !== undefined) this.next(id, group);
         }
+        return one ? outputs[0] : outputs;
       },
       (error: unknown) => {
-        if (segments !== undefined && isCrossSlot(error)) return this.perKey(twin, items, group, error, operation);
-        this.host.failed(error, operation);
-        return this.fallbackAll(twin, items);
+        if (segments !== undefined && isCrossSlot(error))
+          return this.settle(this.perKey(twin, items, group, error, operation), group, id, one);
+        let outputs: unknown[];
+        try {
+          this.host.failed(error, operation);
+          outputs = this.fallbackAll(twin, items);
+        } finally {
+          if (group !== undefined) this.next(id, group);
+        }
+        return one ? outputs[0] : outputs;
       },
     );
+  }
+
+  /** The outputs of a reply (or the fallback's, when it cannot be used). */
+  private decoded(
+    twin: AnyTwin,
+    items: readonly Item[],
+    reply: unknown,
+    segments: Segment[] | undefined,
+    inputs: readonly unknown[],
+    operation: string,
+  ): unknown[] {
+    const head = items[0] as Item;
+    try {
+      if (reply === STALE_REPLY) throw this.host.stale(operation);
+      this.host.replied(twin, reply, segments === undefined ? head.redisKey : undefined);
+      return segments === undefined ? twin.decode(reply, inputs, head.now) : decodeMulti(twin, reply, segments, items.length, head.now);
+    } catch (error) {
+      this.host.report(error, operation);
+      return this.fallbackAll(twin, items);
+    }
   }
 
   /**
