@@ -245,6 +245,8 @@ export class AdaptiveRateLimiter implements Policy {
   private inFlightCount = 0;
   /** A learned cap on requests in flight, for an upstream that refuses by concurrency. */
   private readonly gate = new ConcurrencyGate();
+  /** The permit the last `settle` took out of the in-flight set: its count of others in flight, or -1. */
+  private settledOthers = -1;
   /** The pump waits for an answer because the gate is shut. */
   private gated = false;
   private mirror: AdaptiveOutput | undefined;
@@ -412,9 +414,10 @@ export class AdaptiveRateLimiter implements Policy {
 
   /** Records a response that was not a back-off; its rate-limit headers, if any, pace what follows. */
   onSuccess(response?: ResponseLike | null, permit?: AdaptivePermit): void {
-    const others = this.othersOf(permit);
-    if (others >= 0) this.gate.onSuccess(others, this.clock.now());
     const epoch = this.settle(permit);
+    const others = this.settledOthers;
+    // The gate reads the time only while it is closed (the hot path stays clock-free).
+    if (others >= 0) this.gate.onSuccess(others, this.gate.closed ? this.clock.now() : 0);
     const quota = response ? this.quotaOf(response.headers) : null;
     this.applyFeedback({ type: "success", epoch, quota }, undefined);
   }
@@ -435,12 +438,10 @@ export class AdaptiveRateLimiter implements Policy {
     if (retryAfterMs !== undefined && (typeof retryAfterMs !== "number" || !(retryAfterMs >= 0))) {
       throw new InvalidOptionError(`${WHERE}.onBackoff`, "retryAfterMs", retryAfterMs, "a number >= 0");
     }
-    const permit = signal.permit;
+    let epoch = this.settle(signal.permit);
+    const others = this.settledOthers;
     // A refusal of the learned cap's own probe says nothing about the rate: no epoch for the law.
-    const others = this.othersOf(permit);
-    const window = others >= 0 && status < 500 && this.gate.onRefusal(others, this.clock.now()) === "window";
-    let epoch = this.settle(permit);
-    if (window) epoch = NO_EPOCH;
+    if (others >= 0 && status < 500 && this.gate.onRefusal(others, this.clock.now()) === "window") epoch = NO_EPOCH;
     const hints = signal.headers ? parseBackoffHints(signal.headers, { nowMs: systemClock.now() }) : {};
     retryAfterMs ??= hints.retryAfterMs;
     const quota = hints.rateLimit ? toQuota(hints.rateLimit) : null;
@@ -614,9 +615,12 @@ export class AdaptiveRateLimiter implements Policy {
    * flight, -1 (the current epoch).
    */
   private settle(permit: AdaptivePermit | undefined): number {
+    this.settledOthers = -1;
     if (permit !== undefined) {
       if (this.settledPermits.has(permit)) return permit.epoch;
       this.settledPermits.add(permit);
+      // A permit made by hand (or by an older version) has no count: the gate leaves it out.
+      if (typeof permit.othersInFlight === "number") this.settledOthers = permit.othersInFlight;
       const run = this.outstanding.find((r) => r[0] === permit.epoch);
       if (run !== undefined) this.take(run);
       return permit.epoch;
@@ -625,13 +629,6 @@ export class AdaptiveRateLimiter implements Policy {
     if (oldest === undefined) return -1;
     this.take(oldest);
     return oldest[0];
-  }
-
-  /** A permit's count of others in flight, when it is still in flight here (and from this version); else -1. */
-  private othersOf(permit: AdaptivePermit | undefined): number {
-    return permit !== undefined && typeof permit.othersInFlight === "number" && !this.settledPermits.has(permit)
-      ? permit.othersInFlight
-      : -1;
   }
 
   private take(run: [number, number]): void {

@@ -55,12 +55,17 @@ export class ConcurrencyGate {
   private okTotal = 0;
   private weight = 1;
 
+  /** Whether the gate caps requests in flight now. */
+  get closed(): boolean {
+    return this.limit !== Number.POSITIVE_INFINITY;
+  }
+
   /** Whether a request may start with `inFlight` of this limiter's requests in flight. */
   allows(inFlight: number): boolean {
     return inFlight < this.limit;
   }
 
-  /** A success of a request sent with `others` in flight. */
+  /** A success of a request sent with `others` in flight (`now` is read only while {@link closed}). */
   onSuccess(others: number, now: number): void {
     this.weight /= DECAY;
     if (this.weight > RESCALE_AT) this.rescale();
