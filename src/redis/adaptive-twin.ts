@@ -1,22 +1,9 @@
 import type { AdaptiveInput, AdaptiveOutput, AdaptiveRecord, QuotaInput } from "../limit/adaptive-decision.js";
-import type { Decision } from "../store/store.js";
 import { ADAPTIVE_FIELDS, ADAPTIVE_PARAMS, ADAPTIVE_SCRIPT } from "./scripts/adaptive.js";
-import { arrayReply, numArg, numReply, paramArgs, type Twin } from "./twin.js";
+import { arrayReply, numArg, numReply, paramArgs, perDecision, type Twin } from "./twin.js";
 
-type AdaptiveDecisionLike = Decision<AdaptiveRecord, AdaptiveInput, AdaptiveOutput>;
-
-/** The params as one argument, joined once per decision (every call sends it). */
-const joinedParams = new WeakMap<object, string>();
-
-/** The params as one argument (the script splits it). */
-function paramsArg(decision: AdaptiveDecisionLike): string {
-  let text = joinedParams.get(decision);
-  if (text === undefined) {
-    text = paramArgs(decision as Decision<unknown, unknown, unknown>, ADAPTIVE_PARAMS).join(" ");
-    joinedParams.set(decision, text);
-  }
-  return text;
-}
+/** The params as one argument (the script splits it), joined once per decision. */
+const paramsArg = perDecision((decision) => paramArgs(decision, ADAPTIVE_PARAMS).join(" "));
 
 function quotaArg(q: QuotaInput | null): string {
   return q === null ? "-" : `${numArg(q.limit)} ${numArg(q.remaining)} ${numArg(q.resetMs)} ${numArg(q.policyRate)}`;

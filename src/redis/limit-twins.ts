@@ -9,7 +9,7 @@ import type { LimitScript } from "./scripts/limit-lib.js";
 import { SLIDING_COUNTER_SCRIPT } from "./scripts/sliding-counter.js";
 import { SLIDING_LOG_SCRIPT } from "./scripts/sliding-log.js";
 import { TOKEN_BUCKET_SCRIPT } from "./scripts/token-bucket.js";
-import { arrayReply, numArg, numReply, paramArgs, type StrictMode, type Twin } from "./twin.js";
+import { arrayReply, numArg, numReply, paramArgs, perDecision, type StrictMode, type Twin } from "./twin.js";
 
 /** The most calls that go in one script (on one key, or over several). */
 const MAX_BATCH = 128;
@@ -44,16 +44,10 @@ function limitTwin<S>(
   blockMs = false,
 ): Twin<S, LimitInput, RateLimitDecision> {
   // The params (and blockMs) as argument text, once per decision: every call sends them.
-  const heads = new WeakMap<object, readonly string[]>();
-  const headArgs = (decision: Decision<unknown, unknown, unknown>): readonly string[] => {
-    let head = heads.get(decision);
-    if (head === undefined) {
-      const own = paramArgs(decision, params);
-      head = blockMs ? [...own, numArg((decision as { blockMs?: number }).blockMs ?? 0)] : own;
-      heads.set(decision, head);
-    }
-    return head;
-  };
+  const headArgs = perDecision((decision): readonly string[] => {
+    const own = paramArgs(decision, params);
+    return blockMs ? [...own, numArg((decision as { blockMs?: number }).blockMs ?? 0)] : own;
+  });
   return {
     script,
     multi: script.multi,

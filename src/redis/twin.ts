@@ -123,6 +123,24 @@ export function arrayReply(reply: unknown, minLength: number, script: string): r
   return reply;
 }
 
+/**
+ * `make(decision)`, computed once per decision and kept while the decision lives (as long
+ * as its policy): for the argument text every script call of a twin sends.
+ */
+export function perDecision<T>(
+  make: (decision: Decision<unknown, unknown, unknown>) => T,
+): (decision: Decision<unknown, unknown, unknown>) => T {
+  const cache = new WeakMap<object, T>();
+  return (decision) => {
+    let value = cache.get(decision);
+    if (value === undefined) {
+      value = make(decision);
+      cache.set(decision, value);
+    }
+    return value;
+  };
+}
+
 /** Params as script arguments, computed once per decision (decisions live as long as their policy). */
 const paramCache = new WeakMap<object, readonly string[]>();
 
