@@ -700,6 +700,16 @@ describe("adaptive law: waiters of several processes are served in the order the
     expect([l.s.headSince, l.s.nextSince]).toEqual([10_000, -1]);
   });
 
+  it("a one-shot try granted within 5 ms of a waiter's start is not that waiter: the waiter keeps its place", () => {
+    const l = law({ initialRate: 10 });
+    ask(l, 0);
+    ask(l, 0); // A waits from 10,000 ms
+    l.clock.advance(3);
+    l.s.tokens = 1; // a permit frees up (another process's refund, say)
+    expect(l.step({ type: "acquire", cost: 1 }).allowed).toBe(true);
+    expect(l.s.headSince).toBe(10_000);
+  });
+
   it("two limiters sharing one record grant in the order their callers came", async () => {
     const clock = new ManualClock(0);
     const store = new MemoryStore({ sweepIntervalMs: 0, clock });

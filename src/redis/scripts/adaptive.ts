@@ -351,7 +351,9 @@ if op == 'a' then
       s.tokens = s.tokens - cost
       s.txCur = s.txCur + cost
       allowed = true
-      if s.headSince >= 0 and math.abs(since - s.headSince) <= SAME_WAITER_MS then
+      if waitedMs < 0 then
+        -- a one-shot try is no waiter: the queue stays as it is
+      elseif s.headSince >= 0 and math.abs(since - s.headSince) <= SAME_WAITER_MS then
         promote()
       elseif s.nextSince >= 0 and math.abs(since - s.nextSince) <= SAME_WAITER_MS then
         forget_next()
