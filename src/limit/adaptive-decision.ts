@@ -55,7 +55,8 @@ import type { Decision } from "../store/store.js";
  *   the last second, so a quiet caller does not build up a rate it never tested.
  * - **Headers.** A quota policy (`RateLimit-Policy: 50;w=1`) sets the rate outright
  *   (after the hold, when a refusal came first), and the pace shrinks in proportion when
- *   the remaining budget falls below a reserve (5% of the quota, at least 1). Without a
+ *   the remaining budget falls below a reserve (2% of the quota, at least 1: a pace at 97.5%
+ *   of a sliding window's quota always leaves about 2.5% of it free, no shortage). Without a
  *   policy the remaining budget is spread over the time to reset (`remaining / reset` caps
  *   the pace until the reset). None remaining pauses until the reset.
  */
@@ -248,7 +249,7 @@ const POLICY_SHARE = 0.975;
 /** How long a quota policy read from headers stays in force without being seen again. */
 const POLICY_TTL_MS = 60_000;
 /** Below this share of the quota (and at least MIN_RESERVE requests), the pace shrinks with the remaining budget. */
-const RESERVE_SHARE = 0.05;
+const RESERVE_SHARE = 0.02;
 const MIN_RESERVE = 1;
 /** The law's rate never grows past this multiple of the rate actually sent. */
 const APP_LIMIT_FACTOR = 2;

@@ -276,6 +276,17 @@ describe("adaptive law: a quota policy from headers", () => {
     expect(out.rate).toBeLessThan(0.975 * 40);
   });
 
+  it("the remaining budget a pace at 97.5% of the policy leaves is no shortage; below 2% of the quota the pace shrinks with it", () => {
+    const l = law({ initialRate: 10 });
+    const at = (remaining: number): number =>
+      l.step({ type: "success", epoch: -1, quota: { limit: 100, remaining, resetMs: 1000, policyRate: 100 } }).rate;
+    // A sliding window paced at 97.5 of 100 per second keeps about 2.5 of its quota free.
+    expect(at(2)).toBeCloseTo(97.5, 12);
+    // Others spend the quota too: 1 left of a reserve of 2, half the policy.
+    expect(at(1)).toBe(50);
+    expect(at(3)).toBeCloseTo(97.5, 12);
+  });
+
   it("a refusal with a policy in force is never steep: the cut is (1 - headroom) * pace whatever was accepted", () => {
     const l = law();
     l.step({ type: "success", epoch: -1, quota: quota(50) });
