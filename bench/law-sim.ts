@@ -4,30 +4,30 @@
  * the real-time bench's minutes. For working on the control law; the real-time bench
  * (bench/adaptive.bench.ts) is what RESULTS.md reports.
  *
- *   npx tsx bench/law-sim.ts [--runs=5] [--modes=none,retry-after,full] [--models=gcra,...] [--late=1.2] [--service=95-105]
+ *   npx tsx bench/law-sim.ts [--runs=5] [--modes=none,retry-after,full] [--models=gcra,...] [--late=1.2] [--service=95-105] [--burst=5] [--window=10] [--stretch=6]
  *
  * `--late`: how late timers fire beyond 0.1 ms (ms); 5 is a loaded machine. `--fleet=4`: that
  * many clients share one limiter record, as processes share it through RedisStore.
  * `--service=min-max`: every model answers in that many ms (a slow upstream) instead of its own.
+ * `--burst=S`: token buckets hold S seconds of their rate; `--window=S`: fixed windows last S seconds;
+ * `--stretch=K`: phases and outages K times as long.
  */
 import type { HeaderMode } from "../examples/lib/upstream.js";
 import { checkGoals } from "./lib/adaptive-goals.js";
 import { SCENARIOS } from "./lib/adaptive-scenarios.js";
-import { fleetSimClient, simulate } from "./lib/adaptive-sim.js";
+import { simulate } from "./lib/adaptive-sim.js";
+import { fleetClientFromArgs, shapeFromArgs, simArg as arg } from "./lib/sim-args.js";
 
-const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const modes = (arg("modes") ?? "none,retry-after,full").split(",") as HeaderMode[];
 const models = arg("models")?.split(",");
 const runs = Number(arg("runs") ?? 5);
 const timerLateMs = Number(arg("late") ?? 1.2);
-const fleet = Number(arg("fleet") ?? 1);
-const client = fleet > 1 ? fleetSimClient(fleet) : undefined;
-const service = arg("service")?.split("-").map(Number) as [number, number] | undefined;
+const client = fleetClientFromArgs();
 const pct = (x: number): string => (x * 100).toFixed(0);
 
 let failing = 0;
 for (const model of SCENARIOS) {
-  const scenario = service ? { ...model, serviceMs: service } : model;
+  const scenario = shapeFromArgs(model);
   if (models !== undefined && !models.includes(scenario.name)) continue;
   for (const mode of modes) {
     let worstSteady = Number.POSITIVE_INFINITY;

@@ -2,24 +2,19 @@
  * One simulated run of the adaptive limiter, second by second: the limit, the pace, the
  * answers accepted and refused. For reading what the control law did on one upstream.
  *
- *   npx tsx bench/law-trace.ts <model> <none|retry-after|full> [run] [--fleet=4] [--service=95-105]
+ *   npx tsx bench/law-trace.ts <model> <none|retry-after|full> [run] [--fleet=4] [--service=95-105] [--burst=5] [--window=10] [--stretch=6]
  *
  * `--fleet=N`: N clients share one limiter record, as processes share it through RedisStore.
- * `--service=min-max`: the upstream answers in that many ms instead of its own.
+ * `--service=min-max`, `--burst=S`, `--window=S`, `--stretch=K`: the upstream changed as in bench/law-sim.ts.
  */
 import type { HeaderMode } from "../examples/lib/upstream.js";
 import { scenarioNamed, limitAt } from "./lib/adaptive-scenarios.js";
-import { fleetSimClient, simulate } from "./lib/adaptive-sim.js";
+import { simulate } from "./lib/adaptive-sim.js";
+import { fleetClientFromArgs, shapeFromArgs } from "./lib/sim-args.js";
 
-const fleet = Number(process.argv.find((a) => a.startsWith("--fleet="))?.slice(8) ?? 1);
 const [name = "token-bucket", mode = "none", run = "1"] = process.argv.slice(2).filter((a) => !a.startsWith("--"));
-const service = process.argv
-  .find((a) => a.startsWith("--service="))
-  ?.slice(10)
-  .split("-")
-  .map(Number) as [number, number] | undefined;
-const scenario = service ? { ...scenarioNamed(name), serviceMs: service } : scenarioNamed(name);
-const client = fleet > 1 ? fleetSimClient(fleet) : undefined;
+const scenario = shapeFromArgs(scenarioNamed(name));
+const client = fleetClientFromArgs();
 const r = await simulate({ scenario, headers: mode as HeaderMode, run: Number(run), ...(client ? { client } : {}) });
 const per = (series: readonly number[], s: number): number => {
   let n = 0;

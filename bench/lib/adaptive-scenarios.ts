@@ -4,7 +4,7 @@
  * of it. Shared by bench/adaptive.bench.ts (real HTTP, real time) and bench/lib/adaptive-sim.ts
  * (the same clients on virtual time).
  */
-import type { LimitKind } from "../../examples/lib/limit-models.js";
+import type { LimitKind, LimitModelOptions } from "../../examples/lib/limit-models.js";
 
 /** One phase of a schedule: its limit (requests/s) and span (ms from the start). */
 export interface Phase {
@@ -24,6 +24,8 @@ export interface Scenario {
   readonly serviceMs: readonly [number, number];
   /** One line for the reader. */
   readonly about: string;
+  /** The hidden limit's shape beyond its kind (a bucket's burst, a window's length); the models' defaults when absent. */
+  readonly shape?: Pick<LimitModelOptions, "burstSeconds" | "windowSec">;
 }
 
 const STANDARD: readonly Phase[] = [

@@ -183,7 +183,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
   const clock = new SimClock(() => 0.1 + (options.timerLateMs ?? 1.2) * random());
   const net = (): number => 0.1 + 0.4 * random();
   const [sMin, sMax] = scenario.serviceMs;
-  const model: LimitModel = createLimitModel(scenario.kind, { windowOffsetMs: Math.floor(random() * 1000) });
+  const model: LimitModel = createLimitModel(scenario.kind, { ...scenario.shape, windowOffsetMs: Math.floor(random() * 1000) });
   const timeline: Timeline = { ok: [], throttled: [], unavailable: [] };
 
   const fetch = async (_url: string, init: RequestInit): Promise<Response> => {

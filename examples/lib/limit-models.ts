@@ -42,6 +42,8 @@ export interface LimitModelOptions {
   readonly burstSeconds?: number;
   /** Fixed window: where the clock's second starts, relative to ms 0 (ms). Default 0. */
   readonly windowOffsetMs?: number;
+  /** Fixed window: its length (s); it admits `limit * windowSec` requests. Default 1. */
+  readonly windowSec?: number;
   /** Concurrency cap: the service time (ms) that turns `limit` requests/s into `round(limit * serviceMs / 1000)` requests in flight. Default 100. */
   readonly serviceMs?: number;
 }
@@ -52,7 +54,7 @@ export function createLimitModel(kind: LimitKind, options: LimitModelOptions = {
     case "token-bucket":
       return tokenBucket(options.burstSeconds ?? 1);
     case "fixed-window":
-      return fixedWindow(options.windowOffsetMs ?? 0);
+      return fixedWindow(options.windowOffsetMs ?? 0, options.windowSec ?? 1);
     case "sliding-log":
       return slidingLog();
     case "sliding-window":
@@ -89,23 +91,25 @@ function tokenBucket(burstSeconds: number): LimitModel {
   };
 }
 
-/** At most `limit` per second of the clock: the count resets when the second turns. */
-function fixedWindow(offsetMs: number): LimitModel {
+/** At most `limit * windowSec` per window of the clock: the count resets when the window turns. */
+function fixedWindow(offsetMs: number, windowSec: number): LimitModel {
+  const spanMs = windowSec * 1000;
   let window = Number.NEGATIVE_INFINITY;
   let count = 0;
   return {
     kind: "fixed-window",
     admit(ms, limit) {
       const t = ms + offsetMs;
-      const w = Math.floor(t / 1000);
+      const w = Math.floor(t / spanMs);
       if (w !== window) {
         window = w;
         count = 0;
       }
-      const ok = count < limit;
+      const quota = Math.round(limit * windowSec);
+      const ok = count < quota;
       if (ok) count++;
-      const resetSec = Math.max(1, Math.ceil((1000 * (w + 1) - t) / 1000));
-      return { ok, remaining: Math.max(0, limit - count), resetSec, retrySec: resetSec, quota: limit, windowSec: 1 };
+      const resetSec = Math.max(1, Math.ceil((spanMs * (w + 1) - t) / 1000));
+      return { ok, remaining: Math.max(0, quota - count), resetSec, retrySec: resetSec, quota, windowSec };
     },
     finish() {},
   };

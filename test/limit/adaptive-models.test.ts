@@ -41,6 +41,28 @@ describe("the adaptive limiter on upstream models (virtual time)", () => {
     }
   });
 
+  it("with a quota policy the pace keeps 97.5% of a window's quota: the 2.5% it leaves free is no shortage (>= 95% in every phase)", async () => {
+    for (const name of ["fixed-window", "sliding-log", "sliding-window"]) {
+      const { measures: m } = await simulate({ scenario: scenarioNamed(name), headers: "full", run: 1 });
+      for (const g of m.steadyGoodput) expect(g, name).toBeGreaterThanOrEqual(0.95);
+    }
+  });
+
+  it("a fixed window of 10 s: without headers the whole quota is used (burst and wait); with a quota policy it is paced, nothing refused", async () => {
+    const base = scenarioNamed("fixed-window");
+    const scenario = {
+      ...base,
+      phases: base.phases.map((p) => ({ limit: p.limit, fromMs: p.fromMs * 6, toMs: p.toMs * 6 })),
+      shape: { windowSec: 10 },
+    };
+    const bare = (await simulate({ scenario, headers: "none", run: 1 })).measures;
+    for (const g of bare.steadyGoodput) expect(g).toBeGreaterThanOrEqual(0.95);
+    const told = (await simulate({ scenario, headers: "full", run: 1 })).measures;
+    for (const g of told.steadyGoodput) expect(g).toBeGreaterThanOrEqual(0.95);
+    expect(told.share429).toBeLessThanOrEqual(0.001);
+    for (const [i, p99] of told.p99Ms.entries()) expect(p99).toBeLessThanOrEqual(told.floorMs[i]! + 1000);
+  });
+
   it("a rate config below the real limit is corrected: rateConfig 10/s on an upstream that allows 50", async () => {
     const scenario = { ...scenarioNamed("sliding-log"), phases: [{ limit: 50, fromMs: 0, toMs: 10_000 }] };
     const { measures: m } = await simulate({

@@ -1,0 +1,42 @@
+/**
+ * The command-line options bench/law-sim.ts and bench/law-trace.ts share: how many clients
+ * share one record, and an upstream changed from its usual shape (slower answers, a longer
+ * burst, a longer window), for trying the law on upstreams the bench does not model.
+ */
+import type { Scenario } from "./adaptive-scenarios.js";
+import { fleetSimClient, type SimOptions } from "./adaptive-sim.js";
+
+/** The value of `--name=value` in `argv`, if given. */
+export function simArg(name: string, argv: readonly string[] = process.argv): string | undefined {
+  return argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+}
+
+/** `--fleet=N` (N > 1): N clients share one limiter record, as processes share it through RedisStore. */
+export function fleetClientFromArgs(argv: readonly string[] = process.argv): SimOptions["client"] {
+  const fleet = Number(simArg("fleet", argv) ?? 1);
+  return fleet > 1 ? fleetSimClient(fleet) : undefined;
+}
+
+/**
+ * `scenario` as the options change it: `--service=min-max` (every request answered in that
+ * many ms), `--burst=S` (a token bucket holding S seconds of its rate), `--window=S` (a
+ * fixed window S seconds long, admitting S seconds of its rate), `--stretch=K` (every phase
+ * and outage K times as long: a long window needs long phases to be judged).
+ */
+export function shapeFromArgs(scenario: Scenario, argv: readonly string[] = process.argv): Scenario {
+  const service = simArg("service", argv)?.split("-").map(Number) as [number, number] | undefined;
+  const burst = simArg("burst", argv);
+  const window = simArg("window", argv);
+  const k = Number(simArg("stretch", argv) ?? 1);
+  return {
+    ...scenario,
+    phases: scenario.phases.map((p) => ({ limit: p.limit, fromMs: p.fromMs * k, toMs: p.toMs * k })),
+    outages: scenario.outages.map(([a, b]) => [a * k, b * k] as const),
+    ...(service ? { serviceMs: service } : {}),
+    shape: {
+      ...scenario.shape,
+      ...(burst !== undefined ? { burstSeconds: Number(burst) } : {}),
+      ...(window !== undefined ? { windowSec: Number(window) } : {}),
+    },
+  };
+}
