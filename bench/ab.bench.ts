@@ -7,6 +7,7 @@
  *
  *   BENCH_BEFORE=2fbabd2 npm run bench -- ab                         # ns per call
  *   BENCH_BEFORE=2fbabd2 BENCH_AB=instructions npm run bench -- ab   # instructions per call (callgrind)
+ *   BENCH_BEFORE=2fbabd2 BENCH_AB=server npm run bench -- ab         # Redis server's script time per call
  *
  * `BENCH_BEFORE` is a commit (checked out once beside this repository, see lib/before.ts) or
  * a checkout's directory. Environment: `BENCH_AB_ROUNDS` (rounds, default 31), `BENCH_AB_ONLY` (only the paths whose
@@ -17,12 +18,14 @@
  */
 import { execFileSync } from "node:child_process";
 import { loadavg } from "node:os";
+import { Redis } from "ioredis";
 import { startRedis } from "../test/setup/redis.js";
 import { AFTER_DIR, beforeDir, loadSources } from "./lib/before.js";
-import { chosen, memoryPaths, type PathSet, redisPaths } from "./lib/ab-paths.js";
+import { chosen, type HotPath, memoryPaths, type PathSet, redisPaths } from "./lib/ab-paths.js";
 import { type AbRow, abTable, compare, compareCounts } from "./lib/ab-stats.js";
 import { countInstructions } from "./lib/ab-callgrind.js";
-import { sample } from "./lib/measure.js";
+import { commandList, serverCost } from "./lib/ab-server.js";
+import { runBatch, sample } from "./lib/measure.js";
 
 const dir = beforeDir();
 if (dir === undefined) {
@@ -30,6 +33,7 @@ if (dir === undefined) {
   process.exit(0);
 }
 const instructions = process.env.BENCH_AB === "instructions";
+const onServer = process.env.BENCH_AB === "server";
 const ROUNDS = Number(process.env.BENCH_AB_ROUNDS ?? 31);
 const N = Number(process.env.BENCH_AB_N ?? 4_000);
 const RUNS = Number(process.env.BENCH_AB_RUNS ?? 2);
@@ -61,6 +65,36 @@ if (instructions) {
     console.error(`${name}: before ${all(0, name).map(Math.round).join(" ")}; after ${all(1, name).map(Math.round).join(" ")}`);
   tables = [abTable(rows, "instr/op", ["MORE instructions", "fewer instructions"])];
   noiseNote = `callgrind, N = ${sizes.memory} in memory and ${sizes.redis} on Redis; instructions/op = (count of 2N calls − count of N calls) / N, in the node process only (not redis-server), V8 compiling left out; ${RUNS} workers per build, 3 (N, 2N) pairs each; ratio of the medians; noise = the half interquartile ranges of both sides, relative, added.`;
+} else if (onServer) {
+  // The RedisStore paths only, before and after alternating, each round a batch of calls.
+  const admin = new Redis({ host: server.host, port: server.port });
+  const b = await redisPaths(await loadSources(dir), server, "before");
+  const a = await redisPaths(await loadSources(AFTER_DIR), server, "after");
+  const BATCH = 2_000;
+  const rows: AbRow[] = [];
+  const lines: string[] = [];
+  for (const [i, path] of a.paths.entries()) {
+    if (!chosen(path)) continue;
+    const sides = [b.paths[i] ?? path, path];
+    for (const side of sides) await runBatch(side.fn, BATCH); // warm-up
+    const ns: [number[], number[]] = [[], []];
+    const last: string[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const s of round % 2 === 0 ? [0, 1] : [1, 0]) {
+        const cost = await serverCost(admin, (sides[s] as HotPath).fn, BATCH);
+        ns[s as 0 | 1].push(cost.scriptNs);
+        last[s] = commandList(cost.commands);
+      }
+    }
+    rows.push(compare(path.name, ns[0], ns[1]));
+    lines.push(`- ${path.name}: before ${last[0]}; after ${last[1]}`);
+    console.error(`RedisStore: ${path.name} done`);
+  }
+  await b.close();
+  await a.close();
+  admin.disconnect();
+  tables = [abTable(rows, "server ns/op"), `Redis commands per call (scripts' inner calls included):\n\n${lines.join("\n")}`];
+  noiseNote = `The Redis server's script time (EVALSHA/EVAL usec in INFO commandstats after CONFIG RESETSTAT, inner calls included), ${BATCH.toLocaleString("en-US")} calls per sample, ${ROUNDS} rounds, before and after alternating; ratio = median of the per-round after/before; noise = half the interquartile range of those ratios.`;
 } else {
   const before = await loadSources(dir);
   const after = await loadSources(AFTER_DIR);
@@ -91,9 +125,9 @@ await server.stop();
 
 console.log(
   [
-    `\n### ${new Date().toISOString().slice(0, 10)}: before ${commit(dir)} vs after ${commit(AFTER_DIR)}, ${instructions ? "instructions" : "time"}`,
+    `\n### ${new Date().toISOString().slice(0, 10)}: before ${commit(dir)} vs after ${commit(AFTER_DIR)}, ${instructions ? "instructions" : onServer ? "Redis server time" : "time"}`,
     "",
-    `Node ${process.version}; load average ${loadAtStart} at the start, ${load()} at the end; \`BENCH_BEFORE=${process.env.BENCH_BEFORE}${instructions ? " BENCH_AB=instructions" : ""} npm run bench -- ab\`. ${noiseNote}`,
+    `Node ${process.version}; load average ${loadAtStart} at the start, ${load()} at the end; \`BENCH_BEFORE=${process.env.BENCH_BEFORE}${process.env.BENCH_AB === undefined ? "" : ` BENCH_AB=${process.env.BENCH_AB}`} npm run bench -- ab\`. ${noiseNote}`,
     "",
     ...tables.flatMap((t) => [t, ""]),
   ].join("\n"),
