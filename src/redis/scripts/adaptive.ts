@@ -60,45 +60,57 @@ export const ADAPTIVE_PARAMS = [
 
 type AdaptiveField = (typeof ADAPTIVE_FIELDS)[number];
 
-/** The record a key starts with, as Lua expressions (`t` is now). */
-const INITIAL: Record<AdaptiveField, string> = {
-  rate: "initialRate",
-  base: "initialRate",
-  ceiling: "-1",
-  outages: "0",
-  cutAt: "-1",
-  holdFor: "holdMs",
-  startAt: "-1",
-  epoch: "0",
-  loss: "0",
-  epochOk: "0",
-  epochNo: "0",
-  tokens: "burst",
-  refilledAt: "t",
-  cooldownUntil: "0",
-  meterAt: "t",
-  okCur: "0",
-  okPrev: "0",
-  txCur: "0",
-  txPrev: "0",
-  noCur: "0",
-  noPrev: "0",
-  capRate: "-1",
-  capUntil: "-1",
-  policyRate: "-1",
-  policyUntil: "-1",
-  successes: "0",
-  backoffs: "0",
-  lastStatus: "0",
-  lastAt: "-1",
-  lastRetryAfterMs: "-1",
-  source: "SOURCE_INITIAL",
-  touchedAt: "t",
-  headSince: "-1",
-  headDue: "-1",
-  nextSince: "-1",
-  nextDue: "-1",
-};
+/**
+ * The record a key starts with, as Lua expressions (`t` is now). Pairs, not an object keyed
+ * by field: an object literal with the record's 36 names in its order shares V8's hidden
+ * class with the in-memory record, and its string values would turn that record's double
+ * fields into boxed ones (+7 % instructions on the in-memory adaptive limiter's hot path).
+ */
+const INITIAL: readonly (readonly [AdaptiveField, string])[] = [
+  ["rate", "initialRate"],
+  ["base", "initialRate"],
+  ["ceiling", "-1"],
+  ["outages", "0"],
+  ["cutAt", "-1"],
+  ["holdFor", "holdMs"],
+  ["startAt", "-1"],
+  ["epoch", "0"],
+  ["loss", "0"],
+  ["epochOk", "0"],
+  ["epochNo", "0"],
+  ["tokens", "burst"],
+  ["refilledAt", "t"],
+  ["cooldownUntil", "0"],
+  ["meterAt", "t"],
+  ["okCur", "0"],
+  ["okPrev", "0"],
+  ["txCur", "0"],
+  ["txPrev", "0"],
+  ["noCur", "0"],
+  ["noPrev", "0"],
+  ["capRate", "-1"],
+  ["capUntil", "-1"],
+  ["policyRate", "-1"],
+  ["policyUntil", "-1"],
+  ["successes", "0"],
+  ["backoffs", "0"],
+  ["lastStatus", "0"],
+  ["lastAt", "-1"],
+  ["lastRetryAfterMs", "-1"],
+  ["source", "SOURCE_INITIAL"],
+  ["touchedAt", "t"],
+  ["headSince", "-1"],
+  ["headDue", "-1"],
+  ["nextSince", "-1"],
+  ["nextDue", "-1"],
+];
+
+/** The initial value of `field`, as a Lua expression. */
+function initialOf(field: AdaptiveField): string {
+  const pair = INITIAL.find(([name]) => name === field);
+  if (pair === undefined) throw new Error(`adaptive script: no initial value for ${field}`);
+  return pair[1];
+}
 
 const FIELD_COUNT = ADAPTIVE_FIELDS.length;
 /** The struct format of the stored record. */
@@ -187,7 +199,7 @@ local now = now_ms
 
 -- The record: an array in the order of ADAPTIVE_FIELDS (named in adaptive.ts, numbered when built).
 local function init(t)
-  return { ${ADAPTIVE_FIELDS.map((name) => INITIAL[name]).join(", ")} }
+  return { ${ADAPTIVE_FIELDS.map(initialOf).join(", ")} }
 end
 
 -- Load: another decision's state at this key is started afresh, as in MemoryStore.
