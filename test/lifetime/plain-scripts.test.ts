@@ -6,6 +6,7 @@
  * await"), and timers nobody awaits must not keep it alive once the work is done.
  */
 import { execFile } from "node:child_process";
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reply, sequence, startServer, type TestServer } from "../http/server.js";
@@ -46,13 +47,23 @@ function millis(r: Run): number {
 }
 
 let upstream: TestServer;
+/** Accepts connections and never answers: a Redis that hangs. */
+let silent: Server;
+const sockets = new Set<Socket>();
 
 beforeAll(async () => {
   upstream = await startServer();
+  silent = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => undefined);
+  });
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
 });
 
 afterAll(async () => {
   await upstream.close();
+  for (const s of sockets) s.destroy();
+  await new Promise((resolve) => silent.close(resolve));
 });
 
 describe.concurrent("a plain script awaiting the library at the top level runs to its end", () => {
@@ -88,6 +99,21 @@ describe.concurrent("a plain script awaiting the library at the top level runs t
   it("retry backoff: a function failing twice then succeeding", async () => {
     const r = await run("retry-backoff.ts");
     expect(outcome(r)).toEqual({ code: 0, stdout: "retry: ok after 3 calls\n", stderr: "" });
+  }, 30_000);
+
+  it("a RedisStore limiter while Redis hangs: the command timeout (a background watchdog) still answers the caller, and the script ends", async () => {
+    const r = await run("redis-silent.ts", { REDIS_PORT: String((silent.address() as AddressInfo).port) });
+    expect(outcome(r)).toEqual({ code: 0, stdout: "redis silent: allowed false after <n> ms\n", stderr: "" });
+    expect(millis(r)).toBeGreaterThanOrEqual(190);
+  }, 30_000);
+
+  it("a RedisStore limiter while Redis refuses connections: the caller is answered and the script ends", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const r = await run("redis-silent.ts", { REDIS_PORT: String(port) });
+    expect(outcome(r)).toEqual({ code: 0, stdout: "redis silent: allowed false after <n> ms\n", stderr: "" });
   }, 30_000);
 
   it("ApiClient in a loop: the cooldown after a 429 and the pacing between requests", async () => {
