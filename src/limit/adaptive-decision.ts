@@ -366,10 +366,11 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     if (s.tokens >= cost) {
       s.tokens -= cost;
       s.txCur += cost;
-      // A one-shot try (waitedMs < 0) is no waiter: it takes a free permit and leaves the queue as it is.
-      if (waitedMs < 0) return this.out(s, now, previousRate, false, 0, true, 0);
-      if (s.headSince >= 0 && Math.abs(since - s.headSince) <= SAME_WAITER_MS) this.promote(s);
-      else if (s.nextSince >= 0 && Math.abs(since - s.nextSince) <= SAME_WAITER_MS) this.forgetNext(s);
+      // The waiter served leaves the queue; a one-shot try (waitedMs < 0) is no waiter.
+      if (waitedMs >= 0) {
+        if (s.headSince >= 0 && Math.abs(since - s.headSince) <= SAME_WAITER_MS) this.promote(s);
+        else if (s.nextSince >= 0 && Math.abs(since - s.nextSince) <= SAME_WAITER_MS) this.forgetNext(s);
+      }
       return this.out(s, now, previousRate, false, 0, true, 0);
     }
     // Turned away: back when there is a permit for each longer waiter the record knows, and one more.

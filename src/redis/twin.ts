@@ -141,21 +141,16 @@ export function perDecision<T>(
   };
 }
 
-/** Params as script arguments, computed once per decision (decisions live as long as their policy). */
-const paramCache = new WeakMap<object, readonly string[]>();
-
-/** The decision's `params` named by `names`, as argument text; cached per decision. */
+/**
+ * The decision's `params` named by `names`, as argument text. Not cached here: a twin that
+ * sends them on every call keeps them with {@link perDecision}.
+ */
 export function paramArgs(decision: Decision<unknown, unknown, unknown>, names: readonly string[]): readonly string[] {
-  let args = paramCache.get(decision);
-  if (args === undefined) {
-    args = names.map((name) => {
-      const value = decision.params[name];
-      if (typeof value !== "number" || Number.isNaN(value)) {
-        throw new TypeError(`decision "${decision.kind}" has no numeric param "${name}" (got ${String(value)})`);
-      }
-      return numArg(value);
-    });
-    paramCache.set(decision, args);
-  }
-  return args;
+  return names.map((name) => {
+    const value = decision.params[name];
+    if (typeof value !== "number" || Number.isNaN(value)) {
+      throw new TypeError(`decision "${decision.kind}" has no numeric param "${name}" (got ${String(value)})`);
+    }
+    return numArg(value);
+  });
 }
