@@ -1,11 +1,12 @@
 import { abortReason } from "../core/abort.js";
-import { type Clock, MAX_TIMER_MS, systemClock } from "../core/clock.js";
+import { type Clock, MAX_TIMER_MS } from "../core/clock.js";
 import { InvalidOptionError, TimeoutError } from "../core/errors.js";
 import { type AttachOptions, checkAttach, type Telemetry, telemetryOption } from "../core/telemetry.js";
 import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import type { ExecuteOptions, ExecutionContext, Operation, Policy } from "../core/policy.js";
 import { checkKeys, clockOption, nonEmptyString, nonNegativeOrInfinity, oneOf, orDefault, positive } from "../core/validate.js";
 import { isPromiseLike } from "../store/store.js";
+import { type Deadline, Deadlines } from "./deadlines.js";
 
 /** How a timeout treats a callee that runs past the limit. */
 export type TimeoutMode = "cooperative" | "aggressive";
@@ -50,10 +51,7 @@ const MODES: readonly TimeoutMode[] = ["cooperative", "aggressive"];
 /** See {@link TimeoutOptions.graceMs}. */
 const DEFAULT_GRACE_MS = 1_000;
 
-/** What arms one call's limit: a real timer, or an aborter of a `clock.sleep`. */
-type Alarm = ReturnType<typeof setTimeout> | AbortController;
-
-/** What the limit's timer needs when it fires: one object per policy, so arming a call allocates nothing for it. */
+/** What expiring a call needs: one object per policy. */
 interface Limit {
   readonly timeoutMs: number;
   readonly mode: TimeoutMode;
@@ -87,7 +85,8 @@ export class TimeoutPolicy implements Policy {
   readonly graceMs: number;
   private readonly clock: Clock;
   private readonly events: Emitter<TimeoutEvents>;
-  private readonly limit: Limit;
+  /** The calls in flight, expired by one alarm. */
+  private readonly deadlines: Deadlines<TimedCall>;
 
   constructor(timeoutMs: number, options: TimeoutOptions = {}) {
     checkKeys(WHERE, options, ["mode", "graceMs", "clock", "onListenerError", "name", "telemetry"]);
@@ -104,7 +103,8 @@ export class TimeoutPolicy implements Policy {
       name: this.name,
       telemetry: telemetryOption(WHERE, options.telemetry),
     });
-    this.limit = { timeoutMs: this.timeoutMs, mode: this.mode, graceMs: this.graceMs, clock: this.clock, events: this.events };
+    const limit: Limit = { timeoutMs: this.timeoutMs, mode: this.mode, graceMs: this.graceMs, clock: this.clock, events: this.events };
+    this.deadlines = new Deadlines<TimedCall>(this.timeoutMs, this.clock, (call) => expire(call, limit));
   }
 
   /** Subscribes to an event; returns the unsubscribe function. */
@@ -125,9 +125,9 @@ export class TimeoutPolicy implements Policy {
   execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
     const outer = options?.signal;
     if (outer?.aborted) return Promise.reject(abortReason(outer));
-    const call = new TimedCall(options?.attempt ?? 1, outer);
+    const call = new TimedCall(options?.attempt ?? 1, outer, this.deadlines);
     try {
-      call.alarm = this.arm(call);
+      this.deadlines.add(call);
       if (outer !== undefined) outer.addEventListener("abort", call, { once: true });
       const pending = fn(call.context);
       if (isPromiseLike(pending)) return call.race(pending, this.mode === "aggressive");
@@ -137,19 +137,6 @@ export class TimeoutPolicy implements Policy {
       call.end();
       return Promise.reject(call.aborted ? call.reason : error);
     }
-  }
-
-  /**
-   * Starts the call's timer; with `systemClock` a real one calling a shared function, not
-   * a fresh closure. It is ref'ed (the caller awaits the call, and a callee that holds no
-   * handle of its own must still time out rather than let the process exit) and cleared
-   * when the call settles.
-   */
-  private arm(call: TimedCall): Alarm {
-    if (this.clock === systemClock) return setTimeout(expire, this.timeoutMs, call, this.limit);
-    const stop = new AbortController();
-    this.clock.sleep(this.timeoutMs, stop.signal).then(() => expire(call, this.limit), ignore);
-    return stop;
   }
 }
 
@@ -166,13 +153,15 @@ function capture(resolve: (value: unknown) => void, reject: (reason: unknown) =>
  * only recorded (and handed to the signal if it is read later). It listens to the
  * caller's signal as an `EventListener` object, so the relay needs no closure.
  */
-class TimedCall {
+class TimedCall implements Deadline<TimedCall> {
   /** What the callee receives. */
   readonly context: TimeoutContext;
   aborted = false;
   reason: unknown = undefined;
-  /** The limit's timer, cleared when the call ends. */
-  alarm: Alarm | undefined = undefined;
+  deadline = 0;
+  prevDue: TimedCall | undefined = undefined;
+  nextDue: TimedCall | undefined = undefined;
+  due = false;
   /** Settle the call's promise (see {@link race}). */
   resolve: ((value: unknown) => void) | undefined = undefined;
   reject: ((reason: unknown) => void) | undefined = undefined;
@@ -186,6 +175,7 @@ class TimedCall {
   constructor(
     attempt: number,
     private readonly outer: AbortSignal | undefined,
+    private readonly deadlines: Deadlines<TimedCall>,
   ) {
     this.context = new TimeoutContext(attempt, this);
   }
@@ -274,7 +264,7 @@ class TimedCall {
   /** The call settled or was given up: clears its timers and stops listening to the caller. */
   end(): void {
     this.ended = true;
-    if (this.alarm !== undefined) disarm(this.alarm);
+    this.deadlines.remove(this);
     this.grace?.abort();
     if (this.outer !== undefined) this.outer.removeEventListener("abort", this);
   }
@@ -304,11 +294,6 @@ function expire(call: TimedCall, limit: Limit): void {
   call.abort(new TimeoutError(timeoutMs));
   if (events.has("timeout")) events.emit("timeout", { timeoutMs, mode });
   if (mode === "cooperative") call.startGrace(limit.clock, limit.graceMs);
-}
-
-function disarm(alarm: Alarm): void {
-  if (alarm instanceof AbortController) alarm.abort();
-  else clearTimeout(alarm);
 }
 
 function ignore(): void {}

@@ -1,0 +1,171 @@
+import fc from "fast-check";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { type Clock, ManualClock, systemClock } from "../../src/core/clock.js";
+import { type Deadline, Deadlines } from "../../src/policy/deadlines.js";
+
+class Entry implements Deadline<Entry> {
+  deadline = 0;
+  prevDue: Entry | undefined = undefined;
+  nextDue: Entry | undefined = undefined;
+  due = false;
+  constructor(readonly id: number) {}
+}
+
+/** A list on `clock` that records which entries expired, and when. */
+function list<C extends Clock>(ms: number, clock: C) {
+  const expired: { id: number; at: number }[] = [];
+  const deadlines = new Deadlines<Entry>(ms, clock, (e) => expired.push({ id: e.id, at: clock.now() }));
+  return { clock, deadlines, expired };
+}
+
+describe("Deadlines: calls under one limit, expired by one alarm", () => {
+  it("expires each entry when its own limit passes, in start order, with one sleep pending at a time", async () => {
+    const { clock, deadlines, expired } = list(100, new ManualClock());
+    const [a, b, c] = [new Entry(1), new Entry(2), new Entry(3)];
+    deadlines.add(a);
+    await clock.advanceAsync(30);
+    deadlines.add(b);
+    await clock.advanceAsync(30);
+    deadlines.add(c);
+    expect(clock.pendingSleeps).toBe(1);
+    await clock.advanceAsync(39); // t = 99
+    expect(expired).toEqual([]);
+    await clock.advanceAsync(1);
+    expect(expired).toEqual([{ id: 1, at: 100 }]);
+    await clock.advanceAsync(30);
+    await clock.advanceAsync(30);
+    expect(expired).toEqual([
+      { id: 1, at: 100 },
+      { id: 2, at: 130 },
+      { id: 3, at: 160 },
+    ]);
+    expect([a, b, c].map((e) => e.due)).toEqual([false, false, false]);
+    expect(clock.pendingSleeps).toBe(0);
+  });
+
+  it("never expires an entry removed in time, and cancels the sleep once nothing is left", async () => {
+    const { clock, deadlines, expired } = list(100, new ManualClock());
+    const [a, b] = [new Entry(1), new Entry(2)];
+    deadlines.add(a);
+    deadlines.add(b);
+    deadlines.remove(a);
+    expect(clock.pendingSleeps).toBe(1);
+    deadlines.remove(b);
+    deadlines.remove(b); // twice: nothing
+    expect(clock.pendingSleeps).toBe(0);
+    await clock.advanceAsync(1_000);
+    expect(expired).toEqual([]);
+  });
+
+  it("an alarm aimed at an entry that ended finds nothing due and aims at the next one", async () => {
+    const { clock, deadlines, expired } = list(100, new ManualClock());
+    const [a, b] = [new Entry(1), new Entry(2)];
+    deadlines.add(a);
+    await clock.advanceAsync(50);
+    deadlines.add(b);
+    deadlines.remove(a);
+    await clock.advanceAsync(50); // a's deadline: the alarm fires, b is not due
+    expect(expired).toEqual([]);
+    expect(clock.pendingSleeps).toBe(1);
+    await clock.advanceAsync(49);
+    expect(expired).toEqual([]);
+    await clock.advanceAsync(1);
+    expect(expired).toEqual([{ id: 2, at: 150 }]);
+  });
+
+  it("a clock moved past many deadlines in one step expires them all, in order", async () => {
+    const { clock, deadlines, expired } = list(10, new ManualClock());
+    for (let i = 0; i < 5; i++) {
+      deadlines.add(new Entry(i));
+      clock.advance(1);
+    }
+    clock.advance(1_000);
+    await Promise.resolve();
+    expect(expired.map((e) => e.id)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it("matches a model under any order of adds, removes and clock moves", async () => {
+    type Op = { type: "add" } | { type: "remove"; pick: number } | { type: "advance"; ms: number };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.constant({ type: "add" as const }),
+      fc.record({ type: fc.constant("remove" as const), pick: fc.nat() }),
+      fc.record({ type: fc.constant("advance" as const), ms: fc.integer({ min: 0, max: 60 }) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 60 }), async (ops) => {
+        const ms = 50;
+        const { clock, deadlines, expired } = list(ms, new ManualClock());
+        const live: { entry: Entry; deadline: number }[] = [];
+        const model: { id: number; at: number }[] = [];
+        let id = 0;
+        for (const o of ops) {
+          if (o.type === "add") {
+            const entry = new Entry(id++);
+            deadlines.add(entry);
+            live.push({ entry, deadline: clock.now() + ms });
+          } else if (o.type === "remove") {
+            const [gone] = live.length === 0 ? [] : live.splice(o.pick % live.length, 1);
+            if (gone !== undefined) deadlines.remove(gone.entry);
+          } else {
+            const end = clock.now() + o.ms;
+            // The model: every live entry due by `end` expires at its deadline, in start order.
+            for (const l of live.filter((x) => x.deadline <= end)) model.push({ id: l.entry.id, at: l.deadline });
+            live.splice(0, live.length, ...live.filter((x) => x.deadline > end));
+            await clock.advanceAsync(o.ms);
+          }
+          expect(expired).toEqual(model);
+        }
+        expect(clock.pendingSleeps).toBe(live.length === 0 ? 0 : 1);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe("Deadlines on the system clock", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("expires real calls no sooner than their limit, in start order", async () => {
+    const ms = 40;
+    const { deadlines, expired } = list(ms, systemClock);
+    const started: number[] = [];
+    const at = new Map<number, number>();
+    const all = [0, 1, 2].map((id) => new Entry(id));
+    for (const e of all) {
+      started.push(performance.now());
+      deadlines.add(e);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (let i = 0; i < 50 && expired.length < 3; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      for (const e of expired) if (!at.has(e.id)) at.set(e.id, performance.now());
+    }
+    expect(expired.map((e) => e.id)).toEqual([0, 1, 2]);
+    for (const e of all) expect((at.get(e.id) ?? 0) - (started[e.id] ?? 0)).toBeGreaterThanOrEqual(ms - 1);
+  });
+
+  it("a wall-clock step back of an hour does not hold a call for the hour (the alarm's aim, not Date.now, says what is due)", async () => {
+    const { deadlines, expired } = list(30, systemClock);
+    deadlines.add(new Entry(1));
+    const real = Date.now.bind(Date);
+    vi.spyOn(Date, "now").mockImplementation(() => real() - 3_600_000);
+    deadlines.add(new Entry(2)); // its deadline on the stepped-back clock: before the first's
+    for (let i = 0; i < 40 && expired.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(expired.map((e) => e.id)).toEqual([1, 2]);
+  });
+
+  it("a wall-clock step forward does not expire a call early", async () => {
+    const { deadlines, expired } = list(60, systemClock);
+    deadlines.add(new Entry(1));
+    await new Promise((r) => setTimeout(r, 20));
+    const t = performance.now();
+    deadlines.add(new Entry(2));
+    const real = Date.now.bind(Date);
+    vi.spyOn(Date, "now").mockImplementation(() => real() + 3_600_000); // stepped while both run
+    for (let i = 0; i < 40 && expired.length < 1; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(expired.map((e) => e.id)).toEqual([1]); // the first at its time; the second not with it
+    for (let i = 0; i < 40 && expired.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(expired.map((e) => e.id)).toEqual([1, 2]);
+    expect(performance.now() - t).toBeGreaterThanOrEqual(59);
+  });
+});
