@@ -22,7 +22,7 @@ export interface PathSet {
 }
 
 /** `BENCH_AB_ONLY=word,word`: only the paths whose name contains one of the words. */
-export function chosen(path: HotPath): boolean {
+export function chosen(path: { readonly name: string }): boolean {
   const words = (process.env.BENCH_AB_ONLY ?? "").split(",").filter((w) => w !== "");
   return words.length === 0 || words.some((w) => path.name.includes(w));
 }
