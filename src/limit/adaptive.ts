@@ -347,7 +347,7 @@ export class AdaptiveRateLimiter implements Policy {
    */
   acquire(key: string | undefined, options?: AdaptiveAcquireOptions): Promise<AdaptivePermit>;
   acquire(keyOrOptions?: string | AdaptiveAcquireOptions, maybeOptions?: AdaptiveAcquireOptions): Promise<AdaptivePermit> {
-    let options: AdaptiveAcquireOptions = {};
+    let options = NO_OPTIONS;
     if (typeof keyOrOptions === "object" && keyOrOptions !== null) options = keyOrOptions;
     else {
       if (keyOrOptions !== undefined && keyOrOptions !== this.key) {
@@ -355,7 +355,7 @@ export class AdaptiveRateLimiter implements Policy {
           new InvalidOptionError(`${WHERE}.acquire`, "key", keyOrOptions, `this limiter's key ("${this.key}") or undefined`),
         );
       }
-      options = maybeOptions ?? {};
+      options = maybeOptions ?? NO_OPTIONS;
     }
     if (this.closed) return Promise.reject(new ResilienceError(`${WHERE} "${this.name}" is closed`));
     const cost = options.cost ?? 1;
@@ -395,7 +395,7 @@ export class AdaptiveRateLimiter implements Policy {
    */
   async execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
     const signal = options?.signal;
-    const permit = await this.acquire(signal === undefined ? {} : { signal });
+    const permit = await this.acquire(signal === undefined ? undefined : { signal });
     let value: T;
     try {
       value = await fn(toContext(options));
@@ -734,6 +734,9 @@ function nonNegativeFinite(option: string, value: unknown): number {
 }
 
 /** An HTTP status carried by a response or an error (`status`, or `statusCode` as node's errors name it). */
+/** The options of a plain `acquire()`: one shared object, not one per call. */
+const NO_OPTIONS: AdaptiveAcquireOptions = Object.freeze({});
+
 function statusOf(value: unknown): number | undefined {
   if (typeof value !== "object" || value === null) return undefined;
   const v = value as { status?: unknown; statusCode?: unknown };
