@@ -30,6 +30,16 @@ export function background<T extends { unref?(): unknown }>(timer: T): T {
 }
 
 /**
+ * Milliseconds on a monotonic time line (`performance.now()`): the one Node's timers run
+ * on, so a wall-clock step (NTP, a resumed VM) neither brings a deadline forward nor puts
+ * it back. For code that measures time against real timers of its own (not through a
+ * {@link Clock}); only differences matter.
+ */
+export function monotonicNow(): number {
+  return performance.now();
+}
+
+/**
  * The real clock: `Date.now()` and `setTimeout`. Its sleeps keep the process alive while
  * they run (a caller is waiting on each: a plain script's top-level `await` must not end
  * with an unsettled promise) and are cleared when aborted, so none outlives its caller.

@@ -1,4 +1,4 @@
-import { background, type Clock, systemClock } from "../core/clock.js";
+import { background, type Clock, monotonicNow, systemClock } from "../core/clock.js";
 
 /** What a {@link Deadlines} list needs of an entry: its deadline and its place in the list. */
 export interface Deadline<T> {
@@ -23,6 +23,11 @@ export interface Deadline<T> {
  * list) is unref'd, not cleared, and ref'd again by the next call: a caller waiting on a
  * call keeps the process alive, an idle policy does not. On an injected clock the idle
  * alarm is cancelled, so a test clock holds no sleep once every call has settled.
+ *
+ * With the system clock, deadlines are on the monotonic time line Node's timers run on,
+ * not `Date.now()`: a wall-clock step neither expires a call early nor holds it late, and
+ * an alarm that fires late (a blocked event loop) expires every call then overdue at once,
+ * as a timer per call would.
  */
 export class Deadlines<T extends Deadline<T>> {
   private head: T | undefined = undefined;
@@ -33,8 +38,8 @@ export class Deadlines<T extends Deadline<T>> {
   private held = false;
   /** An injected clock's alarm: the aborter of its sleep. */
   private sleep: AbortController | undefined = undefined;
-  /** The deadline the alarm aims at. */
-  private aim = 0;
+  /** In {@link fire}: an entry added by an expired call's listeners waits for the alarm {@link fire} sets. */
+  private firing = false;
 
   /**
    * @param ms the limit every entry gets.
@@ -48,7 +53,7 @@ export class Deadlines<T extends Deadline<T>> {
 
   /** Starts `entry`'s limit now. */
   add(entry: T): void {
-    entry.deadline = this.clock.now() + this.ms;
+    entry.deadline = this.now() + this.ms;
     entry.due = true;
     entry.prevDue = this.tail;
     entry.nextDue = undefined;
@@ -57,8 +62,8 @@ export class Deadlines<T extends Deadline<T>> {
     this.tail = entry;
     if (this.timer !== undefined) {
       if (!this.held) this.hold();
-    } else if (this.sleep === undefined) {
-      this.arm(this.ms, entry.deadline);
+    } else if (this.sleep === undefined && !this.firing) {
+      this.arm(this.ms);
     }
   }
 
@@ -83,17 +88,27 @@ export class Deadlines<T extends Deadline<T>> {
     this.timer = undefined;
     this.sleep = undefined;
     this.held = false;
-    // On the system clock, the alarm's own aim: Node's timers are monotonic but
-    // `Date.now()` is not, and a wall-clock step must not expire calls early or hold them
-    // late. An injected clock's `now()`: a test may move it past many deadlines at once.
-    const now = this.clock === systemClock ? this.aim : this.clock.now();
-    while (this.head !== undefined && this.head.deadline <= now) {
-      const entry = this.head;
-      this.unlink(entry);
-      this.onExpire(entry);
+    // An expired call's listeners may start or end calls of this list (a `timeout` listener
+    // retrying at once): an entry they add is not due yet, and the one alarm is set below.
+    this.firing = true;
+    const now = this.now();
+    try {
+      while (this.head !== undefined && this.head.deadline <= now) {
+        const entry = this.head;
+        this.unlink(entry);
+        this.onExpire(entry);
+      }
+    } finally {
+      this.firing = false;
+      // Every entry left is due within one limit. (A Node timer may fire up to a
+      // millisecond before the monotonic reading says it is due: then it is set again.)
+      if (this.head !== undefined) this.arm(Math.min(this.ms, Math.max(0, this.head.deadline - now)));
     }
-    // An entry started after the one aimed at is due at most one limit later.
-    if (this.head !== undefined) this.arm(Math.min(this.ms, Math.max(0, this.head.deadline - now)), this.head.deadline);
+  }
+
+  /** The time line deadlines are on: monotonic with the system clock, else the clock's own. */
+  private now(): number {
+    return this.clock === systemClock ? monotonicNow() : this.clock.now();
   }
 
   private unlink(entry: T): void {
@@ -110,10 +125,9 @@ export class Deadlines<T extends Deadline<T>> {
    * Sets the alarm `ms` from now. With the system clock a real timer calling a shared
    * function (ref'd: a call is waiting); else a sleep on the clock.
    */
-  private arm(ms: number, aim: number): void {
-    this.aim = aim;
+  private arm(ms: number): void {
     if (this.clock === systemClock) {
-      this.timer = setTimeout(fireDeadlines, ms, this);
+      this.timer = setTimeout(fireDeadlines, Math.ceil(ms), this);
       this.held = true;
       return;
     }

@@ -73,6 +73,35 @@ describe("Deadlines: calls under one limit, expired by one alarm", () => {
     expect(expired).toEqual([{ id: 2, at: 150 }]);
   });
 
+  it("an entry added while the alarm fires (an expired call's listener starting a call) gets its own limit and leaves no sleep behind", async () => {
+    const clock = new ManualClock();
+    const expired: { id: number; at: number }[] = [];
+    const late = new Entry(2);
+    const deadlines: Deadlines<Entry> = new Deadlines<Entry>(100, clock, (e) => {
+      expired.push({ id: e.id, at: clock.now() });
+      if (e.id === 1) deadlines.add(late); // re-entrant, as a `timeout` listener retrying at once
+    });
+    deadlines.add(new Entry(1));
+    await clock.advanceAsync(100);
+    expect(expired).toEqual([{ id: 1, at: 100 }]);
+    expect(clock.pendingSleeps).toBe(1);
+    await clock.advanceAsync(100);
+    expect(expired).toEqual([
+      { id: 1, at: 100 },
+      { id: 2, at: 200 },
+    ]);
+    expect(clock.pendingSleeps).toBe(0);
+    // And removed before its limit: nothing pending, nothing expires.
+    const again = new Entry(3);
+    const d2: Deadlines<Entry> = new Deadlines<Entry>(100, clock, (e) => {
+      if (e.id === 1) d2.add(again);
+    });
+    d2.add(new Entry(1));
+    await clock.advanceAsync(100);
+    d2.remove(again);
+    expect(clock.pendingSleeps).toBe(0);
+  });
+
   it("a clock moved past many deadlines in one step expires them all, in order", async () => {
     const { clock, deadlines, expired } = list(10, new ManualClock());
     for (let i = 0; i < 5; i++) {
@@ -144,7 +173,7 @@ describe("Deadlines on the system clock", () => {
     for (const e of all) expect((at.get(e.id) ?? 0) - (started[e.id] ?? 0)).toBeGreaterThanOrEqual(ms - 1);
   });
 
-  it("a wall-clock step back of an hour does not hold a call for the hour (the alarm's aim, not Date.now, says what is due)", async () => {
+  it("a wall-clock step back of an hour does not hold a call for the hour (a monotonic time line, not Date.now, says what is due)", async () => {
     const { deadlines, expired } = list(30, systemClock);
     deadlines.add(new Entry(1));
     const real = Date.now.bind(Date);
@@ -152,6 +181,68 @@ describe("Deadlines on the system clock", () => {
     deadlines.add(new Entry(2)); // its deadline on the stepped-back clock: before the first's
     for (let i = 0; i < 40 && expired.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
     expect(expired.map((e) => e.id)).toEqual([1, 2]);
+  });
+
+  it("a call started while the alarm fires gets its whole limit, and holds no timer once it ends", async () => {
+    const ms = 60;
+    const t: { start: number; at: number }[] = [];
+    const late = new Entry(2);
+    const third = new Entry(3);
+    let started = 0;
+    const deadlines: Deadlines<Entry> = new Deadlines<Entry>(ms, systemClock, (e) => {
+      if (e.id === 1) {
+        deadlines.add(late); // re-entrant: a `timeout` listener starting a call at once
+        started = performance.now();
+      } else t.push({ start: started, at: performance.now() });
+    });
+    const timers = vi.spyOn(globalThis, "setTimeout");
+    /** The alarms the list set (its timers call back with the list itself). */
+    const alarms = (): NodeJS.Timeout[] =>
+      timers.mock.calls.flatMap((c, i) => ((c as unknown[])[2] === deadlines ? [timers.mock.results[i]?.value as NodeJS.Timeout] : []));
+    deadlines.add(new Entry(1));
+    while (!late.due) await new Promise((r) => setTimeout(r, 2));
+    deadlines.remove(late); // it settled: nothing waits, so nothing may hold the process
+    // One alarm at a time: the first, then the one the fire set; that one is unref'd now.
+    expect(alarms()).toHaveLength(2);
+    expect(alarms()[1]?.hasRef()).toBe(false);
+    await new Promise((r) => setTimeout(r, ms / 2));
+    started = performance.now();
+    deadlines.add(third);
+    for (let i = 0; i < 60 && t.length < 1; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(t).toHaveLength(1);
+    expect((t[0]?.at ?? 0) - (t[0]?.start ?? 0)).toBeGreaterThanOrEqual(ms - 1);
+  });
+
+  it("a call started after a wall-clock step back gets its whole limit", async () => {
+    const ms = 80;
+    const { deadlines, expired } = list(ms, systemClock);
+    deadlines.add(new Entry(1));
+    await new Promise((r) => setTimeout(r, 40));
+    const real = Date.now.bind(Date);
+    vi.spyOn(Date, "now").mockImplementation(() => real() - 3_600_000);
+    const start = performance.now();
+    deadlines.add(new Entry(2));
+    let at = 0;
+    for (let i = 0; i < 80 && expired.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      if (expired.length === 2 && at === 0) at = performance.now();
+    }
+    expect(expired.map((e) => e.id)).toEqual([1, 2]);
+    expect(at - start).toBeGreaterThanOrEqual(ms - 1);
+  });
+
+  it("an alarm held late by a blocked event loop expires every call then overdue at once", async () => {
+    const ms = 50;
+    const { deadlines, expired } = list(ms, systemClock);
+    for (let i = 0; i < 4; i++) {
+      deadlines.add(new Entry(i));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const end = performance.now() + 200; // every deadline passes while the loop is blocked
+    while (performance.now() < end);
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(expired.map((e) => e.id)).toEqual([0, 1, 2, 3]);
   });
 
   it("a wall-clock step forward does not expire a call early", async () => {

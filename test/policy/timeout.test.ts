@@ -90,6 +90,27 @@ describe("timeout: cooperative (default)", () => {
     off();
     expect(events).toEqual([{ timeoutMs: 50, mode: "cooperative" }]);
   });
+
+  it("a call a `timeout` listener starts at once gets its own whole limit, and no sleep is left once it settles", async () => {
+    const clock = new ManualClock();
+    const policy = timeout(50, { clock });
+    let retried: ReturnType<typeof track> | undefined;
+    policy.on("timeout", () => {
+      retried ??= track(policy.execute(slow(clock, 30, true).fn));
+    });
+    const first = track(policy.execute(slow(clock, 100, true).fn));
+    await clock.advanceAsync(50);
+    expect(await rejection(first)).toBeInstanceOf(TimeoutError);
+    await clock.advanceAsync(30);
+    expect(await retried?.outcome).toEqual({ ok: true, value: "done" });
+    expect(clock.pendingSleeps).toBe(0);
+    // The next call still times out at its own limit.
+    const next = track(policy.execute(slow(clock, 100, true).fn));
+    await clock.advanceAsync(49);
+    expect(next.done()).toBe(false);
+    await clock.advanceAsync(1);
+    expect(await rejection(next)).toBeInstanceOf(TimeoutError);
+  });
 });
 
 describe("timeout: the callee's signal", () => {
