@@ -32,8 +32,10 @@ export interface Deadline<T> {
 export class Deadlines<T extends Deadline<T>> {
   private head: T | undefined = undefined;
   private tail: T | undefined = undefined;
-  /** The system clock's alarm. */
+  /** The system clock's alarm, and the `clearTimeout` of the `setTimeout` that set it. */
   private timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  private armedWith: typeof setTimeout | undefined = undefined;
+  private clearWith: typeof clearTimeout = clearTimeout;
   /** Whether {@link timer} holds the process (ref'd). */
   private held = false;
   /** An injected clock's alarm: the aborter of its sleep. */
@@ -44,11 +46,14 @@ export class Deadlines<T extends Deadline<T>> {
   /**
    * @param ms the limit every entry gets.
    * @param onExpire called with each entry whose limit passed, after it left the list.
+   * @param onIdle called when the list is empty and its alarm is gone (a registry of lists
+   *   may drop it then).
    */
   constructor(
     private readonly ms: number,
     private readonly clock: Clock,
     private readonly onExpire: (entry: T) => void,
+    private readonly onIdle: (deadlines: Deadlines<T>) => void = ignore,
   ) {}
 
   /** Starts `entry`'s limit now. */
@@ -61,7 +66,10 @@ export class Deadlines<T extends Deadline<T>> {
     else this.tail.nextDue = entry;
     this.tail = entry;
     if (this.timer !== undefined) {
-      if (!this.held) this.hold();
+      // Timers swapped since the alarm was set (a test's fake timers, turned on or off):
+      // set it again with the current ones, which are the ones a test will advance.
+      if (globalThis.setTimeout !== this.armedWith) this.rearm();
+      else if (!this.held) this.hold();
     } else if (this.sleep === undefined && !this.firing) {
       this.arm(this.ms);
     }
@@ -80,6 +88,7 @@ export class Deadlines<T extends Deadline<T>> {
     } else if (this.sleep !== undefined) {
       this.sleep.abort();
       this.sleep = undefined;
+      this.onIdle(this);
     }
   }
 
@@ -103,6 +112,7 @@ export class Deadlines<T extends Deadline<T>> {
       // Every entry left is due within one limit. (A Node timer may fire up to a
       // millisecond before the monotonic reading says it is due: then it is set again.)
       if (this.head !== undefined) this.arm(Math.min(this.ms, Math.max(0, this.head.deadline - now)));
+      else this.onIdle(this);
     }
   }
 
@@ -127,6 +137,8 @@ export class Deadlines<T extends Deadline<T>> {
    */
   private arm(ms: number): void {
     if (this.clock === systemClock) {
+      this.armedWith = globalThis.setTimeout;
+      this.clearWith = globalThis.clearTimeout;
       this.timer = setTimeout(fireDeadlines, Math.ceil(ms), this);
       this.held = true;
       return;
@@ -136,6 +148,13 @@ export class Deadlines<T extends Deadline<T>> {
     this.clock.sleep(ms, sleep.signal).then(() => {
       if (this.sleep === sleep) this.fire();
     }, ignore);
+  }
+
+  private rearm(): void {
+    this.clearWith(this.timer);
+    this.timer = undefined;
+    const head = this.head;
+    if (head !== undefined) this.arm(Math.min(this.ms, Math.max(0, head.deadline - this.now())));
   }
 
   private hold(): void {

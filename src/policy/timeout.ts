@@ -51,13 +51,15 @@ const MODES: readonly TimeoutMode[] = ["cooperative", "aggressive"];
 /** See {@link TimeoutOptions.graceMs}. */
 const DEFAULT_GRACE_MS = 1_000;
 
-/** What expiring a call needs: one object per policy. */
+/** What a call needs of its policy: one object per policy. */
 interface Limit {
   readonly timeoutMs: number;
   readonly mode: TimeoutMode;
   readonly graceMs: number;
   readonly clock: Clock;
   readonly events: Emitter<TimeoutEvents>;
+  /** The calls in flight under this limit (shared with every policy of the same clock and limit). */
+  readonly deadlines: Deadlines<TimedCall>;
 }
 
 /**
@@ -85,8 +87,7 @@ export class TimeoutPolicy implements Policy {
   readonly graceMs: number;
   private readonly clock: Clock;
   private readonly events: Emitter<TimeoutEvents>;
-  /** The calls in flight, expired by one alarm. */
-  private readonly deadlines: Deadlines<TimedCall>;
+  private readonly limit: Limit;
 
   constructor(timeoutMs: number, options: TimeoutOptions = {}) {
     checkKeys(WHERE, options, ["mode", "graceMs", "clock", "onListenerError", "name", "telemetry"]);
@@ -103,8 +104,14 @@ export class TimeoutPolicy implements Policy {
       name: this.name,
       telemetry: telemetryOption(WHERE, options.telemetry),
     });
-    const limit: Limit = { timeoutMs: this.timeoutMs, mode: this.mode, graceMs: this.graceMs, clock: this.clock, events: this.events };
-    this.deadlines = new Deadlines<TimedCall>(this.timeoutMs, this.clock, (call) => expire(call, limit));
+    this.limit = {
+      timeoutMs: this.timeoutMs,
+      mode: this.mode,
+      graceMs: this.graceMs,
+      clock: this.clock,
+      events: this.events,
+      deadlines: deadlinesFor(this.clock, this.timeoutMs),
+    };
   }
 
   /** Subscribes to an event; returns the unsubscribe function. */
@@ -125,9 +132,9 @@ export class TimeoutPolicy implements Policy {
   execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
     const outer = options?.signal;
     if (outer?.aborted) return Promise.reject(abortReason(outer));
-    const call = new TimedCall(options?.attempt ?? 1, outer, this.deadlines);
+    const call = new TimedCall(options?.attempt ?? 1, outer, this.limit);
     try {
-      this.deadlines.add(call);
+      this.limit.deadlines.add(call);
       if (outer !== undefined) outer.addEventListener("abort", call, { once: true });
       const pending = fn(call.context);
       if (isPromiseLike(pending)) return call.race(pending, this.mode === "aggressive");
@@ -175,7 +182,8 @@ class TimedCall implements Deadline<TimedCall> {
   constructor(
     attempt: number,
     private readonly outer: AbortSignal | undefined,
-    private readonly deadlines: Deadlines<TimedCall>,
+    /** Its policy's limit. */
+    readonly limit: Limit,
   ) {
     this.context = new TimeoutContext(attempt, this);
   }
@@ -264,7 +272,7 @@ class TimedCall implements Deadline<TimedCall> {
   /** The call settled or was given up: clears its timers and stops listening to the caller. */
   end(): void {
     this.ended = true;
-    this.deadlines.remove(this);
+    this.limit.deadlines.remove(this);
     this.grace?.abort();
     if (this.outer !== undefined) this.outer.removeEventListener("abort", this);
   }
@@ -288,12 +296,37 @@ class TimeoutContext implements ExecutionContext {
 }
 
 /** The limit passed: aborts the call with a `TimeoutError`, reports it, and (cooperative) starts the grace period. */
-function expire(call: TimedCall, limit: Limit): void {
+function expire(call: TimedCall): void {
   if (call.aborted) return;
+  const limit = call.limit;
   const { timeoutMs, mode, events } = limit;
   call.abort(new TimeoutError(timeoutMs));
   if (events.has("timeout")) events.emit("timeout", { timeoutMs, mode });
   if (mode === "cooperative") call.startGrace(limit.clock, limit.graceMs);
+}
+
+/**
+ * The lists of calls in flight, by clock and limit: every policy with the same clock and
+ * limit shares one list and its one alarm, so a policy made per request (`timeout(5_000)
+ * .execute(fn)`) arms no timer of its own and is freed when its call ends. A list leaves
+ * when it is empty and its alarm is gone, so limits computed per call do not pile up.
+ */
+const lists = new WeakMap<Clock, Map<number, Deadlines<TimedCall>>>();
+
+function deadlinesFor(clock: Clock, ms: number): Deadlines<TimedCall> {
+  let byMs = lists.get(clock);
+  if (byMs === undefined) {
+    byMs = new Map();
+    lists.set(clock, byMs);
+  }
+  let deadlines = byMs.get(ms);
+  if (deadlines === undefined) {
+    deadlines = new Deadlines<TimedCall>(ms, clock, expire, (idle) => {
+      if (byMs.get(ms) === idle) byMs.delete(ms);
+    });
+    byMs.set(ms, deadlines);
+  }
+  return deadlines;
 }
 
 function ignore(): void {}

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../../src/core/clock.js";
 import { TimeoutError } from "../../src/core/errors.js";
 import type { ExecutionContext } from "../../src/core/policy.js";
@@ -357,6 +357,54 @@ describe("timeout: cooperative grace period (graceMs)", () => {
   it("refuses a bad graceMs naming the option, the value and what is allowed", () => {
     const error = invalidOption(() => timeout(100, { graceMs: -1 }));
     expect(error.message).toBe('timeout(): option "graceMs" must be a number >= 0 (Infinity for no limit); got -1');
+  });
+});
+
+describe("timeout: policies of one limit share one alarm", () => {
+  it("two policies of one clock and limit keep one sleep between them; another limit keeps its own; none once every call settled", async () => {
+    const clock = new ManualClock();
+    const [a, b, other] = [
+      timeout(100, { clock, mode: "aggressive" }),
+      timeout(100, { clock, mode: "aggressive" }),
+      timeout(70, { clock, mode: "aggressive" }),
+    ];
+    const never = (): Promise<never> => new Promise<never>(() => undefined);
+    const calls = [track(a.execute(never)), track(b.execute(never))];
+    expect(clock.pendingSleeps).toBe(1);
+    const third = track(other.execute(never));
+    expect(clock.pendingSleeps).toBe(2);
+    await clock.advanceAsync(70);
+    expect(await rejection(third)).toBeInstanceOf(TimeoutError);
+    expect(calls.map((c) => c.done())).toEqual([false, false]);
+    await clock.advanceAsync(30);
+    for (const c of calls) expect(await rejection(c)).toBeInstanceOf(TimeoutError);
+    expect(clock.pendingSleeps).toBe(0);
+  });
+
+  it("a policy made per call arms no timer of its own (real timers)", async () => {
+    const timers = vi.spyOn(globalThis, "setTimeout");
+    try {
+      for (let i = 0; i < 200; i++) await timeout(43_210).execute(async () => i);
+      expect(timers).toHaveBeenCalledTimes(1);
+    } finally {
+      timers.mockRestore();
+    }
+  });
+
+  it("fake timers turned on after the alarm was set still drive it", async () => {
+    const policy = timeout(54_321, { mode: "aggressive" });
+    await policy.execute(async () => "real timers"); // sets the alarm with the real setTimeout
+    vi.useFakeTimers();
+    try {
+      const call = track(policy.execute(() => new Promise<never>(() => undefined)));
+      await vi.advanceTimersByTimeAsync(54_320);
+      expect(call.done()).toBe(false);
+      await vi.advanceTimersByTimeAsync(2);
+      expect(await rejection(call)).toBeInstanceOf(TimeoutError);
+    } finally {
+      vi.useRealTimers();
+    }
+    await expect(policy.execute(async () => "real again")).resolves.toBe("real again");
   });
 });
 
