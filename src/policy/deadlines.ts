@@ -42,12 +42,13 @@ export class Deadlines<T extends Deadline<T>> {
   private sleep: AbortController | undefined = undefined;
   /** In {@link fire}: an entry added by an expired call's listeners waits for the alarm {@link fire} sets. */
   private firing = false;
+  /** Held by a {@link DeadlineLists} among its idle lists (see there). */
+  parked = false;
 
   /**
    * @param ms the limit every entry gets.
    * @param onExpire called with each entry whose limit passed, after it left the list.
-   * @param onIdle called when the list is empty and its alarm is gone (a registry of lists
-   *   may drop it then).
+   * @param onIdle called when the list becomes empty, and again when its alarm is gone.
    */
   constructor(
     private readonly ms: number,
@@ -85,6 +86,7 @@ export class Deadlines<T extends Deadline<T>> {
         background(this.timer);
         this.held = false;
       }
+      this.onIdle(this);
     } else if (this.sleep !== undefined) {
       this.sleep.abort();
       this.sleep = undefined;
@@ -114,6 +116,27 @@ export class Deadlines<T extends Deadline<T>> {
       if (this.head !== undefined) this.arm(Math.min(this.ms, Math.max(0, this.head.deadline - now)));
       else this.onIdle(this);
     }
+  }
+
+  /** No entry in the list. */
+  get empty(): boolean {
+    return this.head === undefined;
+  }
+
+  /** An alarm is set (it may be unref'd: set for an entry that has since ended). */
+  get armed(): boolean {
+    return this.timer !== undefined || this.sleep !== undefined;
+  }
+
+  /** Clears the alarm of an empty list at once (instead of letting it fire unref'd). */
+  disarm(): void {
+    if (this.head !== undefined) return;
+    if (this.timer !== undefined) this.clearWith(this.timer);
+    this.sleep?.abort();
+    this.timer = undefined;
+    this.sleep = undefined;
+    this.held = false;
+    this.onIdle(this);
   }
 
   /** The time line deadlines are on: monotonic with the system clock, else the clock's own. */
@@ -168,3 +191,63 @@ function fireDeadlines(deadlines: { fire(): void }): void {
 }
 
 function ignore(): void {}
+
+/**
+ * The lists of calls in flight, by clock and limit: every user of the same clock and limit
+ * shares one list and its one alarm. A list leaves when it is empty and its alarm is gone.
+ * An empty list keeps its alarm (unref'd) until it fires, so that calls one after another
+ * set one timer; but limits computed per call (a deadline's remaining budget) would leave one
+ * such timer per call, so at most `maxIdle` empty lists keep theirs: past twice that many,
+ * the alarms of the longest-idle are cleared.
+ */
+export class DeadlineLists<T extends Deadline<T>> {
+  private readonly byClock = new WeakMap<Clock, Map<number, Deadlines<T>>>();
+  /** Lists that went idle with an alarm set, oldest first (some may be busy again, or done). */
+  private idle: Deadlines<T>[] = [];
+
+  constructor(
+    private readonly onExpire: (entry: T) => void,
+    private readonly maxIdle = 64,
+  ) {}
+
+  /** The list of `clock` and `ms`, made if there is none. */
+  get(clock: Clock, ms: number): Deadlines<T> {
+    let byMs = this.byClock.get(clock);
+    if (byMs === undefined) {
+      byMs = new Map();
+      this.byClock.set(clock, byMs);
+    }
+    const lists = byMs;
+    let deadlines = lists.get(ms);
+    if (deadlines === undefined) {
+      deadlines = new Deadlines<T>(ms, clock, this.onExpire, (list) => {
+        if (!list.armed) {
+          if (lists.get(ms) === list) lists.delete(ms);
+        } else if (!list.parked) this.park(list);
+      });
+      lists.set(ms, deadlines);
+    }
+    return deadlines;
+  }
+
+  /** How many lists hold an alarm while empty. */
+  get idleArmed(): number {
+    return this.idle.filter((list) => list.empty && list.armed).length;
+  }
+
+  private park(list: Deadlines<T>): void {
+    list.parked = true;
+    this.idle.push(list);
+    if (this.idle.length <= 2 * this.maxIdle) return;
+    const still = this.idle.filter((l) => {
+      l.parked = l.empty && l.armed;
+      return l.parked;
+    });
+    const excess = Math.max(0, still.length - this.maxIdle);
+    for (const l of still.slice(0, excess)) {
+      l.parked = false;
+      l.disarm();
+    }
+    this.idle = still.slice(excess);
+  }
+}

@@ -6,7 +6,7 @@ import { Emitter, type ListenerErrorHandler } from "../core/events.js";
 import type { ExecuteOptions, ExecutionContext, Operation, Policy } from "../core/policy.js";
 import { checkKeys, clockOption, nonEmptyString, nonNegativeOrInfinity, oneOf, orDefault, positive } from "../core/validate.js";
 import { isPromiseLike } from "../store/store.js";
-import { type Deadline, Deadlines } from "./deadlines.js";
+import { type Deadline, DeadlineLists, type Deadlines } from "./deadlines.js";
 
 /** How a timeout treats a callee that runs past the limit. */
 export type TimeoutMode = "cooperative" | "aggressive";
@@ -110,7 +110,7 @@ export class TimeoutPolicy implements Policy {
       graceMs: this.graceMs,
       clock: this.clock,
       events: this.events,
-      deadlines: deadlinesFor(this.clock, this.timeoutMs),
+      deadlines: lists.get(this.clock, this.timeoutMs),
     };
   }
 
@@ -305,29 +305,8 @@ function expire(call: TimedCall): void {
   if (mode === "cooperative") call.startGrace(limit.clock, limit.graceMs);
 }
 
-/**
- * The lists of calls in flight, by clock and limit: every policy with the same clock and
- * limit shares one list and its one alarm, so a policy made per request (`timeout(5_000)
- * .execute(fn)`) arms no timer of its own and is freed when its call ends. A list leaves
- * when it is empty and its alarm is gone, so limits computed per call do not pile up.
- */
-const lists = new WeakMap<Clock, Map<number, Deadlines<TimedCall>>>();
-
-function deadlinesFor(clock: Clock, ms: number): Deadlines<TimedCall> {
-  let byMs = lists.get(clock);
-  if (byMs === undefined) {
-    byMs = new Map();
-    lists.set(clock, byMs);
-  }
-  let deadlines = byMs.get(ms);
-  if (deadlines === undefined) {
-    deadlines = new Deadlines<TimedCall>(ms, clock, expire, (idle) => {
-      if (byMs.get(ms) === idle) byMs.delete(ms);
-    });
-    byMs.set(ms, deadlines);
-  }
-  return deadlines;
-}
+/** The calls in flight of every policy, by clock and limit (see {@link DeadlineLists}). */
+const lists = new DeadlineLists<TimedCall>(expire);
 
 function ignore(): void {}
 

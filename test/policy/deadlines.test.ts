@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type Clock, ManualClock, systemClock } from "../../src/core/clock.js";
-import { type Deadline, Deadlines } from "../../src/policy/deadlines.js";
+import { type Deadline, DeadlineLists, Deadlines } from "../../src/policy/deadlines.js";
 
 class Entry implements Deadline<Entry> {
   deadline = 0;
@@ -261,5 +261,59 @@ describe("Deadlines on the system clock", () => {
     for (let i = 0; i < 40 && expired.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
     expect(expired.map((e) => e.id)).toEqual([1, 2]);
     expect(performance.now() - t).toBeGreaterThanOrEqual(59);
+  });
+});
+
+describe("DeadlineLists: one list per clock and limit", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("hands every user of one clock and limit the same list, and drops it once empty with no alarm", async () => {
+    const lists = new DeadlineLists<Entry>(() => undefined);
+    const clock = new ManualClock();
+    const a = lists.get(clock, 100);
+    expect(lists.get(clock, 100)).toBe(a);
+    expect(lists.get(clock, 70)).not.toBe(a);
+    expect(lists.get(new ManualClock(), 100)).not.toBe(a);
+    const e = new Entry(1);
+    a.add(e);
+    a.remove(e); // empty, its sleep cancelled: the list leaves
+    expect(lists.get(clock, 100)).not.toBe(a);
+  });
+
+  it("limits computed per call leave at most twice maxIdle alarms set, not one per call", () => {
+    const set = vi.spyOn(globalThis, "setTimeout");
+    const cleared = vi.spyOn(globalThis, "clearTimeout");
+    const lists = new DeadlineLists<Entry>(() => undefined, 8);
+    for (let i = 0; i < 300; i++) {
+      const list = lists.get(systemClock, 60_000 + i);
+      const e = new Entry(i);
+      list.add(e);
+      list.remove(e);
+    }
+    expect(set).toHaveBeenCalledTimes(300);
+    expect(set.mock.calls.length - cleared.mock.calls.length).toBeLessThanOrEqual(16);
+    expect(lists.idleArmed).toBeLessThanOrEqual(16);
+    for (const r of set.mock.results) clearTimeout(r.value as NodeJS.Timeout); // leave nothing behind
+  });
+
+  it("a list in use is not disarmed by others going idle, and one limit reused keeps its one alarm", () => {
+    const set = vi.spyOn(globalThis, "setTimeout");
+    const lists = new DeadlineLists<Entry>(() => undefined, 2);
+    const hot = lists.get(systemClock, 50_000);
+    const busy = new Entry(0);
+    hot.add(busy);
+    for (let i = 1; i <= 50; i++) {
+      const list = lists.get(systemClock, 70_000 + i);
+      const e = new Entry(i);
+      list.add(e);
+      list.remove(e);
+      const h = new Entry(-i);
+      hot.add(h);
+      hot.remove(h);
+    }
+    expect(busy.due).toBe(true);
+    expect(set.mock.calls.filter((c) => c[1] === 50_000)).toHaveLength(1);
+    hot.remove(busy);
+    for (const r of set.mock.results) clearTimeout(r.value as NodeJS.Timeout);
   });
 });

@@ -391,6 +391,18 @@ describe("timeout: policies of one limit share one alarm", () => {
     }
   });
 
+  it("policies with limits computed per call do not leave a timer set per call", async () => {
+    const set = vi.spyOn(globalThis, "setTimeout");
+    const cleared = vi.spyOn(globalThis, "clearTimeout");
+    try {
+      for (let i = 0; i < 400; i++) await timeout(90_000 + i).execute(async () => i);
+      expect(set.mock.calls.length - cleared.mock.calls.length).toBeLessThanOrEqual(128);
+    } finally {
+      set.mockRestore();
+      cleared.mockRestore();
+    }
+  });
+
   it("fake timers turned on after the alarm was set still drive it", async () => {
     const policy = timeout(54_321, { mode: "aggressive" });
     await policy.execute(async () => "real timers"); // sets the alarm with the real setTimeout
