@@ -170,7 +170,7 @@ if (instructions) {
     await b.close();
     await a.close();
   }
-  noiseNote = `${ROUNDS} rounds per path, before and after alternating (before-after, after-before, ...), a full GC before each sample; ratio = median of the per-round after/before; noise = half the interquartile range of those ratios.`;
+  noiseNote = `${ROUNDS} rounds per path, before and after alternating (before-after, after-before, ...), a full GC before each sample; ratio = median of the per-round after/before; noise = half the interquartile range of those ratios. Both builds share this process, and with it Node's timer lists: a path that sets timers (the pipeline's timeout) costs each build what it costs beside the other's timers; \`BENCH_AB=processes\` times each build alone.`;
 }
 await server.stop();
 
