@@ -35,7 +35,7 @@ import { startIsolate } from "./lib/ab-isolate.js";
 import { type AbRow, abTable, compare, compareCounts } from "./lib/ab-stats.js";
 import { countInstructions } from "./lib/ab-callgrind.js";
 import { commandList, serverCost } from "./lib/ab-server.js";
-import { runBatch, sample } from "./lib/measure.js";
+import { alternate, runBatch, sample } from "./lib/measure.js";
 
 const dir = beforeDir();
 if (dir === undefined) {
@@ -91,13 +91,11 @@ if (instructions) {
     for (const side of sides) await runBatch(side.fn, BATCH); // warm-up
     const ns: [number[], number[]] = [[], []];
     const last: string[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const s of round % 2 === 0 ? [0, 1] : [1, 0]) {
-        const cost = await serverCost(admin, (sides[s] as HotPath).fn, BATCH);
-        ns[s as 0 | 1].push(cost.scriptNs);
-        last[s] = commandList(cost.commands);
-      }
-    }
+    await alternate(ROUNDS, async (s) => {
+      const cost = await serverCost(admin, (sides[s] as HotPath).fn, BATCH);
+      ns[s].push(cost.scriptNs);
+      last[s] = commandList(cost.commands);
+    });
     rows.push(compare(path.name, ns[0], ns[1]));
     lines.push(`- ${path.name}: before ${last[0]}; after ${last[1]}`);
     console.error(`RedisStore: ${path.name} done`);
@@ -133,10 +131,9 @@ if (instructions) {
         for (const side of sides) await side.iso.time(side.index, n, false); // warm-up: let the JIT settle
         const both = ns.get(path.name) ?? [[], []];
         ns.set(path.name, both);
-        for (let round = 0; round < perPair; round++) {
-          for (const s of round % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const))
-            both[s].push(await sides[s].iso.time(sides[s].index, n, true));
-        }
+        await alternate(perPair, async (s) => {
+          both[s].push(await sides[s].iso.time(sides[s].index, n, true));
+        });
       }
       await b.close();
       await a.close();

@@ -59,6 +59,13 @@ export async function sample(
   return samples;
 }
 
+/** Runs `rounds` rounds of two sides, alternating which goes first (0-1, 1-0, ...), so that drift hits both alike. */
+export async function alternate(rounds: number, run: (side: 0 | 1) => Promise<void>): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    for (const side of round % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const)) await run(side);
+  }
+}
+
 /** Runs `n` awaited calls of `fn`, one after another. */
 export async function runBatch(fn: () => unknown, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await fn();

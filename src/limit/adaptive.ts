@@ -733,10 +733,10 @@ function nonNegativeFinite(option: string, value: unknown): number {
   return value;
 }
 
-/** An HTTP status carried by a response or an error (`status`, or `statusCode` as node's errors name it). */
 /** The options of a plain `acquire()`: one shared object, not one per call. */
 const NO_OPTIONS: AdaptiveAcquireOptions = Object.freeze({});
 
+/** An HTTP status carried by a response or an error (`status`, or `statusCode` as node's errors name it). */
 function statusOf(value: unknown): number | undefined {
   if (typeof value !== "object" || value === null) return undefined;
   const v = value as { status?: unknown; statusCode?: unknown };

@@ -1,14 +1,10 @@
 import { background, type Clock, monotonicNow, systemClock } from "../core/clock.js";
+import { type Linked, LinkedList } from "../core/linked-list.js";
 
-/** What a {@link Deadlines} list needs of an entry: its deadline and its place in the list. */
-export interface Deadline<T> {
+/** What a {@link Deadlines} list needs of an entry: its deadline and its place in the list (start order; linked until removed or expired). */
+export interface Deadline<T> extends Linked<T> {
   /** When its limit passes, on the list's time line (set by {@link Deadlines.add}). */
   deadline: number;
-  /** Its neighbours in the list (start order). */
-  prevDue: T | undefined;
-  nextDue: T | undefined;
-  /** In the list: added, and neither removed nor expired yet. */
-  due: boolean;
 }
 
 /**
@@ -30,8 +26,7 @@ export interface Deadline<T> {
  * as a timer per call would.
  */
 export class Deadlines<T extends Deadline<T>> {
-  private head: T | undefined = undefined;
-  private tail: T | undefined = undefined;
+  private readonly calls = new LinkedList<T>();
   /** The system clock's alarm, and the `clearTimeout` of the `setTimeout` that set it. */
   private timer: ReturnType<typeof setTimeout> | undefined = undefined;
   private armedWith: typeof setTimeout | undefined = undefined;
@@ -60,12 +55,7 @@ export class Deadlines<T extends Deadline<T>> {
   /** Starts `entry`'s limit now. */
   add(entry: T): void {
     entry.deadline = this.now() + this.ms;
-    entry.due = true;
-    entry.prevDue = this.tail;
-    entry.nextDue = undefined;
-    if (this.tail === undefined) this.head = entry;
-    else this.tail.nextDue = entry;
-    this.tail = entry;
+    this.calls.push(entry);
     if (this.timer !== undefined) {
       // Timers swapped since the alarm was set (a test's fake timers, turned on or off):
       // set it again with the current ones, which are the ones a test will advance.
@@ -78,20 +68,17 @@ export class Deadlines<T extends Deadline<T>> {
 
   /** Takes `entry` out of the list (its call settled); nothing if it is not in it. */
   remove(entry: T): void {
-    if (!entry.due) return;
-    this.unlink(entry);
-    if (this.head !== undefined) return;
+    if (!this.calls.remove(entry) || this.calls.head !== undefined) return;
     if (this.timer !== undefined) {
       if (this.held) {
         background(this.timer);
         this.held = false;
       }
-      this.onIdle(this);
     } else if (this.sleep !== undefined) {
       this.sleep.abort();
       this.sleep = undefined;
-      this.onIdle(this);
-    }
+    } else return;
+    this.onIdle(this);
   }
 
   /** The alarm went off: expires every entry due by then and aims at the next one. */
@@ -104,23 +91,22 @@ export class Deadlines<T extends Deadline<T>> {
     this.firing = true;
     const now = this.now();
     try {
-      while (this.head !== undefined && this.head.deadline <= now) {
-        const entry = this.head;
-        this.unlink(entry);
+      for (let entry = this.calls.head; entry !== undefined && entry.deadline <= now; entry = this.calls.head) {
+        this.calls.remove(entry);
         this.onExpire(entry);
       }
     } finally {
       this.firing = false;
-      // Every entry left is due within one limit. (A Node timer may fire up to a
-      // millisecond before the monotonic reading says it is due: then it is set again.)
-      if (this.head !== undefined) this.arm(Math.min(this.ms, Math.max(0, this.head.deadline - now)));
+      // (A Node timer may fire up to a millisecond before the monotonic reading says it is
+      // due: then the head is still there and the alarm is set again.)
+      if (this.calls.head !== undefined) this.armForHead(now);
       else this.onIdle(this);
     }
   }
 
   /** No entry in the list. */
   get empty(): boolean {
-    return this.head === undefined;
+    return this.calls.head === undefined;
   }
 
   /** An alarm is set (it may be unref'd: set for an entry that has since ended). */
@@ -130,7 +116,7 @@ export class Deadlines<T extends Deadline<T>> {
 
   /** Clears the alarm of an empty list at once (instead of letting it fire unref'd). */
   disarm(): void {
-    if (this.head !== undefined) return;
+    if (this.calls.head !== undefined) return;
     if (this.timer !== undefined) this.clearWith(this.timer);
     this.sleep?.abort();
     this.timer = undefined;
@@ -142,16 +128,6 @@ export class Deadlines<T extends Deadline<T>> {
   /** The time line deadlines are on: monotonic with the system clock, else the clock's own. */
   private now(): number {
     return this.clock === systemClock ? monotonicNow() : this.clock.now();
-  }
-
-  private unlink(entry: T): void {
-    const { prevDue, nextDue } = entry;
-    if (prevDue === undefined) this.head = nextDue;
-    else prevDue.nextDue = nextDue;
-    if (nextDue === undefined) this.tail = prevDue;
-    else nextDue.prevDue = prevDue;
-    entry.prevDue = entry.nextDue = undefined;
-    entry.due = false;
   }
 
   /**
@@ -176,8 +152,13 @@ export class Deadlines<T extends Deadline<T>> {
   private rearm(): void {
     this.clearWith(this.timer);
     this.timer = undefined;
-    const head = this.head;
-    if (head !== undefined) this.arm(Math.min(this.ms, Math.max(0, head.deadline - this.now())));
+    this.armForHead(this.now());
+  }
+
+  /** Aims the alarm at the head's deadline; every entry is due within one limit of `now`. */
+  private armForHead(now: number): void {
+    const head = this.calls.head;
+    if (head !== undefined) this.arm(Math.min(this.ms, Math.max(0, head.deadline - now)));
   }
 
   private hold(): void {

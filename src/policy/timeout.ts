@@ -166,9 +166,9 @@ class TimedCall implements Deadline<TimedCall> {
   aborted = false;
   reason: unknown = undefined;
   deadline = 0;
-  prevDue: TimedCall | undefined = undefined;
-  nextDue: TimedCall | undefined = undefined;
-  due = false;
+  prev: TimedCall | undefined = undefined;
+  next: TimedCall | undefined = undefined;
+  linked = false;
   /** Settle the call's promise (see {@link race}). */
   resolve: ((value: unknown) => void) | undefined = undefined;
   reject: ((reason: unknown) => void) | undefined = undefined;

@@ -1,17 +1,14 @@
 import { background } from "../core/clock.js";
+import { type Linked, LinkedList } from "../core/linked-list.js";
 
 /** Timeout checks per `commandTimeoutMs`: a command times out after 4 to 5 ticks. */
 const TICKS = 4;
 
-/** A command in flight: a node of the watchdog's list, oldest first. */
-interface Guarded {
+/** A command in flight: a node of the watchdog's list, oldest first (unlinked once settled, timed out or closed). */
+interface Guarded extends Linked<Guarded> {
   readonly tick: number;
   readonly operation: string;
   readonly reject: (error: unknown) => void;
-  prev: Guarded | undefined;
-  next: Guarded | undefined;
-  /** False once settled, timed out or closed (unlinked). */
-  live: boolean;
 }
 
 /**
@@ -25,9 +22,7 @@ interface Guarded {
  * (add and remove without hashing: this runs on every limiter call).
  */
 export class CommandWatchdog {
-  private head: Guarded | undefined;
-  private tail: Guarded | undefined;
-  private size = 0;
+  private readonly inFlight = new LinkedList<Guarded>();
   private readonly tickMs: number;
   private tick = 0;
   private idleTicks = 0;
@@ -47,18 +42,15 @@ export class CommandWatchdog {
   /** `promise`, or a rejection with `timedOut` once it has taken `timeoutMs` (to 1.25 × that). */
   guard<T>(promise: Promise<T>, operation: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const entry: Guarded = { tick: this.tick, operation, reject, prev: this.tail, next: undefined, live: true };
-      if (this.tail === undefined) this.head = entry;
-      else this.tail.next = entry;
-      this.tail = entry;
-      this.size++;
+      const entry: Guarded = { tick: this.tick, operation, reject, prev: undefined, next: undefined, linked: false };
+      this.inFlight.push(entry);
       if (this.timer === undefined) this.start();
       promise.then(
         (value) => {
-          if (this.unlink(entry)) resolve(value);
+          if (this.inFlight.remove(entry)) resolve(value);
         },
         (error: unknown) => {
-          if (this.unlink(entry)) reject(error);
+          if (this.inFlight.remove(entry)) reject(error);
         },
       );
     });
@@ -66,31 +58,12 @@ export class CommandWatchdog {
 
   /** Rejects every command still in flight with `error` and stops ticking. */
   close(error: Error): void {
-    let entry = this.head;
-    this.head = this.tail = undefined;
-    this.size = 0;
-    while (entry !== undefined) {
-      const next = entry.next;
-      entry.live = false;
-      entry.prev = entry.next = undefined;
-      entry.reject(error);
-      entry = next;
-    }
+    // Taken out first: a command a rejection handler sends is not one of these.
+    const entries: Guarded[] = [];
+    for (let entry = this.inFlight.head; entry !== undefined; entry = entry.next) entries.push(entry);
+    for (const entry of entries) this.inFlight.remove(entry);
+    for (const entry of entries) entry.reject(error);
     this.stop();
-  }
-
-  /** Takes `entry` out of the list; false when it was out already. */
-  private unlink(entry: Guarded): boolean {
-    if (!entry.live) return false;
-    entry.live = false;
-    const { prev, next } = entry;
-    if (prev === undefined) this.head = next;
-    else prev.next = next;
-    if (next === undefined) this.tail = prev;
-    else next.prev = prev;
-    entry.prev = entry.next = undefined;
-    this.size--;
-    return true;
   }
 
   private start(): void {
@@ -105,13 +78,13 @@ export class CommandWatchdog {
 
   private onTick(): void {
     this.tick++;
-    for (let entry = this.head; entry !== undefined; entry = this.head) {
+    for (let entry = this.inFlight.head; entry !== undefined; entry = this.inFlight.head) {
       if (this.tick - entry.tick <= TICKS) break;
-      this.unlink(entry);
+      this.inFlight.remove(entry);
       entry.reject(this.timedOut(entry.operation, this.timeoutMs));
     }
     // Idle for a while: stop, so that an idle store costs nothing; the next command restarts it.
-    if (this.size > 0) this.idleTicks = 0;
+    if (this.inFlight.size > 0) this.idleTicks = 0;
     else if (++this.idleTicks > 2 * TICKS) this.stop();
   }
 }

@@ -5,9 +5,9 @@ import { type Deadline, DeadlineLists, Deadlines } from "../../src/policy/deadli
 
 class Entry implements Deadline<Entry> {
   deadline = 0;
-  prevDue: Entry | undefined = undefined;
-  nextDue: Entry | undefined = undefined;
-  due = false;
+  prev: Entry | undefined = undefined;
+  next: Entry | undefined = undefined;
+  linked = false;
   constructor(readonly id: number) {}
 }
 
@@ -39,7 +39,7 @@ describe("Deadlines: calls under one limit, expired by one alarm", () => {
       { id: 2, at: 130 },
       { id: 3, at: 160 },
     ]);
-    expect([a, b, c].map((e) => e.due)).toEqual([false, false, false]);
+    expect([a, b, c].map((e) => e.linked)).toEqual([false, false, false]);
     expect(clock.pendingSleeps).toBe(0);
   });
 
@@ -200,7 +200,7 @@ describe("Deadlines on the system clock", () => {
     const alarms = (): NodeJS.Timeout[] =>
       timers.mock.calls.flatMap((c, i) => ((c as unknown[])[2] === deadlines ? [timers.mock.results[i]?.value as NodeJS.Timeout] : []));
     deadlines.add(new Entry(1));
-    while (!late.due) await new Promise((r) => setTimeout(r, 2));
+    while (!late.linked) await new Promise((r) => setTimeout(r, 2));
     deadlines.remove(late); // it settled: nothing waits, so nothing may hold the process
     // One alarm at a time: the first, then the one the fire set (and, when a Node timer
     // fired a fraction of a millisecond before the monotonic reading said it was due, a
@@ -311,7 +311,7 @@ describe("DeadlineLists: one list per clock and limit", () => {
       hot.add(h);
       hot.remove(h);
     }
-    expect(busy.due).toBe(true);
+    expect(busy.linked).toBe(true);
     expect(set.mock.calls.filter((c) => c[1] === 50_000)).toHaveLength(1);
     hot.remove(busy);
     for (const r of set.mock.results) clearTimeout(r.value as NodeJS.Timeout);
