@@ -440,8 +440,8 @@ export class AdaptiveRateLimiter implements Policy {
     }
     let epoch = this.settle(signal.permit);
     const others = this.settledOthers;
-    // A refusal of the learned cap's own probe says nothing about the rate: no epoch for the law.
-    if (others >= 0 && status < 500 && this.gate.onRefusal(others, this.clock.now()) === "window") epoch = NO_EPOCH;
+    // A refusal at the learned cap (its own probe, or the one that showed the cap) says nothing about the rate: no epoch for the law.
+    if (others >= 0 && status < 500 && this.gate.onRefusal(others, this.clock.now()) !== "rate") epoch = NO_EPOCH;
     const hints = signal.headers ? parseBackoffHints(signal.headers, { nowMs: systemClock.now() }) : {};
     retryAfterMs ??= hints.retryAfterMs;
     const quota = hints.rateLimit ? toQuota(hints.rateLimit) : null;

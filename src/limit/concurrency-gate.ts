@@ -9,15 +9,22 @@
  * counts in flight that refusals happen at. Behind a concurrency cap, refusals happen only
  * at the top: refusals at `others >= k`, and (almost) no success there. When the last
  * {@link EVIDENCE} refusals all fell at `k` or above and at most a tenth of recent successes
- * did, the gate closes at `k` in flight. It then probes like a congestion window: after
+ * did, the gate closes at `k` in flight; the refusal that closes it is the cap's, not the
+ * rate's (the rate law does not cut on it, so the gate, not a cut pace, sets the rate from
+ * there). It then probes like a congestion window: after
  * `GATE_HOLD_MS` without a refusal, each success sent with the window full widens it by
  * one, until a refusal at the new width narrows it again. A refusal below the gate's width
  * means the upstream is not (only) a concurrency cap, or the cap fell: the gate opens, and
  * closes again only on new evidence. Pure: the caller passes the time.
  */
 
-/** Refusals whose counts in flight make up the evidence. */
-const EVIDENCE = 4;
+/**
+ * Refusals whose counts in flight make up the evidence. Two: the rate law cuts on the first
+ * (it reads as a rate limit), so the second comes only after its probe climbs back, and a
+ * third or fourth would hold the cold start behind a cap seconds longer. A wrong close costs
+ * little: a refusal below the width opens the gate again.
+ */
+const EVIDENCE = 2;
 /** Refusals older than this are no evidence (ms). */
 const EVIDENCE_MS = 10_000;
 /** Successes (decayed) seen before the gate may close. */
@@ -39,7 +46,7 @@ export type GateVerdict =
   | "rate"
   /** The refusal came at the gate's width or above: a probe of the window, not a rate limit. */
   | "window"
-  /** The gate just closed: the rate law sees the refusal too. */
+  /** The gate just closed: the refusal was the cap's, and the rate law does not cut on it. */
   | "closed";
 
 /** A learned cap on requests in flight (see the module comment). */
