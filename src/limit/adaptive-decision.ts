@@ -9,6 +9,9 @@ import type { Decision } from "../store/store.js";
  *
  * - **Pacing.** Permits come from a token bucket refilled at the current pace (capacity
  *   `burst`, plus 1 ms of slack for late timers). During a cooldown nothing is released.
+ *   While the last success left nothing remaining (headers say so: the upstream has no
+ *   burst, e.g. GCRA), until its reset, there is no slack: a late timer is not made up by
+ *   sending the next request early, which such an upstream refuses.
  * - **Slow start.** Until the first refusal the rate doubles every `doublingMs`.
  * - **Refusals and outages differ.** A 429 (any 4xx back-off status) is evidence about the
  *   rate limit. A 5xx or a request without an answer is evidence of an outage, never of
@@ -98,6 +101,11 @@ export interface AdaptiveRecord {
   /** Refusals (429s) in the current and previous meter buckets. */
   noCur: number;
   noPrev: number;
+  /**
+   * Until when (ms; -1 none) pacing makes up no late timer: a success left nothing remaining,
+   * so the upstream has no burst to absorb two requests closer than the pace (GCRA).
+   */
+  strictUntil: number;
   /** Pace cap from `remaining / reset` (req/s), valid until `capUntil` (ms); -1 none. */
   capRate: number;
   capUntil: number;
@@ -288,6 +296,7 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       txPrev: 0,
       noCur: 0,
       noPrev: 0,
+      strictUntil: -1,
       capRate: -1,
       capUntil: -1,
       policyRate: -1,
@@ -325,6 +334,10 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
         }
         // An empty budget opens a cooldown: report it, so the shell can emit `cooldown`.
         const cooldownMs = input.quota ? this.quota(s, input.quota, now) : 0;
+        // A success that leaves nothing: no burst upstream, so no release may come early.
+        if (input.quota && input.quota.remaining >= 0 && input.quota.remaining < 1) {
+          s.strictUntil = now + (input.quota.resetMs >= 0 ? input.quota.resetMs : METER_BUCKET_MS);
+        }
         this.grow(s, now);
         return this.out(s, now, previousRate, false, cooldownMs);
       }
@@ -642,7 +655,7 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       const pace = this.pace(s, s.refilledAt);
       // A few ms of slack beyond the burst, so that a timer firing late is made up for
       // (else the pace would run a few percent slow) without allowing a real burst.
-      const cap = this.config.burst + Math.min(0.5, (pace * TIMER_SLACK_MS) / 1000);
+      const cap = this.config.burst + (s.strictUntil > now ? 0 : Math.min(0.5, (pace * TIMER_SLACK_MS) / 1000));
       s.tokens = Math.min(cap, s.tokens + ((now - s.refilledAt) * pace) / 1000);
       s.refilledAt = now;
     }

@@ -249,6 +249,39 @@ describe("adaptive law: growth after an outage", () => {
   });
 });
 
+describe("adaptive law: pacing makes up a late timer, unless the upstream has no burst", () => {
+  /** Tokens after `late` ms past the moment the one token of a burst of 1 was due again, at 80/s. */
+  function tokensAfterLate(l: Law, late: number): number {
+    l.s.tokens = 0;
+    l.s.refilledAt = l.clock.now();
+    l.clock.advance(1000 / 80 + late);
+    return l.step({ type: "acquire", cost: 0 }).tokens;
+  }
+
+  it("up to 1 ms of a late timer is made up (the next request may come that much early)", () => {
+    const l = law({ initialRate: 80 });
+    expect(tokensAfterLate(l, 0.5)).toBeCloseTo(1.04, 12);
+    expect(tokensAfterLate(l, 5)).toBeCloseTo(1.08, 12);
+  });
+
+  it("a success that leaves nothing remaining turns that off until its reset: requests never come closer than the pace", () => {
+    const l = law({ initialRate: 80 });
+    l.step({ type: "success", epoch: -1, quota: { limit: 80, remaining: 0, resetMs: 1000, policyRate: 80 } });
+    l.s.rate = 80;
+    expect(l.s.strictUntil).toBe(l.clock.now() + 1000);
+    expect(tokensAfterLate(l, 5)).toBe(1);
+    // Past the reset, late timers are made up again.
+    l.clock.advance(1000);
+    expect(tokensAfterLate(l, 5)).toBeCloseTo(1.08, 12);
+    // Without a reset, the strict spacing lasts one second; a success with budget left does not start it.
+    l.step({ type: "success", epoch: -1, quota: { limit: -1, remaining: 0, resetMs: -1, policyRate: -1 } });
+    expect(l.s.strictUntil).toBe(l.clock.now() + 1000);
+    const m = law({ initialRate: 80 });
+    m.step({ type: "success", epoch: -1, quota: { limit: 80, remaining: 1, resetMs: 1000, policyRate: 80 } });
+    expect(m.s.strictUntil).toBe(-1);
+  });
+});
+
 describe("adaptive law: a quota policy from headers", () => {
   const quota = (policyRate: number) => ({ limit: policyRate, remaining: policyRate, resetMs: 1000, policyRate });
 

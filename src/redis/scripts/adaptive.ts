@@ -24,6 +24,7 @@ export const ADAPTIVE_FIELDS = [
   "txPrev",
   "noCur",
   "noPrev",
+  "strictUntil",
   "capRate",
   "capUntil",
   "policyRate",
@@ -62,7 +63,7 @@ type AdaptiveField = (typeof ADAPTIVE_FIELDS)[number];
 
 /**
  * The record a key starts with, as Lua expressions (`t` is now). Pairs, not an object keyed
- * by field: an object literal with the record's 36 names in its order shares V8's hidden
+ * by field: an object literal with the record's 37 names in its order shares V8's hidden
  * class with the in-memory record, and its string values would turn that record's double
  * fields into boxed ones (+7 % instructions on the in-memory adaptive limiter's hot path).
  */
@@ -88,6 +89,7 @@ const INITIAL: readonly (readonly [AdaptiveField, string])[] = [
   ["txPrev", "0"],
   ["noCur", "0"],
   ["noPrev", "0"],
+  ["strictUntil", "-1"],
   ["capRate", "-1"],
   ["capUntil", "-1"],
   ["policyRate", "-1"],
@@ -231,7 +233,8 @@ end
 local function refill()
   if now > s.refilledAt then
     local p = pace(s.refilledAt)
-    local cap = burst + math.min(0.5, (p * TIMER_SLACK_MS) / 1000)
+    local cap = burst
+    if s.strictUntil <= now then cap = burst + math.min(0.5, (p * TIMER_SLACK_MS) / 1000) end
     s.tokens = math.min(cap, s.tokens + ((now - s.refilledAt) * p) / 1000)
     s.refilledAt = now
   end
@@ -444,6 +447,10 @@ elseif op == 's' then
   -- An empty budget opens a cooldown: reported, so the shell can emit it.
   local q = quota_arg(4)
   if q ~= nil then cooldownMs = quota(q) end
+  -- A success that leaves nothing: no burst upstream, so no release may come early.
+  if q ~= nil and q[2] >= 0 and q[2] < 1 then
+    if q[3] >= 0 then s.strictUntil = now + q[3] else s.strictUntil = now + METER_BUCKET_MS end
+  end
   grow()
 elseif op == 'b' and tonumber(ARGV[4]) >= 500 then
   -- A 5xx is no evidence about the rate limit: an outage.
