@@ -10,7 +10,7 @@
  * at the top: refusals at `others >= k`, and (almost) no success there. When the last
  * {@link EVIDENCE} refusals all fell at `k` or above and at most a tenth of recent successes
  * did, the gate closes at `k` in flight; the refusal that closes it is the cap's, not the
- * rate's (the rate law does not cut on it, so the gate, not a cut pace, sets the rate from
+ * rate's (the rate law neither cuts nor pauses on it, so the gate, not a cut pace, sets the rate from
  * there). It then probes like a congestion window: after
  * `GATE_HOLD_MS` without a refusal, each success sent with the window full widens it by
  * one, until a refusal at the new width narrows it again. A refusal below the gate's width
@@ -46,7 +46,7 @@ export type GateVerdict =
   | "rate"
   /** The refusal came at the gate's width or above: a probe of the window, not a rate limit. */
   | "window"
-  /** The gate just closed: the refusal was the cap's, and the rate law does not cut on it. */
+  /** The gate just closed: the refusal was the cap's: the rate law neither cuts nor pauses on it. */
   | "closed";
 
 /** A learned cap on requests in flight (see the module comment). */

@@ -280,6 +280,21 @@ describe("adaptive law: pacing makes up a late timer, unless the upstream has no
     m.step({ type: "success", epoch: -1, quota: { limit: 80, remaining: 1, resetMs: 1000, policyRate: 80 } });
     expect(m.s.strictUntil).toBe(-1);
   });
+
+  it("a remaining not given (-1) starts no strict spacing; a reset of 0 ends it at once; a later success with budget left does not end it", () => {
+    const l = law({ initialRate: 80 });
+    l.step({ type: "success", epoch: -1, quota: { limit: 80, remaining: -1, resetMs: 1000, policyRate: 80 } });
+    expect(l.s.strictUntil).toBe(-1);
+    l.step({ type: "success", epoch: -1, quota: { limit: 80, remaining: 0, resetMs: 0, policyRate: 80 } });
+    l.s.rate = 80;
+    expect(l.s.strictUntil).toBe(l.clock.now());
+    expect(tokensAfterLate(l, 5)).toBeCloseTo(1.08, 12);
+    // Answers may come out of order: only the reset ends strict spacing.
+    l.step({ type: "success", epoch: -1, quota: { limit: 80, remaining: 0, resetMs: 1000, policyRate: 80 } });
+    l.step({ type: "success", epoch: -1, quota: { limit: 80, remaining: 5, resetMs: 1000, policyRate: 80 } });
+    l.s.rate = 80;
+    expect(tokensAfterLate(l, 5)).toBe(1);
+  });
 });
 
 describe("adaptive law: a quota policy from headers", () => {
