@@ -10,7 +10,7 @@ import type { Decision } from "../store/store.js";
  * - **Pacing.** Permits come from a token bucket refilled at the current pace (capacity
  *   `burst`, plus 1 ms of slack for late timers). During a cooldown nothing is released.
  *   Once a success leaves nothing remaining (headers say so: the upstream has no burst,
- *   e.g. GCRA), until its reset, there is no slack: a late timer is not made up by
+ *   e.g. GCRA), until its reset (at least 1 s), there is no slack: a late timer is not made up by
  *   sending the next request early, which such an upstream refuses.
  * - **Slow start.** Until the first refusal the rate doubles every `doublingMs`.
  * - **Refusals and outages differ.** A 429 (any 4xx back-off status) is evidence about the
@@ -334,9 +334,10 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
         }
         // An empty budget opens a cooldown: report it, so the shell can emit `cooldown`.
         const cooldownMs = input.quota ? this.quota(s, input.quota, now) : 0;
-        // A success that leaves nothing: no burst upstream, so no release may come early.
+        // A success that leaves nothing: no burst upstream, so no release may come early. For
+        // at least a second: a reset in whole seconds reads "0" for a wait of a few ms.
         if (input.quota && input.quota.remaining >= 0 && input.quota.remaining < 1) {
-          s.strictUntil = now + (input.quota.resetMs >= 0 ? input.quota.resetMs : METER_BUCKET_MS);
+          s.strictUntil = now + Math.max(input.quota.resetMs, METER_BUCKET_MS);
         }
         this.grow(s, now);
         return this.out(s, now, previousRate, false, cooldownMs);

@@ -281,13 +281,15 @@ describe("adaptive law: pacing makes up a late timer, unless the upstream has no
     expect(m.s.strictUntil).toBe(-1);
   });
 
-  it("a remaining not given (-1) starts no strict spacing; a reset of 0 ends it at once; a later success with budget left does not end it", () => {
+  it("a remaining not given (-1) starts no strict spacing; a reset of 0 (whole seconds rounded down) holds it a second; a later success with budget left does not end it", () => {
     const l = law({ initialRate: 80 });
     l.step({ type: "success", epoch: -1, quota: { limit: 80, remaining: -1, resetMs: 1000, policyRate: 80 } });
     expect(l.s.strictUntil).toBe(-1);
     l.step({ type: "success", epoch: -1, quota: { limit: 80, remaining: 0, resetMs: 0, policyRate: 80 } });
     l.s.rate = 80;
-    expect(l.s.strictUntil).toBe(l.clock.now());
+    expect(l.s.strictUntil).toBe(l.clock.now() + 1000);
+    expect(tokensAfterLate(l, 5)).toBe(1);
+    l.clock.advance(1000);
     expect(tokensAfterLate(l, 5)).toBeCloseTo(1.08, 12);
     // Answers may come out of order: only the reset ends strict spacing.
     l.step({ type: "success", epoch: -1, quota: { limit: 80, remaining: 0, resetMs: 1000, policyRate: 80 } });

@@ -449,7 +449,7 @@ elseif op == 's' then
   if q ~= nil then cooldownMs = quota(q) end
   -- A success that leaves nothing: no burst upstream, so no release may come early.
   if q ~= nil and q[2] >= 0 and q[2] < 1 then
-    if q[3] >= 0 then s.strictUntil = now + q[3] else s.strictUntil = now + METER_BUCKET_MS end
+    s.strictUntil = now + math.max(q[3], METER_BUCKET_MS)
   end
   grow()
 elseif op == 'b' and tonumber(ARGV[4]) >= 500 then
