@@ -10,8 +10,8 @@ import type { Decision } from "../store/store.js";
  * - **Pacing.** Permits come from a token bucket refilled at the current pace (capacity
  *   `burst`, plus 1 ms of slack for late timers). During a cooldown nothing is released.
  *   Once a success leaves nothing remaining (headers say so: the upstream has no burst,
- *   e.g. GCRA), until its reset (at least 1 s), there is no slack: a late timer is not made up by
- *   sending the next request early, which such an upstream refuses.
+ *   e.g. GCRA), until its reset (at least 1 s), there is no slack: a late timer is not made
+ *   up by sending the next request early, which such an upstream refuses.
  * - **Slow start.** Until the first refusal the rate doubles every `doublingMs`.
  * - **Refusals and outages differ.** A 429 (any 4xx back-off status) is evidence about the
  *   rate limit. A 5xx or a request without an answer is evidence of an outage, never of

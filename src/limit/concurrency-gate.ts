@@ -10,10 +10,10 @@
  * at the top: refusals at `others >= k`, and (almost) no success there. When the last
  * {@link EVIDENCE} refusals all fell at `k` or above and at most a tenth of recent successes
  * did, the gate closes at `k` in flight; the refusal that closes it is the cap's, not the
- * rate's (the rate law neither cuts nor pauses on it, so the gate, not a cut pace, sets the rate from
- * there). It then probes like a congestion window: after
- * `GATE_HOLD_MS` without a refusal, each success sent with the window full widens it by
- * one, until a refusal at the new width narrows it again. A refusal below the gate's width
+ * rate's (the rate law neither cuts nor pauses on it, so the gate, not a cut pace, sets the
+ * rate from there). It then probes like a congestion window: after `GATE_HOLD_MS` without a
+ * refusal, each success sent with the window full widens it by one, until a refusal at the
+ * new width narrows it again. A refusal below the gate's width
  * means the upstream is not (only) a concurrency cap, or the cap fell: the gate opens, and
  * closes again only on new evidence. Pure: the caller passes the time.
  */

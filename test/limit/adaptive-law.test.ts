@@ -258,6 +258,17 @@ describe("adaptive law: pacing makes up a late timer, unless the upstream has no
     return l.step({ type: "acquire", cost: 0 }).tokens;
   }
 
+  /** A success at 80/s that left nothing, with `resetMs`: no slack for exactly a second, then 1 ms again. */
+  function expectStrictForASecond(l: Law, resetMs: number): void {
+    l.step({ type: "success", epoch: -1, quota: { limit: 80, remaining: 0, resetMs, policyRate: 80 } });
+    l.s.rate = 80;
+    expect(l.s.strictUntil).toBe(l.clock.now() + 1000);
+    expect(tokensAfterLate(l, 5)).toBe(1);
+    // Past the reset, late timers are made up again.
+    l.clock.advance(1000);
+    expect(tokensAfterLate(l, 5)).toBeCloseTo(1.08, 12);
+  }
+
   it("up to 1 ms of a late timer is made up (the next request may come that much early)", () => {
     const l = law({ initialRate: 80 });
     expect(tokensAfterLate(l, 0.5)).toBeCloseTo(1.04, 12);
@@ -266,13 +277,7 @@ describe("adaptive law: pacing makes up a late timer, unless the upstream has no
 
   it("a success that leaves nothing remaining turns that off until its reset: requests never come closer than the pace", () => {
     const l = law({ initialRate: 80 });
-    l.step({ type: "success", epoch: -1, quota: { limit: 80, remaining: 0, resetMs: 1000, policyRate: 80 } });
-    l.s.rate = 80;
-    expect(l.s.strictUntil).toBe(l.clock.now() + 1000);
-    expect(tokensAfterLate(l, 5)).toBe(1);
-    // Past the reset, late timers are made up again.
-    l.clock.advance(1000);
-    expect(tokensAfterLate(l, 5)).toBeCloseTo(1.08, 12);
+    expectStrictForASecond(l, 1000);
     // Without a reset, the strict spacing lasts one second; a success with budget left does not start it.
     l.step({ type: "success", epoch: -1, quota: { limit: -1, remaining: 0, resetMs: -1, policyRate: -1 } });
     expect(l.s.strictUntil).toBe(l.clock.now() + 1000);
@@ -285,12 +290,7 @@ describe("adaptive law: pacing makes up a late timer, unless the upstream has no
     const l = law({ initialRate: 80 });
     l.step({ type: "success", epoch: -1, quota: { limit: 80, remaining: -1, resetMs: 1000, policyRate: 80 } });
     expect(l.s.strictUntil).toBe(-1);
-    l.step({ type: "success", epoch: -1, quota: { limit: 80, remaining: 0, resetMs: 0, policyRate: 80 } });
-    l.s.rate = 80;
-    expect(l.s.strictUntil).toBe(l.clock.now() + 1000);
-    expect(tokensAfterLate(l, 5)).toBe(1);
-    l.clock.advance(1000);
-    expect(tokensAfterLate(l, 5)).toBeCloseTo(1.08, 12);
+    expectStrictForASecond(l, 0);
     // Answers may come out of order: only the reset ends strict spacing.
     l.step({ type: "success", epoch: -1, quota: { limit: 80, remaining: 0, resetMs: 1000, policyRate: 80 } });
     l.step({ type: "success", epoch: -1, quota: { limit: 80, remaining: 5, resetMs: 1000, policyRate: 80 } });
