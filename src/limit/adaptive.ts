@@ -549,7 +549,8 @@ export class AdaptiveRateLimiter implements Policy {
           continue;
         }
         const at = this.clock.now();
-        const answer = this.apply({ type: "acquire", cost: head.cost, waitedMs: at - head.enqueuedAt }, at);
+        // Its place in line, not its own wait: a retry queued at the front holds the place of the head it went ahead of.
+        const answer = this.apply({ type: "acquire", cost: head.cost, waitedMs: at - head.since }, at);
         const out = isPromiseLike(answer) ? await answer : answer;
         this.mirror = out;
         this.mirrorAt = this.clock.now();

@@ -23,6 +23,11 @@ export interface Waiter {
   readonly maxWaitMs: number;
   /** The clock reading when it was queued. */
   readonly enqueuedAt: number;
+  /**
+   * Since when its place in line dates: `enqueuedAt`, or for a waiter queued at the front,
+   * that of the head it went ahead of (it takes that place in line, not a new one).
+   */
+  readonly since: number;
   /** True once admitted, failed, aborted or drained. */
   readonly done: boolean;
 }
@@ -101,6 +106,7 @@ export class WaitQueue<T> {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const now = options.now ?? 0;
+    const since = options.front === true ? Math.min(now, this.first()?.since ?? now) : now;
     return new Promise<T>((resolve, reject) => {
       const maxWaitMs = options.maxWaitMs ?? Infinity;
       const waiter: Entry<T> = {
@@ -108,6 +114,7 @@ export class WaitQueue<T> {
         deadline: now + maxWaitMs,
         maxWaitMs,
         enqueuedAt: now,
+        since,
         done: false,
         detach: noop,
         resolve,

@@ -597,6 +597,24 @@ describe("AdaptiveRateLimiter: acquire", () => {
     expect(order).toEqual(["retry", "first"]);
   });
 
+  it("a retry that goes first waits for its own permit only: the waiter it went ahead of is not ahead of it", async () => {
+    const { clock, limiter } = setup({ initialRatePerSec: 10, maxRatePerSec: 10 });
+    const permit = await limiter.acquire();
+    const granted: [string, number][] = [];
+    const first = limiter.acquire().then(() => granted.push(["first", clock.now()]));
+    await clock.advanceAsync(90);
+    // Refused: the rate is cut to 7/s with no pause, and the refused request is retried first.
+    limiter.onBackoff({ status: 429, retryAfterMs: 0, permit });
+    const retry = limiter.acquire({ retry: true }).then(() => granted.push(["retry", clock.now()]));
+    await clock.advanceAsync(600);
+    await Promise.all([first, retry]);
+    // One pacing interval each (1000 / 7 ms). Before, the retry (0 ms in line) was told to
+    // wait for the older waiter too, and got its permit at 376 ms.
+    expect(granted.map(([who]) => who)).toEqual(["retry", "first"]);
+    expect(granted[0]![1]).toBeCloseTo(90 + 1000 / 7, 0);
+    expect(granted[1]![1]).toBeCloseTo(90 + 2000 / 7, 0);
+  });
+
   it("rejects with the signal's reason when it aborts, and frees the queue", async () => {
     const { clock, limiter } = setup();
     limiter.onBackoff({ status: 429, retryAfterMs: 10_000, permit: await next(limiter, clock) });

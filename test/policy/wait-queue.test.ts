@@ -44,6 +44,23 @@ describe("WaitQueue", () => {
     expect(order).toEqual([8, 7, 2]);
   });
 
+  it("a front waiter takes the place in line of the head it goes ahead of", () => {
+    const queue = new WaitQueue<void>();
+    void queue.enqueue({ now: 10 });
+    void queue.enqueue({ now: 20 });
+    void queue.enqueue({ now: 50, front: true });
+    expect(queue.first()).toMatchObject({ enqueuedAt: 50, since: 10 });
+    queue.admit(queue.first()!, undefined);
+    expect(queue.first()).toMatchObject({ enqueuedAt: 10, since: 10 });
+    queue.admit(queue.first()!, undefined);
+    void queue.enqueue({ now: 60, front: true });
+    expect(queue.first()).toMatchObject({ enqueuedAt: 60, since: 20 });
+    queue.admit(queue.first()!, undefined);
+    queue.admit(queue.first()!, undefined);
+    void queue.enqueue({ now: 70, front: true });
+    expect(queue.first()).toMatchObject({ enqueuedAt: 70, since: 70 });
+  });
+
   it("an abort takes a waiter out at once, wherever it stands, with the signal's reason", async () => {
     const queue = new WaitQueue<number>();
     const first = track(queue.enqueue({ cost: 1 }));
