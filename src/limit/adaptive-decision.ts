@@ -31,7 +31,10 @@ import type { Decision } from "../store/store.js";
  *   accepted over the last second, but by at most `3 * headroom` of the pace in one step
  *   (an upstream that spaces requests, GCRA, accepts about half of an overshoot, so that
  *   figure lags far behind the limit). A lone refusal after the cut (the end of a window the
- *   probe filled, or timing jitter) only pauses.
+ *   probe filled, or timing jitter) only pauses. Sustained refusals at a pace the upstream
+ *   accepts about in full (the tail of a bucket the probe emptied) do not cut either, but
+ *   bring the ceiling down to that pace: the next probe climbs back to it, not to the ceiling
+ *   of a steep climb (slow start into a bucket's burst sets one at twice the limit).
  * - **Hold, then probe.** After a cut the rate holds for `holdMs`, climbs in 0.5 s back to
  *   just under the ceiling (`(1 - headroom / 2) * ceiling`), slowing as it nears it, dwells
  *   there, then grows ever faster: `plateau * (1 + probeGain * t^4)`. A limit that did not
@@ -492,6 +495,11 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
           if (target < pace * (1 - headroom / 2)) {
             next = target;
             s.ceiling = accepted ?? target;
+          } else {
+            // Refused again and again at a pace the upstream accepts about in full: the tail of a
+            // bucket or window the probe emptied, so no cut; but no limit far above either, so the
+            // next probe climbs back to here, not to a ceiling a steep climb overshot to.
+            s.ceiling = Math.min(s.ceiling, Math.max(accepted ?? pace, pace));
           }
         }
       }

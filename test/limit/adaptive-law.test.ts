@@ -527,6 +527,36 @@ describe("adaptive law: refusals while holding", () => {
     expect(l.refuse({ epoch: 1, retryAfterMs: 1200 })).toMatchObject({ congestion: false, cooldownMs: 1200, cooldownUntil: 11_300 });
   });
 
+  it("sustained refusals at a pace the upstream accepts in full do not cut, but bring a steep climb's ceiling down to that pace: the probe returns there", () => {
+    const l = law({ maxRate: 100_000 });
+    // Slow start into a bucket's burst: refused at 100/s, 50/s accepted over the last second.
+    l.probing(100, -1);
+    l.accepted(50);
+    l.refuse();
+    expect(l.s.rate).toBeCloseTo(47.5, 12);
+    expect(l.s.ceiling).toBeCloseTo(90, 12);
+    // The bucket is empty: refused twice more at 47.5/s while 50/s were accepted.
+    l.clock.advance(100);
+    l.refuse({ epoch: 1 });
+    const out = l.refuse({ epoch: 1 });
+    // 0.95 * max(50, 0.85 * 47.5) = 47.5 is no cut below 47.5; the ceiling is what was accepted.
+    expect(out).toMatchObject({ congestion: false, epoch: 1 });
+    expect(l.s.ceiling).toBe(50);
+    // Back at 0.975 * 50, not 0.975 * 90, 1 s after the cut.
+    l.clock.advance(900);
+    l.busy();
+    expect(l.ok().rate).toBeCloseTo(0.975 * 50, 12);
+    // Never raised: refused at a pace above the ceiling, it keeps the ceiling.
+    const m = law();
+    m.probing(20, 20);
+    m.accepted(21);
+    m.refuse();
+    m.clock.advance(100);
+    m.refuse({ epoch: 1 });
+    m.refuse({ epoch: 1 });
+    expect(m.s.ceiling).toBe(20);
+  });
+
   it("refusals in a row within an epoch double the pause, at most 64 times the law's pause", () => {
     const l = cut({ holdMs: 60_000 }, 21);
     const pauses: number[] = [];

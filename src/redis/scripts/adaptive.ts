@@ -510,6 +510,10 @@ elseif op == 'b' then
         if target < p * (1 - headroom / 2) then
           nextRate = target
           if accepted == nil then s.ceiling = target else s.ceiling = accepted end
+        else
+          local seen = p
+          if accepted ~= nil and accepted > p then seen = accepted end
+          s.ceiling = math.min(s.ceiling, seen)
         end
       end
     end
