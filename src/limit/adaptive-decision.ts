@@ -44,8 +44,10 @@ import type { Decision } from "../store/store.js";
  *   the epoch it was issued in, and only a refusal of a permit of the current epoch counts:
  *   the answers to requests already in flight at a cut do not cut again.
  * - **Pauses.** A refusal pauses every release for `cooldownMultiplier` pacing intervals;
- *   each further refusal in the same epoch doubles that (at most 64 times), so a window
- *   that stays full is waited out in a few tries.
+ *   each further refusal in the same epoch doubles that (at most 64 times), and so does each
+ *   refusal in a row since the last success from the fourth on, across cuts, up to 8 times
+ *   (unless a quota policy is in force), so a window that stays full is waited out in a few
+ *   tries instead of being cut under its limit, step by confirmed step, while it drains.
  * - **Retry-After.** Whole seconds can stand for a few milliseconds ("1" from a sliding log
  *   whose next slot frees in 12 ms), so a Retry-After of up to one second only caps the
  *   pause; a longer one stops every release for exactly that long (at most
@@ -90,6 +92,8 @@ export interface AdaptiveRecord {
   /** Answers to permits of the current epoch: successes and refusals. */
   epochOk: number;
   epochNo: number;
+  /** Refusals of current permits in a row since the last success, across cuts. */
+  streak: number;
   /** Pacing bucket. */
   tokens: number;
   refilledAt: number;
@@ -245,6 +249,14 @@ const WAITER_GRACE_MS = 10;
 const SAME_WAITER_MS = 5;
 /** The pause doubles with each refusal in a row within an epoch, at most this many times. */
 const ESCALATE_MAX = 6;
+/**
+ * Refusals in a row since the last success, across cuts, that pause no longer than the
+ * epoch's count says; from the next one on each doubles the pause (a fixed window the probe
+ * filled refuses everything until it resets, and two refusals confirm a cut in every epoch).
+ */
+const STREAK_FREE = 3;
+/** A run of refusals across cuts doubles the pause at most this many times (a long window must not be missed whole). */
+const STREAK_DOUBLINGS = 3;
 /** A Retry-After up to this long (ms) may be a whole-second rounding of a shorter wait. */
 const ROUNDING_MS = 1000;
 /**
@@ -289,6 +301,7 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       loss: 0,
       epochOk: 0,
       epochNo: 0,
+      streak: 0,
       tokens: burst,
       refilledAt: now,
       cooldownUntil: 0,
@@ -329,6 +342,7 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       case "success": {
         s.successes++;
         s.okCur++;
+        s.streak = 0;
         if (s.outages >= OUTAGE_CONFIRM) this.resume(s, now);
         s.outages = 0;
         if (input.epoch < 0 || input.epoch === s.epoch) {
@@ -456,6 +470,7 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     if (current) {
       s.loss += LOSS_WEIGHT * (1 - s.loss);
       s.epochNo++;
+      s.streak++;
       const pace = this.pace(s, now);
       const accepted = this.measuredRate(s, now);
       const holding = s.cutAt >= 0 && now - s.cutAt <= s.holdFor;
@@ -516,20 +531,22 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
         s.source = SOURCE_ADAPTIVE;
       }
     }
-    // Refusals in a row within one epoch double the pause: a window that stays full is waited
-    // out in a few tries. Retry-After is in whole seconds ("1" may stand for a few ms), so it
-    // is honoured in full only when longer than rounding explains; else it caps the pause.
-    const lawPause = Math.min(
-      maxCooldownMs,
-      ((cooldownMultiplier * 1000) / s.rate) * 2 ** Math.min(ESCALATE_MAX, Math.max(0, s.epochNo - 1)),
-    );
-    let pause = -1;
-    if (input.retryAfterMs >= 0) {
+    // Refusals in a row within one epoch double the pause, and so do refusals in a row across
+    // cuts beyond STREAK_FREE (without a quota policy): a window that stays full is waited out
+    // in a few tries, not cut under its limit step by step while it drains. Retry-After is in
+    // whole seconds ("1" may stand for a few ms), so it is honoured in full only when longer
+    // than rounding explains; else it caps the pause.
+    const streak = s.policyUntil > now ? 0 : Math.min(STREAK_DOUBLINGS, s.streak - STREAK_FREE);
+    const pauseAfter = (doublings: number): number => {
+      const lawPause = Math.min(maxCooldownMs, ((cooldownMultiplier * 1000) / s.rate) * 2 ** Math.min(ESCALATE_MAX, doublings));
+      if (input.retryAfterMs < 0) return current ? lawPause : -1;
       const full = Math.min(input.retryAfterMs, maxCooldownMs);
-      pause = input.retryAfterMs > ROUNDING_MS ? full : current ? Math.min(full, lawPause) : -1;
-    } else if (current) pause = lawPause;
-    // A probe that costs a long pause is worth making less often.
-    if (congestion) s.holdFor = Math.max(holdMs, holdPerCooldown * Math.max(0, pause));
+      return input.retryAfterMs > ROUNDING_MS ? full : current ? Math.min(full, lawPause) : -1;
+    };
+    const pause = pauseAfter(Math.max(0, s.epochNo - 1, streak));
+    // A probe that costs a long pause (a long Retry-After) is worth making less often; a run of
+    // refusals is the drain of a full window, no reason to probe later.
+    if (congestion) s.holdFor = Math.max(holdMs, holdPerCooldown * Math.max(0, pauseAfter(0)));
     if (pause >= 0 && now + pause > s.cooldownUntil) {
       s.cooldownUntil = now + pause;
       cooldownMs = Math.max(cooldownMs, pause);

@@ -542,20 +542,19 @@ describe("Lua twin of the adaptive limiter: the same outputs and record as Adapt
     { weight: 1, arbitrary: fc.integer({ min: 400, max: 5_000 }) },
   );
 
-  it("random acquires, successes, back-offs (4xx refusals and 5xx outages, with and without quota headers), outages and resets", async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        params,
-        fc.array(fc.tuple(gap, input), { minLength: 1, maxLength: 40 }),
-        fc.integer({ min: 0, max: 10_000_000 }),
-        async (p, steps, offset) => {
-          const decision = new AdaptiveDecision(p);
-          // Outputs hold absolute times; the twin moves them onto the caller's clock, which here is the same one.
-          sameAsMemory(await traces(ADAPTIVE_TWIN, decision, `adaptive${process.pid}:${seq++}`, START + offset, steps, (s) => s), true);
-        },
-      ),
-      { numRuns: Number(process.env.TWIN_RUNS ?? 60) },
+  /** Runs random traces through the decision and its Lua twin: the same outputs and record at every step. */
+  const sameAsTwin = (traceOf: fc.Arbitrary<[number, AdaptiveInput][]>, numRuns: number): Promise<void> =>
+    fc.assert(
+      fc.asyncProperty(params, traceOf, fc.integer({ min: 0, max: 10_000_000 }), async (p, steps, offset) => {
+        const decision = new AdaptiveDecision(p);
+        // Outputs hold absolute times; the twin moves them onto the caller's clock, which here is the same one.
+        sameAsMemory(await traces(ADAPTIVE_TWIN, decision, `adaptive${process.pid}:${seq++}`, START + offset, steps, (s) => s), true);
+      }),
+      { numRuns: Number(process.env.TWIN_RUNS ?? numRuns) },
     );
+
+  it("random acquires, successes, back-offs (4xx refusals and 5xx outages, with and without quota headers), outages and resets", async () => {
+    await sameAsTwin(fc.array(fc.tuple(gap, input), { minLength: 1, maxLength: 40 }), 60);
   });
 
   // The sequences above seldom reach the law's later branches (a measured probe hit, refusals
@@ -581,17 +580,31 @@ describe("Lua twin of the adaptive limiter: the same outputs and record as Adapt
   );
 
   it("a busy caller: probe hits, refusals while holding, outages and the probe's climb", async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        params,
-        fc.array(fc.tuple(busyGap, busyInput), { minLength: 1, maxLength: 150 }),
-        fc.integer({ min: 0, max: 10_000_000 }),
-        async (p, steps, offset) => {
-          const decision = new AdaptiveDecision(p);
-          sameAsMemory(await traces(ADAPTIVE_TWIN, decision, `adaptive${process.pid}:${seq++}`, START + offset, steps, (s) => s), true);
-        },
-      ),
-      { numRuns: Number(process.env.TWIN_RUNS ?? 150) },
-    );
+    await sameAsTwin(fc.array(fc.tuple(busyGap, busyInput), { minLength: 1, maxLength: 150 }), 150);
+  });
+
+  // Long runs of refusals with few successes between (a window that stays full): the pause
+  // doubling across cuts, with and without a quota policy in force.
+  const refusedInput: fc.Arbitrary<AdaptiveInput> = fc.oneof(
+    { weight: 1, arbitrary: fc.constant<AdaptiveInput>({ type: "success", epoch: -1, quota: null }) },
+    {
+      weight: 1,
+      arbitrary: fc.constant<AdaptiveInput>({
+        type: "success",
+        epoch: -1,
+        quota: { limit: 50, remaining: 10, resetMs: 1000, policyRate: 50 },
+      }),
+    },
+    { weight: 2, arbitrary: fc.constant<AdaptiveInput>({ type: "acquire", cost: 1, waitedMs: 0 }) },
+    {
+      weight: 8,
+      arbitrary: fc
+        .tuple(fc.constantFrom(-1, -1, -1, -1, 0), fc.constantFrom(-1, -1, -1, 300))
+        .map<AdaptiveInput>(([e, retryAfterMs]) => ({ type: "backoff", epoch: e, status: 429, retryAfterMs, quota: null })),
+    },
+  );
+
+  it("a window that stays full: refusals in a row across cuts", async () => {
+    await sameAsTwin(fc.array(fc.tuple(busyGap, refusedInput), { minLength: 1, maxLength: 100 }), 60);
   });
 });

@@ -568,6 +568,34 @@ describe("adaptive law: refusals while holding", () => {
     const unit = 2000 / 19;
     expect(pauses.map((p) => Math.round(p / unit))).toEqual([1, 2, 4, 8, 16, 32, 64, 64, 64]);
   });
+
+  it("refusals in a row across cuts double the pause from the fourth on (at most 8 times), until a success; not while a quota policy is in force", () => {
+    const run = (policy: boolean): { pauses: number[]; cuts: boolean[] } => {
+      const l = law();
+      const quota = policy ? { limit: 50, remaining: 10, resetMs: 1000, policyRate: 50 } : null;
+      l.step({ type: "success", epoch: -1, quota });
+      const pauses: number[] = [];
+      const cuts: boolean[] = [];
+      for (let i = 0; i < 7; i++) {
+        l.clock.advance(10);
+        const out = l.refuse();
+        cuts.push(out.congestion);
+        // In units of the law's pause at the rate after this refusal.
+        pauses.push(Math.round((out.cooldownUntil - l.clock.now()) / (2000 / l.s.rate)));
+      }
+      // A success ends the run: the next refusal (after the last pause, a probe hit) pauses one unit.
+      l.ok();
+      l.clock.advance(60_000);
+      const out = l.refuse();
+      pauses.push(Math.round((out.cooldownUntil - l.clock.now()) / (2000 / l.s.rate)));
+      return { pauses, cuts };
+    };
+    const bare = run(false);
+    // Every second refusal is confirmed (a cut, a new epoch): the count within the epoch stays at 1 or 2.
+    expect(bare.cuts).toEqual([true, false, true, false, true, false, true]);
+    expect(bare.pauses).toEqual([1, 1, 1, 2, 4, 8, 8, 1]);
+    expect(run(true).pauses).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+  });
 });
 
 describe("adaptive law: Retry-After", () => {

@@ -14,6 +14,7 @@ export const ADAPTIVE_FIELDS = [
   "loss",
   "epochOk",
   "epochNo",
+  "streak",
   "tokens",
   "refilledAt",
   "cooldownUntil",
@@ -63,7 +64,7 @@ type AdaptiveField = (typeof ADAPTIVE_FIELDS)[number];
 
 /**
  * The record a key starts with, as Lua expressions (`t` is now). Pairs, not an object keyed
- * by field: an object literal with the record's 37 names in its order shares V8's hidden
+ * by field: an object literal with the record's 38 names in its order shares V8's hidden
  * class with the in-memory record, and its string values would turn that record's double
  * fields into boxed ones (+7 % instructions on the in-memory adaptive limiter's hot path).
  */
@@ -79,6 +80,7 @@ const INITIAL: readonly (readonly [AdaptiveField, string])[] = [
   ["loss", "0"],
   ["epochOk", "0"],
   ["epochNo", "0"],
+  ["streak", "0"],
   ["tokens", "burst"],
   ["refilledAt", "t"],
   ["cooldownUntil", "0"],
@@ -180,6 +182,8 @@ local OUTAGE_CONFIRM = 2
 local OUTAGE_TRICKLE = 0.5
 local ROUNDING_MS = 1000
 local ESCALATE_MAX = 6
+local STREAK_FREE = 3
+local STREAK_DOUBLINGS = 3
 local SUSTAINED_SHARE = 0.03
 local PROBE_RETURN_S = 0.5
 local CUT_BOUND = 3
@@ -438,6 +442,7 @@ elseif op == 's' then
   local epoch = tonumber(ARGV[3])
   s.successes = s.successes + 1
   s.okCur = s.okCur + 1
+  s.streak = 0
   if s.outages >= OUTAGE_CONFIRM then resume() end
   s.outages = 0
   if epoch < 0 or epoch == s.epoch then
@@ -475,6 +480,7 @@ elseif op == 'b' then
   if current then
     s.loss = s.loss + LOSS_WEIGHT * (1 - s.loss)
     s.epochNo = s.epochNo + 1
+    s.streak = s.streak + 1
     local p = pace(now)
     local accepted = measured_rate()
     local holding = s.cutAt >= 0 and now - s.cutAt <= s.holdFor
@@ -530,20 +536,23 @@ elseif op == 'b' then
       s.source = SOURCE_ADAPTIVE
     end
   end
-  -- Refusals in a row within an epoch double the pause; a rounded Retry-After only caps it.
-  local lawPause = math.min(maxCooldownMs, ((cooldownMultiplier * 1000) / s.rate) * 2 ^ math.min(ESCALATE_MAX, math.max(0, s.epochNo - 1)))
-  local pause = -1
-  if retryAfterMs >= 0 then
-    local full = math.min(retryAfterMs, maxCooldownMs)
-    if retryAfterMs > ROUNDING_MS then
-      pause = full
-    elseif current then
-      pause = math.min(full, lawPause)
+  -- Refusals in a row within an epoch, and beyond STREAK_FREE across cuts (no policy), double the pause; a rounded Retry-After only caps it.
+  local streak = math.min(STREAK_DOUBLINGS, s.streak - STREAK_FREE)
+  if s.policyUntil > now then streak = 0 end
+  local function pause_after(doublings)
+    local lawPause = math.min(maxCooldownMs, ((cooldownMultiplier * 1000) / s.rate) * 2 ^ math.min(ESCALATE_MAX, doublings))
+    if retryAfterMs < 0 then
+      if current then return lawPause end
+      return -1
     end
-  elseif current then
-    pause = lawPause
+    local full = math.min(retryAfterMs, maxCooldownMs)
+    if retryAfterMs > ROUNDING_MS then return full end
+    if current then return math.min(full, lawPause) end
+    return -1
   end
-  if congestion then s.holdFor = math.max(holdMs, holdPerCooldown * math.max(0, pause)) end
+  local pause = pause_after(math.max(0, s.epochNo - 1, streak))
+  -- A long Retry-After makes probes rarer; a run of refusals does not.
+  if congestion then s.holdFor = math.max(holdMs, holdPerCooldown * math.max(0, pause_after(0))) end
   if pause >= 0 and now + pause > s.cooldownUntil then
     s.cooldownUntil = now + pause
     cooldownMs = math.max(cooldownMs, pause)
