@@ -31,10 +31,11 @@ import type { Decision } from "../store/store.js";
  *   accepted over the last second, but by at most `3 * headroom` of the pace in one step
  *   (an upstream that spaces requests, GCRA, accepts about half of an overshoot, so that
  *   figure lags far behind the limit). A lone refusal after the cut (the end of a window the
- *   probe filled, or timing jitter) only pauses. Sustained refusals at a pace the upstream
- *   accepts about in full (the tail of a bucket the probe emptied) do not cut either, but
- *   bring the ceiling down to that pace: the next probe climbs back to it, not to the ceiling
- *   of a steep climb (slow start into a bucket's burst sets one at twice the limit).
+ *   probe filled, or timing jitter) only pauses. Sustained refusals while the upstream
+ *   accepts more than the pace (the tail of a bucket the probe emptied) do not cut either,
+ *   but bring the ceiling down to what it accepted: the next probe climbs back to that, not
+ *   to the ceiling of a steep climb (slow start into a bucket's burst sets one at twice the
+ *   limit).
  * - **Hold, then probe.** After a cut the rate holds for `holdMs`, climbs in 0.5 s back to
  *   just under the ceiling (`(1 - headroom / 2) * ceiling`), slowing as it nears it, dwells
  *   there, then grows ever faster: `plateau * (1 + probeGain * t^4)`. A limit that did not
@@ -54,7 +55,8 @@ import type { Decision } from "../store/store.js";
  *   `maxCooldownMs`), and the hold after a cut lasts `holdPerCooldown` times the pause.
  * - **Outages end where they began.** The first success after an outage resumes growth
  *   where it stood, as if the outage had taken no time.
- * - **Waiters in the order they came.** A waiting caller says how long it has waited; the
+ * - **Waiters in the order they came.** A waiting caller says since when its place in line
+ *   dates (a retry sent to the front takes the place of the waiter it went ahead of); the
  *   record keeps the two longest-waiting callers it turned away and tells a caller it turns
  *   away to come back once each of them has had a permit, so callers of several processes
  *   sharing the record are served in order. A free permit goes to whoever asks (a late
@@ -75,7 +77,10 @@ export interface AdaptiveRecord {
   rate: number;
   /** The rate set by the last cut (or the initial rate): growth starts from it. */
   base: number;
-  /** The rate the upstream was shown to accept at the last cut (req/s); -1 before the first. */
+  /**
+   * The rate the upstream was shown to accept at the last cut, or lowered since by sustained
+   * refusals that cut nothing (req/s); -1 before the first cut.
+   */
   ceiling: number;
   /** Outage answers (5xx, no answer) in a row since the last success; 0 when none. */
   outages: number;
@@ -511,10 +516,11 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
             next = target;
             s.ceiling = accepted ?? target;
           } else {
-            // Refused again and again at a pace the upstream accepts about in full: the tail of a
-            // bucket or window the probe emptied, so no cut; but no limit far above either, so the
-            // next probe climbs back to here, not to a ceiling a steep climb overshot to.
-            s.ceiling = Math.min(s.ceiling, Math.max(accepted ?? pace, pace));
+            // Refused again and again while the upstream accepts more than the pace: the tail of a
+            // bucket or window the probe emptied, so no cut; but no limit far above what it
+            // accepts either, so the next probe climbs back to that, not to a ceiling a steep
+            // climb overshot to.
+            s.ceiling = Math.min(s.ceiling, accepted ?? pace);
           }
         }
       }

@@ -539,7 +539,7 @@ describe("adaptive law: refusals while holding", () => {
     l.clock.advance(100);
     l.refuse({ epoch: 1 });
     const out = l.refuse({ epoch: 1 });
-    // 0.95 * max(50, 0.85 * 47.5) = 47.5 is no cut below 47.5; the ceiling is what was accepted.
+    // 0.95 * max(50, 0.85 * 47.5) = 47.5 is not below 0.975 * 47.5: no cut; the ceiling is what was accepted.
     expect(out).toMatchObject({ congestion: false, epoch: 1 });
     expect(l.s.ceiling).toBe(50);
     // Back at 0.975 * 50, not 0.975 * 90, 1 s after the cut.

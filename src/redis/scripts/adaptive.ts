@@ -517,9 +517,7 @@ elseif op == 'b' then
           nextRate = target
           if accepted == nil then s.ceiling = target else s.ceiling = accepted end
         else
-          local seen = p
-          if accepted ~= nil and accepted > p then seen = accepted end
-          s.ceiling = math.min(s.ceiling, seen)
+          if accepted == nil then s.ceiling = math.min(s.ceiling, p) else s.ceiling = math.min(s.ceiling, accepted) end
         end
       end
     end
