@@ -260,7 +260,10 @@ const ESCALATE_MAX = 6;
  * filled refuses everything until it resets, and two refusals confirm a cut in every epoch).
  */
 const STREAK_FREE = 3;
-/** A run of refusals across cuts doubles the pause at most this many times (a long window must not be missed whole). */
+/**
+ * A run of refusals across cuts doubles the pause at most this many times (a long window
+ * must not be missed whole).
+ */
 const STREAK_DOUBLINGS = 3;
 /** A Retry-After up to this long (ms) may be a whole-second rounding of a shorter wait. */
 const ROUNDING_MS = 1000;
@@ -462,7 +465,7 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       s.lastRetryAfterMs = input.retryAfterMs;
       return this.outage(s, input.retryAfterMs, now, previousRate, input.quota);
     }
-    const { decrease, headroom, holdMs, holdPerCooldown, cooldownMultiplier, maxCooldownMs } = this.config;
+    const { decrease, headroom, holdMs, holdPerCooldown } = this.config;
     s.backoffs++;
     s.lastStatus = input.status;
     s.lastAt = now;
@@ -543,22 +546,29 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     // whole seconds ("1" may stand for a few ms), so it is honoured in full only when longer
     // than rounding explains; else it caps the pause.
     const streak = s.policyUntil > now ? 0 : Math.min(STREAK_DOUBLINGS, s.streak - STREAK_FREE);
-    const pauseAfter = (doublings: number): number => {
-      const lawPause = Math.min(maxCooldownMs, ((cooldownMultiplier * 1000) / s.rate) * 2 ** Math.min(ESCALATE_MAX, doublings));
-      if (input.retryAfterMs < 0) return current ? lawPause : -1;
-      const full = Math.min(input.retryAfterMs, maxCooldownMs);
-      return input.retryAfterMs > ROUNDING_MS ? full : current ? Math.min(full, lawPause) : -1;
-    };
-    const pause = pauseAfter(Math.max(0, s.epochNo - 1, streak));
+    const pause = this.pause(s.rate, input.retryAfterMs, current, Math.max(0, s.epochNo - 1, streak));
     // A probe that costs a long pause (a long Retry-After) is worth making less often; a run of
     // refusals is the drain of a full window, no reason to probe later.
-    if (congestion) s.holdFor = Math.max(holdMs, holdPerCooldown * Math.max(0, pauseAfter(0)));
+    if (congestion) s.holdFor = Math.max(holdMs, holdPerCooldown * Math.max(0, this.pause(s.rate, input.retryAfterMs, current, 0)));
     if (pause >= 0 && now + pause > s.cooldownUntil) {
       s.cooldownUntil = now + pause;
       cooldownMs = Math.max(cooldownMs, pause);
     }
     s.noCur++;
     return this.out(s, now, previousRate, congestion, cooldownMs);
+  }
+
+  /**
+   * A refusal's pause (ms; -1 none): `cooldownMultiplier` intervals at `rate`, doubled
+   * `doublings` times (at most ESCALATE_MAX), capped by a Retry-After up to a second and
+   * replaced by a longer one. A refusal of an older epoch pauses only for the longer one.
+   */
+  private pause(rate: number, retryAfterMs: number, current: boolean, doublings: number): number {
+    const { cooldownMultiplier, maxCooldownMs } = this.config;
+    const lawPause = Math.min(maxCooldownMs, ((cooldownMultiplier * 1000) / rate) * 2 ** Math.min(ESCALATE_MAX, doublings));
+    if (retryAfterMs < 0) return current ? lawPause : -1;
+    const full = Math.min(retryAfterMs, maxCooldownMs);
+    return retryAfterMs > ROUNDING_MS ? full : current ? Math.min(full, lawPause) : -1;
   }
 
   /**

@@ -549,7 +549,7 @@ export class AdaptiveRateLimiter implements Policy {
           continue;
         }
         const at = this.clock.now();
-        // Its place in line, not its own wait: a retry queued at the front holds the place of the head it went ahead of.
+        // Its place in line, not its own wait: a retry at the front holds the place of the head it passed.
         const answer = this.apply({ type: "acquire", cost: head.cost, waitedMs: at - head.since }, at);
         const out = isPromiseLike(answer) ? await answer : answer;
         this.mirror = out;

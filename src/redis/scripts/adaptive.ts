@@ -517,7 +517,7 @@ elseif op == 'b' then
           nextRate = target
           if accepted == nil then s.ceiling = target else s.ceiling = accepted end
         else
-          if accepted == nil then s.ceiling = math.min(s.ceiling, p) else s.ceiling = math.min(s.ceiling, accepted) end
+          s.ceiling = math.min(s.ceiling, accepted or p)
         end
       end
     end
