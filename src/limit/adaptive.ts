@@ -20,6 +20,7 @@ import { MemoryStore } from "../store/memory.js";
 import { isPromiseLike, type Store } from "../store/store.js";
 import { type Waiter, WaitQueue } from "../policy/wait-queue.js";
 import { ConcurrencyGate } from "./concurrency-gate.js";
+import { RefusedInFlight } from "./refused-in-flight.js";
 import {
   AdaptiveDecision,
   type AdaptiveInput,
@@ -93,6 +94,8 @@ export interface AdaptivePermit extends RateLimitDecision {
   readonly waitedMs: number;
   /** How many other permits of this limiter were in flight when it was granted: where its answer falls tells a concurrency cap from a rate limit. */
   readonly othersInFlight: number;
+  /** How many permits this limiter granted before this one: tells which of its others in flight were refused while it was out. */
+  readonly sequence: number;
 }
 
 /** Anything with response headers (and maybe a status): a `fetch` `Response`, an `IncomingMessage`, a plain object. */
@@ -245,7 +248,9 @@ export class AdaptiveRateLimiter implements Policy {
   private inFlightCount = 0;
   /** A learned cap on requests in flight, for an upstream that refuses by concurrency. */
   private readonly gate = new ConcurrencyGate();
-  /** The permit the last `settle` took out of the in-flight set: its count of others in flight, or -1. */
+  /** Refused requests, so that the gate leaves them out of the counts in flight. */
+  private readonly refusedInFlight = new RefusedInFlight();
+  /** The permit the last `settle` took out of the in-flight set: its count of others in flight (refused ones left out), or -1. */
   private settledOthers = -1;
   /** The pump waits for an answer because the gate is shut. */
   private gated = false;
@@ -440,8 +445,11 @@ export class AdaptiveRateLimiter implements Policy {
     }
     let epoch = this.settle(signal.permit);
     const others = this.settledOthers;
-    // A refusal at the learned cap (its own probe, or the one that showed the cap) says nothing about the rate: no epoch for the law.
-    if (others >= 0 && status < 500 && this.gate.onRefusal(others, this.clock.now()) !== "rate") epoch = NO_EPOCH;
+    if (others >= 0 && status < 500) {
+      // A refusal at the learned cap (its own probe, or the one that showed the cap) says nothing about the rate: no epoch for the law.
+      if (this.gate.onRefusal(others, this.clock.now()) !== "rate") epoch = NO_EPOCH;
+      if (typeof signal.permit?.sequence === "number") this.refusedInFlight.refused(signal.permit.sequence);
+    }
     const hints = signal.headers ? parseBackoffHints(signal.headers, { nowMs: systemClock.now() }) : {};
     retryAfterMs ??= hints.retryAfterMs;
     const quota = hints.rateLimit ? toQuota(hints.rateLimit) : null;
@@ -517,6 +525,7 @@ export class AdaptiveRateLimiter implements Policy {
   /** Forgets what was learned: back to the initial rate, no cooldown. */
   async reset(): Promise<void> {
     this.gate.reset();
+    this.refusedInFlight.reset();
     this.applyFeedback({ type: "reset" }, undefined);
     this.queue.wake();
   }
@@ -596,6 +605,7 @@ export class AdaptiveRateLimiter implements Policy {
       epoch: out.epoch,
       waitedMs,
       othersInFlight,
+      sequence: this.refusedInFlight.next(),
     };
     if (waiter !== undefined) this.queue.admit(waiter, permit);
     if (this.events.has("acquired")) this.events.emit("acquired", { limiter: this.name, key: this.key, cost, waitedMs });
@@ -621,7 +631,10 @@ export class AdaptiveRateLimiter implements Policy {
       if (this.settledPermits.has(permit)) return permit.epoch;
       this.settledPermits.add(permit);
       // A permit made by hand (or by an older version) has no count: the gate leaves it out.
-      if (typeof permit.othersInFlight === "number") this.settledOthers = permit.othersInFlight;
+      if (typeof permit.othersInFlight === "number") {
+        const refused = typeof permit.sequence === "number" ? this.refusedInFlight.before(permit.sequence) : 0;
+        this.settledOthers = Math.max(0, permit.othersInFlight - refused);
+      }
       const run = this.outstanding.find((r) => r[0] === permit.epoch);
       if (run !== undefined) this.take(run);
       return permit.epoch;

@@ -33,8 +33,12 @@ const MIN_SUCCESSES = 10;
 const SUCCESS_ABOVE_SHARE = 0.1;
 /** Each success's weight decays by this factor with every later success (a memory of about 20). */
 const DECAY = 0.95;
-/** How long the window holds after a refusal before it probes wider (ms). */
-const GATE_HOLD_MS = 2_000;
+/**
+ * How long the window holds after a refusal before it probes wider (ms). Each probe costs a
+ * refusal (1 in 30 answers at a cap of 2 and 100 ms a request), and a cap that rises is
+ * found within about this long.
+ */
+const GATE_HOLD_MS = 1_500;
 /** Counts in flight tracked one by one; larger ones share the last slot. */
 const MAX_TRACKED = 256;
 /** The weights grow instead of decaying (one multiplication per success); rescaled above this. */
@@ -93,6 +97,8 @@ export class ConcurrencyGate {
       }
       this.limit = Number.POSITIVE_INFINITY;
       this.level = Number.POSITIVE_INFINITY;
+      // The cap fell (or never was one): successes at this count or above came under the old width, no evidence of the new one.
+      this.forgetFrom(others);
     }
     this.refusals.push([others, now]);
     if (this.refusals.length > EVIDENCE) this.refusals.shift();
@@ -128,6 +134,13 @@ export class ConcurrencyGate {
     let above = 0;
     for (let i = Math.min(k, MAX_TRACKED); i <= MAX_TRACKED; i++) above += this.okAt[i]!;
     return above <= SUCCESS_ABOVE_SHARE * this.okTotal ? k : undefined;
+  }
+
+  private forgetFrom(others: number): void {
+    for (let i = Math.min(others, MAX_TRACKED); i <= MAX_TRACKED; i++) {
+      this.okTotal = Math.max(0, this.okTotal - this.okAt[i]!);
+      this.okAt[i] = 0;
+    }
   }
 
   private rescale(): void {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/core/clock.js";
 import { ConcurrencyGate } from "../../src/limit/concurrency-gate.js";
+import { RefusedInFlight } from "../../src/limit/refused-in-flight.js";
 import { AdaptiveRateLimiter, type AdaptivePermit } from "../../src/limit/adaptive.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { settle, track } from "./helpers.js";
@@ -49,18 +50,18 @@ describe("ConcurrencyGate: a cap on requests in flight learned from where refusa
     expect(gate.onRefusal(4, 6)).toBe("closed");
   });
 
-  it("probes like a congestion window: 2 s after a refusal each success with the window full widens it; a refusal at the new width narrows it", () => {
+  it("probes like a congestion window: 1.5 s after a refusal each success with the window full widens it; a refusal at the new width narrows it", () => {
     const gate = new ConcurrencyGate();
     succeed(gate, 40, 1, 3, 0);
     for (let i = 0; i < 2; i++) gate.onRefusal(4, i);
     expect(gate.limit).toBe(4);
-    gate.onSuccess(3, 1_999); // the hold
+    gate.onSuccess(3, 1_500); // the hold
     expect(gate.limit).toBe(4);
-    gate.onSuccess(2, 2_003); // window not full
+    gate.onSuccess(2, 1_503); // window not full
     expect(gate.limit).toBe(4);
-    gate.onSuccess(3, 2_003);
-    gate.onSuccess(4, 2_004);
-    gate.onSuccess(5, 2_005);
+    gate.onSuccess(3, 1_503);
+    gate.onSuccess(4, 1_504);
+    gate.onSuccess(5, 1_505);
     expect(gate.limit).toBe(7);
     // The width it probed is refused: a probe of the window, not a rate limit.
     expect(gate.onRefusal(6, 2_100)).toBe("window");
@@ -84,6 +85,18 @@ describe("ConcurrencyGate: a cap on requests in flight learned from where refusa
     expect(gate.limit).toBe(2);
   });
 
+  it("forgets the successes at or above a refusal that opens it: a cap that fell is learned from the successes under the new one", () => {
+    const gate = new ConcurrencyGate();
+    succeed(gate, 40, 3, 4, 0);
+    for (let i = 0; i < 2; i++) gate.onRefusal(5, i);
+    expect(gate.limit).toBe(5);
+    // The cap falls to 2: the 40 successes at 3 and 4 in flight came under the old one.
+    expect(gate.onRefusal(2, 100)).toBe("rate");
+    succeed(gate, 14, 0, 1, 200);
+    expect(gate.onRefusal(2, 300)).toBe("closed");
+    expect(gate.limit).toBe(2);
+  });
+
   it("reset forgets everything", () => {
     const gate = new ConcurrencyGate();
     succeed(gate, 40, 1, 3, 0);
@@ -91,6 +104,29 @@ describe("ConcurrencyGate: a cap on requests in flight learned from where refusa
     gate.reset();
     expect(gate.limit).toBe(Number.POSITIVE_INFINITY);
     expect(gate.onRefusal(4, 10)).toBe("rate");
+  });
+});
+
+describe("RefusedInFlight: which of a request's others in flight were refused", () => {
+  it("counts the refusals of requests granted before it and answered after it was granted", () => {
+    const ledger = new RefusedInFlight();
+    const [a, b, c] = [ledger.next(), ledger.next(), ledger.next()];
+    ledger.refused(a); // answered before d was granted: among c's others, not d's
+    const d = ledger.next();
+    ledger.refused(b); // in flight when d was granted
+    const e = ledger.next();
+    ledger.refused(e); // granted after d
+    expect([ledger.before(c), ledger.before(d), ledger.before(e)]).toEqual([2, 1, 0]);
+    ledger.reset();
+    expect(ledger.before(d)).toBe(0);
+  });
+
+  it("remembers the last 64 refusals", () => {
+    const ledger = new RefusedInFlight();
+    const out = Array.from({ length: 70 }, () => ledger.next());
+    const late = ledger.next();
+    for (const seq of out) ledger.refused(seq);
+    expect(ledger.before(late)).toBe(64);
   });
 });
 
@@ -140,5 +176,27 @@ describe("AdaptiveRateLimiter: an upstream that caps requests in flight", () => 
     expect(limiter.snapshot()).toMatchObject({ concurrencyCap: 3, epoch });
     await limiter.reset();
     expect(limiter.snapshot().concurrencyCap).toBeNull();
+  });
+
+  it("leaves requests refused while another was out out of its count in flight (a refused request holds no place under the cap)", async () => {
+    const clock = new ManualClock(0);
+    const store = new MemoryStore({ sweepIntervalMs: 0, clock });
+    const limiter = new AdaptiveRateLimiter({ clock, store, initialRatePerSec: 1000, minRatePerSec: 1000, maxRatePerSec: 1000, burst: 10 });
+    // A cap of 2: c, sent with a and b out, is refused; d, sent once a is answered but before
+    // c's refusal comes back, counts b and c in flight, though only b holds a place.
+    const rounds: number[][] = [];
+    for (let round = 0; round < 6 && limiter.snapshot().concurrencyCap === null; round++) {
+      const [a, b, c] = await permits(limiter, 3);
+      limiter.onSuccess(null, a);
+      const d = await limiter.acquire();
+      rounds.push([a!.othersInFlight, b!.othersInFlight, c!.othersInFlight, d.othersInFlight]);
+      limiter.onBackoff({ status: 429, retryAfterMs: 0, permit: c! });
+      limiter.onSuccess(null, b);
+      limiter.onSuccess(null, d);
+      clock.advance(100);
+    }
+    expect(rounds[0]).toEqual([0, 1, 2, 2]);
+    // Counted as sent with 2 in flight, d would be a success at the cap in every round, and the gate would never close.
+    expect(limiter.snapshot().concurrencyCap).toBe(2);
   });
 });
