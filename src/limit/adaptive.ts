@@ -94,7 +94,13 @@ export interface AdaptivePermit extends RateLimitDecision {
   readonly waitedMs: number;
   /** How many other permits of this limiter were in flight when it was granted: where its answer falls tells a concurrency cap from a rate limit. */
   readonly othersInFlight: number;
-  /** How many permits this limiter granted before this one: tells which of its others in flight were refused while it was out. */
+  /**
+   * How many permits this limiter object granted before this one (from 0, in this process,
+   * across `reset()`): with it the limiter leaves out of {@link othersInFlight} the requests
+   * granted before this one that were refused while it was out (a refused request holds no
+   * place under an upstream's cap). Meaningful only to the limiter that granted it; a permit
+   * rebuilt without it is counted as granted.
+   */
   readonly sequence: number;
 }
 
@@ -248,7 +254,7 @@ export class AdaptiveRateLimiter implements Policy {
   private inFlightCount = 0;
   /** A learned cap on requests in flight, for an upstream that refuses by concurrency. */
   private readonly gate = new ConcurrencyGate();
-  /** Refused requests, so that the gate leaves them out of the counts in flight. */
+  /** Numbers grants and remembers refusals, so that the gate leaves refused requests out of the counts in flight. */
   private readonly refusedInFlight = new RefusedInFlight();
   /** The permit the last `settle` took out of the in-flight set: its count of others in flight (refused ones left out), or -1. */
   private settledOthers = -1;
@@ -448,6 +454,7 @@ export class AdaptiveRateLimiter implements Policy {
     if (others >= 0 && status < 500) {
       // A refusal at the learned cap (its own probe, or the one that showed the cap) says nothing about the rate: no epoch for the law.
       if (this.gate.onRefusal(others, this.clock.now()) !== "rate") epoch = NO_EPOCH;
+      // Only refusals with a permit are numbered; an outage's answers (5xx) do not matter to the gate.
       if (typeof signal.permit?.sequence === "number") this.refusedInFlight.refused(signal.permit.sequence);
     }
     const hints = signal.headers ? parseBackoffHints(signal.headers, { nowMs: systemClock.now() }) : {};
@@ -525,7 +532,6 @@ export class AdaptiveRateLimiter implements Policy {
   /** Forgets what was learned: back to the initial rate, no cooldown. */
   async reset(): Promise<void> {
     this.gate.reset();
-    this.refusedInFlight.reset();
     this.applyFeedback({ type: "reset" }, undefined);
     this.queue.wake();
   }
@@ -605,7 +611,7 @@ export class AdaptiveRateLimiter implements Policy {
       epoch: out.epoch,
       waitedMs,
       othersInFlight,
-      sequence: this.refusedInFlight.next(),
+      sequence: this.refusedInFlight.next(), // the grant's number
     };
     if (waiter !== undefined) this.queue.admit(waiter, permit);
     if (this.events.has("acquired")) this.events.emit("acquired", { limiter: this.name, key: this.key, cost, waitedMs });

@@ -8,14 +8,16 @@
  * when its permit was granted (`others`). Behind a rate limit, successes happen at the
  * counts in flight that refusals happen at. Behind a concurrency cap, refusals happen only
  * at the top: refusals at `others >= k`, and (almost) no success there. When the last
- * {@link EVIDENCE} refusals all fell at `k` or above and at most a tenth of recent successes
- * did, the gate closes at `k` in flight; the refusal that closes it is the cap's, not the
+ * {@link EVIDENCE} refusals (the first refusal alone: {@link FIRST_EVIDENCE}) all fell at `k`
+ * or above and at most a tenth of recent successes did, the gate closes at `k` in flight; the refusal that closes it is the cap's, not the
  * rate's (the rate law neither cuts nor pauses on it, so the gate, not a cut pace, sets the
  * rate from there). It then probes like a congestion window: after `GATE_HOLD_MS` without a
  * refusal, each success sent with the window full widens it by one, until a refusal at the
  * new width narrows it again. A refusal below the gate's width
- * means the upstream is not (only) a concurrency cap, or the cap fell: the gate opens, and
- * closes again only on new evidence. Pure: the caller passes the time.
+ * means the upstream is not (only) a concurrency cap, or the cap fell: the gate opens, the
+ * refusal is the rate law's, and the gate closes again only on new evidence (the successes
+ * at that count or above came under the old width: it forgets them). Pure: the caller
+ * passes the time.
  */
 
 /**
@@ -25,6 +27,14 @@
  * little: a refusal below the width opens the gate again.
  */
 const EVIDENCE = 2;
+/**
+ * The first refusal of all is evidence alone. It ends slow start, and read as a rate limit it
+ * cuts to what the last second accepted: on a ramp, about 60% of a cap, and the second refusal
+ * comes only once the probe has climbed back (the cold start behind a cap of 5 took 3 s).
+ * Behind a rate limit with slow answers it may close the gate wrongly, at the count in flight
+ * slow start reached; the next refusal below that opens it and cuts.
+ */
+const FIRST_EVIDENCE = 1;
 /** Refusals older than this are no evidence (ms). */
 const EVIDENCE_MS = 10_000;
 /** Successes (decayed) seen before the gate may close. */
@@ -60,6 +70,8 @@ export class ConcurrencyGate {
   /** The width at the last refusal: refusals at it or above are the window's own probes. */
   private level = Number.POSITIVE_INFINITY;
   private lastRefusalAt = Number.NEGATIVE_INFINITY;
+  /** Whether a refusal came since the gate was made or reset. */
+  private refusedBefore = false;
   private readonly refusals: [others: number, at: number][] = [];
   /** Successes by counts in flight, each weighted `weight` when it came (a decaying histogram). */
   private readonly okAt = new Float64Array(MAX_TRACKED + 1);
@@ -95,14 +107,19 @@ export class ConcurrencyGate {
         this.level = this.limit;
         return "window";
       }
+      // The cap fell (or never was one): the refusal is the rate law's and starts the evidence
+      // again; the successes at its count or above came under the old width.
       this.limit = Number.POSITIVE_INFINITY;
       this.level = Number.POSITIVE_INFINITY;
-      // The cap fell (or never was one): successes at this count or above came under the old width, no evidence of the new one.
       this.forgetFrom(others);
+      this.refusals.length = 0;
+      this.refusals.push([others, now]);
+      return "rate";
     }
     this.refusals.push([others, now]);
     if (this.refusals.length > EVIDENCE) this.refusals.shift();
     const k = this.capFromEvidence(now);
+    this.refusedBefore = true;
     if (k === undefined) return "rate";
     this.limit = k;
     this.level = k;
@@ -115,6 +132,7 @@ export class ConcurrencyGate {
     this.limit = Number.POSITIVE_INFINITY;
     this.level = Number.POSITIVE_INFINITY;
     this.lastRefusalAt = Number.NEGATIVE_INFINITY;
+    this.refusedBefore = false;
     this.refusals.length = 0;
     this.okAt.fill(0);
     this.okTotal = 0;
@@ -123,7 +141,8 @@ export class ConcurrencyGate {
 
   /** The count in flight the upstream caps at, when the evidence says so. */
   private capFromEvidence(now: number): number | undefined {
-    if (this.refusals.length < EVIDENCE || this.okTotal < MIN_SUCCESSES * this.weight) return undefined;
+    if (this.refusals.length < (this.refusedBefore ? EVIDENCE : FIRST_EVIDENCE) || this.okTotal < MIN_SUCCESSES * this.weight)
+      return undefined;
     let k = Number.POSITIVE_INFINITY;
     for (const [others, at] of this.refusals) {
       if (now - at > EVIDENCE_MS) return undefined;

@@ -12,14 +12,22 @@ function succeed(gate: ConcurrencyGate, n: number, from: number, to: number, now
 }
 
 describe("ConcurrencyGate: a cap on requests in flight learned from where refusals fall", () => {
-  it("closes at k when the last 2 refusals came with k or more others in flight and successes (almost) never did", () => {
+  it("closes at k on the first refusal of all when it came with k or more others in flight and successes (almost) never did", () => {
     const gate = new ConcurrencyGate();
     succeed(gate, 40, 2, 4, 0);
+    expect(gate.onRefusal(5, 100)).toBe("closed");
+    expect(gate.limit).toBe(5);
+    expect([gate.allows(4), gate.allows(5)]).toEqual([true, false]);
+  });
+
+  it("after the first refusal, closes at k when the last 2 refusals came with k or more others in flight and successes (almost) never did", () => {
+    const gate = new ConcurrencyGate();
+    succeed(gate, 40, 2, 4, 0);
+    expect(gate.onRefusal(3, 50)).toBe("rate"); // successes at 3 and 4: a rate limit, so far
     expect(gate.onRefusal(6, 100)).toBe("rate");
     expect(gate.limit).toBe(Number.POSITIVE_INFINITY);
     expect(gate.onRefusal(5, 200)).toBe("closed");
     expect(gate.limit).toBe(5);
-    expect([gate.allows(4), gate.allows(5)]).toEqual([true, false]);
   });
 
   it("stays open behind a rate limit: refusals fall where successes do", () => {
@@ -34,11 +42,12 @@ describe("ConcurrencyGate: a cap on requests in flight learned from where refusa
   it("stays open when a refusal came with nothing else in flight, or the evidence is older than 10 s", () => {
     const alone = new ConcurrencyGate();
     succeed(alone, 40, 0, 0, 0);
-    for (const [i, others] of [1, 0, 1].entries()) expect(alone.onRefusal(others, i)).toBe("rate");
+    for (const [i, others] of [0, 1].entries()) expect(alone.onRefusal(others, i)).toBe("rate");
     const old = new ConcurrencyGate();
     succeed(old, 40, 1, 3, 0);
-    expect(old.onRefusal(4, 0)).toBe("rate");
-    expect(old.onRefusal(4, 10_001)).toBe("rate");
+    expect(old.onRefusal(0, 0)).toBe("rate");
+    expect(old.onRefusal(4, 1)).toBe("rate");
+    expect(old.onRefusal(4, 10_002)).toBe("rate");
   });
 
   it("needs recent successes before it closes: a decayed count of 10 (14 in a row)", () => {
@@ -85,16 +94,17 @@ describe("ConcurrencyGate: a cap on requests in flight learned from where refusa
     expect(gate.limit).toBe(2);
   });
 
-  it("forgets the successes at or above a refusal that opens it: a cap that fell is learned from the successes under the new one", () => {
+  it("a refusal that opens it is the rate law's, and the successes at or above its count are forgotten: a cap that fell is learned from those under it", () => {
     const gate = new ConcurrencyGate();
-    succeed(gate, 40, 3, 4, 0);
-    for (let i = 0; i < 2; i++) gate.onRefusal(5, i);
-    expect(gate.limit).toBe(5);
-    // The cap falls to 2: the 40 successes at 3 and 4 in flight came under the old one.
-    expect(gate.onRefusal(2, 100)).toBe("rate");
-    succeed(gate, 14, 0, 1, 200);
-    expect(gate.onRefusal(2, 300)).toBe("closed");
-    expect(gate.limit).toBe(2);
+    succeed(gate, 50, 0, 4, 0);
+    expect(gate.onRefusal(5, 0)).toBe("closed");
+    // The cap falls to 3. The opening refusal does not close the gate at once, though the
+    // successes below 3 are evidence enough: it starts the evidence again.
+    expect(gate.onRefusal(3, 100)).toBe("rate");
+    expect(gate.limit).toBe(Number.POSITIVE_INFINITY);
+    // The successes at 3 and 4 came under the old cap; those at 0 to 2 still count.
+    expect(gate.onRefusal(3, 200)).toBe("closed");
+    expect(gate.limit).toBe(3);
   });
 
   it("reset forgets everything", () => {
@@ -117,8 +127,6 @@ describe("RefusedInFlight: which of a request's others in flight were refused", 
     const e = ledger.next();
     ledger.refused(e); // granted after d
     expect([ledger.before(c), ledger.before(d), ledger.before(e)]).toEqual([2, 1, 0]);
-    ledger.reset();
-    expect(ledger.before(d)).toBe(0);
   });
 
   it("remembers the last 64 refusals", () => {
@@ -127,6 +135,15 @@ describe("RefusedInFlight: which of a request's others in flight were refused", 
     const late = ledger.next();
     for (const seq of out) ledger.refused(seq);
     expect(ledger.before(late)).toBe(64);
+  });
+
+  it("leaves out the refusals answered before it was granted, however many", () => {
+    const ledger = new RefusedInFlight();
+    const out = Array.from({ length: 73 }, () => ledger.next());
+    for (const seq of out.slice(0, 70)) ledger.refused(seq);
+    const late = ledger.next();
+    for (const seq of out.slice(70)) ledger.refused(seq);
+    expect(ledger.before(late)).toBe(3);
   });
 });
 
