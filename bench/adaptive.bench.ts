@@ -11,6 +11,7 @@
  *   npx tsx bench/adaptive.bench.ts --models=gcra,outages --modes=none --runs=2
  *   npx tsx bench/adaptive.bench.ts --fleet       4 processes sharing one limiter through Redis, and unshared
  *   npx tsx bench/adaptive.bench.ts --write       also write bench/RESULTS.md's section and bench/charts/*.svg
+ *   npx tsx bench/adaptive.bench.ts --models=concurrency --charts   redraw the charts of the models run, RESULTS.md untouched
  *
  * Options: --models, --modes, --clients (breakwater, aws-adaptive, naive), --runs (5),
  * --parallel (runs at once, 6), --fleet-models (token-bucket,sliding-window,outages).
@@ -385,7 +386,8 @@ async function main(): Promise<void> {
     );
   const text = sections.join("\n");
   console.log(`\n${text}\n`);
-  if (process.argv.includes("--write")) {
+  const writeResults = process.argv.includes("--write");
+  if (writeResults || process.argv.includes("--charts")) {
     const charts = join(here, "charts");
     mkdirSync(charts, { recursive: true });
     const links: string[] = [];
@@ -412,6 +414,10 @@ async function main(): Promise<void> {
         );
         links.push(`- [${name}, ${FLEET_PROCESSES} processes sharing the limiter](charts/${file})`);
       }
+    }
+    if (!writeResults) {
+      console.log(`charts written to ${charts}`);
+      return;
     }
     const path = join(here, "RESULTS.md");
     const results_md = readFileSync(path, "utf8");
