@@ -611,7 +611,7 @@ export class AdaptiveRateLimiter implements Policy {
       epoch: out.epoch,
       waitedMs,
       othersInFlight,
-      sequence: this.refusedInFlight.next(), // the grant's number
+      sequence: this.refusedInFlight.next(),
     };
     if (waiter !== undefined) this.queue.admit(waiter, permit);
     if (this.events.has("acquired")) this.events.emit("acquired", { limiter: this.name, key: this.key, cost, waitedMs });

@@ -8,10 +8,10 @@
  * when its permit was granted (`others`). Behind a rate limit, successes happen at the
  * counts in flight that refusals happen at. Behind a concurrency cap, refusals happen only
  * at the top: refusals at `others >= k`, and (almost) no success there. When the last
- * {@link EVIDENCE} refusals (the first refusal alone: {@link FIRST_EVIDENCE}) all fell at `k`
- * or above and at most a tenth of recent successes did, the gate closes at `k` in flight; the refusal that closes it is the cap's, not the
- * rate's (the rate law neither cuts nor pauses on it, so the gate, not a cut pace, sets the
- * rate from there). It then probes like a congestion window: after `GATE_HOLD_MS` without a
+ * {@link EVIDENCE} refusals (the first refusal alone, if at {@link LONE_MIN} or more) all fell
+ * at `k` or above and at most a tenth of recent successes did, the gate closes at `k` in
+ * flight; the refusal that closes it is the cap's, not the rate's (the rate law neither cuts
+ * nor pauses on it, so the gate, not a cut pace, sets the rate from there). It then probes like a congestion window: after `GATE_HOLD_MS` without a
  * refusal, each success sent with the window full widens it by one, until a refusal at the
  * new width narrows it again. A refusal below the gate's width
  * means the upstream is not (only) a concurrency cap, or the cap fell: the gate opens, the
@@ -21,20 +21,20 @@
  */
 
 /**
- * Refusals whose counts in flight make up the evidence. Two: the rate law cuts on the first
- * (it reads as a rate limit), so the second comes only after its probe climbs back, and a
- * third or fourth would hold the cold start behind a cap seconds longer. A wrong close costs
- * little: a refusal below the width opens the gate again.
+ * The latest refusals whose counts in flight make up the evidence (after an opening, the
+ * opening refusal and the next). The first refusal since the gate was made or reset is
+ * evidence alone: read as a rate limit it
+ * would end slow start with a cut to what the last second accepted, on a ramp about 60% of a
+ * cap, and a second refusal would come only once the probe had climbed back (the cold start
+ * behind a cap of 5 took 3 s). A wrong close costs about a round trip: the next refusal below
+ * the width opens the gate again, and the rate law cuts on it.
  */
 const EVIDENCE = 2;
 /**
- * The first refusal of all is evidence alone. It ends slow start, and read as a rate limit it
- * cuts to what the last second accepted: on a ramp, about 60% of a cap, and the second refusal
- * comes only once the probe has climbed back (the cold start behind a cap of 5 took 3 s).
- * Behind a rate limit with slow answers it may close the gate wrongly, at the count in flight
- * slow start reached; the next refusal below that opens it and cuts.
+ * A lone refusal closes the gate only at this many others in flight or more: with fast
+ * answers, one other in flight is common timing noise behind a plain rate limit.
  */
-const FIRST_EVIDENCE = 1;
+const LONE_MIN = 2;
 /** Refusals older than this are no evidence (ms). */
 const EVIDENCE_MS = 10_000;
 /** Successes (decayed) seen before the gate may close. */
@@ -56,7 +56,7 @@ const RESCALE_AT = 1e12;
 
 /** What the gate makes of one refusal. */
 export type GateVerdict =
-  /** The gate is open: the refusal is the rate law's. */
+  /** The gate is, or has just become, open: the refusal is the rate law's. */
   | "rate"
   /** The refusal came at the gate's width or above: a probe of the window, not a rate limit. */
   | "window"
@@ -70,8 +70,6 @@ export class ConcurrencyGate {
   /** The width at the last refusal: refusals at it or above are the window's own probes. */
   private level = Number.POSITIVE_INFINITY;
   private lastRefusalAt = Number.NEGATIVE_INFINITY;
-  /** Whether a refusal came since the gate was made or reset. */
-  private refusedBefore = false;
   private readonly refusals: [others: number, at: number][] = [];
   /** Successes by counts in flight, each weighted `weight` when it came (a decaying histogram). */
   private readonly okAt = new Float64Array(MAX_TRACKED + 1);
@@ -119,7 +117,6 @@ export class ConcurrencyGate {
     this.refusals.push([others, now]);
     if (this.refusals.length > EVIDENCE) this.refusals.shift();
     const k = this.capFromEvidence(now);
-    this.refusedBefore = true;
     if (k === undefined) return "rate";
     this.limit = k;
     this.level = k;
@@ -132,7 +129,6 @@ export class ConcurrencyGate {
     this.limit = Number.POSITIVE_INFINITY;
     this.level = Number.POSITIVE_INFINITY;
     this.lastRefusalAt = Number.NEGATIVE_INFINITY;
-    this.refusedBefore = false;
     this.refusals.length = 0;
     this.okAt.fill(0);
     this.okTotal = 0;
@@ -141,15 +137,13 @@ export class ConcurrencyGate {
 
   /** The count in flight the upstream caps at, when the evidence says so. */
   private capFromEvidence(now: number): number | undefined {
-    if (this.refusals.length < (this.refusedBefore ? EVIDENCE : FIRST_EVIDENCE) || this.okTotal < MIN_SUCCESSES * this.weight)
-      return undefined;
+    if (this.okTotal < MIN_SUCCESSES * this.weight) return undefined;
     let k = Number.POSITIVE_INFINITY;
     for (const [others, at] of this.refusals) {
       if (now - at > EVIDENCE_MS) return undefined;
       k = Math.min(k, others);
     }
-    // A request refused with nothing else in flight was refused by rate, whatever else.
-    if (k < 1) return undefined;
+    if (k < (this.refusals.length < EVIDENCE ? LONE_MIN : 1)) return undefined;
     let above = 0;
     for (let i = Math.min(k, MAX_TRACKED); i <= MAX_TRACKED; i++) above += this.okAt[i]!;
     return above <= SUCCESS_ABOVE_SHARE * this.okTotal ? k : undefined;

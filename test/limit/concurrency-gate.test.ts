@@ -20,6 +20,14 @@ describe("ConcurrencyGate: a cap on requests in flight learned from where refusa
     expect([gate.allows(4), gate.allows(5)]).toEqual([true, false]);
   });
 
+  it("a lone first refusal with one other in flight is timing noise behind a rate limit, not a cap; two are evidence", () => {
+    const gate = new ConcurrencyGate();
+    succeed(gate, 40, 0, 0, 0);
+    expect(gate.onRefusal(1, 100)).toBe("rate");
+    expect(gate.onRefusal(1, 200)).toBe("closed");
+    expect(gate.limit).toBe(1);
+  });
+
   it("after the first refusal, closes at k when the last 2 refusals came with k or more others in flight and successes (almost) never did", () => {
     const gate = new ConcurrencyGate();
     succeed(gate, 40, 2, 4, 0);
@@ -53,7 +61,7 @@ describe("ConcurrencyGate: a cap on requests in flight learned from where refusa
   it("needs recent successes before it closes: a decayed count of 10 (14 in a row)", () => {
     const gate = new ConcurrencyGate();
     succeed(gate, 13, 1, 3, 0);
-    for (let i = 0; i < 2; i++) expect(gate.onRefusal(4, i)).toBe("rate");
+    expect(gate.onRefusal(4, 0)).toBe("rate");
     expect(gate.limit).toBe(Number.POSITIVE_INFINITY);
     succeed(gate, 1, 1, 1, 5);
     expect(gate.onRefusal(4, 6)).toBe("closed");
@@ -62,7 +70,7 @@ describe("ConcurrencyGate: a cap on requests in flight learned from where refusa
   it("probes like a congestion window: 1.5 s after a refusal each success with the window full widens it; a refusal at the new width narrows it", () => {
     const gate = new ConcurrencyGate();
     succeed(gate, 40, 1, 3, 0);
-    for (let i = 0; i < 2; i++) gate.onRefusal(4, i);
+    expect(gate.onRefusal(4, 1)).toBe("closed");
     expect(gate.limit).toBe(4);
     gate.onSuccess(3, 1_500); // the hold
     expect(gate.limit).toBe(4);
@@ -84,8 +92,7 @@ describe("ConcurrencyGate: a cap on requests in flight learned from where refusa
   it("opens at a refusal below its width (a rate limit after all, or a cap that fell), and closes again on new evidence", () => {
     const gate = new ConcurrencyGate();
     succeed(gate, 40, 3, 4, 0);
-    for (let i = 0; i < 2; i++) gate.onRefusal(5, i);
-    expect(gate.limit).toBe(5);
+    expect(gate.onRefusal(5, 0)).toBe("closed");
     expect(gate.onRefusal(2, 100)).toBe("rate");
     expect(gate.limit).toBe(Number.POSITIVE_INFINITY);
     succeed(gate, 80, 0, 1, 200);
@@ -96,7 +103,7 @@ describe("ConcurrencyGate: a cap on requests in flight learned from where refusa
 
   it("a refusal that opens it is the rate law's, and the successes at or above its count are forgotten: a cap that fell is learned from those under it", () => {
     const gate = new ConcurrencyGate();
-    succeed(gate, 50, 0, 4, 0);
+    succeed(gate, 100, 0, 4, 0); // a decayed count of 12 at 0 to 2, over the 10 needed
     expect(gate.onRefusal(5, 0)).toBe("closed");
     // The cap falls to 3. The opening refusal does not close the gate at once, though the
     // successes below 3 are evidence enough: it starts the evidence again.
@@ -110,10 +117,13 @@ describe("ConcurrencyGate: a cap on requests in flight learned from where refusa
   it("reset forgets everything", () => {
     const gate = new ConcurrencyGate();
     succeed(gate, 40, 1, 3, 0);
-    for (let i = 0; i < 2; i++) gate.onRefusal(4, i);
+    expect(gate.onRefusal(0, 0)).toBe("rate"); // evidence of a rate limit, if kept
     gate.reset();
     expect(gate.limit).toBe(Number.POSITIVE_INFINITY);
-    expect(gate.onRefusal(4, 10)).toBe("rate");
+    expect(gate.onRefusal(4, 10)).toBe("rate"); // no successes any more
+    gate.reset();
+    succeed(gate, 40, 1, 3, 20);
+    expect(gate.onRefusal(4, 30)).toBe("closed"); // a first refusal again
   });
 });
 
@@ -193,6 +203,31 @@ describe("AdaptiveRateLimiter: an upstream that caps requests in flight", () => 
     expect(limiter.snapshot()).toMatchObject({ concurrencyCap: 3, epoch });
     await limiter.reset();
     expect(limiter.snapshot().concurrencyCap).toBeNull();
+  });
+
+  it("a first refusal that shows the cap neither cuts nor pauses; a refusal below the window's width opens it, and the rate law cuts on it", async () => {
+    const clock = new ManualClock(0);
+    const store = new MemoryStore({ sweepIntervalMs: 0, clock });
+    const limiter = new AdaptiveRateLimiter({ clock, store, initialRatePerSec: 1000, minRatePerSec: 1000, maxRatePerSec: 1000, burst: 10 });
+    for (let round = 0; round < 4; round++) {
+      for (const p of await permits(limiter, 4)) limiter.onSuccess(null, p);
+      clock.advance(100);
+    }
+    const batch = await permits(limiter, 5);
+    for (const p of batch.slice(0, 4)) limiter.onSuccess(null, p);
+    const before = limiter.snapshot();
+    limiter.onBackoff({ status: 429, permit: batch[4]! });
+    expect(limiter.snapshot()).toMatchObject({ concurrencyCap: 4, epoch: before.epoch, cooldownUntil: before.cooldownUntil });
+    clock.advance(100);
+    // The cap falls to 2: a refusal with 2 others in flight.
+    const low = await permits(limiter, 3);
+    limiter.onSuccess(null, low[0]);
+    limiter.onSuccess(null, low[1]);
+    limiter.onBackoff({ status: 429, permit: low[2]! });
+    const after = limiter.snapshot();
+    expect(after.concurrencyCap).toBeNull();
+    expect(after.epoch).toBe(before.epoch + 1);
+    expect(after.cooldownUntil).toBeGreaterThan(clock.now());
   });
 
   it("leaves requests refused while another was out out of its count in flight (a refused request holds no place under the cap)", async () => {
