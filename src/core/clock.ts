@@ -19,7 +19,7 @@ export interface Clock {
 export const MAX_TIMER_MS = 2_147_483_647;
 
 /**
- * Marks a timer nobody awaits (a sweep, a watchdog, a reconnect probe, a refresh) as
+ * Marks a timer nobody awaits (a sweep, an idle watchdog, a reconnect probe, a refresh) as
  * background work: it never keeps the process alive, so a script ends when its work is
  * done. The other half of the rule is {@link systemClock}'s `sleep`: a timer a caller
  * awaits keeps the process alive until the caller is answered. Returns `timer`.

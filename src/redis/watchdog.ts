@@ -12,12 +12,13 @@ interface Guarded extends Linked<Guarded> {
 }
 
 /**
- * Times commands out without a timer of their own: one background (unref'ed) interval ticks
- * while commands are in flight (and a little after), and rejects those older than the
- * timeout. It does not keep the process alive: while a command is in flight, the
- * connection it was sent on does (or the client's reconnect timer, when it is down).
- * A timer per command (create, then clear) would cost more than the rest of a limiter's
- * hot path. Commands on a connection settle in the order they were sent, so the oldest
+ * Times commands out without a timer of their own: one interval ticks while commands are in
+ * flight (and a little after), and rejects those older than the timeout. While a command may
+ * be in flight the interval is ref'd: a caller is waiting on it, and the connection cannot be
+ * relied on to hold the process (a client may be unref'd, or closed with a command queued).
+ * A tick that finds nothing in flight unrefs it, and it stops after a few idle ticks, so an
+ * idle store holds nothing. A timer per command (create, then clear) would cost more than
+ * the rest of a limiter's hot path. Commands on a connection settle in the order they were sent, so the oldest
  * are checked first and a tick stops at the first young one. They are kept in a linked list
  * (add and remove without hashing: this runs on every limiter call).
  */
@@ -27,6 +28,8 @@ export class CommandWatchdog {
   private tick = 0;
   private idleTicks = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** Whether {@link timer} holds the process (ref'd): set by a command, cleared by an idle tick. */
+  private held = false;
 
   /**
    * @param timeoutMs how long a command may take.
@@ -45,6 +48,7 @@ export class CommandWatchdog {
       const entry: Guarded = { tick: this.tick, operation, reject, prev: undefined, next: undefined, linked: false };
       this.inFlight.push(entry);
       if (this.timer === undefined) this.start();
+      else if (!this.held) this.hold();
       promise.then(
         (value) => {
           if (this.inFlight.remove(entry)) resolve(value);
@@ -68,7 +72,13 @@ export class CommandWatchdog {
 
   private start(): void {
     this.idleTicks = 0;
-    this.timer = background(setInterval(() => this.onTick(), this.tickMs));
+    this.timer = setInterval(() => this.onTick(), this.tickMs);
+    this.held = true;
+  }
+
+  private hold(): void {
+    this.timer?.ref?.();
+    this.held = true;
   }
 
   private stop(): void {
@@ -85,6 +95,11 @@ export class CommandWatchdog {
     }
     // Idle for a while: stop, so that an idle store costs nothing; the next command restarts it.
     if (this.inFlight.size > 0) this.idleTicks = 0;
-    else if (++this.idleTicks > 2 * TICKS) this.stop();
+    else {
+      // Nobody waits on it now.
+      if (this.held && this.timer !== undefined) background(this.timer);
+      this.held = false;
+      if (++this.idleTicks > 2 * TICKS) this.stop();
+    }
   }
 }

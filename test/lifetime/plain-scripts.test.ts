@@ -101,10 +101,16 @@ describe.concurrent("a plain script awaiting the library at the top level runs t
     expect(outcome(r)).toEqual({ code: 0, stdout: "retry: ok after 3 calls\n", stderr: "" });
   }, 30_000);
 
-  it("a RedisStore limiter while Redis hangs: the command timeout (a background watchdog) still answers the caller, and the script ends", async () => {
+  it("a RedisStore limiter while Redis hangs: the command timeout (the watchdog) still answers the caller, and the script ends", async () => {
     const r = await run("redis-silent.ts", { REDIS_PORT: String((silent.address() as AddressInfo).port) });
     expect(outcome(r)).toEqual({ code: 0, stdout: "redis silent: allowed false after <n> ms\n", stderr: "" });
     expect(millis(r)).toBeGreaterThanOrEqual(190);
+  }, 30_000);
+
+  it("a command the connection does not hold the process for: the watchdog's timeout answers the caller, then lets the script end", async () => {
+    const r = await run("watchdog-hang.ts");
+    expect(outcome(r)).toEqual({ code: 0, stdout: "watchdog: evalsha timed out after <n> ms, answered after <n> ms\n", stderr: "" });
+    expect(Number(/answered after (\d+) ms/.exec(r.stdout)?.[1])).toBeGreaterThanOrEqual(190);
   }, 30_000);
 
   it("a RedisStore limiter while Redis refuses connections: the caller is answered and the script ends", async () => {
