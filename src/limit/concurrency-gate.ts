@@ -11,23 +11,23 @@
  * {@link EVIDENCE} refusals (the first refusal alone, if at {@link LONE_MIN} or more) all fell
  * at `k` or above and at most a tenth of recent successes did, the gate closes at `k` in
  * flight; the refusal that closes it is the cap's, not the rate's (the rate law neither cuts
- * nor pauses on it, so the gate, not a cut pace, sets the rate from there). It then probes like a congestion window: after `GATE_HOLD_MS` without a
- * refusal, each success sent with the window full widens it by one, until a refusal at the
- * new width narrows it again. A refusal below the gate's width
- * means the upstream is not (only) a concurrency cap, or the cap fell: the gate opens, the
- * refusal is the rate law's, and the gate closes again only on new evidence (the successes
- * at that count or above came under the old width: it forgets them). Pure: the caller
- * passes the time.
+ * nor pauses on it, so the gate, not a cut pace, sets the rate from there). It then probes
+ * like a congestion window: after `GATE_HOLD_MS` without a refusal, each success sent with
+ * the window full widens it by one, until a refusal at the new width narrows it again. A
+ * refusal below the gate's width means the upstream is not (only) a concurrency cap, or the
+ * cap fell: the gate opens, the refusal is the rate law's, and the gate closes again only on
+ * new evidence (the successes at that count or above came under the old width: it forgets
+ * them). Pure: the caller passes the time.
  */
 
 /**
  * The latest refusals whose counts in flight make up the evidence (after an opening, the
  * opening refusal and the next). The first refusal since the gate was made or reset is
- * evidence alone: read as a rate limit it
- * would end slow start with a cut to what the last second accepted, on a ramp about 60% of a
- * cap, and a second refusal would come only once the probe had climbed back (the cold start
- * behind a cap of 5 took 3 s). A wrong close costs about a round trip: the next refusal below
- * the width opens the gate again, and the rate law cuts on it.
+ * evidence alone: read as a rate limit it would end slow start with a cut to what the last
+ * second accepted, on a ramp about 60% of a cap, and a second refusal would come only once
+ * the probe had climbed back (the cold start behind a cap of 5 took 3 s). A wrong close costs
+ * about a round trip: the next refusal below the width opens the gate again, and the rate
+ * law cuts on it.
  */
 const EVIDENCE = 2;
 /**

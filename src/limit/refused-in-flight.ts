@@ -15,7 +15,10 @@ export class RefusedInFlight {
   private granted = 0;
   private recorded = 0;
   private readonly seqs = new Float64Array(SIZE);
-  /** Grants made when each refusal was answered: requests numbered below that, and above the refused one, had it among their others. */
+  /**
+   * Grants made when each refusal was answered: the requests numbered below that, and above
+   * the refused one, had it among their others.
+   */
   private readonly grantsAt = new Float64Array(SIZE);
 
   /** Numbers the next grant. */
