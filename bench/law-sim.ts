@@ -4,25 +4,29 @@
  * the real-time bench's minutes. For working on the control law; the real-time bench
  * (bench/adaptive.bench.ts) is what RESULTS.md reports.
  *
- *   npx tsx bench/law-sim.ts [--runs=5] [--modes=none,retry-after,full] [--models=gcra,...] [--late=1.2] [--service=95-105] [--burst=5] [--window=10] [--stretch=6]
+ *   npx tsx bench/law-sim.ts [--runs=5] [--modes=none,retry-after,full] [--models=gcra,...] [--late=1.2] [--service=95-105] [--burst=5] [--window=10] [--stretch=6] [--timers=node] [--clock=coarse]
  *
  * `--late`: how late timers fire beyond 0.1 ms (ms); 5 is a loaded machine. `--fleet=4`: that
  * many clients share one limiter record, as processes share it through RedisStore.
  * `--service=min-max`: every model answers in that many ms (a slow upstream) instead of its own.
  * `--burst=S`: token buckets hold S seconds of their rate; `--window=S`: fixed windows last S seconds;
- * `--stretch=K`: phases and outages K times as long.
+ * `--stretch=K`: phases and outages K times as long. `--timers=node`: timers fire on whole
+ * milliseconds, as Node's do (up to a millisecond early or late); `--clock=coarse`: the
+ * client reads whole milliseconds (`Date.now()`, as `systemClock`) instead of exact time
+ * (`preciseClock`, the limiter's default).
  */
 import type { HeaderMode } from "../examples/lib/upstream.js";
 import { checkGoals } from "./lib/adaptive-goals.js";
 import { SCENARIOS } from "./lib/adaptive-scenarios.js";
 import { simulate } from "./lib/adaptive-sim.js";
-import { fleetClientFromArgs, shapeFromArgs, simArg as arg } from "./lib/sim-args.js";
+import { fleetClientFromArgs, shapeFromArgs, simArg as arg, timingFromArgs } from "./lib/sim-args.js";
 
 const modes = (arg("modes") ?? "none,retry-after,full").split(",") as HeaderMode[];
 const models = arg("models")?.split(",");
 const runs = Number(arg("runs") ?? 5);
 const timerLateMs = Number(arg("late") ?? 1.2);
 const client = fleetClientFromArgs();
+const timing = timingFromArgs();
 const pct = (x: number): string => (x * 100).toFixed(0);
 
 let failing = 0;
@@ -35,7 +39,7 @@ for (const model of SCENARIOS) {
     let worstRise = 0;
     const missed = new Set<string>();
     for (let run = 1; run <= runs; run++) {
-      const m = (await simulate({ scenario, headers: mode, run, timerLateMs, ...(client ? { client } : {}) })).measures;
+      const m = (await simulate({ scenario, headers: mode, run, timerLateMs, ...timing, ...(client ? { client } : {}) })).measures;
       worstSteady = Math.min(worstSteady, ...m.steadyGoodput);
       worst429 = Math.max(worst429, m.share429);
       worstRise = Math.max(worstRise, ...m.toNinetyMs.map((x) => x ?? Number.POSITIVE_INFINITY));

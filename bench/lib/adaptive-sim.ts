@@ -23,20 +23,32 @@ interface Entry {
   cancelled: boolean;
 }
 
+/**
+ * How timers fire: `late`, after exactly the time asked plus a lateness; `node`, as Node's
+ * do, on its event loop's whole milliseconds (due at the whole millisecond the timer was
+ * set in, plus the delay rounded up, at least 1), then the lateness: up to a millisecond
+ * early or late against the time asked.
+ */
+export type SimTimers = "late" | "node";
+
 /** Virtual time: a heap of timers, run in due order; each timer may fire late, as Node's do. */
 export class SimClock implements Clock {
   private current = 0;
   private seq = 0;
   private readonly heap: Entry[] = [];
 
-  constructor(private readonly lateness: () => number = () => 0) {}
+  constructor(
+    private readonly lateness: () => number = () => 0,
+    private readonly timers: SimTimers = "late",
+  ) {}
 
   now(): number {
     return this.current;
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return this.after(Math.max(0, ms) + this.lateness(), signal);
+    const delay = this.timers === "node" ? Math.floor(this.current) + Math.max(1, Math.ceil(ms)) - this.current : Math.max(0, ms);
+    return this.after(delay + this.lateness(), signal);
   }
 
   /** A wait of exactly `ms` (the network's delays are not timers). */
@@ -123,6 +135,10 @@ export interface SimOptions {
   readonly workers?: number;
   /** How late a timer may fire beyond 0.1 ms (ms, uniform): 1.2 on a quiet machine; a loaded one is later. */
   readonly timerLateMs?: number;
+  /** How timers fire (default `late`). */
+  readonly timers?: SimTimers;
+  /** The client reads whole milliseconds, as on `Date.now()` (`systemClock`); default: the exact time, as on `preciseClock`. */
+  readonly coarseClock?: boolean;
   /** Makes the client under test; default Breakwater's `ApiClient` with no rate config and 5 retries. */
   readonly client?: (fetch: (url: string, init: RequestInit) => Promise<Response>, clock: Clock) => SimClient;
 }
@@ -180,7 +196,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
   const workers = options.workers ?? 16;
   const random = randomFrom(options.run);
   // Node's timers fire 0.1-1.3 ms late on a quiet machine; loopback takes 0.1-0.5 ms each way.
-  const clock = new SimClock(() => 0.1 + (options.timerLateMs ?? 1.2) * random());
+  const clock = new SimClock(() => 0.1 + (options.timerLateMs ?? 1.2) * random(), options.timers);
   const net = (): number => 0.1 + 0.4 * random();
   const [sMin, sMax] = scenario.serviceMs;
   const model: LimitModel = createLimitModel(scenario.kind, { ...scenario.shape, windowOffsetMs: Math.floor(random() * 1000) });
@@ -213,7 +229,11 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
     return new Response(status === 200 ? '{"ok":true}' : "{}", { status, headers: responseHeaders });
   };
 
-  const client = (options.client ?? breakwaterSimClient)(fetch, clock);
+  // The upstream keeps its own exact time; only the client's readings may be coarse.
+  const clientClock: Clock = options.coarseClock
+    ? { now: () => Math.floor(clock.now()), sleep: (ms, signal) => clock.sleep(ms, signal) }
+    : clock;
+  const client = (options.client ?? breakwaterSimClient)(fetch, clientClock);
   const records: CallRecord[] = [];
   const stop = new AbortController();
   setMaxListeners(0, stop.signal);

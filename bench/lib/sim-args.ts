@@ -4,7 +4,7 @@
  * burst, a longer window), for trying the law on upstreams the bench does not model.
  */
 import type { Scenario } from "./adaptive-scenarios.js";
-import { fleetSimClient, type SimOptions } from "./adaptive-sim.js";
+import { fleetSimClient, type SimOptions, type SimTimers } from "./adaptive-sim.js";
 
 /** The value of `--name=value` in `argv`, if given. */
 export function simArg(name: string, argv: readonly string[] = process.argv): string | undefined {
@@ -39,4 +39,17 @@ export function shapeFromArgs(scenario: Scenario, argv: readonly string[] = proc
       ...(window !== undefined ? { windowSec: Number(window) } : {}),
     },
   };
+}
+
+/**
+ * `--timers=node` (timers fire on whole milliseconds, as Node's) and `--clock=coarse` (the
+ * client reads whole milliseconds, as on `Date.now()`): the real machine's timing, which
+ * the default (exact readings, timers a little late) leaves out.
+ */
+export function timingFromArgs(argv: readonly string[] = process.argv): Pick<SimOptions, "timers" | "coarseClock"> {
+  const timers = simArg("timers", argv);
+  const clock = simArg("clock", argv);
+  if (timers !== undefined && timers !== "node" && timers !== "late") throw new Error(`--timers=${timers}: node or late`);
+  if (clock !== undefined && clock !== "coarse" && clock !== "precise") throw new Error(`--clock=${clock}: coarse or precise`);
+  return { ...(timers === undefined ? {} : { timers: timers as SimTimers }), ...(clock === "coarse" ? { coarseClock: true } : {}) };
 }
