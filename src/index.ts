@@ -6,7 +6,7 @@
  *
  * @module breakwater
  */
-export { type Clock, systemClock, ManualClock } from "./core/clock.js";
+export { type Clock, systemClock, preciseClock, ManualClock } from "./core/clock.js";
 export {
   ResilienceError,
   CircuitOpenError,

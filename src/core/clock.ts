@@ -67,6 +67,53 @@ export const systemClock: Clock = {
   },
 };
 
+/** Where {@link createPreciseClock} reads its two time lines (tests give fakes). */
+export interface TimeSources {
+  /** Wall-clock milliseconds, whole ones (`Date.now`). */
+  readonly wall: () => number;
+  /** Monotonic milliseconds with a fraction (`performance.now`). */
+  readonly mono: () => number;
+}
+
+/** How often a precise clock compares itself with the wall clock (ms of monotonic time). */
+const ALIGN_EVERY_MS = 1000;
+/** How far (ms) a precise reading may stray from `Date.now()` before it is set back on it. */
+const ALIGN_SLACK_MS = 2;
+
+/**
+ * A real clock whose readings have a fraction of a millisecond: the monotonic time line
+ * (`performance.now()`) set on the wall clock, compared with `Date.now()` at most once a
+ * second and set back on it when the two part by more than 2 ms (a step of the wall clock,
+ * or drift). Sleeps are {@link systemClock}'s.
+ */
+export function createPreciseClock(sources: TimeSources = { wall: Date.now, mono: () => performance.now() }): Clock {
+  const { wall, mono } = sources;
+  let offset = wall() - mono();
+  let alignAt = mono() + ALIGN_EVERY_MS;
+  return {
+    now() {
+      const m = mono();
+      if (m >= alignAt) {
+        alignAt = m + ALIGN_EVERY_MS;
+        const w = wall();
+        // Date.now() reads whole ms, so a reading in [w, w + 1) is on time; only a larger gap is a step.
+        if (offset + m < w - ALIGN_SLACK_MS || offset + m > w + 1 + ALIGN_SLACK_MS) offset = w - m;
+      }
+      return offset + m;
+    },
+    sleep: (ms, signal) => systemClock.sleep(ms, signal),
+  };
+}
+
+/**
+ * The real clock for pacing: wall-clock milliseconds with a fraction. `Date.now()` counts
+ * whole milliseconds, so a pace read on it is off by up to one per request: at 80 requests/s
+ * (12.5 ms apart) that is 8% of the spacing, and an upstream that spaces requests (GCRA)
+ * refuses the ones that come early. The adaptive limiter and the HTTP clients use it by
+ * default; it costs about 10 ns a reading more than {@link systemClock}.
+ */
+export const preciseClock: Clock = createPreciseClock();
+
 interface PendingSleep {
   readonly dueAt: number;
   readonly seq: number;

@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from "../core/clock.js";
+import { type Clock, preciseClock } from "../core/clock.js";
 import { BackoffExhaustedError, InvalidOptionError } from "../core/errors.js";
 import { type AttachOptions, checkAttach, type Telemetry, telemetryOption } from "../core/telemetry.js";
 import { Emitter, type Listener, type ListenerErrorHandler } from "../core/events.js";
@@ -33,7 +33,7 @@ export interface ApiClientOptions {
   readonly defaultHeaders?: HeadersInit;
   /** Retries of one request after back-off statuses. Default: the rate config's (3). */
   readonly maxRetriesOnBackoff?: number;
-  /** Default `systemClock`. */
+  /** Default `preciseClock` (the limiter paces on it). */
   readonly clock?: Clock;
   /** Where the limiter's rate and cooldown live; share one to share them. Default: a private `MemoryStore`. */
   readonly store?: Store;
@@ -141,7 +141,7 @@ export class ApiClient {
     } catch {
       throw new InvalidOptionError(WHERE, "defaultHeaders", options.defaultHeaders, "a Headers, a record of strings or a list of pairs");
     }
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock ?? preciseClock;
     const name = nonEmptyString(WHERE, "name", orDefault(options.name, new URL(this.baseUrl).host));
     const config = this.rateConfig;
     const telemetry = telemetryOption(WHERE, options.telemetry);

@@ -1,5 +1,5 @@
 import { abortReason } from "../core/abort.js";
-import { type Clock, systemClock } from "../core/clock.js";
+import { type Clock, preciseClock, systemClock } from "../core/clock.js";
 import { InvalidOptionError, RateLimitExceededError, ResilienceError } from "../core/errors.js";
 import { type AttachOptions, checkAttach, type Telemetry, telemetryOption } from "../core/telemetry.js";
 import { isNetworkFailure } from "../core/network.js";
@@ -69,7 +69,7 @@ export interface AdaptiveRateLimiterOptions {
   readonly maxWaitMs?: number;
   /** Where rate and cooldown live. Default: a private `MemoryStore`. */
   readonly store?: Store;
-  /** Default `systemClock`. */
+  /** Default `preciseClock` (readings with a fraction of a millisecond: pacing at tens of requests per second needs them). */
   readonly clock?: Clock;
   /** Where listener errors go. Default: a process warning. */
   readonly onListenerError?: ListenerErrorHandler;
@@ -310,7 +310,7 @@ export class AdaptiveRateLimiter implements Policy {
     if (typeof this.store !== "object" || this.store === null || typeof this.store.apply !== "function") {
       throw new InvalidOptionError(WHERE, "store", options.store, "a Store");
     }
-    this.clock = clockOption(WHERE, options.clock);
+    this.clock = options.clock === undefined ? preciseClock : clockOption(WHERE, options.clock);
     if (options.onListenerError !== undefined && typeof options.onListenerError !== "function") {
       throw new InvalidOptionError(WHERE, "onListenerError", options.onListenerError, "a function");
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { background, ManualClock, systemClock } from "../../src/core/clock.js";
+import { background, createPreciseClock, ManualClock, preciseClock, systemClock } from "../../src/core/clock.js";
 
 describe("ManualClock", () => {
   it("starts where told and only moves when advanced", () => {
@@ -53,12 +53,15 @@ describe("ManualClock", () => {
 });
 
 describe("systemClock", () => {
-  it("sleeps for real (short) and honours abort", async () => {
-    const start = Date.now();
-    await systemClock.sleep(5);
-    expect(Date.now() - start).toBeGreaterThanOrEqual(4);
+  it.each([
+    ["systemClock", systemClock],
+    ["preciseClock", preciseClock],
+  ])("%s sleeps for real (short) and honours abort", async (_name, clock) => {
+    const start = clock.now();
+    await clock.sleep(5);
+    expect(clock.now() - start).toBeGreaterThanOrEqual(4);
     const controller = new AbortController();
-    const p = systemClock.sleep(10_000, controller.signal);
+    const p = clock.sleep(10_000, controller.signal);
     controller.abort(new Error("abort"));
     await expect(p).rejects.toThrow("abort");
   });
@@ -85,6 +88,82 @@ describe("systemClock", () => {
     controller.abort(new Error("stop"));
     for (const sleeping of sleeps) await expect(sleeping).rejects.toThrow("stop");
     expect(timers()).toBe(before);
+  });
+});
+
+describe("createPreciseClock (fake time lines)", () => {
+  /** A wall clock that reads whole ms of `truth`, and a monotonic one `start` ms behind it. */
+  function lines(start: number, truth: { ms: number }) {
+    let wallReads = 0;
+    const sources = {
+      wall: () => {
+        wallReads++;
+        return Math.floor(truth.ms);
+      },
+      mono: () => truth.ms - start,
+    };
+    return { sources, reads: () => wallReads };
+  }
+
+  it("reads the fraction of a millisecond that Date.now() drops", () => {
+    const truth = { ms: 1_000_000.25 };
+    const clock = createPreciseClock(lines(999_000, truth).sources);
+    const first = clock.now();
+    truth.ms += 12.5;
+    expect(clock.now() - first).toBeCloseTo(12.5, 9);
+    truth.ms += 0.4;
+    expect(clock.now() - first).toBeCloseTo(12.9, 9);
+    // On the wall clock: at most one millisecond behind the truth (the first reading's fraction).
+    expect(truth.ms - clock.now()).toBeGreaterThanOrEqual(0);
+    expect(truth.ms - clock.now()).toBeLessThan(1);
+  });
+
+  it("keeps its readings steady while the wall clock agrees, and asks it at most once a second", () => {
+    const truth = { ms: 5_000.75 };
+    const { sources, reads } = lines(4_000, truth);
+    const clock = createPreciseClock(sources);
+    const readsAtStart = reads();
+    let last = clock.now();
+    for (let i = 0; i < 3_000; i++) {
+      truth.ms += 1.37;
+      const now = clock.now();
+      expect(now - last).toBeCloseTo(1.37, 9);
+      last = now;
+    }
+    // 3,000 readings over 4.1 s: four checks against the wall clock, no step.
+    expect(reads() - readsAtStart).toBe(4);
+  });
+
+  it("sets itself back on the wall clock after a step (NTP, a resumed VM) within a second", () => {
+    const truth = { ms: 10_000.5 };
+    let step = 0;
+    const clock = createPreciseClock({ wall: () => Math.floor(truth.ms + step), mono: () => truth.ms });
+    truth.ms += 500;
+    step = 60_000; // the wall clock jumps a minute ahead
+    expect(clock.now()).toBeLessThan(truth.ms + 1); // not yet checked
+    truth.ms += 600;
+    const now = clock.now();
+    expect(now).toBeGreaterThanOrEqual(Math.floor(truth.ms + step));
+    expect(now).toBeLessThan(truth.ms + step + 1);
+    step = -30_000; // and back, behind where it was
+    truth.ms += 1_001;
+    expect(Math.abs(clock.now() - (truth.ms + step))).toBeLessThan(1);
+  });
+});
+
+describe("preciseClock", () => {
+  it("agrees with Date.now() within 2 ms and reads fractions of a millisecond", async () => {
+    let fractional = 0;
+    for (let i = 0; i < 50; i++) {
+      const before = Date.now();
+      const now = preciseClock.now();
+      const after = Date.now();
+      expect(now).toBeGreaterThan(before - 2);
+      expect(now).toBeLessThan(after + 3);
+      if (!Number.isInteger(now)) fractional++;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(fractional).toBeGreaterThan(40);
   });
 });
 
