@@ -10,10 +10,10 @@
  * many clients share one limiter record, as processes share it through RedisStore.
  * `--service=min-max`: every model answers in that many ms (a slow upstream) instead of its own.
  * `--burst=S`: token buckets hold S seconds of their rate; `--window=S`: fixed windows last S seconds;
- * `--stretch=K`: phases and outages K times as long. `--timers=node`: timers fire on whole
- * milliseconds, as Node's do (up to a millisecond early or late); `--clock=coarse`: the
- * client reads whole milliseconds (`Date.now()`, as `systemClock`) instead of exact time
- * (`preciseClock`, the limiter's default).
+ * `--stretch=K`: phases and outages K times as long. `--timers=node`: timer delays are
+ * truncated to whole milliseconds, as Node's are, and the client sleeps as `preciseClock`
+ * does (delays rounded up); `--clock=coarse`: the client reads whole milliseconds and sleeps
+ * as asked (`Date.now()`, as `systemClock`).
  */
 import type { HeaderMode } from "../examples/lib/upstream.js";
 import { checkGoals } from "./lib/adaptive-goals.js";

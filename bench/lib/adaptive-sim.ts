@@ -10,7 +10,7 @@ import { randomFrom } from "../../examples/lib/random.js";
 import { createLimitModel, type LimitModel, writeRateLimitHeaders } from "../../examples/lib/limit-models.js";
 import type { HeaderMode } from "../../examples/lib/upstream.js";
 import type { CallRecord } from "../../examples/lib/workload.js";
-import type { Clock } from "../../src/core/clock.js";
+import { type Clock, MAX_TIMER_MS } from "../../src/core/clock.js";
 import { ApiClient, type ApiClientOptions } from "../../src/http/index.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { countAt, measureRun, type AdaptiveMeasures, type Timeline } from "./adaptive-goals.js";
@@ -25,9 +25,8 @@ interface Entry {
 
 /**
  * How timers fire: `late`, after exactly the time asked plus a lateness; `node`, as Node's
- * do, on its event loop's whole milliseconds (due at the whole millisecond the timer was
- * set in, plus the delay rounded up, at least 1), then the lateness: up to a millisecond
- * early or late against the time asked.
+ * do: the delay truncated to whole milliseconds (at least 1; `setTimeout(fn, 12.7)` waits
+ * 12), then the lateness. A limiter that asks for 12.7 ms wakes early unless it rounds up.
  */
 export type SimTimers = "late" | "node";
 
@@ -47,7 +46,7 @@ export class SimClock implements Clock {
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    const delay = this.timers === "node" ? Math.floor(this.current) + Math.max(1, Math.ceil(ms)) - this.current : Math.max(0, ms);
+    const delay = this.timers === "node" ? (ms >= 1 && ms <= MAX_TIMER_MS ? Math.trunc(ms) : 1) : Math.max(0, ms);
     return this.after(delay + this.lateness(), signal);
   }
 
@@ -137,7 +136,10 @@ export interface SimOptions {
   readonly timerLateMs?: number;
   /** How timers fire (default `late`). */
   readonly timers?: SimTimers;
-  /** The client reads whole milliseconds, as on `Date.now()` (`systemClock`); default: the exact time, as on `preciseClock`. */
+  /**
+   * The client reads whole milliseconds, as on `Date.now()` (`systemClock`), their edges at a
+   * phase drawn for the run; default: the exact time, as on `preciseClock`.
+   */
   readonly coarseClock?: boolean;
   /** Makes the client under test; default Breakwater's `ApiClient` with no rate config and 5 retries. */
   readonly client?: (fetch: (url: string, init: RequestInit) => Promise<Response>, clock: Clock) => SimClient;
@@ -229,10 +231,15 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
     return new Response(status === 200 ? '{"ok":true}' : "{}", { status, headers: responseHeaders });
   };
 
-  // The upstream keeps its own exact time; only the client's readings may be coarse.
+  // The upstream keeps its own exact time. The client's clock, with Node's timers, is one of
+  // the library's real ones: systemClock reads whole ms and passes a delay as it is,
+  // preciseClock reads the fraction and rounds a delay up (else Node's truncation wakes it early).
+  const phase = options.coarseClock ? random() : 0;
   const clientClock: Clock = options.coarseClock
-    ? { now: () => Math.floor(clock.now()), sleep: (ms, signal) => clock.sleep(ms, signal) }
-    : clock;
+    ? { now: () => Math.floor(clock.now() + phase), sleep: (ms, signal) => clock.sleep(ms, signal) }
+    : options.timers === "node"
+      ? { now: () => clock.now(), sleep: (ms, signal) => clock.sleep(Math.ceil(ms), signal) }
+      : clock;
   const client = (options.client ?? breakwaterSimClient)(fetch, clientClock);
   const records: CallRecord[] = [];
   const stop = new AbortController();

@@ -42,9 +42,9 @@ export function shapeFromArgs(scenario: Scenario, argv: readonly string[] = proc
 }
 
 /**
- * `--timers=node` (timers fire on whole milliseconds, as Node's) and `--clock=coarse` (the
- * client reads whole milliseconds, as on `Date.now()`): the real machine's timing, which
- * the default (exact readings, timers a little late) leaves out.
+ * `--timers=node` (timer delays truncated to whole milliseconds, as Node's) and
+ * `--clock=coarse` (the client reads whole milliseconds, as on `Date.now()`): the real
+ * machine's timing, which the default (exact readings, timers a little late) leaves out.
  */
 export function timingFromArgs(argv: readonly string[] = process.argv): Pick<SimOptions, "timers" | "coarseClock"> {
   const timers = simArg("timers", argv);

@@ -69,39 +69,56 @@ export const systemClock: Clock = {
 
 /** Where {@link createPreciseClock} reads its two time lines (tests give fakes). */
 export interface TimeSources {
-  /** Wall-clock milliseconds, whole ones (`Date.now`). */
+  /** Wall-clock milliseconds, whole ones (`Date.now()`). */
   readonly wall: () => number;
-  /** Monotonic milliseconds with a fraction (`performance.now`). */
+  /** Monotonic milliseconds with a fraction (`performance.now()`). */
   readonly mono: () => number;
 }
 
 /** How often a precise clock compares itself with the wall clock (ms of monotonic time). */
 const ALIGN_EVERY_MS = 1000;
-/** How far (ms) a precise reading may stray from `Date.now()` before it is set back on it. */
+/**
+ * How far (ms) a precise reading may stray from `Date.now()` before it is set back on it:
+ * on time, the two differ by under 1 ms (`Date.now()` drops the fraction, the anchor may
+ * too), so a gap over 2 ms is a step of the wall clock (or drift).
+ */
 const ALIGN_SLACK_MS = 2;
+/** A wall-clock reading is trusted only when the monotonic readings around it are this close (ms). */
+const PAIR_WITHIN_MS = 0.25;
 
 /**
  * A real clock whose readings have a fraction of a millisecond: the monotonic time line
  * (`performance.now()`) set on the wall clock, compared with `Date.now()` at most once a
- * second and set back on it when the two part by more than 2 ms (a step of the wall clock,
- * or drift). Sleeps are {@link systemClock}'s.
+ * second and set back on it when the two part by more than 2 ms (a step of the wall clock)
+ * or when the monotonic line goes back (a process restored from a snapshot, fake timers).
+ * Both lines are read on every call, never captured, so fake timers that replace `Date`
+ * and `performance` move it too. Sleeps round up to whole milliseconds: Node truncates a
+ * timer's delay, so a sleep of 12.7 ms would wake at 12 and sleep again.
  */
-export function createPreciseClock(sources: TimeSources = { wall: Date.now, mono: () => performance.now() }): Clock {
+export function createPreciseClock(sources: TimeSources = { wall: () => Date.now(), mono: () => performance.now() }): Clock {
   const { wall, mono } = sources;
-  let offset = wall() - mono();
-  let alignAt = mono() + ALIGN_EVERY_MS;
+  let offset = Number.NaN;
+  let alignAt = Number.NEGATIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  /** Sets the monotonic line on the wall clock, from a wall reading taken between two close monotonic ones. */
+  const align = (m: number, force: boolean): void => {
+    const before = mono();
+    const w = wall();
+    const after = mono();
+    if (after - before > PAIR_WITHIN_MS && !force) return; // preempted between the reads: try again next time
+    const at = (before + after) / 2;
+    if (force || Math.abs(offset + at - w) > ALIGN_SLACK_MS) offset = w - at;
+    alignAt = m + ALIGN_EVERY_MS;
+  };
   return {
     now() {
       const m = mono();
-      if (m >= alignAt) {
-        alignAt = m + ALIGN_EVERY_MS;
-        const w = wall();
-        // Date.now() reads whole ms, so a reading in [w, w + 1) is on time; only a larger gap is a step.
-        if (offset + m < w - ALIGN_SLACK_MS || offset + m > w + 1 + ALIGN_SLACK_MS) offset = w - m;
-      }
+      if (Number.isNaN(offset) || m < last) align(m, true);
+      else if (m >= alignAt) align(m, false);
+      last = m;
       return offset + m;
     },
-    sleep: (ms, signal) => systemClock.sleep(ms, signal),
+    sleep: (ms, signal) => systemClock.sleep(Math.ceil(ms), signal),
   };
 }
 
@@ -109,8 +126,8 @@ export function createPreciseClock(sources: TimeSources = { wall: Date.now, mono
  * The real clock for pacing: wall-clock milliseconds with a fraction. `Date.now()` counts
  * whole milliseconds, so a pace read on it is off by up to one per request: at 80 requests/s
  * (12.5 ms apart) that is 8% of the spacing, and an upstream that spaces requests (GCRA)
- * refuses the ones that come early. The adaptive limiter and the HTTP clients use it by
- * default; it costs about 10 ns a reading more than {@link systemClock}.
+ * refuses the ones that come early. `AdaptiveRateLimiter` and the HTTP clients' limiter use
+ * it by default; a reading costs about 10 ns more than {@link systemClock}'s.
  */
 export const preciseClock: Clock = createPreciseClock();
 

@@ -1,5 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { background, createPreciseClock, ManualClock, preciseClock, systemClock } from "../../src/core/clock.js";
+import { ApiClient } from "../../src/http/index.js";
+import { AdaptiveRateLimiter } from "../../src/limit/adaptive.js";
 
 describe("ManualClock", () => {
   it("starts where told and only moves when advanced", () => {
@@ -92,13 +94,13 @@ describe("systemClock", () => {
 });
 
 describe("createPreciseClock (fake time lines)", () => {
-  /** A wall clock that reads whole ms of `truth`, and a monotonic one `start` ms behind it. */
-  function lines(start: number, truth: { ms: number }) {
+  /** A wall clock that reads whole ms of `truth` (plus `step`), and a monotonic one `start` ms behind the truth. */
+  function lines(start: number, truth: { ms: number; step?: number }) {
     let wallReads = 0;
     const sources = {
       wall: () => {
         wallReads++;
-        return Math.floor(truth.ms);
+        return Math.floor(truth.ms + (truth.step ?? 0));
       },
       mono: () => truth.ms - start,
     };
@@ -113,7 +115,7 @@ describe("createPreciseClock (fake time lines)", () => {
     expect(clock.now() - first).toBeCloseTo(12.5, 9);
     truth.ms += 0.4;
     expect(clock.now() - first).toBeCloseTo(12.9, 9);
-    // On the wall clock: at most one millisecond behind the truth (the first reading's fraction).
+    // On the wall clock: at most one millisecond behind the truth (the anchor's dropped fraction).
     expect(truth.ms - clock.now()).toBeGreaterThanOrEqual(0);
     expect(truth.ms - clock.now()).toBeLessThan(1);
   });
@@ -122,8 +124,9 @@ describe("createPreciseClock (fake time lines)", () => {
     const truth = { ms: 5_000.75 };
     const { sources, reads } = lines(4_000, truth);
     const clock = createPreciseClock(sources);
-    const readsAtStart = reads();
+    expect(reads()).toBe(0); // nothing read before the first reading
     let last = clock.now();
+    expect(reads()).toBe(1);
     for (let i = 0; i < 3_000; i++) {
       truth.ms += 1.37;
       const now = clock.now();
@@ -131,23 +134,79 @@ describe("createPreciseClock (fake time lines)", () => {
       last = now;
     }
     // 3,000 readings over 4.1 s: four checks against the wall clock, no step.
-    expect(reads() - readsAtStart).toBe(4);
+    expect(reads()).toBe(5);
   });
 
-  it("sets itself back on the wall clock after a step (NTP, a resumed VM) within a second", () => {
-    const truth = { ms: 10_000.5 };
-    let step = 0;
-    const clock = createPreciseClock({ wall: () => Math.floor(truth.ms + step), mono: () => truth.ms });
+  it("sets itself back on the wall clock after a step (NTP, a resumed VM) within a second, forward or back", () => {
+    const truth: { ms: number; step: number } = { ms: 10_000.5, step: 0 };
+    const clock = createPreciseClock(lines(0, truth).sources);
+    clock.now();
     truth.ms += 500;
-    step = 60_000; // the wall clock jumps a minute ahead
+    truth.step = 60_000; // the wall clock jumps a minute ahead
     expect(clock.now()).toBeLessThan(truth.ms + 1); // not yet checked
     truth.ms += 600;
-    const now = clock.now();
-    expect(now).toBeGreaterThanOrEqual(Math.floor(truth.ms + step));
-    expect(now).toBeLessThan(truth.ms + step + 1);
-    step = -30_000; // and back, behind where it was
+    expect(Math.abs(clock.now() - (truth.ms + truth.step))).toBeLessThan(1);
+    truth.step = -30_000; // and back, behind where it was
     truth.ms += 1_001;
-    expect(Math.abs(clock.now() - (truth.ms + step))).toBeLessThan(1);
+    expect(Math.abs(clock.now() - (truth.ms + truth.step))).toBeLessThan(1);
+  });
+
+  it("sets itself on the wall clock at once when the monotonic line goes back (a process restored from a snapshot)", () => {
+    const truth = { ms: 50_000.5 };
+    let start = 40_000; // the monotonic line is 10 s into the process
+    const clock = createPreciseClock({ wall: () => Math.floor(truth.ms), mono: () => truth.ms - start });
+    clock.now();
+    truth.ms += 3_000;
+    start = truth.ms - 5; // restored: the monotonic line restarts near 0
+    expect(Math.abs(clock.now() - truth.ms)).toBeLessThan(1);
+  });
+
+  it("ignores a wall reading taken across a pause (preemption between the reads), and tries again", () => {
+    const truth: { ms: number; step: number } = { ms: 1_000.5, step: 0 };
+    let preempt = 0;
+    const clock = createPreciseClock({
+      wall: () => {
+        truth.ms += preempt; // a pause while reading the wall clock
+        return Math.floor(truth.ms + truth.step);
+      },
+      mono: () => truth.ms,
+    });
+    clock.now();
+    truth.step = 10_000;
+    truth.ms += 1_000;
+    preempt = 5;
+    clock.now(); // the pair is 5 ms apart: not trusted, no step taken
+    preempt = 0;
+    truth.ms += 0.1;
+    expect(Math.abs(clock.now() - (truth.ms + truth.step))).toBeLessThan(1); // the next reading aligns
+  });
+});
+
+describe("the limiter's default clock", () => {
+  it("AdaptiveRateLimiter and ApiClient pace on preciseClock unless given a clock", () => {
+    const limiter = new AdaptiveRateLimiter();
+    expect(Reflect.get(limiter, "clock")).toBe(preciseClock);
+    const client = new ApiClient({ baseUrl: "http://127.0.0.1:9" });
+    expect(Reflect.get(client.limiter, "clock")).toBe(preciseClock);
+    const clock = new ManualClock();
+    expect(Reflect.get(new AdaptiveRateLimiter({ clock }), "clock")).toBe(clock);
+  });
+
+  it("moves with fake timers (they replace Date and performance): a 5 s Retry-After ends after 5 s of fake time", async () => {
+    vi.useFakeTimers();
+    try {
+      const limiter = new AdaptiveRateLimiter({ initialRatePerSec: 10 });
+      limiter.onBackoff({ status: 429, retryAfterMs: 5_000 });
+      let granted = false;
+      const waiting = limiter.acquire().then(() => (granted = true));
+      await vi.advanceTimersByTimeAsync(4_900);
+      expect(granted).toBe(false);
+      await vi.advanceTimersByTimeAsync(200);
+      await waiting;
+      expect(granted).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
