@@ -95,7 +95,7 @@ const PAIR_WITHIN_MS = 0.25;
  * and `performance` move it too. Sleeps round up to whole milliseconds: Node truncates a
  * timer's delay, so a sleep of 12.7 ms would wake at 12 and sleep again.
  */
-export function createPreciseClock(sources: TimeSources = { wall: () => Date.now(), mono: () => performance.now() }): Clock {
+export function createPreciseClock(sources: TimeSources = { wall: systemClock.now, mono: monotonicNow }): Clock {
   const { wall, mono } = sources;
   let offset = Number.NaN;
   let alignAt = Number.NEGATIVE_INFINITY;

@@ -100,12 +100,12 @@ export function orDefault<T>(value: T | undefined, fallback: T): T {
 }
 
 /**
- * A `clock` option: `systemClock` when absent, else an object with `now()` (and, unless
- * `needsSleep` is false, `sleep(ms, signal)`). The one check of every policy's and store's
- * clock.
+ * A `clock` option: `fallback` (default `systemClock`) when absent, else an object with
+ * `now()` (and, unless `needsSleep` is false, `sleep(ms, signal)`). The one check of every
+ * policy's and store's clock.
  */
-export function clockOption(where: string, value: unknown, needsSleep = true): Clock {
-  if (value === undefined) return systemClock;
+export function clockOption(where: string, value: unknown, needsSleep = true, fallback: Clock = systemClock): Clock {
+  if (value === undefined) return fallback;
   const clock = value as Partial<Clock> | null;
   if (typeof clock !== "object" || clock === null || typeof clock.now !== "function" || (needsSleep && typeof clock.sleep !== "function")) {
     throw new InvalidOptionError(where, "clock", value, needsSleep ? "a Clock with now() and sleep()" : "a Clock with now()");

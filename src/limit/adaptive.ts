@@ -310,7 +310,7 @@ export class AdaptiveRateLimiter implements Policy {
     if (typeof this.store !== "object" || this.store === null || typeof this.store.apply !== "function") {
       throw new InvalidOptionError(WHERE, "store", options.store, "a Store");
     }
-    this.clock = options.clock === undefined ? preciseClock : clockOption(WHERE, options.clock);
+    this.clock = clockOption(WHERE, options.clock, true, preciseClock);
     if (options.onListenerError !== undefined && typeof options.onListenerError !== "function") {
       throw new InvalidOptionError(WHERE, "onListenerError", options.onListenerError, "a function");
     }

@@ -18,9 +18,9 @@ interface Guarded extends Linked<Guarded> {
  * relied on to hold the process (a client may be unref'd, or closed with a command queued).
  * A tick that finds nothing in flight unrefs it, and it stops after a few idle ticks, so an
  * idle store holds nothing. A timer per command (create, then clear) would cost more than
- * the rest of a limiter's hot path. Commands on a connection settle in the order they were sent, so the oldest
- * are checked first and a tick stops at the first young one. They are kept in a linked list
- * (add and remove without hashing: this runs on every limiter call).
+ * the rest of a limiter's hot path. Commands on a connection settle in the order they were
+ * sent, so the oldest are checked first and a tick stops at the first young one. They are
+ * kept in a linked list (add and remove without hashing: this runs on every limiter call).
  */
 export class CommandWatchdog {
   private readonly inFlight = new LinkedList<Guarded>();
