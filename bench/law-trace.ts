@@ -2,10 +2,10 @@
  * One simulated run of the adaptive limiter, second by second: the limit, the pace, the
  * answers accepted and refused. For reading what the control law did on one upstream.
  *
- *   npx tsx bench/law-trace.ts <model> <none|retry-after|full> [run] [--fleet=4] [--service=95-105] [--burst=5] [--window=10] [--stretch=6] [--timers=node] [--clock=coarse]
+ *   npx tsx bench/law-trace.ts <model> <none|retry-after|full> [run] [--fleet=4] [--service=95-105] [--burst=5] [--window=10] [--stretch=6] [--scale=0.2] [--timers=node] [--clock=coarse]
  *
  * `--fleet=N`: N clients share one limiter record, as processes share it through RedisStore.
- * `--service=min-max`, `--burst=S`, `--window=S`, `--stretch=K`: the upstream changed as in bench/law-sim.ts;
+ * `--service=min-max`, `--burst=S`, `--window=S`, `--stretch=K`, `--scale=K`: the upstream changed as in bench/law-sim.ts;
  * `--timers=node`, `--clock=coarse`: the client's timing, as there.
  */
 import type { HeaderMode } from "../examples/lib/upstream.js";

@@ -21,16 +21,19 @@ export function fleetClientFromArgs(argv: readonly string[] = process.argv): Sim
  * `scenario` as the options change it: `--service=min-max` (every request answered in that
  * many ms), `--burst=S` (a token bucket holding S seconds of its rate), `--window=S` (a
  * fixed window S seconds long, admitting S seconds of its rate), `--stretch=K` (every phase
- * and outage K times as long: a long window needs long phases to be judged).
+ * and outage K times as long: a long window needs long phases to be judged), `--scale=K`
+ * (every limit K times as high: 0.2 turns 50 → 20 → 80 requests/s into 10 → 4 → 16).
  */
 export function shapeFromArgs(scenario: Scenario, argv: readonly string[] = process.argv): Scenario {
   const service = simArg("service", argv)?.split("-").map(Number) as [number, number] | undefined;
   const burst = simArg("burst", argv);
   const window = simArg("window", argv);
   const k = Number(simArg("stretch", argv) ?? 1);
+  const scale = Number(simArg("scale", argv) ?? 1);
+  if (!(scale > 0)) throw new Error(`--scale=${simArg("scale", argv)}: a number above 0`);
   return {
     ...scenario,
-    phases: scenario.phases.map((p) => ({ limit: p.limit, fromMs: p.fromMs * k, toMs: p.toMs * k })),
+    phases: scenario.phases.map((p) => ({ limit: p.limit * scale, fromMs: p.fromMs * k, toMs: p.toMs * k })),
     outages: scenario.outages.map(([a, b]) => [a * k, b * k] as const),
     ...(service ? { serviceMs: service } : {}),
     shape: {
