@@ -67,6 +67,19 @@ export const systemClock: Clock = {
   },
 };
 
+/** The clocks whose sleeps are Node's own timers (see {@link onRealTimers}). */
+const realClocks = new WeakSet<Clock>([systemClock]);
+
+/**
+ * Whether `clock` sleeps on Node's timers ({@link systemClock}, {@link preciseClock}, any
+ * {@link createPreciseClock}): then work nobody awaits can run on a {@link background}
+ * timer of its own; on any other clock (a `ManualClock` in tests) it has to be that clock's
+ * sleep, or the clock's time would never reach it.
+ */
+export function onRealTimers(clock: Clock): boolean {
+  return realClocks.has(clock);
+}
+
 /** Where {@link createPreciseClock} reads its two time lines (tests give fakes). */
 export interface TimeSources {
   /** Wall-clock milliseconds, whole ones (`Date.now()`). */
@@ -110,7 +123,7 @@ export function createPreciseClock(sources: TimeSources = { wall: systemClock.no
     if (force || Math.abs(offset + at - w) > ALIGN_SLACK_MS) offset = w - at;
     alignAt = m + ALIGN_EVERY_MS;
   };
-  return {
+  const clock: Clock = {
     now() {
       const m = mono();
       if (Number.isNaN(offset) || m < last) align(m, true);
@@ -120,6 +133,8 @@ export function createPreciseClock(sources: TimeSources = { wall: systemClock.no
     },
     sleep: (ms, signal) => systemClock.sleep(Math.ceil(ms), signal),
   };
+  realClocks.add(clock);
+  return clock;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { background, type Clock, systemClock } from "../core/clock.js";
+import { background, type Clock, onRealTimers } from "../core/clock.js";
 import { isPromiseLike } from "../store/store.js";
 import type { LeaseGrant, LimitInput } from "./decision.js";
 import type { RateLimitDecision } from "./limiter.js";
@@ -313,12 +313,12 @@ export class LeaseBook {
 }
 
 /**
- * Runs `fn` after `ms` unless `signal` aborts first. On the real clock the timer is
+ * Runs `fn` after `ms` unless `signal` aborts first. On a real clock the timer is
  * background work (nobody awaits it: it must not keep the process alive); on any other
  * clock (a ManualClock in tests) it is that clock's sleep.
  */
 function inBackground(clock: Clock, ms: number, signal: AbortSignal, fn: () => void): void {
-  if (clock !== systemClock) {
+  if (!onRealTimers(clock)) {
     clock.sleep(ms, signal).then(fn, () => undefined);
     return;
   }

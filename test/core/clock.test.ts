@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { background, createPreciseClock, ManualClock, preciseClock, systemClock } from "../../src/core/clock.js";
+import { background, createPreciseClock, ManualClock, onRealTimers, preciseClock, systemClock } from "../../src/core/clock.js";
 import { ApiClient } from "../../src/http/index.js";
 import { AdaptiveRateLimiter } from "../../src/limit/adaptive.js";
 
@@ -90,6 +90,16 @@ describe("systemClock", () => {
     controller.abort(new Error("stop"));
     for (const sleeping of sleeps) await expect(sleeping).rejects.toThrow("stop");
     expect(timers()).toBe(before);
+  });
+});
+
+describe("onRealTimers", () => {
+  it("is true of the clocks that sleep on Node's timers, false of the others", () => {
+    expect(onRealTimers(systemClock)).toBe(true);
+    expect(onRealTimers(preciseClock)).toBe(true);
+    expect(onRealTimers(createPreciseClock())).toBe(true);
+    expect(onRealTimers(new ManualClock())).toBe(false);
+    expect(onRealTimers({ now: () => 0, sleep: (ms) => systemClock.sleep(ms) })).toBe(false);
   });
 });
 

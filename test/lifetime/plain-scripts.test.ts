@@ -131,7 +131,7 @@ describe.concurrent("a plain script awaiting the library at the top level runs t
   }, 30_000);
 });
 
-it("a script whose only timers left are background ones (a store's sweep, aborted waits, cleared timers) ends by itself at once", async () => {
+it("a script whose only timers left are background ones (a store's sweep, aborted waits, cleared timers, a lease's early return) ends by itself at once", async () => {
   const r = await run("background-only.ts");
   // Killed at LIMIT_MS (code null) if any of its minute-long timers held the process.
   expect(outcome(r)).toEqual({ code: 0, stdout: "background: done, waits rejected rejected\n", stderr: "" });
