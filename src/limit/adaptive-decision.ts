@@ -18,6 +18,9 @@ import type { Decision } from "../store/store.js";
  *   the limit: the rate is neither cut nor grown, a Retry-After is honoured, and from the
  *   second outage answer in a row the pace drops to half the rate (a trickle that finds the
  *   recovery within two pacing intervals); the first success restores the learned rate.
+ * - **The pace a refusal speaks of** is the one its request went out at (its permit carries
+ *   it), not the pace when the answer comes: a round trip later, slow start or a probe has
+ *   gone further. Every "pace" below is the lower of the two.
  * - **Probe hit.** A refusal while not holding means the rate just crossed the limit. Near
  *   the last ceiling (the probe grew slowly) the limit is just below the pace: the rate is
  *   cut to `(1 - headroom) * pace`. After a steep climb (slow start, or far above the last
@@ -175,6 +178,11 @@ export type AdaptiveInput =
       readonly status: number;
       readonly retryAfterMs: number;
       readonly quota: QuotaInput | null;
+      /**
+       * The pace the refused request went out at (req/s): the one in force when its permit
+       * was granted. Absent (or not above 0) when unknown: the pace now stands for it.
+       */
+      readonly issuedRate?: number;
     }
   | { readonly type: "outage"; readonly epoch: number; readonly retryAfterMs: number }
   | { readonly type: "reset" };
@@ -479,7 +487,10 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       s.loss += LOSS_WEIGHT * (1 - s.loss);
       s.epochNo++;
       s.streak++;
-      const pace = this.pace(s, now);
+      // The refusal is evidence about the pace its request went out at. A slow upstream
+      // answers a round trip later, when slow start or a probe has already gone further.
+      const issued = input.issuedRate ?? -1;
+      const pace = issued > 0 ? Math.min(issued, this.pace(s, now)) : this.pace(s, now);
       const accepted = this.measuredRate(s, now);
       const holding = s.cutAt >= 0 && now - s.cutAt <= s.holdFor;
       let next = -1;

@@ -102,6 +102,12 @@ export interface AdaptivePermit extends RateLimitDecision {
    * rebuilt without it is counted as granted.
    */
   readonly sequence: number;
+  /**
+   * The pace in force when the permit was granted (req/s): a refusal of it is evidence about
+   * that pace, not about the one in force when the answer comes. A permit rebuilt without it
+   * is taken to have gone out at the pace of the moment it is answered.
+   */
+  readonly issuedRate: number;
 }
 
 /** Anything with response headers (and maybe a status): a `fetch` `Response`, an `IncomingMessage`, a plain object. */
@@ -460,7 +466,9 @@ export class AdaptiveRateLimiter implements Policy {
     const hints = signal.headers ? parseBackoffHints(signal.headers, { nowMs: systemClock.now() }) : {};
     retryAfterMs ??= hints.retryAfterMs;
     const quota = hints.rateLimit ? toQuota(hints.rateLimit) : null;
-    this.applyFeedback({ type: "backoff", epoch, status, retryAfterMs: retryAfterMs ?? -1, quota }, retryAfterMs);
+    const issued = signal.permit?.issuedRate;
+    const issuedRate = typeof issued === "number" && issued > 0 ? issued : -1;
+    this.applyFeedback({ type: "backoff", epoch, status, retryAfterMs: retryAfterMs ?? -1, quota, issuedRate }, retryAfterMs);
   }
 
   /** Another name for {@link onBackoff}, the one dynamic-api-rate-limiter's users know: any back-off status, not only 429. */
@@ -612,6 +620,7 @@ export class AdaptiveRateLimiter implements Policy {
       waitedMs,
       othersInFlight,
       sequence: this.refusedInFlight.next(),
+      issuedRate: out.rate,
     };
     if (waiter !== undefined) this.queue.admit(waiter, permit);
     if (this.events.has("acquired")) this.events.emit("acquired", { limiter: this.name, key: this.key, cost, waitedMs });

@@ -27,7 +27,15 @@ export const ADAPTIVE_TWIN: Twin<AdaptiveRecord, AdaptiveInput, AdaptiveOutput> 
       case "success":
         return ["s", params, numArg(input.epoch), quotaArg(input.quota)];
       case "backoff":
-        return ["b", params, numArg(input.epoch), numArg(input.status), numArg(input.retryAfterMs), quotaArg(input.quota)];
+        return [
+          "b",
+          params,
+          numArg(input.epoch),
+          numArg(input.status),
+          numArg(input.retryAfterMs),
+          quotaArg(input.quota),
+          numArg(input.issuedRate ?? -1),
+        ];
       case "outage":
         return ["o", params, numArg(input.epoch), numArg(input.retryAfterMs)];
       case "reset":

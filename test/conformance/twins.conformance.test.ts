@@ -499,6 +499,8 @@ describe("Lua twin of the adaptive limiter: the same outputs and record as Adapt
   const epoch = fc.integer({ min: -2, max: 4 });
   // -1 none; either side of the one-second rounding bound (a Retry-After up to it may pause less).
   const retryAfter = fc.constantFrom(-1, 0, 250, 1_000, 1_001, 2_000, 90_000);
+  // The pace a refused request went out at: absent or -1 (unknown), or below, at or above the pace now.
+  const issuedRate = fc.constantFrom(undefined, -1, 0.7, 12.5, 20, 55.25, 400);
   const input: fc.Arbitrary<AdaptiveInput> = fc.oneof(
     {
       weight: 6,
@@ -511,8 +513,15 @@ describe("Lua twin of the adaptive limiter: the same outputs and record as Adapt
     {
       weight: 3,
       arbitrary: fc
-        .tuple(epoch, fc.constantFrom(429, 403, 503, 500, 502), retryAfter, quota)
-        .map<AdaptiveInput>(([e, status, retryAfterMs, q]) => ({ type: "backoff", epoch: e, status, retryAfterMs, quota: q })),
+        .tuple(epoch, fc.constantFrom(429, 403, 503, 500, 502), retryAfter, quota, issuedRate)
+        .map<AdaptiveInput>(([e, status, retryAfterMs, q, issued]) => ({
+          type: "backoff",
+          epoch: e,
+          status,
+          retryAfterMs,
+          quota: q,
+          ...(issued === undefined ? {} : { issuedRate: issued }),
+        })),
     },
     // A request without an answer (onUnavailable): an outage, like a 5xx.
     {
@@ -569,8 +578,15 @@ describe("Lua twin of the adaptive limiter: the same outputs and record as Adapt
     {
       weight: 4,
       arbitrary: fc
-        .tuple(fc.constantFrom(-1, -1, 0, 1, 2), fc.constantFrom(429, 429, 503), retryAfter)
-        .map<AdaptiveInput>(([e, status, retryAfterMs]) => ({ type: "backoff", epoch: e, status, retryAfterMs, quota: null })),
+        .tuple(fc.constantFrom(-1, -1, 0, 1, 2), fc.constantFrom(429, 429, 503), retryAfter, issuedRate)
+        .map<AdaptiveInput>(([e, status, retryAfterMs, issued]) => ({
+          type: "backoff",
+          epoch: e,
+          status,
+          retryAfterMs,
+          quota: null,
+          ...(issued === undefined ? {} : { issuedRate: issued }),
+        })),
     },
     { weight: 1, arbitrary: retryAfter.map<AdaptiveInput>((retryAfterMs) => ({ type: "outage", epoch: -1, retryAfterMs })) },
   );

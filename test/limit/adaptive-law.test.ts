@@ -41,7 +41,7 @@ interface Law {
   readonly decision: AdaptiveDecision;
   readonly s: AdaptiveRecord;
   step(input: AdaptiveInput): AdaptiveOutput;
-  refuse(o?: { epoch?: number; retryAfterMs?: number; status?: number }): AdaptiveOutput;
+  refuse(o?: { epoch?: number; retryAfterMs?: number; status?: number; issuedRate?: number }): AdaptiveOutput;
   outage(retryAfterMs?: number): AdaptiveOutput;
   ok(epoch?: number): AdaptiveOutput;
   pace(): number;
@@ -64,7 +64,14 @@ function law(params: Partial<AdaptiveParams> = {}, startMs = 10_000): Law {
     s,
     step,
     refuse: (o = {}) =>
-      step({ type: "backoff", epoch: o.epoch ?? -1, status: o.status ?? 429, retryAfterMs: o.retryAfterMs ?? -1, quota: null }),
+      step({
+        type: "backoff",
+        epoch: o.epoch ?? -1,
+        status: o.status ?? 429,
+        retryAfterMs: o.retryAfterMs ?? -1,
+        quota: null,
+        ...(o.issuedRate === undefined ? {} : { issuedRate: o.issuedRate }),
+      }),
     outage: (retryAfterMs = -1) => step({ type: "outage", epoch: -1, retryAfterMs }),
     ok: (epoch = -1) => step({ type: "success", epoch, quota: null }),
     pace: () => decision.pace(s, clock.now()),
@@ -391,6 +398,48 @@ describe("adaptive law: a probe hit (a refusal while not holding)", () => {
     l.probing(10, -1);
     l.accepted(30);
     expect(l.refuse().rate).toBeCloseTo(0.95 * 10, 12);
+  });
+
+  it("speaks of the pace the refused request went out at: the lower of that and the pace now", () => {
+    // Slow start went on for a round trip: the pace is 30 now, the request went out at 20.
+    const hit = (issuedRate?: number): { rate: number; ceiling: number } => {
+      const l = law();
+      l.probing(30, -1);
+      l.accepted(25);
+      const out = l.refuse(issuedRate === undefined ? {} : { issuedRate });
+      return { rate: out.rate, ceiling: l.s.ceiling };
+    };
+    // Steep (no ceiling yet): (1 - headroom) * min(20, 25), ceiling max(min(20, 25), 0.9 * 20).
+    expect(hit(20).rate).toBeCloseTo(0.95 * 20, 12);
+    expect(hit(20).ceiling).toBe(20);
+    // Unknown (absent, -1, 0): the pace now, as before; so is a higher one (the pace fell since).
+    for (const unknown of [undefined, -1, 0, 45]) {
+      expect(hit(unknown).rate).toBeCloseTo(0.95 * 25, 12);
+      expect(hit(unknown).ceiling).toBeCloseTo(0.9 * 30, 12);
+    }
+    // Near the ceiling: (1 - headroom) * issued, and the issued pace is the ceiling.
+    const l = law();
+    l.probing(20.5, 20);
+    l.accepted(15);
+    expect(l.refuse({ issuedRate: 20.2 }).rate).toBeCloseTo(0.95 * 20.2, 12);
+    expect(l.s.ceiling).toBe(20.2);
+  });
+
+  it("the limiter's permit carries the pace it was granted at, and a refusal of it cuts from that pace", async () => {
+    const { clock, limiter } = setup({ initialRatePerSec: 20, maxRatePerSec: 1000, cooldownMultiplier: 0 });
+    const first = await next(limiter, clock);
+    expect(first.issuedRate).toBe(20);
+    // Slow start doubles the rate while the first request is out; its refusal cuts from 20.
+    let accepted = 0;
+    while (clock.now() < 1400) {
+      limiter.onSuccess(null, await next(limiter, clock));
+      if (clock.now() > 400) accepted++;
+    }
+    expect(limiter.snapshot().ratePerSec).toBeGreaterThan(60);
+    expect(accepted).toBeGreaterThan(30);
+    limiter.onBackoff({ status: 429, permit: first });
+    // Steep (slow start): 0.95 * min(20, accepted over the last second), not 0.95 * min(pace now, accepted).
+    expect(limiter.snapshot().ratePerSec).toBeCloseTo(0.95 * 20, 9);
   });
 
   it("with too few answers to measure (under 3 in the last second) cuts by `decrease`", () => {

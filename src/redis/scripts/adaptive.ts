@@ -154,7 +154,7 @@ export const ADAPTIVE_SCRIPT = luaScript(
 --          ADAPTIVE_FIELDS (src/redis/scripts/adaptive.ts)
 -- ARGV[1]  the input: 'a' acquire, 's' success, 'b' backoff, 'o' outage, 'x' reset, 'r' read the record
 -- ARGV[2]  the params, space-separated in the order of ADAPTIVE_PARAMS
--- ARGV[3..] 'a': cost, waitedMs (-1: a one-shot try) | 's': epoch, quota | 'b': epoch, status, retryAfterMs, quota | 'o': epoch, retryAfterMs
+-- ARGV[3..] 'a': cost, waitedMs (-1: a one-shot try) | 's': epoch, quota | 'b': epoch, status, retryAfterMs, quota, issuedRate (-1: unknown) | 'o': epoch, retryAfterMs
 --          quota: "-" for none, or "<limit> <remaining> <resetMs> <policyRate>" (-1 = not given)
 -- ARGV[#ARGV] the deadline: server ms after which the script does nothing (0: none)
 -- Reply:   {allowed, waitMs, epoch, rate, previousRate, cooldownUntil, congestion, cooldownMs,
@@ -481,7 +481,10 @@ elseif op == 'b' then
     s.loss = s.loss + LOSS_WEIGHT * (1 - s.loss)
     s.epochNo = s.epochNo + 1
     s.streak = s.streak + 1
+    -- The refusal speaks of the pace its request went out at.
     local p = pace(now)
+    local issued = tonumber(ARGV[7])
+    if issued > 0 then p = math.min(issued, p) end
     local accepted = measured_rate()
     local holding = s.cutAt >= 0 and now - s.cutAt <= s.holdFor
     local nextRate = -1
