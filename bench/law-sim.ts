@@ -4,7 +4,7 @@
  * the real-time bench's minutes. For working on the control law; the real-time bench
  * (bench/adaptive.bench.ts) is what RESULTS.md reports.
  *
- *   npx tsx bench/law-sim.ts [--runs=5] [--modes=none,retry-after,full] [--models=gcra,...] [--late=1.2] [--service=95-105] [--burst=5] [--window=10] [--stretch=6] [--scale=0.2] [--timers=node] [--clock=coarse]
+ *   npx tsx bench/law-sim.ts [--runs=5] [--modes=none,retry-after,full] [--models=gcra,...] [--late=1.2] [--service=95-105] [--burst=5] [--window=10] [--stretch=6] [--scale=0.2] [--timers=node] [--clock=coarse] [--workers=16]
  *
  * `--late`: how late timers fire beyond 0.1 ms (ms); 5 is a loaded machine. `--fleet=4`: that
  * many clients share one limiter record, as processes share it through RedisStore.
@@ -13,20 +13,20 @@
  * `--stretch=K`: phases and outages K times as long; `--scale=K`: every limit K times as high. `--timers=node`: timer delays are
  * truncated to whole milliseconds, as Node's are, and the client sleeps as `preciseClock`
  * does (delays rounded up); `--clock=coarse`: the client reads whole milliseconds and sleeps
- * as asked (`Date.now()`, as `systemClock`).
+ * as asked (`Date.now()`, as `systemClock`). `--workers=N`: that many callers (default 16).
  */
 import type { HeaderMode } from "../examples/lib/upstream.js";
 import { checkGoals } from "./lib/adaptive-goals.js";
 import { SCENARIOS } from "./lib/adaptive-scenarios.js";
 import { simulate } from "./lib/adaptive-sim.js";
-import { fleetClientFromArgs, shapeFromArgs, simArg as arg, timingFromArgs } from "./lib/sim-args.js";
+import { fleetClientFromArgs, shapeFromArgs, simArg as arg, timingFromArgs, workersFromArgs } from "./lib/sim-args.js";
 
 const modes = (arg("modes") ?? "none,retry-after,full").split(",") as HeaderMode[];
 const models = arg("models")?.split(",");
 const runs = Number(arg("runs") ?? 5);
 const timerLateMs = Number(arg("late") ?? 1.2);
 const client = fleetClientFromArgs();
-const timing = timingFromArgs();
+const timing = { ...timingFromArgs(), ...workersFromArgs() };
 const pct = (x: number): string => (x * 100).toFixed(0);
 
 let failing = 0;

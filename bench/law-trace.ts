@@ -2,21 +2,28 @@
  * One simulated run of the adaptive limiter, second by second: the limit, the pace, the
  * answers accepted and refused. For reading what the control law did on one upstream.
  *
- *   npx tsx bench/law-trace.ts <model> <none|retry-after|full> [run] [--fleet=4] [--service=95-105] [--burst=5] [--window=10] [--stretch=6] [--scale=0.2] [--timers=node] [--clock=coarse]
+ *   npx tsx bench/law-trace.ts <model> <none|retry-after|full> [run] [--fleet=4] [--service=95-105] [--burst=5] [--window=10] [--stretch=6] [--scale=0.2] [--timers=node] [--clock=coarse] [--workers=16]
  *
  * `--fleet=N`: N clients share one limiter record, as processes share it through RedisStore.
  * `--service=min-max`, `--burst=S`, `--window=S`, `--stretch=K`, `--scale=K`: the upstream changed as in bench/law-sim.ts;
- * `--timers=node`, `--clock=coarse`: the client's timing, as there.
+ * `--timers=node`, `--clock=coarse`, `--workers=N`: the client's timing and callers, as there.
  */
 import type { HeaderMode } from "../examples/lib/upstream.js";
 import { scenarioNamed, limitAt } from "./lib/adaptive-scenarios.js";
 import { simulate } from "./lib/adaptive-sim.js";
-import { fleetClientFromArgs, shapeFromArgs, timingFromArgs } from "./lib/sim-args.js";
+import { fleetClientFromArgs, shapeFromArgs, timingFromArgs, workersFromArgs } from "./lib/sim-args.js";
 
 const [name = "token-bucket", mode = "none", run = "1"] = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 const scenario = shapeFromArgs(scenarioNamed(name));
 const client = fleetClientFromArgs();
-const r = await simulate({ scenario, headers: mode as HeaderMode, run: Number(run), ...timingFromArgs(), ...(client ? { client } : {}) });
+const r = await simulate({
+  scenario,
+  headers: mode as HeaderMode,
+  run: Number(run),
+  ...timingFromArgs(),
+  ...workersFromArgs(),
+  ...(client ? { client } : {}),
+});
 const per = (series: readonly number[], s: number): number => {
   let n = 0;
   for (let i = s * 10; i < s * 10 + 10; i++) n += series[i] ?? 0;

@@ -18,6 +18,19 @@ export function fleetClientFromArgs(argv: readonly string[] = process.argv): Sim
 }
 
 /**
+ * `--workers=N`: that many callers in a closed loop (default 16), an integer from 1. Few
+ * callers may not reach a limit (each waits for its answer); many make long queues, and the
+ * p99 goal counts a call in the phase it ends in, against that phase's floor.
+ */
+export function workersFromArgs(argv: readonly string[] = process.argv): Pick<SimOptions, "workers"> {
+  const text = simArg("workers", argv);
+  if (text === undefined) return {};
+  const workers = Number(text);
+  if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers=${text}: an integer from 1`);
+  return { workers };
+}
+
+/**
  * `scenario` as the options change it: `--service=min-max` (every request answered in that
  * many ms), `--burst=S` (a token bucket holding S seconds of its rate), `--window=S` (a
  * fixed window S seconds long, admitting S seconds of its rate), `--stretch=K` (every phase
