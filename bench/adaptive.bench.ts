@@ -14,7 +14,9 @@
  *   npx tsx bench/adaptive.bench.ts --models=concurrency --charts   redraw the charts of the models run, RESULTS.md untouched
  *
  * Options: --models, --modes, --clients (breakwater, aws-adaptive, naive), --runs (5),
- * --parallel (runs at once, 6), --fleet-models (token-bucket,sliding-window,outages).
+ * --parallel (runs at once, 6), --fleet-models (token-bucket,sliding-window,outages), and the
+ * upstreams changed as in bench/law-sim.ts: --service=95-105, --burst, --stretch, --scale
+ * (not with --write or --charts).
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -32,12 +34,19 @@ import { durationOf, limitAt, SCENARIOS, type Scenario, scenarioNamed } from "./
 import { renderAdaptiveChartSvg } from "./lib/adaptive-chart.js";
 import { seriesFromTimeline } from "./lib/chart-series.js";
 import { type BenchClient, breakwaterClient, type ClientName, makeClient } from "./lib/clients.js";
+import { shapeFromArgs } from "./lib/sim-args.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WORKERS = 16;
 const FLEET_PROCESSES = 4;
 const SAMPLE_MS = 100;
 const ALL_MODES: readonly HeaderMode[] = ["none", "retry-after", "full"];
+/**
+ * `--service`, `--burst`, `--stretch`, `--scale`, as in bench/law-sim.ts: the upstreams
+ * changed, in real time (the real upstream has no `--window`). Each run's process is given them too.
+ */
+const SHAPE_ARGS = process.argv.filter((a) => /^--(service|burst|stretch|scale)=/.test(a));
+const scenarioOf = (name: string): Scenario => shapeFromArgs(scenarioNamed(name));
 
 function listArg(name: string, all: readonly string[], fallback: readonly string[] = all): string[] {
   const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -87,11 +96,12 @@ function upstreamFor(scenario: Scenario, mode: HeaderMode): Promise<Upstream> {
     headers: mode,
     algorithm: scenario.kind,
     latencyMs: scenario.serviceMs,
+    ...(scenario.shape?.burstSeconds === undefined ? {} : { burstSeconds: scenario.shape.burstSeconds }),
   });
 }
 
 async function runSingle(job: Extract<Job, { kind: "single" }>): Promise<RunResult> {
-  const scenario = scenarioNamed(job.scenario);
+  const scenario = scenarioOf(job.scenario);
   const upstream = await upstreamFor(scenario, job.mode);
   const client = makeClient(job.client, upstream.url);
   const lag = monitorEventLoopDelay({ resolution: 10 });
@@ -152,7 +162,7 @@ async function fleetProcess(order: FleetOrder): Promise<FleetReport> {
 }
 
 async function runFleet(job: Extract<Job, { kind: "fleet" }>): Promise<RunResult> {
-  const scenario = scenarioNamed(job.scenario);
+  const scenario = scenarioOf(job.scenario);
   const upstream = await upstreamFor(scenario, job.mode);
   const redis = job.shared ? await startRedis({ ignoreEnv: false }) : undefined;
   const order: FleetOrder = { url: upstream.url, redisUrl: redis?.url ?? null, durationMs: durationOf(scenario) };
@@ -216,7 +226,7 @@ async function runAll(jobs: readonly Job[], parallel: number): Promise<RunResult
   const lane = async (): Promise<void> => {
     while (next < jobs.length) {
       const job = jobs[next++]!;
-      const result = await inChild<RunResult>(["--job", JSON.stringify(job)]);
+      const result = await inChild<RunResult>(["--job", JSON.stringify(job), ...SHAPE_ARGS]);
       results.push(result);
       const m = result.measures;
       process.stdout.write(
@@ -343,6 +353,11 @@ function chartFor(scenario: Scenario, title: string, breakwater: RunResult, aws?
 
 async function main(): Promise<void> {
   const fleet = process.argv.includes("--fleet");
+  if (process.argv.some((a) => a.startsWith("--window="))) throw new Error("--window: the real upstream's fixed window lasts 1 s");
+  if (SHAPE_ARGS.length > 0 && (process.argv.includes("--write") || process.argv.includes("--charts"))) {
+    // RESULTS.md's section and the charts describe the usual upstreams.
+    throw new Error(`${SHAPE_ARGS.join(" ")}: not with --write or --charts, which report the usual upstreams`);
+  }
   const models = listArg(
     "models",
     SCENARIOS.map((s) => s.name),
@@ -376,7 +391,7 @@ async function main(): Promise<void> {
     `Measured ${new Date().toISOString().slice(0, 10)} with \`npx tsx bench/adaptive.bench.ts ${process.argv.slice(2).join(" ")}\` on Node.js ${process.version}, @smithy/util-retry ${smithy}, ${cpus().length} cores; ${((performance.now() - started) / 1000).toFixed(0)} s, ${parallel} runs at a time; load average ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after.`,
     `${WORKERS} callers in a closed loop on 127.0.0.1; every client retries a 429 up to 5 times. Steady goodput: the second half of each phase, outages left out. "To 90%": after the start, each change of limit and the end of each outage, the time until goodput over a trailing 500 ms first reached 90% of the limit (it cannot read below 0.5 s). p99: callers' latency (waits and retries included) of the calls that ended in a phase and met no outage, over the queueing floor (callers / limit). "Loop lag": p99 event-loop delay in the client's process; above ~20 ms the machine, not the client, limits the figures.`,
   ];
-  for (const name of models) sections.push("", tableFor(scenarioNamed(name), results, modes));
+  for (const name of models) sections.push("", tableFor(scenarioOf(name), results, modes));
   if (fleetModels.length > 0)
     sections.push(
       "",
@@ -392,7 +407,7 @@ async function main(): Promise<void> {
     mkdirSync(charts, { recursive: true });
     const links: string[] = [];
     for (const name of new Set([...models, ...fleetModels])) {
-      const scenario = scenarioNamed(name);
+      const scenario = scenarioOf(name);
       const pick = (f: (r: RunResult) => boolean): RunResult | undefined => results.filter(f).sort((a, b) => a.job.run - b.job.run)[0];
       const mode = modes[0]!;
       const bw = pick((r) => r.job.kind === "single" && r.job.scenario === name && r.job.mode === mode && r.job.client === "breakwater");
