@@ -8,7 +8,8 @@ import type { Decision } from "../store/store.js";
  * ## The control law: probe, cut just below, confirm, hold
  *
  * - **Pacing.** Permits come from a token bucket refilled at the current pace (capacity
- *   `burst`, plus 1 ms of slack for late timers). During a cooldown nothing is released.
+ *   `burst`, plus 1 ms of slack for late timers, 3 ms while a quota policy sets the pace).
+ *   During a cooldown nothing is released.
  *   Once a success leaves nothing remaining (headers say so: the upstream has no burst,
  *   e.g. GCRA), until its reset (at least 1 s), there is no slack: a late timer is not made
  *   up by sending the next request early, which such an upstream refuses.
@@ -240,6 +241,13 @@ export const SOURCE_HEADERS = 2;
 const METER_BUCKET_MS = 1000;
 /** How late a timer may fire without the pace losing the time (ms). */
 const TIMER_SLACK_MS = 1;
+/**
+ * The same while a quota policy sets the pace: nothing probes then, so a late timer's time
+ * would be lost for good, and Node's timers lose up to a whole millisecond to rounding and
+ * more on a busy loop. The quota's window or bucket takes a request 3 ms early; an upstream
+ * without burst says so (nothing remaining) and gets no slack at all.
+ */
+const POLICY_SLACK_MS = 3;
 /** Outage answers in a row before the pace drops to a trickle, and the trickle's share of the rate. */
 const OUTAGE_CONFIRM = 2;
 /** Refusals since the last cut are sustained (the cut did not reach below the limit) above this share of its answers. */
@@ -708,7 +716,8 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       const pace = this.pace(s, s.refilledAt);
       // A few ms of slack beyond the burst, so that a timer firing late is made up for
       // (else the pace would run a few percent slow) without allowing a real burst.
-      const cap = this.config.burst + (s.strictUntil > now ? 0 : Math.min(0.5, (pace * TIMER_SLACK_MS) / 1000));
+      const slackMs = s.policyUntil > now ? POLICY_SLACK_MS : TIMER_SLACK_MS;
+      const cap = this.config.burst + (s.strictUntil > now ? 0 : Math.min(0.5, (pace * slackMs) / 1000));
       s.tokens = Math.min(cap, s.tokens + ((now - s.refilledAt) * pace) / 1000);
       s.refilledAt = now;
     }

@@ -265,7 +265,7 @@ describe("adaptive law: pacing makes up a late timer, unless the upstream has no
     return l.step({ type: "acquire", cost: 0 }).tokens;
   }
 
-  /** A success at 80/s that left nothing, with `resetMs`: no slack for exactly a second, then 1 ms again. */
+  /** A success at 80/s that left nothing, with `resetMs`: no slack for exactly a second, then 3 ms again (its policy is in force). */
   function expectStrictForASecond(l: Law, resetMs: number): void {
     l.step({ type: "success", epoch: -1, quota: { limit: 80, remaining: 0, resetMs, policyRate: 80 } });
     l.s.rate = 80;
@@ -273,12 +273,32 @@ describe("adaptive law: pacing makes up a late timer, unless the upstream has no
     expect(tokensAfterLate(l, 5)).toBe(1);
     // Past the reset, late timers are made up again.
     l.clock.advance(1000);
-    expect(tokensAfterLate(l, 5)).toBeCloseTo(1.08, 12);
+    expect(tokensAfterLate(l, 5)).toBeCloseTo(1.24, 12);
   }
 
   it("up to 1 ms of a late timer is made up (the next request may come that much early)", () => {
     const l = law({ initialRate: 80 });
     expect(tokensAfterLate(l, 0.5)).toBeCloseTo(1.04, 12);
+    expect(tokensAfterLate(l, 5)).toBeCloseTo(1.08, 12);
+  });
+
+  it("up to 3 ms while a quota policy sets the pace (nothing probes then to win the lost time back), never over half a request", () => {
+    const l = law({ initialRate: 80 });
+    l.step({ type: "success", epoch: -1, quota: { limit: 82, remaining: 60, resetMs: 1000, policyRate: 82 } });
+    expect(l.s.rate).toBeCloseTo(0.975 * 82, 12);
+    l.s.rate = 80;
+    expect(tokensAfterLate(l, 2)).toBeCloseTo(1.16, 12);
+    expect(tokensAfterLate(l, 5)).toBeCloseTo(1.24, 12);
+    // At 200/s 3 ms would be 0.6 of a request: the cap stays half a request.
+    l.s.rate = 200;
+    l.s.capUntil = -1; // no cap from the remaining budget
+    l.s.tokens = 0;
+    l.s.refilledAt = l.clock.now();
+    l.clock.advance(5 + 5);
+    expect(l.step({ type: "acquire", cost: 0 }).tokens).toBe(1.5);
+    // Once the policy is out of force, 1 ms again.
+    l.clock.advance(60_000);
+    l.s.rate = 80;
     expect(tokensAfterLate(l, 5)).toBeCloseTo(1.08, 12);
   });
 

@@ -178,6 +178,7 @@ ${PARAMS}
 -- Constants of src/limit/adaptive-decision.ts.
 local METER_BUCKET_MS = 1000
 local TIMER_SLACK_MS = 1
+local POLICY_SLACK_MS = 3
 local OUTAGE_CONFIRM = 2
 local OUTAGE_TRICKLE = 0.5
 local ROUNDING_MS = 1000
@@ -238,7 +239,9 @@ local function refill()
   if now > s.refilledAt then
     local p = pace(s.refilledAt)
     local cap = burst
-    if s.strictUntil <= now then cap = burst + math.min(0.5, (p * TIMER_SLACK_MS) / 1000) end
+    local slackMs = TIMER_SLACK_MS
+    if s.policyUntil > now then slackMs = POLICY_SLACK_MS end
+    if s.strictUntil <= now then cap = burst + math.min(0.5, (p * slackMs) / 1000) end
     s.tokens = math.min(cap, s.tokens + ((now - s.refilledAt) * p) / 1000)
     s.refilledAt = now
   end
