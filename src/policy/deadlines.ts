@@ -1,4 +1,4 @@
-import { background, type Clock, monotonicNow, systemClock } from "../core/clock.js";
+import { background, type Clock, monotonicNow, onRealTimers } from "../core/clock.js";
 import { type Linked, LinkedList } from "../core/linked-list.js";
 
 /** What a {@link Deadlines} list needs of an entry: its deadline and its place in the list (start order; linked until removed or expired). */
@@ -15,19 +15,20 @@ export interface Deadline<T> extends Linked<T> {
  *
  * The alarm aims at the head's deadline and is not moved when a call ends: it fires, finds
  * nothing due, and aims at the new head; so calls arriving one after another arm one timer
- * per limit's length, not one each. With the system clock an idle alarm (no call in the
- * list) is unref'd, not cleared, and ref'd again by the next call: a caller waiting on a
+ * per limit's length, not one each. On a real clock (one that sleeps on Node's timers:
+ * `systemClock`, `preciseClock`) an idle alarm (no call in the list) is unref'd, not
+ * cleared, and ref'd again by the next call: a caller waiting on a
  * call keeps the process alive, an idle policy does not. On an injected clock the idle
  * alarm is cancelled, so a test clock holds no sleep once every call has settled.
  *
- * With the system clock, deadlines are on the monotonic time line Node's timers run on,
+ * On a real clock, deadlines are on the monotonic time line Node's timers run on,
  * not `Date.now()`: a wall-clock step neither expires a call early nor holds it late, and
  * an alarm that fires late (a blocked event loop) expires every call then overdue at once,
  * as a timer per call would.
  */
 export class Deadlines<T extends Deadline<T>> {
   private readonly calls = new LinkedList<T>();
-  /** The system clock's alarm, and the `clearTimeout` of the `setTimeout` that set it. */
+  /** A real clock's alarm, and the `clearTimeout` of the `setTimeout` that set it. */
   private timer: ReturnType<typeof setTimeout> | undefined = undefined;
   private armedWith: typeof setTimeout | undefined = undefined;
   private clearWith: typeof clearTimeout = clearTimeout;
@@ -39,6 +40,8 @@ export class Deadlines<T extends Deadline<T>> {
   private firing = false;
   /** Held by a {@link DeadlineLists} among its idle lists (see there). */
   parked = false;
+  /** The clock sleeps on Node's timers (asked once: {@link now} runs on every call). */
+  private readonly real: boolean;
 
   /**
    * @param ms the limit every entry gets.
@@ -50,7 +53,9 @@ export class Deadlines<T extends Deadline<T>> {
     private readonly clock: Clock,
     private readonly onExpire: (entry: T) => void,
     private readonly onIdle: (deadlines: Deadlines<T>) => void = ignore,
-  ) {}
+  ) {
+    this.real = onRealTimers(clock);
+  }
 
   /** Starts `entry`'s limit now. */
   add(entry: T): void {
@@ -125,17 +130,17 @@ export class Deadlines<T extends Deadline<T>> {
     this.onIdle(this);
   }
 
-  /** The time line deadlines are on: monotonic with the system clock, else the clock's own. */
+  /** The time line deadlines are on: monotonic on a real clock, else the clock's own. */
   private now(): number {
-    return this.clock === systemClock ? monotonicNow() : this.clock.now();
+    return this.real ? monotonicNow() : this.clock.now();
   }
 
   /**
-   * Sets the alarm `ms` from now. With the system clock a real timer calling a shared
-   * function (ref'd: a call is waiting); else a sleep on the clock.
+   * Sets the alarm `ms` from now. On a real clock a Node timer calling a shared function
+   * (ref'd: a call is waiting); else a sleep on the clock.
    */
   private arm(ms: number): void {
-    if (this.clock === systemClock) {
+    if (this.real) {
       this.armedWith = globalThis.setTimeout;
       this.clearWith = globalThis.clearTimeout;
       this.timer = setTimeout(fireDeadlines, Math.ceil(ms), this);

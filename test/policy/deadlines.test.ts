@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { type Clock, ManualClock, systemClock } from "../../src/core/clock.js";
+import { type Clock, ManualClock, preciseClock, systemClock } from "../../src/core/clock.js";
 import { type Deadline, DeadlineLists, Deadlines } from "../../src/policy/deadlines.js";
 
 class Entry implements Deadline<Entry> {
@@ -151,7 +151,7 @@ describe("Deadlines: calls under one limit, expired by one alarm", () => {
   });
 });
 
-describe("Deadlines on the system clock", () => {
+describe("Deadlines on a real clock", () => {
   afterEach(() => vi.restoreAllMocks());
 
   it("expires real calls no sooner than their limit, in start order", async () => {
@@ -214,6 +214,24 @@ describe("Deadlines on the system clock", () => {
     for (let i = 0; i < 60 && t.length < 1; i++) await new Promise((r) => setTimeout(r, 5));
     expect(t).toHaveLength(1);
     expect((t[0]?.at ?? 0) - (t[0]?.start ?? 0)).toBeGreaterThanOrEqual(ms - 1);
+  });
+
+  it("on preciseClock as on systemClock: one shared Node alarm, ref'd while a call waits, unref'd once none does", async () => {
+    const { deadlines, expired } = list(40, preciseClock);
+    const timers = vi.spyOn(globalThis, "setTimeout");
+    const first = new Entry(1);
+    deadlines.add(first);
+    const alarm = timers.mock.calls.findIndex((c) => (c as unknown[])[2] === deadlines);
+    expect(alarm).toBeGreaterThanOrEqual(0);
+    const timer = timers.mock.results[alarm]?.value as NodeJS.Timeout;
+    expect(timer.hasRef()).toBe(true);
+    deadlines.remove(first);
+    expect(timer.hasRef()).toBe(false);
+    const second = new Entry(2);
+    deadlines.add(second);
+    expect(timer.hasRef()).toBe(true);
+    for (let i = 0; i < 40 && expired.length < 1; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(expired.map((e) => e.id)).toEqual([2]);
   });
 
   it("a call started after a wall-clock step back gets its whole limit", async () => {
