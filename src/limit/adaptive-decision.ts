@@ -1,4 +1,16 @@
 import type { Decision } from "../store/store.js";
+import { type GateRecord, refuse, widen } from "./concurrency-gate.js";
+import {
+  depart,
+  FLIGHT_UNKNOWN,
+  FLIGHT_SPAN_MS,
+  inFlight,
+  type InFlightRecord,
+  land,
+  noteRefused,
+  othersHeld,
+  rollFlights,
+} from "./in-flight.js";
 
 /**
  * The adaptive limiter's algorithm as a pure {@link Decision} over a plain record of
@@ -76,7 +88,7 @@ import type { Decision } from "../store/store.js";
  */
 
 /** The state of one adaptive limiter, as a store keeps it: numbers only. */
-export interface AdaptiveRecord {
+export interface AdaptiveRecord extends InFlightRecord, GateRecord {
   /** The control law's rate (requests per second). */
   rate: number;
   /** The rate set by the last cut (or the initial rate): growth starts from it. */
@@ -172,7 +184,17 @@ export type AdaptiveInput =
        */
       readonly waitedMs?: number;
     }
-  | { readonly type: "success"; readonly epoch: number; readonly quota: QuotaInput | null }
+  | {
+      readonly type: "success";
+      readonly epoch: number;
+      readonly quota: QuotaInput | null;
+      /** The span its permit was counted in (`flightSpan` of the grant); absent: FLIGHT_UNKNOWN. */
+      readonly flight?: number;
+      /** The requests in flight when its permit was granted (its `inFlight`; -1 or absent: unknown). */
+      readonly others?: number;
+      /** Its permit's number (the grant's `seq`; -1 or absent: unknown). */
+      readonly seq?: number;
+    }
   | {
       readonly type: "backoff";
       readonly epoch: number;
@@ -184,8 +206,15 @@ export type AdaptiveInput =
        * was granted. Absent (or not above 0) when unknown: the pace now stands for it.
        */
       readonly issuedRate?: number;
+      readonly flight?: number;
+      readonly others?: number;
+      readonly seq?: number;
+      /** The least count in flight from which the shell's successes allow a cap (-1 or absent: too few to tell). */
+      readonly closeFrom?: number;
     }
-  | { readonly type: "outage"; readonly epoch: number; readonly retryAfterMs: number }
+  | { readonly type: "outage"; readonly epoch: number; readonly retryAfterMs: number; readonly flight?: number }
+  /** A permit handed back unjudged: it only leaves the count in flight. */
+  | { readonly type: "release"; readonly flight?: number }
   | { readonly type: "reset" };
 
 /** One answer shape for every input (a Lua twin returns it as a flat array). */
@@ -214,6 +243,23 @@ export interface AdaptiveOutput {
   readonly lastStatus: number;
   readonly lastAt: number;
   readonly lastRetryAfterMs: number;
+  /**
+   * Requests in flight across every limiter sharing the record: acquire, those before this
+   * permit (its others); any other input, after it.
+   */
+  readonly inFlight: number;
+  /** The span requests granted now are counted in: a permit carries it, its answer hands it back. */
+  readonly flightSpan: number;
+  /** acquire: the permit's number (-1 when none was granted). */
+  readonly seq: number;
+  /** success, backoff: the answered request's others in flight, refused ones left out (-1 unknown). */
+  readonly others: number;
+  /** The learned cap on requests in flight (-1: none). */
+  readonly gateLimit: number;
+  /** See `GateRecord.gateLevel`: while open, where the last opening came. */
+  readonly gateLevel: number;
+  /** backoff: what the concurrency gate made of it, by its number in `GATE_VERDICTS` (0 otherwise). */
+  readonly gate: number;
 }
 
 /** The law's parameters (validated by the shell). */
@@ -298,6 +344,10 @@ const POLICY_TTL_MS = 60_000;
 /** Below this share of the quota (and at least MIN_RESERVE requests), the pace shrinks with the remaining budget. */
 const RESERVE_SHARE = 0.02;
 const MIN_RESERVE = 1;
+/** An epoch no permit carries: the refusal counts, but cuts nothing and pauses nothing. */
+const NO_EPOCH = -2;
+/** How soon a caller turned away at the cap on requests in flight asks again (ms): other processes' answers free places unseen. */
+export const CAP_RETRY_MS = 2;
 /** The law's rate never grows past this multiple of the rate actually sent. */
 const APP_LIMIT_FACTOR = 2;
 
@@ -352,6 +402,25 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       headDue: -1,
       nextSince: -1,
       nextDue: -1,
+      flightSpan: Math.floor(now / FLIGHT_SPAN_MS),
+      flightCur: 0,
+      flightPrev: 0,
+      grants: 0,
+      refusedSeq0: -1,
+      refusedAt0: -1,
+      refusedSeq1: -1,
+      refusedAt1: -1,
+      refusedSeq2: -1,
+      refusedAt2: -1,
+      refusedSeq3: -1,
+      refusedAt3: -1,
+      gateLimit: -1,
+      gateLevel: -1,
+      gateAt: -1,
+      evidence0: -1,
+      evidenceAt0: -1,
+      evidence1: -1,
+      evidenceAt1: -1,
     };
   }
 
@@ -360,10 +429,14 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     s.touchedAt = Math.max(s.touchedAt, now);
     this.refill(s, now);
     this.roll(s, now);
+    rollFlights(s, now);
     switch (input.type) {
       case "acquire":
         return this.acquire(s, input.cost, input.waitedMs ?? -1, now, previousRate);
       case "success": {
+        land(s, input.flight ?? FLIGHT_UNKNOWN);
+        const others = othersHeld(s, input.others ?? -1, input.seq ?? -1);
+        if (others >= 0) widen(s, others, now);
         s.successes++;
         s.okCur++;
         s.streak = 0;
@@ -381,12 +454,17 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
           s.strictUntil = now + Math.max(input.quota.resetMs, METER_BUCKET_MS);
         }
         this.grow(s, now);
-        return this.out(s, now, previousRate, false, cooldownMs);
+        return this.out(s, now, previousRate, false, cooldownMs, false, 0, 0, -1, others);
       }
       case "backoff":
+        land(s, input.flight ?? FLIGHT_UNKNOWN);
         return this.backoff(s, input, now, previousRate);
       case "outage":
+        land(s, input.flight ?? FLIGHT_UNKNOWN);
         return this.outage(s, input.retryAfterMs, now, previousRate);
+      case "release":
+        land(s, input.flight ?? FLIGHT_UNKNOWN);
+        return this.out(s, now, previousRate, false, 0);
       case "reset": {
         const fresh = this.init(now);
         Object.assign(s, fresh);
@@ -418,6 +496,12 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       if (waitedMs >= 0) this.turnAway(s, since, s.cooldownUntil);
       return this.out(s, now, previousRate, false, 0, false, s.cooldownUntil - now);
     }
+    // At the cap on requests in flight: no place until an answer frees one (maybe another
+    // process's), and the places freed go to the longer waiters the record knows first.
+    if (s.gateLimit >= 0 && inFlight(s) + this.waitersAhead(s, since) >= s.gateLimit) {
+      if (waitedMs >= 0) this.turnAway(s, since, now + CAP_RETRY_MS);
+      return this.out(s, now, previousRate, false, 0, false, CAP_RETRY_MS);
+    }
     if (s.tokens >= cost) {
       s.tokens -= cost;
       s.txCur += cost;
@@ -426,16 +510,22 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
         if (s.headSince >= 0 && Math.abs(since - s.headSince) <= SAME_WAITER_MS) this.promote(s);
         else if (s.nextSince >= 0 && Math.abs(since - s.nextSince) <= SAME_WAITER_MS) this.forgetNext(s);
       }
-      return this.out(s, now, previousRate, false, 0, true, 0);
+      return this.out(s, now, previousRate, false, 0, true, 0, 0, depart(s));
     }
     // Turned away: back when there is a permit for each longer waiter the record knows, and one more.
-    let ahead = 0;
-    if (s.headSince >= 0 && s.headSince < since - SAME_WAITER_MS) ahead++;
-    if (s.nextSince >= 0 && s.nextSince < since - SAME_WAITER_MS) ahead++;
+    const ahead = this.waitersAhead(s, since);
     const pace = this.pace(s, now);
     const waitMs = cost > this.config.burst ? Number.POSITIVE_INFINITY : Math.max(((cost + ahead - s.tokens) / pace) * 1000, 1e-3);
     if (waitedMs >= 0) this.turnAway(s, since, now + waitMs);
     return this.out(s, now, previousRate, false, 0, false, waitMs);
+  }
+
+  /** The waiters the record knows that have waited longer than a caller waiting since `since`. */
+  private waitersAhead(s: AdaptiveRecord, since: number): number {
+    return (
+      (s.headSince >= 0 && s.headSince < since - SAME_WAITER_MS ? 1 : 0) +
+      (s.nextSince >= 0 && s.nextSince < since - SAME_WAITER_MS ? 1 : 0)
+    );
   }
 
   /** Notes a caller turned away: it has waited since `since` and comes back at `due`. */
@@ -489,7 +579,13 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     s.outages = 0;
     let cooldownMs = 0;
     if (input.quota) cooldownMs = this.quota(s, input.quota, now);
-    const current = input.epoch === -1 || input.epoch >= s.epoch;
+    // A refusal at the learned cap on requests in flight (its own probe, or the one that showed
+    // the cap) says nothing about the rate: no epoch for the law, so it cuts and pauses nothing.
+    const others = othersHeld(s, input.others ?? -1, input.seq ?? -1);
+    const gate = others >= 0 ? refuse(s, others, input.closeFrom ?? -1, now) : 0;
+    noteRefused(s, input.seq ?? -1);
+    const epoch = gate === 1 || gate === 2 ? NO_EPOCH : input.epoch;
+    const current = epoch === -1 || epoch >= s.epoch;
     let congestion = false;
     if (current) {
       s.loss += LOSS_WEIGHT * (1 - s.loss);
@@ -574,7 +670,7 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       cooldownMs = Math.max(cooldownMs, pause);
     }
     s.noCur++;
-    return this.out(s, now, previousRate, congestion, cooldownMs);
+    return this.out(s, now, previousRate, congestion, cooldownMs, false, 0, gate, -1, others);
   }
 
   /**
@@ -773,6 +869,9 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     cooldownMs: number,
     allowed = false,
     waitMs = 0,
+    gate = 0,
+    seq = -1,
+    others = -1,
   ): AdaptiveOutput {
     return {
       allowed,
@@ -790,6 +889,14 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       lastStatus: s.lastStatus,
       lastAt: s.lastAt,
       lastRetryAfterMs: s.lastRetryAfterMs,
+      // A grant has just counted itself: its others are the rest.
+      inFlight: allowed ? inFlight(s) - 1 : inFlight(s),
+      flightSpan: s.flightSpan,
+      seq,
+      others,
+      gateLimit: s.gateLimit,
+      gateLevel: s.gateLevel,
+      gate,
     };
   }
 }

@@ -19,8 +19,8 @@ import { type HeadersInput, headerValue, parseBackoffHints, type RateLimitInfo }
 import { MemoryStore } from "../store/memory.js";
 import { isPromiseLike, type Store } from "../store/store.js";
 import { type Waiter, WaitQueue } from "../policy/wait-queue.js";
-import { ConcurrencyGate } from "./concurrency-gate.js";
-import { RefusedInFlight } from "./refused-in-flight.js";
+import { SuccessCounts } from "./concurrency-gate.js";
+import { FLIGHT_NONE, FLIGHT_UNKNOWN } from "./in-flight.js";
 import {
   AdaptiveDecision,
   type AdaptiveInput,
@@ -92,14 +92,18 @@ export interface AdaptivePermit extends RateLimitDecision {
   readonly epoch: number;
   /** How long the caller waited for it (ms). */
   readonly waitedMs: number;
-  /** How many other permits of this limiter were in flight when it was granted: where its answer falls tells a concurrency cap from a rate limit. */
+  /**
+   * How many other permits were in flight when it was granted, of this limiter and of every
+   * other one sharing its state (other processes, through a shared store): where its answer
+   * falls tells a concurrency cap from a rate limit.
+   */
   readonly othersInFlight: number;
   /**
-   * How many permits this limiter object granted before this one (from 0, in this process,
-   * across `reset()`): with it the limiter leaves out of {@link othersInFlight} the requests
-   * granted before this one that were refused while it was out (a refused request holds no
-   * place under an upstream's cap). Meaningful only to the limiter that granted it; a permit
-   * rebuilt without it is counted as granted.
+   * The permit's number among those granted on its state (by every limiter sharing it, from
+   * 0 at the state's start): with it the requests granted before this one that were refused
+   * while it was out are left out of {@link othersInFlight} when it is answered (a refused
+   * request holds no place under an upstream's cap). A permit rebuilt without it is counted
+   * as granted.
    */
   readonly sequence: number;
   /**
@@ -108,6 +112,11 @@ export interface AdaptivePermit extends RateLimitDecision {
    * is taken to have gone out at the pace of the moment it is answered.
    */
   readonly issuedRate: number;
+  /**
+   * The span of the shared count in flight the permit was counted in: its answer takes it
+   * out of that count. A permit rebuilt without it takes out the oldest one counted.
+   */
+  readonly flightSpan: number;
 }
 
 /** Anything with response headers (and maybe a status): a `fetch` `Response`, an `IncomingMessage`, a plain object. */
@@ -258,12 +267,20 @@ export class AdaptiveRateLimiter implements Policy {
   private readonly outstanding: [number, number][] = [];
   private readonly settledPermits = new WeakSet<AdaptivePermit>();
   private inFlightCount = 0;
-  /** A learned cap on requests in flight, for an upstream that refuses by concurrency. */
-  private readonly gate = new ConcurrencyGate();
-  /** Numbers grants and remembers refusals, so that the gate leaves refused requests out of the counts in flight. */
-  private readonly refusedInFlight = new RefusedInFlight();
-  /** The permit the last `settle` took out of the in-flight set: its count of others in flight (refused ones left out), or -1. */
+  /**
+   * This process's successes by count in flight, for the concurrency gate (the gate itself,
+   * a cap on requests in flight for an upstream that refuses by concurrency, is in the record).
+   */
+  private readonly successCounts = new SuccessCounts();
+  /** The record's learned cap on requests in flight, as the store last answered (-1: none). */
+  private gateLimit = -1;
+  /** The record's count of successes at this limiter's last one. */
+  private successesSeen = 0;
+  /** The permit the last `settle` took out of the in-flight set: its others in flight and number (-1: unknown)... */
   private settledOthers = -1;
+  private settledSeq = -1;
+  /** ... and the span of the shared count it leaves (FLIGHT_NONE when no permit was taken out). */
+  private settledFlight = FLIGHT_NONE;
   /** The pump waits for an answer because the gate is shut. */
   private gated = false;
   private mirror: AdaptiveOutput | undefined;
@@ -386,10 +403,9 @@ export class AdaptiveRateLimiter implements Policy {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (cost > this.decision.config.burst) return Promise.reject(this.reject(cost, Number.POSITIVE_INFINITY));
     const now = this.clock.now();
-    if (this.store.synchronous && (options.retry === true || this.queue.size === 0) && this.gate.allows(this.inFlightCount)) {
+    if (this.store.synchronous && (options.retry === true || this.queue.size === 0) && this.allows()) {
       const out = this.apply({ type: "acquire", cost }, now) as AdaptiveOutput;
-      this.mirror = out;
-      this.mirrorAt = this.clock.now();
+      this.observe(out);
       if (out.allowed) return Promise.resolve(this.grant(out, cost, 0));
       if (out.waitMs > maxWaitMs) return Promise.reject(this.reject(cost, out.waitMs));
     } else if (Number.isFinite(maxWaitMs)) {
@@ -432,11 +448,11 @@ export class AdaptiveRateLimiter implements Policy {
   /** Records a response that was not a back-off; its rate-limit headers, if any, pace what follows. */
   onSuccess(response?: ResponseLike | null, permit?: AdaptivePermit): void {
     const epoch = this.settle(permit);
-    const others = this.settledOthers;
-    // The gate reads the time only while it is closed (the hot path stays clock-free).
-    if (others >= 0) this.gate.onSuccess(others, this.gate.closed ? this.clock.now() : 0);
     const quota = response ? this.quotaOf(response.headers) : null;
-    this.applyFeedback({ type: "success", epoch, quota }, undefined);
+    this.applyFeedback(
+      { type: "success", epoch, quota, flight: this.settledFlight, others: this.settledOthers, seq: this.settledSeq },
+      undefined,
+    );
   }
 
   /**
@@ -455,20 +471,22 @@ export class AdaptiveRateLimiter implements Policy {
     if (retryAfterMs !== undefined && (typeof retryAfterMs !== "number" || !(retryAfterMs >= 0))) {
       throw new InvalidOptionError(`${WHERE}.onBackoff`, "retryAfterMs", retryAfterMs, "a number >= 0");
     }
-    let epoch = this.settle(signal.permit);
-    const others = this.settledOthers;
-    if (others >= 0 && status < 500) {
-      // A refusal at the learned cap (its own probe, or the one that showed the cap) says nothing about the rate: no epoch for the law.
-      if (this.gate.onRefusal(others, this.clock.now()) !== "rate") epoch = NO_EPOCH;
-      // Only refusals with a permit are numbered; an outage's answers (5xx) do not matter to the gate.
-      if (typeof signal.permit?.sequence === "number") this.refusedInFlight.refused(signal.permit.sequence);
-    }
+    const epoch = this.settle(signal.permit);
+    const flight = this.settledFlight;
+    // An outage's answers (5xx) do not matter to the gate.
+    const others = status < 500 ? this.settledOthers : -1;
+    const seq = status < 500 ? this.settledSeq : -1;
+    // The record judges the refusal against its cap; while there is none, it may close one where these successes allow.
+    const closeFrom = others >= 0 && this.gateLimit < 0 ? this.successCounts.closeFrom() : -1;
     const hints = signal.headers ? parseBackoffHints(signal.headers, { nowMs: systemClock.now() }) : {};
     retryAfterMs ??= hints.retryAfterMs;
     const quota = hints.rateLimit ? toQuota(hints.rateLimit) : null;
     const issued = signal.permit?.issuedRate;
     const issuedRate = typeof issued === "number" && issued > 0 ? issued : -1;
-    this.applyFeedback({ type: "backoff", epoch, status, retryAfterMs: retryAfterMs ?? -1, quota, issuedRate }, retryAfterMs);
+    this.applyFeedback(
+      { type: "backoff", epoch, status, retryAfterMs: retryAfterMs ?? -1, quota, issuedRate, flight, others, seq, closeFrom },
+      retryAfterMs,
+    );
   }
 
   /** Another name for {@link onBackoff}, the one dynamic-api-rate-limiter's users know: any back-off status, not only 429. */
@@ -493,6 +511,8 @@ export class AdaptiveRateLimiter implements Policy {
   /** Returns a permit whose request was abandoned (an abort): it neither grows nor cuts the rate. */
   release(permit?: AdaptivePermit): void {
     this.settle(permit);
+    // It leaves the count in flight it shares with every limiter of its state.
+    if (this.settledFlight !== FLIGHT_NONE) this.applyFeedback({ type: "release", flight: this.settledFlight }, undefined);
   }
 
   /**
@@ -506,7 +526,7 @@ export class AdaptiveRateLimiter implements Policy {
       throw new InvalidOptionError(`${WHERE}.onUnavailable`, "retryAfterMs", retryAfterMs, "a number >= 0");
     }
     const epoch = this.settle(signal.permit);
-    this.applyFeedback({ type: "outage", epoch, retryAfterMs: retryAfterMs ?? -1 }, retryAfterMs);
+    this.applyFeedback({ type: "outage", epoch, retryAfterMs: retryAfterMs ?? -1, flight: this.settledFlight }, retryAfterMs);
   }
 
   /** The current rate, cooldown and counts. */
@@ -525,7 +545,7 @@ export class AdaptiveRateLimiter implements Policy {
       cooldownMs: view.cooldownUntil > now ? view.cooldownUntil - now : 0,
       inFlight: this.inFlightCount,
       queued: this.queue.size,
-      concurrencyCap: this.gate.limit === Number.POSITIVE_INFINITY ? null : this.gate.limit,
+      concurrencyCap: this.gateLimit < 0 ? null : this.gateLimit,
       successes: view.successes,
       backoffs: view.backoffs,
       lastBackoff:
@@ -539,7 +559,8 @@ export class AdaptiveRateLimiter implements Policy {
 
   /** Forgets what was learned: back to the initial rate, no cooldown. */
   async reset(): Promise<void> {
-    this.gate.reset();
+    this.successCounts.reset();
+    this.gateLimit = -1;
     this.applyFeedback({ type: "reset" }, undefined);
     this.queue.wake();
   }
@@ -564,7 +585,7 @@ export class AdaptiveRateLimiter implements Policy {
     this.pumping = true;
     try {
       for (let head = this.queue.first(); head !== undefined; head = this.queue.first()) {
-        if (!this.gate.allows(this.inFlightCount)) {
+        if (!this.allows()) {
           // The upstream caps requests in flight: wait for an answer (it wakes the pump).
           this.gated = true;
           await this.queue.nap(GATE_NAP_MS, this.sleep);
@@ -575,14 +596,18 @@ export class AdaptiveRateLimiter implements Policy {
         // Its place in line, not its own wait: a retry at the front holds the place of the head it passed.
         const answer = this.apply({ type: "acquire", cost: head.cost, waitedMs: at - head.since }, at);
         const out = isPromiseLike(answer) ? await answer : answer;
-        this.mirror = out;
-        this.mirrorAt = this.clock.now();
+        this.observe(out);
         if (head.done) continue;
         const now = this.clock.now();
         if (out.allowed) this.grant(out, head.cost, now - head.enqueuedAt, head);
         else if (now - head.enqueuedAt + out.waitMs > head.maxWaitMs) this.reject(head.cost, out.waitMs, head);
-        // A caller awaits this sleep: the clock's sleep keeps the process alive while it runs.
-        else await this.queue.nap(out.waitMs, this.sleep);
+        else {
+          // A caller awaits this sleep: the clock's sleep keeps the process alive while it runs.
+          // At the learned cap (of the whole fleet, in a shared store) an answer here may free a place sooner.
+          this.gated = this.gateLimit >= 0;
+          await this.queue.nap(out.waitMs, this.sleep);
+          this.gated = false;
+        }
       }
     } catch (error) {
       this.queue.drain(error);
@@ -592,6 +617,20 @@ export class AdaptiveRateLimiter implements Policy {
   }
 
   private readonly sleep = (ms: number, signal: AbortSignal): Promise<void> => this.clock.sleep(ms, signal);
+
+  /** Whether the learned cap lets one more of this process's requests go (the store judges the fleet's count). */
+  private allows(): boolean {
+    return this.gateLimit < 0 || this.inFlightCount < this.gateLimit;
+  }
+
+  /** Keeps what the store answered: the estimate of the wait, and the cap on requests in flight. */
+  private observe(out: AdaptiveOutput): void {
+    this.mirror = out;
+    this.mirrorAt = this.clock.now();
+    // The gate opened (here or in another process): the successes at the count it opened at or above came under the old width.
+    if (this.gateLimit >= 0 && out.gateLimit < 0 && out.gateLevel >= 0) this.successCounts.forgetFrom(out.gateLevel);
+    this.gateLimit = out.gateLimit;
+  }
 
   private estimateWait(cost: number, now: number): number {
     const view = this.mirror;
@@ -607,7 +646,8 @@ export class AdaptiveRateLimiter implements Policy {
     const last = this.outstanding[this.outstanding.length - 1];
     if (last !== undefined && last[0] === out.epoch) last[1]++;
     else this.outstanding.push([out.epoch, 1]);
-    const othersInFlight = this.inFlightCount;
+    // Every limiter sharing the state counts: behind a cap on requests in flight, a fleet's share it.
+    const othersInFlight = out.inFlight;
     this.inFlightCount++;
     const burst = this.decision.config.burst;
     const permit: AdaptivePermit = {
@@ -619,8 +659,9 @@ export class AdaptiveRateLimiter implements Policy {
       epoch: out.epoch,
       waitedMs,
       othersInFlight,
-      sequence: this.refusedInFlight.next(),
+      sequence: out.seq,
       issuedRate: out.rate,
+      flightSpan: out.flightSpan,
     };
     if (waiter !== undefined) this.queue.admit(waiter, permit);
     if (this.events.has("acquired")) this.events.emit("acquired", { limiter: this.name, key: this.key, cost, waitedMs });
@@ -642,20 +683,22 @@ export class AdaptiveRateLimiter implements Policy {
    */
   private settle(permit: AdaptivePermit | undefined): number {
     this.settledOthers = -1;
+    this.settledSeq = -1;
+    this.settledFlight = FLIGHT_NONE;
     if (permit !== undefined) {
       if (this.settledPermits.has(permit)) return permit.epoch;
       this.settledPermits.add(permit);
+      this.settledFlight = typeof permit.flightSpan === "number" ? permit.flightSpan : FLIGHT_UNKNOWN;
       // A permit made by hand (or by an older version) has no count: the gate leaves it out.
-      if (typeof permit.othersInFlight === "number") {
-        const refused = typeof permit.sequence === "number" ? this.refusedInFlight.before(permit.sequence) : 0;
-        this.settledOthers = Math.max(0, permit.othersInFlight - refused);
-      }
+      if (typeof permit.othersInFlight === "number") this.settledOthers = permit.othersInFlight;
+      if (typeof permit.sequence === "number") this.settledSeq = permit.sequence;
       const run = this.outstanding.find((r) => r[0] === permit.epoch);
       if (run !== undefined) this.take(run);
       return permit.epoch;
     }
     const oldest = this.outstanding[0];
     if (oldest === undefined) return -1;
+    this.settledFlight = FLIGHT_UNKNOWN;
     this.take(oldest);
     return oldest[0];
   }
@@ -693,8 +736,13 @@ export class AdaptiveRateLimiter implements Policy {
   }
 
   private report(input: AdaptiveInput, out: AdaptiveOutput, retryAfterMs: number | undefined): void {
-    this.mirror = out;
-    this.mirrorAt = this.clock.now();
+    this.observe(out);
+    if (input.type === "success") {
+      // The successes of every limiter sharing the state since this one's last: its own are a sample of them.
+      const seen = Math.max(1, out.successes - this.successesSeen);
+      this.successesSeen = out.successes;
+      if (out.others >= 0) this.successCounts.add(out.others, seen);
+    }
     const now = this.clock.now();
     if (input.type === "backoff") {
       if (this.events.has("backoff")) {
@@ -744,8 +792,6 @@ export class AdaptiveRateLimiter implements Policy {
 
 /** How long the pump waits for an answer while the learned cap on requests in flight is reached (ms); an answer wakes it sooner. */
 const GATE_NAP_MS = 1_000;
-/** No epoch: the refusal is counted, but cuts nothing and pauses nothing. */
-const NO_EPOCH = -2;
 
 function toQuota(info: RateLimitInfo): QuotaInput {
   return { limit: info.limit ?? -1, remaining: info.remaining ?? -1, resetMs: info.resetMs ?? -1, policyRate: info.policyRatePerSec ?? -1 };

@@ -4,8 +4,9 @@
  * flight) rather than by rate. Pacing cannot keep the count in flight at such a cap (it
  * settles 10–20% under it); a gate that starts a request when another is answered can.
  *
- * Every answer comes with the number of this limiter's other requests that were in flight
- * when its permit was granted (`others`). Behind a rate limit, successes happen at the
+ * Every answer comes with the number of other requests in flight when its permit was
+ * granted (`others`: of every limiter sharing the record, refused ones left out; see
+ * in-flight.ts). Behind a rate limit, successes happen at the
  * counts in flight that refusals happen at. Behind a concurrency cap, refusals happen only
  * at the top: refusals at `others >= k`, and (almost) no success there. When the last
  * {@link EVIDENCE} refusals (the first refusal alone, if at {@link LONE_MIN} or more) all fell
@@ -17,26 +18,24 @@
  * refusal below the gate's width means the upstream is not (only) a concurrency cap, or the
  * cap fell: the gate opens, the refusal is the rate law's, and the gate closes again only on
  * new evidence (the successes at that count or above came under the old width: it forgets
- * them). Pure: the caller passes the time.
+ * them).
+ *
+ * The gate lives in the limiter's record (the decision applies {@link widen} and
+ * {@link refuse} to it), so that every process sharing the record through a store shares one
+ * gate: one window, held to the count in flight of all of them, closed by the refusals any of
+ * them sees. Only the successes by count in flight stay in each process
+ * ({@link SuccessCounts}, too many numbers for the record): a refusal carries the count
+ * from which they allow a cap ({@link SuccessCounts.closeFrom}). Pure: the caller passes
+ * the time.
  */
 
-/**
- * The latest refusals whose counts in flight make up the evidence (after an opening, the
- * opening refusal and the next). The first refusal since the gate was made or reset is
- * evidence alone: read as a rate limit it would end slow start with a cut to what the last
- * second accepted, on a ramp about 60% of a cap, and a second refusal would come only once
- * the probe had climbed back (the cold start behind a cap of 5 took 3 s). A wrong close costs
- * about a round trip: the next refusal below the width opens the gate again, and the rate
- * law cuts on it.
- */
-const EVIDENCE = 2;
 /**
  * A lone refusal closes the gate only at this many others in flight or more: with fast
  * answers, one other in flight is common timing noise behind a plain rate limit.
  */
-const LONE_MIN = 2;
+export const LONE_MIN = 2;
 /** Refusals older than this are no evidence (ms). */
-const EVIDENCE_MS = 10_000;
+export const EVIDENCE_MS = 10_000;
 /** Successes (decayed) seen before the gate may close. */
 const MIN_SUCCESSES = 10;
 /** At most this share of recent successes at or above the refusals' counts in flight. */
@@ -48,112 +47,149 @@ const DECAY = 0.95;
  * refusal (1 in 30 answers at a cap of 2 and 100 ms a request), and a cap that rises is
  * found within about this long.
  */
-const GATE_HOLD_MS = 1_500;
+export const GATE_HOLD_MS = 1_500;
 /** Counts in flight tracked one by one; larger ones share the last slot. */
 const MAX_TRACKED = 256;
 /** The weights grow instead of decaying (one multiplication per success); rescaled above this. */
 const RESCALE_AT = 1e12;
+/** Fleet successes between two of this process's beyond this decay no further (all is forgotten by then). */
+const MAX_SEEN = 500;
 
-/** What the gate makes of one refusal. */
-export type GateVerdict =
-  /** The gate is, or has just become, open: the refusal is the rate law's. */
-  | "rate"
-  /** The refusal came at the gate's width or above: a probe of the window, not a rate limit. */
-  | "window"
-  /** The gate just closed: the refusal was the cap's: the rate law neither cuts nor pauses on it. */
-  | "closed";
+/**
+ * What the gate makes of one refusal: `rate`, the gate was open and stays open (the refusal
+ * is the rate law's); `window`, it came at the gate's width or above (a probe of the window,
+ * not a rate limit); `closed`, the gate just closed (the refusal was the cap's: the rate law
+ * neither cuts nor pauses on it); `opened`, it came below the width: the cap fell, or never
+ * was one, and the refusal is the rate law's.
+ */
+export type GateVerdict = "rate" | "window" | "closed" | "opened";
 
-/** A learned cap on requests in flight (see the module comment). */
-export class ConcurrencyGate {
-  /** Requests allowed in flight at once (Infinity while open). */
-  limit = Number.POSITIVE_INFINITY;
-  /** The width at the last refusal: refusals at it or above are the window's own probes. */
-  private level = Number.POSITIVE_INFINITY;
-  private lastRefusalAt = Number.NEGATIVE_INFINITY;
-  private readonly refusals: [others: number, at: number][] = [];
-  /** Successes by counts in flight, each weighted `weight` when it came (a decaying histogram). */
+/** Verdicts by the number the record's decision returns (a Lua twin returns them too). */
+export const GATE_VERDICTS: readonly GateVerdict[] = ["rate", "window", "closed", "opened"];
+
+/** The gate, as the record keeps it (-1: none). */
+export interface GateRecord {
+  /** Requests allowed in flight at once; -1 while open. */
+  gateLimit: number;
+  /**
+   * While closed, the width at the last refusal: refusals at it or above are the window's
+   * own probes. While open, the count the last opening came at (-1 if never closed): the
+   * successes at it or above came under the old width.
+   */
+  gateLevel: number;
+  /** When the last refusal at the window came (ms). */
+  gateAt: number;
+  /** The last two refusals while open, newest first: others in flight, and when (ms; -1 none). */
+  evidence0: number;
+  evidenceAt0: number;
+  evidence1: number;
+  evidenceAt1: number;
+}
+
+/** A success of a request sent with `others` in flight: after the hold, one sent with the window full widens it. */
+export function widen(g: GateRecord, others: number, now: number): void {
+  if (g.gateLimit >= 0 && now - g.gateAt >= GATE_HOLD_MS && others >= g.gateLimit - 1) g.gateLimit += 1;
+}
+
+/**
+ * A refusal of a request sent with `others` in flight. `closeFrom` is the least count at
+ * which the sender's successes allow a cap (-1: too few successes to tell). Returns the
+ * verdict's number in {@link GATE_VERDICTS}.
+ *
+ * The evidence is the last two refusals (after an opening, the opening refusal and the
+ * next). The first refusal since the gate was made or reset is evidence alone: read as a
+ * rate limit it would end slow start with a cut to what the last second accepted, on a ramp
+ * about 60% of a cap, and a second refusal would come only once the probe had climbed back
+ * (the cold start behind a cap of 5 took 3 s). A wrong close costs about a round trip: the
+ * next refusal below the width opens the gate again, and the rate law cuts on it.
+ */
+export function refuse(g: GateRecord, others: number, closeFrom: number, now: number): number {
+  if (g.gateLimit >= 0) {
+    g.gateAt = now;
+    if (others >= g.gateLevel) {
+      g.gateLimit = Math.max(1, Math.min(g.gateLimit, others));
+      g.gateLevel = g.gateLimit;
+      return 1;
+    }
+    // The cap fell (or never was one): the evidence starts again from this refusal.
+    g.gateLimit = -1;
+    g.gateLevel = others;
+    g.evidence0 = others;
+    g.evidenceAt0 = now;
+    g.evidence1 = -1;
+    g.evidenceAt1 = -1;
+    return 3;
+  }
+  g.evidence1 = g.evidence0;
+  g.evidenceAt1 = g.evidenceAt0;
+  g.evidence0 = others;
+  g.evidenceAt0 = now;
+  const lone = g.evidence1 < 0;
+  if (!lone && now - g.evidenceAt1 > EVIDENCE_MS) return 0;
+  const k = lone ? others : Math.min(others, g.evidence1);
+  if (closeFrom < 0 || k < closeFrom || k < (lone ? LONE_MIN : 1)) return 0;
+  g.gateLimit = k;
+  g.gateLevel = k;
+  g.gateAt = now;
+  return 2;
+}
+
+/**
+ * Successes by the count in flight they were sent with, each weighted by how recent it is
+ * (a decaying histogram): behind a cap (almost) none come at the refusals' count. A process
+ * of a fleet sees its own successes, a sample of the fleet's: they decay with every success
+ * of the fleet, so that the memory spans as many of them as in a process alone, and the
+ * share of them it sees scales the number needed.
+ */
+export class SuccessCounts {
   private readonly okAt = new Float64Array(MAX_TRACKED + 1);
   private okTotal = 0;
   private weight = 1;
+  /** Successes of this process, and of the fleet, seen so far: the share of the fleet's it sees. */
+  private own = 0;
+  private all = 0;
 
-  /** Whether the gate caps requests in flight now. */
-  get closed(): boolean {
-    return this.limit !== Number.POSITIVE_INFINITY;
-  }
-
-  /** Whether a request may start with `inFlight` of this limiter's requests in flight. */
-  allows(inFlight: number): boolean {
-    return inFlight < this.limit;
-  }
-
-  /** A success of a request sent with `others` in flight (`now` is read only while {@link closed}). */
-  onSuccess(others: number, now: number): void {
-    this.weight /= DECAY;
+  /** A success of a request sent with `others` in flight, the last of `seen` of the fleet's since the one before. */
+  add(others: number, seen = 1): void {
+    this.weight /= seen === 1 ? DECAY : DECAY ** Math.min(seen, MAX_SEEN);
     if (this.weight > RESCALE_AT) this.rescale();
     this.okAt[Math.min(others, MAX_TRACKED)]! += this.weight;
     this.okTotal += this.weight;
-    // Probe: after the hold, a success with the window full widens it.
-    if (this.limit !== Number.POSITIVE_INFINITY && now - this.lastRefusalAt >= GATE_HOLD_MS && others >= this.limit - 1) this.limit += 1;
+    this.own++;
+    this.all += seen;
   }
 
-  /** A refusal of a request sent with `others` in flight. */
-  onRefusal(others: number, now: number): GateVerdict {
-    if (this.limit !== Number.POSITIVE_INFINITY) {
-      this.lastRefusalAt = now;
-      if (others >= this.level) {
-        this.limit = Math.max(1, Math.min(this.limit, others));
-        this.level = this.limit;
-        return "window";
-      }
-      // The cap fell (or never was one): the refusal is the rate law's and starts the evidence
-      // again; the successes at its count or above came under the old width.
-      this.limit = Number.POSITIVE_INFINITY;
-      this.level = Number.POSITIVE_INFINITY;
-      this.forgetFrom(others);
-      this.refusals.length = 0;
-      this.refusals.push([others, now]);
-      return "rate";
-    }
-    this.refusals.push([others, now]);
-    if (this.refusals.length > EVIDENCE) this.refusals.shift();
-    const k = this.capFromEvidence(now);
-    if (k === undefined) return "rate";
-    this.limit = k;
-    this.level = k;
-    this.lastRefusalAt = now;
-    return "closed";
-  }
-
-  /** Forgets everything learned. */
-  reset(): void {
-    this.limit = Number.POSITIVE_INFINITY;
-    this.level = Number.POSITIVE_INFINITY;
-    this.lastRefusalAt = Number.NEGATIVE_INFINITY;
-    this.refusals.length = 0;
-    this.okAt.fill(0);
-    this.okTotal = 0;
-    this.weight = 1;
-  }
-
-  /** The count in flight the upstream caps at, when the evidence says so. */
-  private capFromEvidence(now: number): number | undefined {
-    if (this.okTotal < MIN_SUCCESSES * this.weight) return undefined;
-    let k = Number.POSITIVE_INFINITY;
-    for (const [others, at] of this.refusals) {
-      if (now - at > EVIDENCE_MS) return undefined;
-      k = Math.min(k, others);
-    }
-    if (k < (this.refusals.length < EVIDENCE ? LONE_MIN : 1)) return undefined;
+  /**
+   * The least count in flight at or above which at most {@link SUCCESS_ABOVE_SHARE} of the
+   * recent successes came: a cap there is not contradicted by them. -1 while they are too
+   * few to tell.
+   */
+  closeFrom(): number {
+    // MIN_SUCCESSES of the fleet's, of which this process sees its share.
+    if (this.own === 0 || this.okTotal * this.all < MIN_SUCCESSES * this.weight * this.own) return -1;
     let above = 0;
-    for (let i = Math.min(k, MAX_TRACKED); i <= MAX_TRACKED; i++) above += this.okAt[i]!;
-    return above <= SUCCESS_ABOVE_SHARE * this.okTotal ? k : undefined;
+    for (let i = MAX_TRACKED; i >= 0; i--) {
+      above += this.okAt[i]!;
+      if (above > SUCCESS_ABOVE_SHARE * this.okTotal) return i + 1;
+    }
+    return 0;
   }
 
-  private forgetFrom(others: number): void {
-    for (let i = Math.min(others, MAX_TRACKED); i <= MAX_TRACKED; i++) {
+  /** Forgets the successes at `others` in flight or more (they came under a width that is gone). */
+  forgetFrom(others: number): void {
+    for (let i = Math.min(Math.max(0, others), MAX_TRACKED); i <= MAX_TRACKED; i++) {
       this.okTotal = Math.max(0, this.okTotal - this.okAt[i]!);
       this.okAt[i] = 0;
     }
+  }
+
+  /** Forgets everything. */
+  reset(): void {
+    this.okAt.fill(0);
+    this.okTotal = 0;
+    this.weight = 1;
+    this.own = 0;
+    this.all = 0;
   }
 
   private rescale(): void {

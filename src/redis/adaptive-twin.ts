@@ -1,4 +1,5 @@
 import type { AdaptiveInput, AdaptiveOutput, AdaptiveRecord, QuotaInput } from "../limit/adaptive-decision.js";
+import { FLIGHT_UNKNOWN } from "../limit/in-flight.js";
 import { ADAPTIVE_FIELDS, ADAPTIVE_PARAMS, ADAPTIVE_SCRIPT } from "./scripts/adaptive.js";
 import { arrayReply, numArg, numReply, paramArgs, perDecision, type Twin } from "./twin.js";
 
@@ -25,7 +26,15 @@ export const ADAPTIVE_TWIN: Twin<AdaptiveRecord, AdaptiveInput, AdaptiveOutput> 
       case "acquire":
         return ["a", params, numArg(input.cost), numArg(input.waitedMs ?? -1)];
       case "success":
-        return ["s", params, numArg(input.epoch), quotaArg(input.quota)];
+        return [
+          "s",
+          params,
+          numArg(input.epoch),
+          quotaArg(input.quota),
+          numArg(input.flight ?? FLIGHT_UNKNOWN),
+          numArg(input.others ?? -1),
+          numArg(input.seq ?? -1),
+        ];
       case "backoff":
         return [
           "b",
@@ -35,16 +44,22 @@ export const ADAPTIVE_TWIN: Twin<AdaptiveRecord, AdaptiveInput, AdaptiveOutput> 
           numArg(input.retryAfterMs),
           quotaArg(input.quota),
           numArg(input.issuedRate ?? -1),
+          numArg(input.flight ?? FLIGHT_UNKNOWN),
+          numArg(input.others ?? -1),
+          numArg(input.seq ?? -1),
+          numArg(input.closeFrom ?? -1),
         ];
       case "outage":
-        return ["o", params, numArg(input.epoch), numArg(input.retryAfterMs)];
+        return ["o", params, numArg(input.epoch), numArg(input.retryAfterMs), numArg(input.flight ?? FLIGHT_UNKNOWN)];
+      case "release":
+        return ["l", params, numArg(input.flight ?? FLIGHT_UNKNOWN)];
       case "reset":
         return ["x", params];
     }
   },
   decode(reply, _inputs, now) {
-    const r = arrayReply(reply, 16, ADAPTIVE_SCRIPT.name).map(numReply);
-    const shift = now - (r[15] as number);
+    const r = arrayReply(reply, 23, ADAPTIVE_SCRIPT.name).map(numReply);
+    const shift = now - (r[22] as number);
     const lastAt = r[13] as number;
     const out: AdaptiveOutput = {
       allowed: r[0] === 1,
@@ -62,6 +77,13 @@ export const ADAPTIVE_TWIN: Twin<AdaptiveRecord, AdaptiveInput, AdaptiveOutput> 
       lastStatus: r[12] as number,
       lastAt: lastAt >= 0 ? lastAt + shift : lastAt,
       lastRetryAfterMs: r[14] as number,
+      inFlight: r[15] as number,
+      flightSpan: r[16] as number,
+      seq: r[17] as number,
+      others: r[18] as number,
+      gateLimit: r[19] as number,
+      gateLevel: r[20] as number,
+      gate: r[21] as number,
     };
     return [out];
   },

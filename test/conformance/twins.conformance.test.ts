@@ -25,6 +25,7 @@ import {
   TokenBucketDecision,
 } from "../../src/index.js";
 import { AdaptiveDecision, type AdaptiveInput, type AdaptiveParams, type QuotaInput } from "../../src/limit/adaptive-decision.js";
+import { FLIGHT_SPAN_MS } from "../../src/limit/in-flight.js";
 import type { LimitDecision } from "../../src/limit/decision.js";
 import { ADAPTIVE_TWIN } from "../../src/redis/adaptive-twin.js";
 import { RedisStore } from "../../src/redis/index.js";
@@ -501,6 +502,15 @@ describe("Lua twin of the adaptive limiter: the same outputs and record as Adapt
   const retryAfter = fc.constantFrom(-1, 0, 250, 1_000, 1_001, 2_000, 90_000);
   // The pace a refused request went out at: absent or -1 (unknown), or below, at or above the pace now.
   const issuedRate = fc.constantFrom(undefined, -1, 0.7, 12.5, 20, 55.25, 400);
+  // The span an answered permit was counted in: absent, unknown (-1), none (-2), or this span
+  // or the one before or one older (SPAN_NOW - k, made concrete at the step's time).
+  const flight = fc.constantFrom(undefined, -1, -2, SPAN_NOW, SPAN_NOW - 1, SPAN_NOW - 2);
+  // A permit's others in flight at its grant and its number: unknown (-1), or a few.
+  const others = fc.constantFrom(undefined, -1, 0, 1, 2, 3, 5);
+  const permitSeq = fc.constantFrom(undefined, -1, 0, 2, 3, 7, 12);
+  // The least count the shell's successes allow a cap at: -1 too few to tell.
+  const closeFrom = fc.constantFrom(undefined, -1, 0, 1, 2, 3, 6);
+  const answered = fc.record({ flight, others, seq: permitSeq }, { requiredKeys: [] });
   const input: fc.Arbitrary<AdaptiveInput> = fc.oneof(
     {
       weight: 6,
@@ -509,25 +519,33 @@ describe("Lua twin of the adaptive limiter: the same outputs and record as Adapt
         .tuple(fc.integer({ min: 0, max: 4 }), fc.constantFrom(-1, 0, 0.4, 1, 1.6, 35, 260))
         .map<AdaptiveInput>(([cost, waitedMs]) => ({ type: "acquire", cost, waitedMs })),
     },
-    { weight: 4, arbitrary: fc.tuple(epoch, quota).map<AdaptiveInput>(([e, q]) => ({ type: "success", epoch: e, quota: q })) },
+    {
+      weight: 4,
+      arbitrary: fc
+        .tuple(epoch, quota, answered)
+        .map<AdaptiveInput>(([e, q, a]) => ({ type: "success", epoch: e, quota: q, ...defined(a) })),
+    },
     {
       weight: 3,
       arbitrary: fc
-        .tuple(epoch, fc.constantFrom(429, 403, 503, 500, 502), retryAfter, quota, issuedRate)
-        .map<AdaptiveInput>(([e, status, retryAfterMs, q, issued]) => ({
+        .tuple(epoch, fc.constantFrom(429, 403, 503, 500, 502), retryAfter, quota, issuedRate, answered, closeFrom)
+        .map<AdaptiveInput>(([e, status, retryAfterMs, q, issued, a, close]) => ({
           type: "backoff",
           epoch: e,
           status,
           retryAfterMs,
           quota: q,
-          ...(issued === undefined ? {} : { issuedRate: issued }),
+          ...defined({ issuedRate: issued, closeFrom: close, ...a }),
         })),
     },
     // A request without an answer (onUnavailable): an outage, like a 5xx.
     {
       weight: 2,
-      arbitrary: fc.tuple(epoch, retryAfter).map<AdaptiveInput>(([e, retryAfterMs]) => ({ type: "outage", epoch: e, retryAfterMs })),
+      arbitrary: fc
+        .tuple(epoch, retryAfter, flight)
+        .map<AdaptiveInput>(([e, retryAfterMs, f]) => ({ type: "outage", epoch: e, retryAfterMs, ...defined({ flight: f }) })),
     },
+    { weight: 1, arbitrary: flight.map<AdaptiveInput>((f) => ({ type: "release", ...defined({ flight: f }) })) },
     { weight: 1, arbitrary: fc.constant<AdaptiveInput>({ type: "reset" }) },
   );
   const params: fc.Arbitrary<AdaptiveParams> = fc.record({
@@ -552,25 +570,31 @@ describe("Lua twin of the adaptive limiter: the same outputs and record as Adapt
   );
 
   /** Runs random traces through the decision and its Lua twin: the same outputs and record at every step. */
-  const sameAsTwin = (traceOf: fc.Arbitrary<[number, AdaptiveInput][]>, numRuns: number): Promise<void> =>
+  const sameAsTwin = <T>(
+    traceOf: fc.Arbitrary<[number, T][]>,
+    numRuns: number,
+    concretize: (decision: AdaptiveDecision, steps: [number, T][], start: number) => [number, AdaptiveInput][],
+    paramsOf = params,
+  ): Promise<void> =>
     fc.assert(
-      fc.asyncProperty(params, traceOf, fc.integer({ min: 0, max: 10_000_000 }), async (p, steps, offset) => {
+      fc.asyncProperty(paramsOf, traceOf, fc.integer({ min: 0, max: 10_000_000 }), async (p, steps, offset) => {
         const decision = new AdaptiveDecision(p);
         // Outputs hold absolute times; the twin moves them onto the caller's clock, which here is the same one.
-        sameAsMemory(await traces(ADAPTIVE_TWIN, decision, `adaptive${process.pid}:${seq++}`, START + offset, steps, (s) => s), true);
+        const concrete = concretize(decision, steps, START + offset);
+        sameAsMemory(await traces(ADAPTIVE_TWIN, decision, `adaptive${process.pid}:${seq++}`, START + offset, concrete, (s) => s), true);
       }),
       { numRuns: Number(process.env.TWIN_RUNS ?? numRuns) },
     );
 
   it("random acquires, successes, back-offs (4xx refusals and 5xx outages, with and without quota headers), outages and resets", async () => {
-    await sameAsTwin(fc.array(fc.tuple(gap, input), { minLength: 1, maxLength: 40 }), 60);
+    await sameAsTwin(fc.array(fc.tuple(gap, input), { minLength: 1, maxLength: 40 }), 60, withSpans);
   });
 
   // The sequences above seldom reach the law's later branches (a measured probe hit, refusals
   // confirmed while holding, the climb back to the ceiling, a trickle): a busy caller does,
   // with answers 0-40 ms apart and refusals mostly of the current epoch.
   const busyInput: fc.Arbitrary<AdaptiveInput> = fc.oneof(
-    { weight: 5, arbitrary: fc.constant<AdaptiveInput>({ type: "success", epoch: -1, quota: null }) },
+    { weight: 5, arbitrary: fc.constant<AdaptiveInput>({ type: "success", epoch: -1, quota: null, flight: SPAN_NOW }) },
     {
       weight: 3,
       arbitrary: fc.constantFrom(-1, 0, 3, 20, 21.5, 300).map<AdaptiveInput>((waitedMs) => ({ type: "acquire", cost: 1, waitedMs })),
@@ -596,7 +620,7 @@ describe("Lua twin of the adaptive limiter: the same outputs and record as Adapt
   );
 
   it("a busy caller: probe hits, refusals while holding, outages and the probe's climb", async () => {
-    await sameAsTwin(fc.array(fc.tuple(busyGap, busyInput), { minLength: 1, maxLength: 150 }), 150);
+    await sameAsTwin(fc.array(fc.tuple(busyGap, busyInput), { minLength: 1, maxLength: 150 }), 150, withSpans);
   });
 
   // Long runs of refusals with few successes between (a window that stays full): the pause
@@ -621,6 +645,99 @@ describe("Lua twin of the adaptive limiter: the same outputs and record as Adapt
   );
 
   it("a window that stays full: refusals in a row across cuts", async () => {
-    await sameAsTwin(fc.array(fc.tuple(busyGap, refusedInput), { minLength: 1, maxLength: 100 }), 60);
+    await sameAsTwin(fc.array(fc.tuple(busyGap, refusedInput), { minLength: 1, maxLength: 100 }), 60, withSpans);
+  });
+
+  // An upstream that caps requests in flight, seen by several processes: grants counted,
+  // answered (in any order) with their counts and numbers, refusals at the cap that close the
+  // gate, probes that widen and narrow it, refusals below it that open it, releases, permits
+  // never answered, and callers held at the cap.
+  const action: fc.Arbitrary<FleetAction> = fc.oneof(
+    { weight: 5, arbitrary: fc.constantFrom(-1, 0, 3, 40, 100).map<FleetAction>((waitedMs) => ({ kind: "acquire", waitedMs })) },
+    { weight: 4, arbitrary: fc.nat(20).map<FleetAction>((pick) => ({ kind: "success", pick })) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(fc.nat(20), fc.constantFrom(-1, 0, 2, 3, 4, 6))
+        .map<FleetAction>(([pick, closeFrom]) => ({ kind: "refusal", pick, closeFrom })),
+    },
+    { weight: 1, arbitrary: fc.nat(20).map<FleetAction>((pick) => ({ kind: "release", pick })) },
+    { weight: 1, arbitrary: fc.nat(20).map<FleetAction>((pick) => ({ kind: "outage", pick })) },
+  );
+  const fleetGap = fc.oneof(
+    { weight: 10, arbitrary: fc.integer({ min: 0, max: 12 }) },
+    { weight: 4, arbitrary: fc.integer({ min: 13, max: 60 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 1_000, max: 20_000 }) },
+  );
+
+  it("a fleet behind a cap on requests in flight: the shared count, refused requests counted out, the gate", async () => {
+    // A pace that lets many requests be in flight at once, so that the cap holds callers.
+    const fast = params.map((p) => ({ ...p, initialRate: 400, maxRate: 10_000, burst: 3 }));
+    await sameAsTwin(fc.array(fc.tuple(fleetGap, action), { minLength: 30, maxLength: 200, size: "max" }), 100, fleetInputs, fast);
   });
 });
+
+/** What a process of a fleet does next: ask for a permit, or answer one in flight (picked by its place). */
+type FleetAction =
+  | { readonly kind: "acquire"; readonly waitedMs: number }
+  | { readonly kind: "success" | "release" | "outage"; readonly pick: number }
+  | { readonly kind: "refusal"; readonly pick: number; readonly closeFrom: number };
+
+/**
+ * The inputs a fleet sends for `actions`: the permits the decision grants (on a record of its
+ * own, as the store would) are answered with the span, count and number they were granted with.
+ */
+function fleetInputs(decision: AdaptiveDecision, actions: [number, FleetAction][], start: number): [number, AdaptiveInput][] {
+  let now = start;
+  const record = decision.init(now);
+  const out: { flight: number; others: number; seq: number; epoch: number }[] = [];
+  return actions.map(([dt, a]) => {
+    now += dt;
+    let input: AdaptiveInput;
+    if (a.kind === "acquire" || out.length === 0) input = { type: "acquire", cost: 1, waitedMs: a.kind === "acquire" ? a.waitedMs : 0 };
+    else {
+      const p = out.splice(a.pick % out.length, 1)[0]!;
+      if (a.kind === "success") input = { type: "success", epoch: p.epoch, quota: null, flight: p.flight, others: p.others, seq: p.seq };
+      else if (a.kind === "refusal") {
+        const { flight, others, seq } = p;
+        input = {
+          type: "backoff",
+          epoch: p.epoch,
+          status: 429,
+          retryAfterMs: -1,
+          quota: null,
+          flight,
+          others,
+          seq,
+          closeFrom: a.closeFrom,
+        };
+      } else if (a.kind === "release") input = { type: "release", flight: p.flight };
+      else input = { type: "outage", epoch: p.epoch, retryAfterMs: -1, flight: p.flight };
+    }
+    const answer = decision.step(record, input, now);
+    if (answer.allowed) out.push({ flight: answer.flightSpan, others: answer.inFlight, seq: answer.seq, epoch: answer.epoch });
+    return [dt, input];
+  });
+}
+
+/** A stand-in for "the span of the step's time" in an answer's `flight` (SPAN_NOW - k: k spans before). */
+const SPAN_NOW = -1_000;
+
+/** The steps with each `flight` stand-in made the span it stands for, at the step's time. */
+function withSpans(
+  _decision: AdaptiveDecision,
+  steps: readonly (readonly [number, AdaptiveInput])[],
+  start: number,
+): [number, AdaptiveInput][] {
+  let now = start;
+  return steps.map(([dt, input]) => {
+    now += dt;
+    if (!("flight" in input) || input.flight === undefined || input.flight > SPAN_NOW + 10) return [dt, input];
+    return [dt, { ...input, flight: Math.floor(now / FLIGHT_SPAN_MS) - (SPAN_NOW - input.flight) }];
+  });
+}
+
+/** `o` without its undefined entries (an input's optional fields are absent, not undefined). */
+function defined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
+}

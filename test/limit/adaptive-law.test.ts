@@ -10,7 +10,7 @@ import {
 } from "../../src/limit/adaptive-decision.js";
 import { type AdaptiveEvents, AdaptiveRateLimiter, type AdaptiveRateLimiterOptions } from "../../src/limit/adaptive.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import { nextPermit } from "./helpers.js";
+import { ADAPTIVE_DEFAULTS as DEFAULTS, nextPermit } from "./helpers.js";
 
 /**
  * The adaptive control law (v2), one mechanism per test, on a ManualClock: the pure
@@ -18,23 +18,6 @@ import { nextPermit } from "./helpers.js";
  * place it in a state: a ceiling, a cut, the last second's answers), the limiter where the
  * shell takes part (pacing, onUnavailable, events).
  */
-
-/** The shell's defaults. */
-const DEFAULTS: AdaptiveParams = {
-  initialRate: 20,
-  minRate: 0.5,
-  maxRate: 10_000,
-  burst: 1,
-  decrease: 0.7,
-  headroom: 0.05,
-  holdMs: 500,
-  holdPerCooldown: 2,
-  doublingMs: 700,
-  probeGain: 0.5,
-  cooldownMultiplier: 2,
-  maxCooldownMs: 60_000,
-  forgetAfterMs: 600_000,
-};
 
 interface Law {
   readonly clock: ManualClock;

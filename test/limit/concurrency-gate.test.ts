@@ -1,10 +1,49 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/core/clock.js";
-import { ConcurrencyGate } from "../../src/limit/concurrency-gate.js";
-import { RefusedInFlight } from "../../src/limit/refused-in-flight.js";
+import { GATE_VERDICTS, type GateRecord, type GateVerdict, refuse, SuccessCounts, widen } from "../../src/limit/concurrency-gate.js";
 import { AdaptiveRateLimiter, type AdaptivePermit } from "../../src/limit/adaptive.js";
+import { FLIGHT_SPAN_MS } from "../../src/limit/in-flight.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { settle, track } from "./helpers.js";
+
+/** A record's gate before anything happened. */
+function openGate(): GateRecord {
+  return { gateLimit: -1, gateLevel: -1, gateAt: -1, evidence0: -1, evidenceAt0: -1, evidence1: -1, evidenceAt1: -1 };
+}
+
+/**
+ * The gate's two parts joined as one limiter joins them: the successes it counts in process,
+ * and the gate the decision keeps in the record.
+ */
+class ConcurrencyGate {
+  private readonly successes = new SuccessCounts();
+  private readonly record = openGate();
+
+  get limit(): number {
+    return this.record.gateLimit < 0 ? Number.POSITIVE_INFINITY : this.record.gateLimit;
+  }
+
+  allows(inFlight: number): boolean {
+    return inFlight < this.limit;
+  }
+
+  onSuccess(others: number, now: number): void {
+    this.successes.add(others);
+    widen(this.record, others, now);
+  }
+
+  onRefusal(others: number, now: number): GateVerdict {
+    const closeFrom = this.record.gateLimit < 0 ? this.successes.closeFrom() : -1;
+    const verdict = GATE_VERDICTS[refuse(this.record, others, closeFrom, now)]!;
+    if (verdict === "opened") this.successes.forgetFrom(others);
+    return verdict;
+  }
+
+  reset(): void {
+    this.successes.reset();
+    Object.assign(this.record, openGate());
+  }
+}
 
 /** Successes at counts in flight `from..to` (round robin), `n` of them, at `now`. */
 function succeed(gate: ConcurrencyGate, n: number, from: number, to: number, now: number): void {
@@ -93,7 +132,7 @@ describe("ConcurrencyGate: a cap on requests in flight learned from where refusa
     const gate = new ConcurrencyGate();
     succeed(gate, 40, 3, 4, 0);
     expect(gate.onRefusal(5, 0)).toBe("closed");
-    expect(gate.onRefusal(2, 100)).toBe("rate");
+    expect(gate.onRefusal(2, 100)).toBe("opened");
     expect(gate.limit).toBe(Number.POSITIVE_INFINITY);
     succeed(gate, 80, 0, 1, 200);
     // Two refusals at 2 in flight, and successes only below it now: the cap fell to 2.
@@ -107,7 +146,7 @@ describe("ConcurrencyGate: a cap on requests in flight learned from where refusa
     expect(gate.onRefusal(5, 0)).toBe("closed");
     // The cap falls to 3. The opening refusal does not close the gate at once, though the
     // successes below 3 are evidence enough: it starts the evidence again.
-    expect(gate.onRefusal(3, 100)).toBe("rate");
+    expect(gate.onRefusal(3, 100)).toBe("opened");
     expect(gate.limit).toBe(Number.POSITIVE_INFINITY);
     // The successes at 3 and 4 came under the old cap; those at 0 to 2 still count.
     expect(gate.onRefusal(3, 200)).toBe("closed");
@@ -124,36 +163,6 @@ describe("ConcurrencyGate: a cap on requests in flight learned from where refusa
     gate.reset();
     succeed(gate, 40, 1, 3, 20);
     expect(gate.onRefusal(4, 30)).toBe("closed"); // a first refusal again
-  });
-});
-
-describe("RefusedInFlight: which of a request's others in flight were refused", () => {
-  it("counts the refusals of requests granted before it and answered after it was granted", () => {
-    const ledger = new RefusedInFlight();
-    const [a, b, c] = [ledger.next(), ledger.next(), ledger.next()];
-    ledger.refused(a); // answered before d was granted: among c's others, not d's
-    const d = ledger.next();
-    ledger.refused(b); // in flight when d was granted
-    const e = ledger.next();
-    ledger.refused(e); // granted after d
-    expect([ledger.before(c), ledger.before(d), ledger.before(e)]).toEqual([2, 1, 0]);
-  });
-
-  it("remembers the last 64 refusals", () => {
-    const ledger = new RefusedInFlight();
-    const out = Array.from({ length: 70 }, () => ledger.next());
-    const late = ledger.next();
-    for (const seq of out) ledger.refused(seq);
-    expect(ledger.before(late)).toBe(64);
-  });
-
-  it("leaves out the refusals answered before it was granted, however many", () => {
-    const ledger = new RefusedInFlight();
-    const out = Array.from({ length: 73 }, () => ledger.next());
-    for (const seq of out.slice(0, 70)) ledger.refused(seq);
-    const late = ledger.next();
-    for (const seq of out.slice(70)) ledger.refused(seq);
-    expect(ledger.before(late)).toBe(3);
   });
 });
 
@@ -250,5 +259,54 @@ describe("AdaptiveRateLimiter: an upstream that caps requests in flight", () => 
     expect(rounds[0]).toEqual([0, 1, 2, 2]);
     // Counted as sent with 2 in flight, d would be a success at the cap in every round, and the gate would never close.
     expect(limiter.snapshot().concurrencyCap).toBe(2);
+  });
+
+  it("a fleet sharing one record shares the count in flight, the cap any of them learns, and forgets a dead process's permits", async () => {
+    const clock = new ManualClock(0);
+    const store = new MemoryStore({ sweepIntervalMs: 0, clock });
+    const make = (name: string): AdaptiveRateLimiter =>
+      new AdaptiveRateLimiter({
+        name,
+        key: "fleet",
+        clock,
+        store,
+        initialRatePerSec: 1000,
+        minRatePerSec: 1000,
+        maxRatePerSec: 1000,
+        burst: 10,
+      });
+    const [a, b] = [make("a"), make("b")];
+    // Up to 3 in flight in all succeed; a fourth is refused. Each process sends 2: their counts are the fleet's.
+    for (let round = 0; round < 6 && b.snapshot().concurrencyCap === null; round++) {
+      const batch = [...(await permits(a, 2)), ...(await permits(b, 2))];
+      expect(batch.map((p) => p.othersInFlight)).toEqual([0, 1, 2, 3]);
+      a.onSuccess(null, batch[0]);
+      a.onSuccess(null, batch[1]);
+      b.onSuccess(null, batch[2]);
+      b.onBackoff({ status: 429, retryAfterMs: 0, permit: batch[3]! });
+      clock.advance(100);
+    }
+    // b saw the refusals; a learns the cap from the record at its next step.
+    expect(b.snapshot().concurrencyCap).toBe(3);
+    const held = await permits(a, 3);
+    expect(a.snapshot().concurrencyCap).toBe(3);
+    // a holds every place: b's caller waits, though b has nothing in flight, until a's answer frees one.
+    const waiting = track(b.acquire());
+    await clock.advanceAsync(50);
+    expect(waiting.state).toBe("pending");
+    a.onSuccess(null, held[0]);
+    await clock.advanceAsync(5);
+    expect(waiting.state).toBe("resolved");
+    expect(waiting.value!.othersInFlight).toBe(2);
+    // a dies with 2 permits out; b's own answer frees one place, and the dead ones are forgotten within two spans.
+    b.onSuccess(null, waiting.value);
+    await permits(b, 1);
+    const blocked = track(b.acquire());
+    await clock.advanceAsync(FLIGHT_SPAN_MS);
+    expect(blocked.state).toBe("pending");
+    await clock.advanceAsync(FLIGHT_SPAN_MS);
+    expect(blocked.state).toBe("resolved");
+    // b's own permit, out as long, is forgotten with them: a request longer than a span may leave the count early.
+    expect(blocked.value!.othersInFlight).toBe(0);
   });
 });

@@ -1,6 +1,7 @@
 import { expect } from "vitest";
 import { ManualClock } from "../../src/core/clock.js";
 import { InvalidOptionError, RateLimitExceededError } from "../../src/core/errors.js";
+import type { AdaptiveParams } from "../../src/limit/adaptive-decision.js";
 import type { AdaptivePermit, AdaptiveRateLimiter } from "../../src/limit/adaptive.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { BoundState, Decision, Store } from "../../src/store/store.js";
@@ -101,3 +102,20 @@ export async function nextPermit(limiter: AdaptiveRateLimiter, clock: ManualCloc
   }
   throw new Error("no permit after 100 tries");
 }
+
+/** The adaptive limiter's defaults, as the shell passes them to its decision. */
+export const ADAPTIVE_DEFAULTS: AdaptiveParams = {
+  initialRate: 20,
+  minRate: 0.5,
+  maxRate: 10_000,
+  burst: 1,
+  decrease: 0.7,
+  headroom: 0.05,
+  holdMs: 500,
+  holdPerCooldown: 2,
+  doublingMs: 700,
+  probeGain: 0.5,
+  cooldownMultiplier: 2,
+  maxCooldownMs: 60_000,
+  forgetAfterMs: 600_000,
+};

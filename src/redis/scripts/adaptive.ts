@@ -1,3 +1,6 @@
+import { CAP_RETRY_MS } from "../../limit/adaptive-decision.js";
+import { EVIDENCE_MS, GATE_HOLD_MS, LONE_MIN } from "../../limit/concurrency-gate.js";
+import { FLIGHT_SPAN_MS } from "../../limit/in-flight.js";
 import { EXACT_NUMBERS, STALE_CHECK } from "./limit-lib.js";
 import { luaScript } from "./script.js";
 
@@ -41,6 +44,25 @@ export const ADAPTIVE_FIELDS = [
   "headDue",
   "nextSince",
   "nextDue",
+  "flightSpan",
+  "flightCur",
+  "flightPrev",
+  "grants",
+  "refusedSeq0",
+  "refusedAt0",
+  "refusedSeq1",
+  "refusedAt1",
+  "refusedSeq2",
+  "refusedAt2",
+  "refusedSeq3",
+  "refusedAt3",
+  "gateLimit",
+  "gateLevel",
+  "gateAt",
+  "evidence0",
+  "evidenceAt0",
+  "evidence1",
+  "evidenceAt1",
 ] as const;
 
 /** The order of the law's parameters in ARGV[2]. */
@@ -107,6 +129,25 @@ const INITIAL: readonly (readonly [AdaptiveField, string])[] = [
   ["headDue", "-1"],
   ["nextSince", "-1"],
   ["nextDue", "-1"],
+  ["flightSpan", "math.floor(t / FLIGHT_SPAN_MS)"],
+  ["flightCur", "0"],
+  ["flightPrev", "0"],
+  ["grants", "0"],
+  ["refusedSeq0", "-1"],
+  ["refusedAt0", "-1"],
+  ["refusedSeq1", "-1"],
+  ["refusedAt1", "-1"],
+  ["refusedSeq2", "-1"],
+  ["refusedAt2", "-1"],
+  ["refusedSeq3", "-1"],
+  ["refusedAt3", "-1"],
+  ["gateLimit", "-1"],
+  ["gateLevel", "-1"],
+  ["gateAt", "-1"],
+  ["evidence0", "-1"],
+  ["evidenceAt0", "-1"],
+  ["evidence1", "-1"],
+  ["evidenceAt1", "-1"],
 ];
 
 /** The initial value of `field`, as a Lua expression. */
@@ -154,11 +195,17 @@ export const ADAPTIVE_SCRIPT = luaScript(
 --          ADAPTIVE_FIELDS (src/redis/scripts/adaptive.ts)
 -- ARGV[1]  the input: 'a' acquire, 's' success, 'b' backoff, 'o' outage, 'x' reset, 'r' read the record
 -- ARGV[2]  the params, space-separated in the order of ADAPTIVE_PARAMS
--- ARGV[3..] 'a': cost, waitedMs (-1: a one-shot try) | 's': epoch, quota | 'b': epoch, status, retryAfterMs, quota, issuedRate (-1: unknown) | 'o': epoch, retryAfterMs
+-- ARGV[3..] 'a': cost, waitedMs (-1: a one-shot try) | 's': epoch, quota, flight, others, seq
+--          | 'b': epoch, status, retryAfterMs, quota, issuedRate (-1: unknown), flight, others, seq, closeFrom
+--          | 'o': epoch, retryAfterMs, flight | 'l' (a permit released): flight
+--          flight: the span the answered permit was counted in (-1: unknown, the oldest; -2: none)
+--          others, seq: the permit's requests in flight at its grant and its number (-1: unknown)
+--          closeFrom: the least count in flight the sender's successes allow a cap at (-1: too few)
 --          quota: "-" for none, or "<limit> <remaining> <resetMs> <policyRate>" (-1 = not given)
 -- ARGV[#ARGV] the deadline: server ms after which the script does nothing (0: none)
 -- Reply:   {allowed, waitMs, epoch, rate, previousRate, cooldownUntil, congestion, cooldownMs,
---          source, tokens, successes, backoffs, lastStatus, lastAt, lastRetryAfterMs, server now_ms}
+--          source, tokens, successes, backoffs, lastStatus, lastAt, lastRetryAfterMs, inFlight, flightSpan,
+--          seq, others, gateLimit, gateLevel, gate (the verdict's number in GATE_VERDICTS), server now_ms}
 --          (integral numbers as integers, others as exact text; 'r': the ${FIELD_COUNT} numbers, or nil; past the deadline: "stale")
 `,
   recordAsArray(`
@@ -200,6 +247,11 @@ local MIN_RESERVE = 1
 local APP_LIMIT_FACTOR = 2
 local WAITER_GRACE_MS = 10
 local SAME_WAITER_MS = 5
+local FLIGHT_SPAN_MS = ${FLIGHT_SPAN_MS}
+local CAP_RETRY_MS = ${CAP_RETRY_MS}
+local GATE_HOLD_MS = ${GATE_HOLD_MS}
+local EVIDENCE_MS = ${EVIDENCE_MS}
+local LONE_MIN = ${LONE_MIN}
 local SOURCE_INITIAL, SOURCE_ADAPTIVE, SOURCE_HEADERS = 0, 1, 2
 
 local now = now_ms
@@ -368,6 +420,13 @@ local function promote()
   forget_next()
 end
 
+local function waiters_ahead(since)
+  local n = 0
+  if s.headSince >= 0 and s.headSince < since - SAME_WAITER_MS then n = n + 1 end
+  if s.nextSince >= 0 and s.nextSince < since - SAME_WAITER_MS then n = n + 1 end
+  return n
+end
+
 local function turn_away(since, due)
   if s.headSince < 0 or since < s.headSince - SAME_WAITER_MS then
     s.nextSince = s.headSince
@@ -380,6 +439,61 @@ local function turn_away(since, due)
     s.nextSince = since
     s.nextDue = due
   end
+end
+
+-- An answer to a permit counted in span 'flight' (-1 unknown: the oldest; -2 none) leaves the count in flight.
+local function land(flight)
+  if flight == s.flightSpan or (flight == -1 and s.flightPrev <= 0) then
+    if s.flightCur > 0 then s.flightCur = s.flightCur - 1 end
+  elseif (flight == s.flightSpan - 1 or flight == -1) and s.flightPrev > 0 then
+    s.flightPrev = s.flightPrev - 1
+  end
+end
+
+-- othersHeld and noteRefused of src/limit/in-flight.ts.
+local function others_held(others, seq)
+  if others < 0 then return -1 end
+  if seq < 0 then return others end
+  local n = 0
+  if s.refusedSeq0 >= 0 and s.refusedSeq0 < seq and s.refusedAt0 > seq then n = n + 1 end
+  if s.refusedSeq1 >= 0 and s.refusedSeq1 < seq and s.refusedAt1 > seq then n = n + 1 end
+  if s.refusedSeq2 >= 0 and s.refusedSeq2 < seq and s.refusedAt2 > seq then n = n + 1 end
+  if s.refusedSeq3 >= 0 and s.refusedSeq3 < seq and s.refusedAt3 > seq then n = n + 1 end
+  return math.max(0, others - n)
+end
+local function note_refused(seq)
+  if seq < 0 then return end
+  s.refusedSeq3, s.refusedAt3 = s.refusedSeq2, s.refusedAt2
+  s.refusedSeq2, s.refusedAt2 = s.refusedSeq1, s.refusedAt1
+  s.refusedSeq1, s.refusedAt1 = s.refusedSeq0, s.refusedAt0
+  s.refusedSeq0, s.refusedAt0 = seq, s.grants
+end
+
+-- The concurrency gate (widen and refuse in src/limit/concurrency-gate.ts).
+local function widen(others, t)
+  if s.gateLimit >= 0 and t - s.gateAt >= GATE_HOLD_MS and others >= s.gateLimit - 1 then s.gateLimit = s.gateLimit + 1 end
+end
+local function refuse(others, closeFrom, t)
+  if s.gateLimit >= 0 then
+    s.gateAt = t
+    if others >= s.gateLevel then
+      s.gateLimit = math.max(1, math.min(s.gateLimit, others))
+      s.gateLevel = s.gateLimit
+      return 1
+    end
+    s.gateLimit, s.gateLevel = -1, others
+    s.evidence0, s.evidenceAt0, s.evidence1, s.evidenceAt1 = others, t, -1, -1
+    return 3
+  end
+  s.evidence1, s.evidenceAt1 = s.evidence0, s.evidenceAt0
+  s.evidence0, s.evidenceAt0 = others, t
+  local lone = s.evidence1 < 0
+  if not lone and t - s.evidenceAt1 > EVIDENCE_MS then return 0 end
+  local k, least = others, LONE_MIN
+  if not lone then k, least = math.min(others, s.evidence1), 1 end
+  if closeFrom < 0 or k < closeFrom or k < least then return 0 end
+  s.gateLimit, s.gateLevel, s.gateAt = k, k, t
+  return 2
 end
 
 local function quota_arg(i)
@@ -406,8 +520,15 @@ local previousRate = s.rate
 s.touchedAt = math.max(s.touchedAt, now)
 refill()
 roll()
+local span = math.floor(now / FLIGHT_SPAN_MS)
+if span > s.flightSpan then
+  if span == s.flightSpan + 1 then s.flightPrev = s.flightCur else s.flightPrev = 0 end
+  s.flightCur = 0
+  s.flightSpan = span
+end
 
 local allowed, waitMs, congestion, cooldownMs = false, 0, false, 0
+local inFlight, gate, seq, held = -1, 0, -1, -1
 if op == 'a' then
   local cost = tonumber(ARGV[3])
   local waitedMs = tonumber(ARGV[4])
@@ -419,11 +540,20 @@ if op == 'a' then
   if now < s.cooldownUntil then
     waitMs = s.cooldownUntil - now
     if waitedMs >= 0 then turn_away(since, s.cooldownUntil) end
+  elseif s.gateLimit >= 0 and s.flightCur + s.flightPrev + waiters_ahead(since) >= s.gateLimit then
+    -- At the cap on requests in flight: no place until an answer frees one (maybe another
+    -- process's), and the places freed go to the longer waiters the record knows first.
+    waitMs = CAP_RETRY_MS
+    if waitedMs >= 0 then turn_away(since, now + waitMs) end
   else
     if s.tokens >= cost then
       s.tokens = s.tokens - cost
       s.txCur = s.txCur + cost
       allowed = true
+      inFlight = s.flightCur + s.flightPrev
+      s.flightCur = s.flightCur + 1
+      seq = s.grants
+      s.grants = s.grants + 1
       if waitedMs < 0 then
         -- a one-shot try is no waiter: the queue stays as it is
       elseif s.headSince >= 0 and math.abs(since - s.headSince) <= SAME_WAITER_MS then
@@ -433,9 +563,7 @@ if op == 'a' then
       end
     else
       -- Turned away: back when there is a permit for each longer waiter the record knows, and one more.
-      local ahead = 0
-      if s.headSince >= 0 and s.headSince < since - SAME_WAITER_MS then ahead = ahead + 1 end
-      if s.nextSince >= 0 and s.nextSince < since - SAME_WAITER_MS then ahead = ahead + 1 end
+      local ahead = waiters_ahead(since)
       if cost > burst then waitMs = INF else waitMs = ((cost + ahead - s.tokens) / pace(now)) * 1000 end
       waitMs = math.max(waitMs, 1e-3)
       if waitedMs >= 0 then turn_away(since, now + waitMs) end
@@ -443,6 +571,9 @@ if op == 'a' then
   end
 elseif op == 's' then
   local epoch = tonumber(ARGV[3])
+  land(tonumber(ARGV[5]))
+  held = others_held(tonumber(ARGV[6]), tonumber(ARGV[7]))
+  if held >= 0 then widen(held, now) end
   s.successes = s.successes + 1
   s.okCur = s.okCur + 1
   s.streak = 0
@@ -462,6 +593,7 @@ elseif op == 's' then
   grow()
 elseif op == 'b' and tonumber(ARGV[4]) >= 500 then
   -- A 5xx is no evidence about the rate limit: an outage.
+  land(tonumber(ARGV[8]))
   local retryAfterMs = tonumber(ARGV[5])
   s.backoffs = s.backoffs + 1
   s.lastStatus = tonumber(ARGV[4])
@@ -469,9 +601,13 @@ elseif op == 'b' and tonumber(ARGV[4]) >= 500 then
   s.lastRetryAfterMs = retryAfterMs
   cooldownMs = outage(retryAfterMs, quota_arg(6))
 elseif op == 'o' then
+  land(tonumber(ARGV[5]))
   cooldownMs = outage(tonumber(ARGV[4]), nil)
+elseif op == 'l' then
+  land(tonumber(ARGV[3]))
 elseif op == 'b' then
   local epoch, status, retryAfterMs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+  land(tonumber(ARGV[8]))
   s.backoffs = s.backoffs + 1
   s.lastStatus = status
   s.lastAt = now
@@ -479,6 +615,12 @@ elseif op == 'b' then
   s.outages = 0
   local q = quota_arg(6)
   if q ~= nil then cooldownMs = quota(q) end
+  -- A refusal at the learned cap on requests in flight says nothing about the rate: no epoch for the law.
+  local refusedSeq = tonumber(ARGV[10])
+  held = others_held(tonumber(ARGV[9]), refusedSeq)
+  if held >= 0 then gate = refuse(held, tonumber(ARGV[11]), now) end
+  note_refused(refusedSeq)
+  if gate == 1 or gate == 2 then epoch = -2 end
   local current = epoch == -1 or epoch >= s.epoch
   if current then
     s.loss = s.loss + LOSS_WEIGHT * (1 - s.loss)
@@ -570,11 +712,12 @@ end
 local keep = math.max(s.touchedAt + forgetAfterMs, s.cooldownUntil) - now
 redis.call('SET', key, 'ad' .. struct.pack('${RECORD}', unpack(s, 1, ${FIELD_COUNT})), 'PX', math.max(1, math.ceil(keep)))
 
+if inFlight < 0 then inFlight = s.flightCur + s.flightPrev end
 local a, c = 0, 0
 if allowed then a = 1 end
 if congestion then c = 1 end
 return { a, rnum(waitMs), rnum(s.epoch), rnum(pace(now)), rnum(previousRate), rnum(s.cooldownUntil), c, rnum(cooldownMs),
   rnum(s.source), rnum(s.tokens), rnum(s.successes), rnum(s.backoffs), rnum(s.lastStatus), rnum(s.lastAt),
-  rnum(s.lastRetryAfterMs), now }
+  rnum(s.lastRetryAfterMs), rnum(inFlight), rnum(s.flightSpan), rnum(seq), rnum(held), rnum(s.gateLimit), rnum(s.gateLevel), gate, now }
 `),
 );
