@@ -1,6 +1,7 @@
 import type { Decision } from "../store/store.js";
 import { type GateRecord, refuse, widen } from "./concurrency-gate.js";
 import {
+  carryFlights,
   depart,
   FLIGHT_UNKNOWN,
   FLIGHT_SPAN_MS,
@@ -256,8 +257,9 @@ export interface AdaptiveOutput {
   readonly others: number;
   /** The learned cap on requests in flight (-1: none). */
   readonly gateLimit: number;
-  /** See `GateRecord.gateLevel`: while open, where the last opening came. */
-  readonly gateLevel: number;
+  /** How many times the gate opened, and the count in flight the last opening came at (see `GateRecord`). */
+  readonly gateOpens: number;
+  readonly gateOpenedAt: number;
   /** backoff: what the concurrency gate made of it, by its number in `GATE_VERDICTS` (0 otherwise). */
   readonly gate: number;
 }
@@ -417,6 +419,8 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       gateLimit: -1,
       gateLevel: -1,
       gateAt: -1,
+      gateOpens: 0,
+      gateOpenedAt: -1,
       evidence0: -1,
       evidenceAt0: -1,
       evidence1: -1,
@@ -467,6 +471,8 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
         return this.out(s, now, previousRate, false, 0);
       case "reset": {
         const fresh = this.init(now);
+        // Requests in flight stay counted: their answers will come.
+        carryFlights(s, fresh);
         Object.assign(s, fresh);
         return this.out(s, now, previousRate, false, 0);
       }
@@ -895,7 +901,8 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       seq,
       others,
       gateLimit: s.gateLimit,
-      gateLevel: s.gateLevel,
+      gateOpens: s.gateOpens,
+      gateOpenedAt: s.gateOpenedAt,
       gate,
     };
   }

@@ -153,8 +153,9 @@ export interface AdaptiveSnapshot {
   /** Callers waiting for a permit in this limiter. */
   readonly queued: number;
   /**
-   * The cap on this limiter's requests in flight it learned from an upstream that refuses
-   * by concurrency (refusals only when many are in flight), or null when none applies.
+   * The cap on requests in flight learned from an upstream that refuses by concurrency
+   * (refusals only when many are in flight), held by every limiter sharing the state, or
+   * null when none applies.
    */
   readonly concurrencyCap: number | null;
   /** Successes recorded (by every limiter sharing the state). */
@@ -274,8 +275,10 @@ export class AdaptiveRateLimiter implements Policy {
   private readonly successCounts = new SuccessCounts();
   /** The record's learned cap on requests in flight, as the store last answered (-1: none). */
   private gateLimit = -1;
-  /** The record's count of successes at this limiter's last one. */
-  private successesSeen = 0;
+  /** The record's count of successes at this limiter's last one (-1: none yet). */
+  private successesSeen = -1;
+  /** The record's count of gate openings when this limiter last looked (-1: never looked). */
+  private gateOpensSeen = -1;
   /** The permit the last `settle` took out of the in-flight set: its others in flight and number (-1: unknown)... */
   private settledOthers = -1;
   private settledSeq = -1;
@@ -476,8 +479,8 @@ export class AdaptiveRateLimiter implements Policy {
     // An outage's answers (5xx) do not matter to the gate.
     const others = status < 500 ? this.settledOthers : -1;
     const seq = status < 500 ? this.settledSeq : -1;
-    // The record judges the refusal against its cap; while there is none, it may close one where these successes allow.
-    const closeFrom = others >= 0 && this.gateLimit < 0 ? this.successCounts.closeFrom() : -1;
+    // The record judges the refusal against its cap; while there is none (it may have opened since this process last looked), it may close one where these successes allow.
+    const closeFrom = others >= 0 ? this.successCounts.closeFrom() : -1;
     const hints = signal.headers ? parseBackoffHints(signal.headers, { nowMs: systemClock.now() }) : {};
     retryAfterMs ??= hints.retryAfterMs;
     const quota = hints.rateLimit ? toQuota(hints.rateLimit) : null;
@@ -588,16 +591,23 @@ export class AdaptiveRateLimiter implements Policy {
         if (!this.allows()) {
           // The upstream caps requests in flight: wait for an answer (it wakes the pump).
           this.gated = true;
+          const napFrom = this.clock.now();
           await this.queue.nap(GATE_NAP_MS, this.sleep);
           this.gated = false;
-          continue;
+          // Woken: look again. Else ask the store: another process may have widened or opened
+          // the gate, and the record forgets permits whose answers never came.
+          if (this.clock.now() - napFrom < GATE_NAP_MS) continue;
         }
         const at = this.clock.now();
         // Its place in line, not its own wait: a retry at the front holds the place of the head it passed.
         const answer = this.apply({ type: "acquire", cost: head.cost, waitedMs: at - head.since }, at);
         const out = isPromiseLike(answer) ? await answer : answer;
         this.observe(out);
-        if (head.done) continue;
+        if (head.done) {
+          // The waiter left (aborted) while the store answered: a permit granted meanwhile was counted in flight.
+          if (out.allowed) this.applyFeedback({ type: "release", flight: out.flightSpan }, undefined);
+          continue;
+        }
         const now = this.clock.now();
         if (out.allowed) this.grant(out, head.cost, now - head.enqueuedAt, head);
         else if (now - head.enqueuedAt + out.waitMs > head.maxWaitMs) this.reject(head.cost, out.waitMs, head);
@@ -627,8 +637,11 @@ export class AdaptiveRateLimiter implements Policy {
   private observe(out: AdaptiveOutput): void {
     this.mirror = out;
     this.mirrorAt = this.clock.now();
-    // The gate opened (here or in another process): the successes at the count it opened at or above came under the old width.
-    if (this.gateLimit >= 0 && out.gateLimit < 0 && out.gateLevel >= 0) this.successCounts.forgetFrom(out.gateLevel);
+    // The gate opened since (here or in another process): the successes at the count it opened at or above came under the old width.
+    if (out.gateOpens !== this.gateOpensSeen) {
+      if (this.gateOpensSeen >= 0) this.successCounts.forgetFrom(out.gateOpenedAt);
+      this.gateOpensSeen = out.gateOpens;
+    }
     this.gateLimit = out.gateLimit;
   }
 
@@ -739,7 +752,8 @@ export class AdaptiveRateLimiter implements Policy {
     this.observe(out);
     if (input.type === "success") {
       // The successes of every limiter sharing the state since this one's last: its own are a sample of them.
-      const seen = Math.max(1, out.successes - this.successesSeen);
+      // Its first, or the first since the record was reset or forgotten, counts alone.
+      const seen = this.successesSeen < 0 || out.successes <= this.successesSeen ? 1 : out.successes - this.successesSeen;
       this.successesSeen = out.successes;
       if (out.others >= 0) this.successCounts.add(out.others, seen);
     }

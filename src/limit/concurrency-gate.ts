@@ -9,7 +9,7 @@
  * in-flight.ts). Behind a rate limit, successes happen at the
  * counts in flight that refusals happen at. Behind a concurrency cap, refusals happen only
  * at the top: refusals at `others >= k`, and (almost) no success there. When the last
- * {@link EVIDENCE} refusals (the first refusal alone, if at {@link LONE_MIN} or more) all fell
+ * 2 refusals (the first refusal alone, if at {@link LONE_MIN} or more) all fell
  * at `k` or above and at most a tenth of recent successes did, the gate closes at `k` in
  * flight; the refusal that closes it is the cap's, not the rate's (the rate law neither cuts
  * nor pauses on it, so the gate, not a cut pace, sets the rate from there). It then probes
@@ -71,14 +71,17 @@ export const GATE_VERDICTS: readonly GateVerdict[] = ["rate", "window", "closed"
 export interface GateRecord {
   /** Requests allowed in flight at once; -1 while open. */
   gateLimit: number;
-  /**
-   * While closed, the width at the last refusal: refusals at it or above are the window's
-   * own probes. While open, the count the last opening came at (-1 if never closed): the
-   * successes at it or above came under the old width.
-   */
+  /** While closed, the width at the last refusal: refusals at it or above are the window's own probes; -1 while open. */
   gateLevel: number;
   /** When the last refusal at the window came (ms). */
   gateAt: number;
+  /**
+   * How many times the gate opened, and the count in flight the last opening came at (-1
+   * none): every process forgets its successes at that count or above, which came under
+   * the old width.
+   */
+  gateOpens: number;
+  gateOpenedAt: number;
   /** The last two refusals while open, newest first: others in flight, and when (ms; -1 none). */
   evidence0: number;
   evidenceAt0: number;
@@ -113,7 +116,9 @@ export function refuse(g: GateRecord, others: number, closeFrom: number, now: nu
     }
     // The cap fell (or never was one): the evidence starts again from this refusal.
     g.gateLimit = -1;
-    g.gateLevel = others;
+    g.gateLevel = -1;
+    g.gateOpens++;
+    g.gateOpenedAt = others;
     g.evidence0 = others;
     g.evidenceAt0 = now;
     g.evidence1 = -1;
@@ -139,24 +144,26 @@ export function refuse(g: GateRecord, others: number, closeFrom: number, now: nu
  * (a decaying histogram): behind a cap (almost) none come at the refusals' count. A process
  * of a fleet sees its own successes, a sample of the fleet's: they decay with every success
  * of the fleet, so that the memory spans as many of them as in a process alone, and the
- * share of them it sees scales the number needed.
+ * recent share of them it sees scales the number needed.
  */
 export class SuccessCounts {
   private readonly okAt = new Float64Array(MAX_TRACKED + 1);
+  /** The histogram's total (less what was forgotten), and this process's and the fleet's successes, decayed alike. */
   private okTotal = 0;
+  private ownTotal = 0;
+  private fleetTotal = 0;
   private weight = 1;
-  /** Successes of this process, and of the fleet, seen so far: the share of the fleet's it sees. */
-  private own = 0;
-  private all = 0;
 
   /** A success of a request sent with `others` in flight, the last of `seen` of the fleet's since the one before. */
   add(others: number, seen = 1): void {
-    this.weight /= seen === 1 ? DECAY : DECAY ** Math.min(seen, MAX_SEEN);
-    if (this.weight > RESCALE_AT) this.rescale();
+    const before = this.weight;
+    this.weight = before / (seen === 1 ? DECAY : DECAY ** Math.min(seen, MAX_SEEN));
+    // The weights of the fleet's successes since the last: before / DECAY ... before / DECAY^seen, summed.
+    this.fleetTotal += seen === 1 ? this.weight : (this.weight - before) / (1 - DECAY);
     this.okAt[Math.min(others, MAX_TRACKED)]! += this.weight;
     this.okTotal += this.weight;
-    this.own++;
-    this.all += seen;
+    this.ownTotal += this.weight;
+    if (this.weight > RESCALE_AT) this.rescale();
   }
 
   /**
@@ -166,7 +173,7 @@ export class SuccessCounts {
    */
   closeFrom(): number {
     // MIN_SUCCESSES of the fleet's, of which this process sees its share.
-    if (this.own === 0 || this.okTotal * this.all < MIN_SUCCESSES * this.weight * this.own) return -1;
+    if (this.ownTotal === 0 || this.okTotal * this.fleetTotal < MIN_SUCCESSES * this.weight * this.ownTotal) return -1;
     let above = 0;
     for (let i = MAX_TRACKED; i >= 0; i--) {
       above += this.okAt[i]!;
@@ -187,14 +194,16 @@ export class SuccessCounts {
   reset(): void {
     this.okAt.fill(0);
     this.okTotal = 0;
+    this.ownTotal = 0;
+    this.fleetTotal = 0;
     this.weight = 1;
-    this.own = 0;
-    this.all = 0;
   }
 
   private rescale(): void {
     for (let i = 0; i <= MAX_TRACKED; i++) this.okAt[i]! /= this.weight;
     this.okTotal /= this.weight;
+    this.ownTotal /= this.weight;
+    this.fleetTotal /= this.weight;
     this.weight = 1;
   }
 }

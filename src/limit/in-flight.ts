@@ -68,6 +68,7 @@ export function depart(r: InFlightRecord): number {
 
 /** An answer to a permit counted in span `flight` (or {@link FLIGHT_UNKNOWN}, {@link FLIGHT_NONE}): it leaves the count. */
 export function land(r: InFlightRecord, flight: number): void {
+  if (flight === FLIGHT_NONE) return;
   if (flight === r.flightSpan || (flight === FLIGHT_UNKNOWN && r.flightPrev <= 0)) {
     if (r.flightCur > 0) r.flightCur--;
   } else if ((flight === r.flightSpan - 1 || flight === FLIGHT_UNKNOWN) && r.flightPrev > 0) r.flightPrev--;
@@ -86,6 +87,22 @@ export function othersHeld(r: InFlightRecord, others: number, seq: number): numb
     (r.refusedSeq2 >= 0 && r.refusedSeq2 < seq && r.refusedAt2 > seq ? 1 : 0) +
     (r.refusedSeq3 >= 0 && r.refusedSeq3 < seq && r.refusedAt3 > seq ? 1 : 0);
   return Math.max(0, others - refused);
+}
+
+/** Copies the count in flight and the refusals kept from `from` to `to` (a reset keeps them: the answers will come). */
+export function carryFlights(from: InFlightRecord, to: InFlightRecord): void {
+  to.flightSpan = from.flightSpan;
+  to.flightCur = from.flightCur;
+  to.flightPrev = from.flightPrev;
+  to.grants = from.grants;
+  to.refusedSeq0 = from.refusedSeq0;
+  to.refusedAt0 = from.refusedAt0;
+  to.refusedSeq1 = from.refusedSeq1;
+  to.refusedAt1 = from.refusedAt1;
+  to.refusedSeq2 = from.refusedSeq2;
+  to.refusedAt2 = from.refusedAt2;
+  to.refusedSeq3 = from.refusedSeq3;
+  to.refusedAt3 = from.refusedAt3;
 }
 
 /** The permit numbered `seq` was refused (its answer came now). */

@@ -663,6 +663,8 @@ describe("Lua twin of the adaptive limiter: the same outputs and record as Adapt
     },
     { weight: 1, arbitrary: fc.nat(20).map<FleetAction>((pick) => ({ kind: "release", pick })) },
     { weight: 1, arbitrary: fc.nat(20).map<FleetAction>((pick) => ({ kind: "outage", pick })) },
+    { weight: 1, arbitrary: fc.nat(20).map<FleetAction>((pick) => ({ kind: "unavailable", pick })) },
+    { weight: 1, arbitrary: fc.constant<FleetAction>({ kind: "reset" }) },
   );
   const fleetGap = fc.oneof(
     { weight: 10, arbitrary: fc.integer({ min: 0, max: 12 }) },
@@ -680,7 +682,8 @@ describe("Lua twin of the adaptive limiter: the same outputs and record as Adapt
 /** What a process of a fleet does next: ask for a permit, or answer one in flight (picked by its place). */
 type FleetAction =
   | { readonly kind: "acquire"; readonly waitedMs: number }
-  | { readonly kind: "success" | "release" | "outage"; readonly pick: number }
+  | { readonly kind: "success" | "release" | "outage" | "unavailable"; readonly pick: number }
+  | { readonly kind: "reset" }
   | { readonly kind: "refusal"; readonly pick: number; readonly closeFrom: number };
 
 /**
@@ -694,7 +697,9 @@ function fleetInputs(decision: AdaptiveDecision, actions: [number, FleetAction][
   return actions.map(([dt, a]) => {
     now += dt;
     let input: AdaptiveInput;
-    if (a.kind === "acquire" || out.length === 0) input = { type: "acquire", cost: 1, waitedMs: a.kind === "acquire" ? a.waitedMs : 0 };
+    if (a.kind === "reset") input = { type: "reset" };
+    else if (a.kind === "acquire" || out.length === 0)
+      input = { type: "acquire", cost: 1, waitedMs: a.kind === "acquire" ? a.waitedMs : 0 };
     else {
       const p = out.splice(a.pick % out.length, 1)[0]!;
       if (a.kind === "success") input = { type: "success", epoch: p.epoch, quota: null, flight: p.flight, others: p.others, seq: p.seq };
@@ -711,6 +716,10 @@ function fleetInputs(decision: AdaptiveDecision, actions: [number, FleetAction][
           seq,
           closeFrom: a.closeFrom,
         };
+      } else if (a.kind === "unavailable") {
+        // A 5xx answer: an outage, which the gate does not hear of.
+        const { flight, others, seq } = p;
+        input = { type: "backoff", epoch: p.epoch, status: 503, retryAfterMs: -1, quota: null, flight, others, seq, closeFrom: 2 };
       } else if (a.kind === "release") input = { type: "release", flight: p.flight };
       else input = { type: "outage", epoch: p.epoch, retryAfterMs: -1, flight: p.flight };
     }

@@ -4,11 +4,13 @@ import { GATE_VERDICTS, type GateRecord, type GateVerdict, refuse, SuccessCounts
 import { AdaptiveRateLimiter, type AdaptivePermit } from "../../src/limit/adaptive.js";
 import { FLIGHT_SPAN_MS } from "../../src/limit/in-flight.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import { settle, track } from "./helpers.js";
+import { AdaptiveDecision, type AdaptiveInput } from "../../src/limit/adaptive-decision.js";
+import type { Decision, Store } from "../../src/store/store.js";
+import { ADAPTIVE_DEFAULTS, AsyncStore, settle, track } from "./helpers.js";
 
 /** A record's gate before anything happened. */
 function openGate(): GateRecord {
-  return { gateLimit: -1, gateLevel: -1, gateAt: -1, evidence0: -1, evidenceAt0: -1, evidence1: -1, evidenceAt1: -1 };
+  return new AdaptiveDecision(ADAPTIVE_DEFAULTS).init(0);
 }
 
 /**
@@ -261,33 +263,43 @@ describe("AdaptiveRateLimiter: an upstream that caps requests in flight", () => 
     expect(limiter.snapshot().concurrencyCap).toBe(2);
   });
 
-  it("a fleet sharing one record shares the count in flight, the cap any of them learns, and forgets a dead process's permits", async () => {
-    const clock = new ManualClock(0);
-    const store = new MemoryStore({ sweepIntervalMs: 0, clock });
-    const make = (name: string): AdaptiveRateLimiter =>
-      new AdaptiveRateLimiter({
-        name,
-        key: "fleet",
-        clock,
-        store,
-        initialRatePerSec: 1000,
-        minRatePerSec: 1000,
-        maxRatePerSec: 1000,
-        burst: 10,
-      });
-    const [a, b] = [make("a"), make("b")];
-    // Up to 3 in flight in all succeed; a fourth is refused. Each process sends 2: their counts are the fleet's.
-    for (let round = 0; round < 6 && b.snapshot().concurrencyCap === null; round++) {
+  /** Limiters of one fleet: one record in `store` (a fixed pace, so that only the gate holds callers). */
+  function fleetOf(clock: ManualClock, store: Store, ...names: string[]): AdaptiveRateLimiter[] {
+    return names.map(
+      (name) =>
+        new AdaptiveRateLimiter({
+          name,
+          key: "fleet",
+          clock,
+          store,
+          initialRatePerSec: 1000,
+          minRatePerSec: 1000,
+          maxRatePerSec: 1000,
+          burst: 10,
+        }),
+    );
+  }
+
+  /** Up to 3 in flight in all succeed, a fourth is refused: each of `a` and `b` sends 2, until the fleet learns the cap. */
+  async function learnCapOf3(a: AdaptiveRateLimiter, b: AdaptiveRateLimiter, clock: ManualClock): Promise<void> {
+    for (let round = 0; round < 12 && b.snapshot().concurrencyCap === null; round++) {
       const batch = [...(await permits(a, 2)), ...(await permits(b, 2))];
       expect(batch.map((p) => p.othersInFlight)).toEqual([0, 1, 2, 3]);
       a.onSuccess(null, batch[0]);
       a.onSuccess(null, batch[1]);
       b.onSuccess(null, batch[2]);
       b.onBackoff({ status: 429, retryAfterMs: 0, permit: batch[3]! });
+      await settle();
       clock.advance(100);
     }
-    // b saw the refusals; a learns the cap from the record at its next step.
     expect(b.snapshot().concurrencyCap).toBe(3);
+  }
+
+  it("a fleet sharing one record shares the count in flight, the cap any of them learns, and forgets a dead process's permits", async () => {
+    const clock = new ManualClock(0);
+    const [a, b] = fleetOf(clock, new MemoryStore({ sweepIntervalMs: 0, clock }), "a", "b") as [AdaptiveRateLimiter, AdaptiveRateLimiter];
+    // Their counts in flight are the fleet's (learnCapOf3); b saw the refusals, a learns the cap from the record at its next step.
+    await learnCapOf3(a, b, clock);
     const held = await permits(a, 3);
     expect(a.snapshot().concurrencyCap).toBe(3);
     // a holds every place: b's caller waits, though b has nothing in flight, until a's answer frees one.
@@ -309,4 +321,82 @@ describe("AdaptiveRateLimiter: an upstream that caps requests in flight", () => 
     // b's own permit, out as long, is forgotten with them: a request longer than a span may leave the count early.
     expect(blocked.value!.othersInFlight).toBe(0);
   });
+
+  it("a process whose own permits are never answered holds its callers only until the record forgets them", async () => {
+    const clock = new ManualClock(0);
+    const [a, b] = fleetOf(clock, new MemoryStore({ sweepIntervalMs: 0, clock }), "a", "b") as [AdaptiveRateLimiter, AdaptiveRateLimiter];
+    await learnCapOf3(a, b, clock);
+    await permits(a, 3); // never answered
+    const waiting = track(a.acquire());
+    await clock.advanceAsync(2 * FLIGHT_SPAN_MS - 1_000);
+    expect(waiting.state).toBe("pending");
+    await clock.advanceAsync(2_100);
+    expect(waiting.state).toBe("resolved");
+  });
+
+  it("a waiter that leaves while a remote store answers gives back the place the store counted for it", async () => {
+    const clock = new ManualClock(0);
+    const [limiter] = fleetOf(clock, new AsyncStore(), "a") as [AdaptiveRateLimiter];
+    const gone = new AbortController();
+    const left = track(limiter.acquire({ signal: gone.signal }));
+    gone.abort();
+    await settle();
+    expect(left.state).toBe("rejected");
+    const next = await limiter.acquire();
+    expect(next.othersInFlight).toBe(0);
+  });
+
+  it("a process that joins a busy record needs successes of its own before its refusals may close the gate", async () => {
+    const clock = new ManualClock(0);
+    const [old, fresh] = fleetOf(clock, new MemoryStore({ sweepIntervalMs: 0, clock }), "old", "fresh") as [
+      AdaptiveRateLimiter,
+      AdaptiveRateLimiter,
+    ];
+    for (let i = 0; i < 200; i++) {
+      old.onSuccess(null, await old.acquire());
+      clock.advance(1);
+    }
+    fresh.onSuccess(null, await fresh.acquire());
+    // One success of its own is no evidence, whatever the record counted before it came.
+    const batch = await permits(fresh, 3);
+    fresh.onBackoff({ status: 429, retryAfterMs: 0, permit: batch[2]! });
+    expect(fresh.snapshot().concurrencyCap).toBeNull();
+  });
+
+  it("a refusal carries where the process's successes allow a cap, even when it last saw the gate closed (another may have opened it)", async () => {
+    const clock = new ManualClock(0);
+    const store = new RecordingStore();
+    const [a, b] = fleetOf(clock, store, "a", "b") as [AdaptiveRateLimiter, AdaptiveRateLimiter];
+    await learnCapOf3(a, b, clock);
+    const [p] = await permits(a, 1);
+    expect(a.snapshot().concurrencyCap).toBe(3);
+    a.onBackoff({ status: 429, retryAfterMs: 0, permit: p! });
+    await settle();
+    const sent = store.inputs.filter((i) => i.type === "backoff").at(-1) as Extract<AdaptiveInput, { type: "backoff" }>;
+    expect(sent.closeFrom).toBeGreaterThanOrEqual(0);
+  });
+
+  it("a reset keeps the requests in flight counted (their answers will come) and opens the gate for every process", async () => {
+    const clock = new ManualClock(0);
+    const [a, b] = fleetOf(clock, new MemoryStore({ sweepIntervalMs: 0, clock }), "a", "b") as [AdaptiveRateLimiter, AdaptiveRateLimiter];
+    await learnCapOf3(a, b, clock);
+    const out = await permits(a, 2);
+    await b.reset();
+    const next = await b.acquire();
+    expect(next.othersInFlight).toBe(2);
+    for (const p of out) a.onSuccess(null, p);
+    expect((await b.acquire()).othersInFlight).toBe(1);
+    // a sees the open gate at its next step.
+    expect([a.snapshot().concurrencyCap, b.snapshot().concurrencyCap]).toEqual([null, null]);
+  });
 });
+
+/** A remote-like store that keeps every input it was given. */
+class RecordingStore extends AsyncStore {
+  readonly inputs: AdaptiveInput[] = [];
+
+  override apply<S, I, O>(decision: Decision<S, I, O>, key: string, input: I, now: number): Promise<O> {
+    this.inputs.push(input as AdaptiveInput);
+    return super.apply(decision, key, input, now);
+  }
+}

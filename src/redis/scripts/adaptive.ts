@@ -59,6 +59,8 @@ export const ADAPTIVE_FIELDS = [
   "gateLimit",
   "gateLevel",
   "gateAt",
+  "gateOpens",
+  "gateOpenedAt",
   "evidence0",
   "evidenceAt0",
   "evidence1",
@@ -86,7 +88,7 @@ type AdaptiveField = (typeof ADAPTIVE_FIELDS)[number];
 
 /**
  * The record a key starts with, as Lua expressions (`t` is now). Pairs, not an object keyed
- * by field: an object literal with the record's 38 names in its order shares V8's hidden
+ * by field: an object literal with the record's names in its order shares V8's hidden
  * class with the in-memory record, and its string values would turn that record's double
  * fields into boxed ones (+7 % instructions on the in-memory adaptive limiter's hot path).
  */
@@ -144,6 +146,8 @@ const INITIAL: readonly (readonly [AdaptiveField, string])[] = [
   ["gateLimit", "-1"],
   ["gateLevel", "-1"],
   ["gateAt", "-1"],
+  ["gateOpens", "0"],
+  ["gateOpenedAt", "-1"],
   ["evidence0", "-1"],
   ["evidenceAt0", "-1"],
   ["evidence1", "-1"],
@@ -158,6 +162,9 @@ function initialOf(field: AdaptiveField): string {
 }
 
 const FIELD_COUNT = ADAPTIVE_FIELDS.length;
+/** The places (from 1) of the count in flight and the refusals kept, which a reset keeps (in-flight.ts's `carryFlights`). */
+const FLIGHT_FIRST = ADAPTIVE_FIELDS.indexOf("flightSpan") + 1;
+const FLIGHT_LAST = ADAPTIVE_FIELDS.indexOf("refusedAt3") + 1;
 /** The struct format of the stored record. */
 const RECORD = `<${"d".repeat(FIELD_COUNT)}`;
 
@@ -193,7 +200,7 @@ export const ADAPTIVE_SCRIPT = luaScript(
 -- Breakwater adaptive limiter: applies one input to the shared record.
 -- KEYS[1]  the record: "ad" and ${FIELD_COUNT} little-endian doubles (struct.pack), in the order of
 --          ADAPTIVE_FIELDS (src/redis/scripts/adaptive.ts)
--- ARGV[1]  the input: 'a' acquire, 's' success, 'b' backoff, 'o' outage, 'x' reset, 'r' read the record
+-- ARGV[1]  the input: 'a' acquire, 's' success, 'b' backoff, 'o' outage, 'l' release, 'x' reset, 'r' read the record
 -- ARGV[2]  the params, space-separated in the order of ADAPTIVE_PARAMS
 -- ARGV[3..] 'a': cost, waitedMs (-1: a one-shot try) | 's': epoch, quota, flight, others, seq
 --          | 'b': epoch, status, retryAfterMs, quota, issuedRate (-1: unknown), flight, others, seq, closeFrom
@@ -205,7 +212,7 @@ export const ADAPTIVE_SCRIPT = luaScript(
 -- ARGV[#ARGV] the deadline: server ms after which the script does nothing (0: none)
 -- Reply:   {allowed, waitMs, epoch, rate, previousRate, cooldownUntil, congestion, cooldownMs,
 --          source, tokens, successes, backoffs, lastStatus, lastAt, lastRetryAfterMs, inFlight, flightSpan,
---          seq, others, gateLimit, gateLevel, gate (the verdict's number in GATE_VERDICTS), server now_ms}
+--          seq, others, gateLimit, gateOpens, gateOpenedAt, gate (the verdict's number in GATE_VERDICTS), server now_ms}
 --          (integral numbers as integers, others as exact text; 'r': the ${FIELD_COUNT} numbers, or nil; past the deadline: "stale")
 `,
   recordAsArray(`
@@ -443,6 +450,7 @@ end
 
 -- An answer to a permit counted in span 'flight' (-1 unknown: the oldest; -2 none) leaves the count in flight.
 local function land(flight)
+  if flight == -2 then return end
   if flight == s.flightSpan or (flight == -1 and s.flightPrev <= 0) then
     if s.flightCur > 0 then s.flightCur = s.flightCur - 1 end
   elseif (flight == s.flightSpan - 1 or flight == -1) and s.flightPrev > 0 then
@@ -481,7 +489,7 @@ local function refuse(others, closeFrom, t)
       s.gateLevel = s.gateLimit
       return 1
     end
-    s.gateLimit, s.gateLevel = -1, others
+    s.gateLimit, s.gateLevel, s.gateOpens, s.gateOpenedAt = -1, -1, s.gateOpens + 1, others
     s.evidence0, s.evidenceAt0, s.evidence1, s.evidenceAt1 = others, t, -1, -1
     return 3
   end
@@ -705,7 +713,10 @@ elseif op == 'b' then
   end
   s.noCur = s.noCur + 1
 elseif op == 'x' then
+  -- Requests in flight stay counted: their answers will come.
+  local old = s
   s = init(now)
+  for i = ${FLIGHT_FIRST}, ${FLIGHT_LAST} do s[i] = old[i] end
 end
 
 -- Store: kept until forgotten (forgetAfterMs idle) and its cooldown is over.
@@ -718,6 +729,6 @@ if allowed then a = 1 end
 if congestion then c = 1 end
 return { a, rnum(waitMs), rnum(s.epoch), rnum(pace(now)), rnum(previousRate), rnum(s.cooldownUntil), c, rnum(cooldownMs),
   rnum(s.source), rnum(s.tokens), rnum(s.successes), rnum(s.backoffs), rnum(s.lastStatus), rnum(s.lastAt),
-  rnum(s.lastRetryAfterMs), rnum(inFlight), rnum(s.flightSpan), rnum(seq), rnum(held), rnum(s.gateLimit), rnum(s.gateLevel), gate, now }
+  rnum(s.lastRetryAfterMs), rnum(inFlight), rnum(s.flightSpan), rnum(seq), rnum(held), rnum(s.gateLimit), rnum(s.gateOpens), rnum(s.gateOpenedAt), gate, now }
 `),
 );
