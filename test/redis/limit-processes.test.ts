@@ -8,9 +8,11 @@
  * - Two processes whose clocks disagree by minutes still enforce the limit exactly (the
  *   server's TIME decides), and their waits still come out right.
  * - AdaptiveRateLimiter: a 429 seen by one process lowers the rate, and its Retry-After
- *   pauses, another process.
+ *   pauses, another process; behind an upstream that caps requests in flight, the processes
+ *   learn one cap and hold the fleet's requests in flight to it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServer } from "../http/server.js";
 import { type RedisServer, startRedis } from "../setup/redis.js";
 import type { LimiterSpec } from "./fixtures/limit-worker.js";
 import { type BurstResult, startWorker, stopWorkers, type Worker } from "./fixtures/limit-workers.js";
@@ -169,4 +171,54 @@ describe("limiters on RedisStore across processes", () => {
     expect(paused.snapshot.cooldownMs).toBeLessThanOrEqual(2_000);
     for (const w of workers) expect(w.unhandled).toEqual([]);
   });
+
+  it("adaptive limiter behind a cap on requests in flight: the fleet learns one cap and holds its requests in flight to it", async () => {
+    // The upstream refuses a request that finds 3 in flight already, and answers the others in 40 ms: 75 a second at most.
+    const CAP = 3;
+    const SERVICE_MS = 40;
+    const upstream = await startServer();
+    let inFlight = 0;
+    const answers: { at: number; ok: boolean }[] = [];
+    upstream.handle((_seen, res) => {
+      const at = Date.now();
+      if (inFlight >= CAP) {
+        answers.push({ at, ok: false });
+        res.writeHead(429).end();
+        return;
+      }
+      inFlight++;
+      answers.push({ at, ok: true });
+      setTimeout(() => {
+        inFlight--;
+        res.writeHead(200).end("ok");
+      }, SERVICE_MS);
+    });
+    type Capped = { statuses: Record<string, number>; errors: string[]; snapshot: { concurrencyCap: number | null } };
+    const startAt = Date.now() + 300;
+    const durationMs = 4_000;
+    try {
+      const results = await Promise.all(
+        workers.map((w) => w.call<Capped>({ cmd: "capped", name: "capped", url: upstream.url, lanes: 4, startAt, durationMs }, 30_000)),
+      );
+      for (const r of results) {
+        expect(r.errors).toEqual([]);
+        // Every process holds the cap the fleet learned (or the window its probe has just widened).
+        expect(r.snapshot.concurrencyCap).toBeGreaterThanOrEqual(CAP);
+        expect(r.snapshot.concurrencyCap).toBeLessThanOrEqual(CAP + 1);
+      }
+      // Over the last 2 s, once learned: few refused (the window's probes), and the cap's places
+      // used (130 of 150 on a quiet machine; a busy one, running other tests, slows the callers).
+      const late = answers.filter((a) => a.at >= startAt + durationMs - 2_000 && a.at < startAt + durationMs);
+      const ok = late.filter((a) => a.ok).length;
+      const refused = late.length - ok;
+      console.log(
+        `fleet behind a cap of ${CAP}: ${ok} answered and ${refused} refused in the last 2 s (at most ${(2 * CAP * 1000) / SERVICE_MS})`,
+      );
+      expect(ok).toBeGreaterThanOrEqual(0.5 * ((2 * CAP * 1000) / SERVICE_MS));
+      expect(refused).toBeLessThanOrEqual(0.05 * late.length);
+      for (const w of workers) expect(w.unhandled).toEqual([]);
+    } finally {
+      await upstream.close();
+    }
+  }, 40_000);
 });
