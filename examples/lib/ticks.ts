@@ -21,13 +21,17 @@ export function niceTicks(min: number, max: number, n: number): number[] {
   return ticks;
 }
 
-/** The smallest round number (as {@link niceTicks} steps go) at or above `max`; 1 when `max` is not positive. */
+/**
+ * The smallest round number (as {@link niceTicks} steps go) at or above `max`; 1 when `max`
+ * is not positive; `max` itself when the next round number is past the largest double.
+ */
 export function niceMax(max: number, n: number): number {
   if (!(max > 1e-9) || !Number.isFinite(max)) return 1;
   const ticks = niceTicks(0, max, n);
   const last = ticks[ticks.length - 1]!;
   if (last >= max) return last;
-  return last + (ticks.length > 1 ? ticks[1]! - ticks[0]! : last);
+  const next = last + (ticks.length > 1 ? ticks[1]! - ticks[0]! : last);
+  return Number.isFinite(next) ? next : max;
 }
 
 /** A tick value as a short label (at most 10 characters): `0.25`, `80`, `12.5k`, `1.25e+9`. */

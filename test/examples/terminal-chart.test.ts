@@ -99,6 +99,8 @@ describe("renderTerminalChart", () => {
     });
     expect(empty).toContain("no data");
     expect(empty).not.toMatch(/NaN|Infinity/);
+    // Found by the property below: a value near the largest double once made the y axis Infinity.
+    expect(() => renderTerminalChart({ series: [{ name: "huge", kind: "line", points: [[0, 1.6666666666666668e308]] }] })).not.toThrow();
     fc.assert(
       fc.property(
         fc.array(fc.tuple(fc.double(), fc.double()), { maxLength: 30 }),
@@ -150,6 +152,9 @@ describe("niceTicks and niceMax", () => {
     expect(niceMax(63, 4)).toBe(80);
     expect(niceMax(0, 4)).toBe(1);
     expect(niceMax(NaN, 4)).toBe(1);
+    // The next round number past the largest doubles would be Infinity: the value itself.
+    expect(niceMax(1.75e308, 8)).toBe(1.75e308);
+    expect(Number.isFinite(niceMax(Number.MAX_VALUE, 4))).toBe(true);
   });
 });
 
