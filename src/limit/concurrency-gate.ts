@@ -14,9 +14,9 @@
  * flight; the refusal that closes it is the cap's, not the rate's (the rate law neither cuts
  * nor pauses on it, so the gate, not a cut pace, sets the rate from there). It then probes
  * like a congestion window: after `GATE_HOLD_MS` without a refusal, each success sent with
- * the window full widens it by one, until a refusal at the new width narrows it again. A
- * refusal below the gate's width means the upstream is not (only) a concurrency cap, or the
- * cap fell: the gate opens, the refusal is the rate law's, and the gate closes again only on
+ * the window full widens it by one, until a refusal at the new width narrows it again. Two
+ * refusals below the gate's width mean the upstream is not (only) a concurrency cap, or the
+ * cap fell: the gate opens, the second is the rate law's, and the gate closes again only on
  * new evidence (the successes at that count or above came under the old width: it forgets
  * them).
  *
@@ -36,6 +36,8 @@
 export const LONE_MIN = 2;
 /** Refusals older than this are no evidence (ms). */
 export const EVIDENCE_MS = 10_000;
+/** A refusal below the window's width opens it only when another came within this long before it (ms). */
+export const BELOW_CONFIRM_MS = 1_000;
 /** Successes (decayed) seen before the gate may close. */
 const MIN_SUCCESSES = 10;
 /** At most this share of recent successes at or above the refusals' counts in flight. */
@@ -75,6 +77,8 @@ export interface GateRecord {
   gateLevel: number;
   /** When the last refusal at the window came (ms). */
   gateAt: number;
+  /** While closed, when a refusal below the width at the last refusal came, not yet confirmed by another (ms; -1 none). */
+  gateBelowAt: number;
   /**
    * How many times the gate opened, and the count in flight the last opening came at (-1
    * none): every process forgets its successes at that count or above, which came under
@@ -103,8 +107,14 @@ export function widen(g: GateRecord, others: number, now: number): void {
  * next). The first refusal since the gate was made or reset is evidence alone: read as a
  * rate limit it would end slow start with a cut to what the last second accepted, on a ramp
  * about 60% of a cap, and a second refusal would come only once the probe had climbed back
- * (the cold start behind a cap of 5 took 3 s). A wrong close costs about a round trip: the
- * next refusal below the width opens the gate again, and the rate law cuts on it.
+ * (the cold start behind a cap of 5 took 3 s). A wrong close costs about two round trips:
+ * the next two refusals below the width open the gate again, and the rate law cuts on the
+ * second.
+ *
+ * A refusal below the width opens the gate only when another came within
+ * {@link BELOW_CONFIRM_MS} before it: one alone may be a request that reached the upstream
+ * behind others granted after it (another process's, or on another connection), so that
+ * the upstream counted more in flight than its permit did. It is then the window's (no cut).
  */
 export function refuse(g: GateRecord, others: number, closeFrom: number, now: number): number {
   if (g.gateLimit >= 0) {
@@ -112,9 +122,15 @@ export function refuse(g: GateRecord, others: number, closeFrom: number, now: nu
     if (others >= g.gateLevel) {
       g.gateLimit = Math.max(1, Math.min(g.gateLimit, others));
       g.gateLevel = g.gateLimit;
+      g.gateBelowAt = -1;
+      return 1;
+    }
+    if (g.gateBelowAt < 0 || now - g.gateBelowAt > BELOW_CONFIRM_MS) {
+      g.gateBelowAt = now;
       return 1;
     }
     // The cap fell (or never was one): the evidence starts again from this refusal.
+    g.gateBelowAt = -1;
     g.gateLimit = -1;
     g.gateLevel = -1;
     g.gateOpens++;

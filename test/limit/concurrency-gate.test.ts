@@ -130,10 +130,12 @@ describe("ConcurrencyGate: a cap on requests in flight learned from where refusa
     expect(gate.limit).toBe(6);
   });
 
-  it("opens at a refusal below its width (a rate limit after all, or a cap that fell), and closes again on new evidence", () => {
+  it("opens at a second refusal below its width within 1 s (a rate limit after all, or a cap that fell), and closes again on new evidence", () => {
     const gate = new ConcurrencyGate();
     succeed(gate, 40, 3, 4, 0);
     expect(gate.onRefusal(5, 0)).toBe("closed");
+    expect(gate.onRefusal(2, 90)).toBe("window");
+    expect(gate.limit).toBe(5);
     expect(gate.onRefusal(2, 100)).toBe("opened");
     expect(gate.limit).toBe(Number.POSITIVE_INFINITY);
     succeed(gate, 80, 0, 1, 200);
@@ -146,13 +148,28 @@ describe("ConcurrencyGate: a cap on requests in flight learned from where refusa
     const gate = new ConcurrencyGate();
     succeed(gate, 100, 0, 4, 0); // a decayed count of 12 at 0 to 2, over the 10 needed
     expect(gate.onRefusal(5, 0)).toBe("closed");
-    // The cap falls to 3. The opening refusal does not close the gate at once, though the
-    // successes below 3 are evidence enough: it starts the evidence again.
+    // The cap falls to 3. The opening refusal (the second below the width) does not close the
+    // gate at once, though the successes below 3 are evidence enough: it starts the evidence again.
+    expect(gate.onRefusal(3, 90)).toBe("window");
     expect(gate.onRefusal(3, 100)).toBe("opened");
     expect(gate.limit).toBe(Number.POSITIVE_INFINITY);
     // The successes at 3 and 4 came under the old cap; those at 0 to 2 still count.
     expect(gate.onRefusal(3, 200)).toBe("closed");
     expect(gate.limit).toBe(3);
+  });
+
+  it("a lone refusal below its width (a request overtaken by others granted after it) neither opens nor narrows it; one at the width in between starts the count again", () => {
+    const gate = new ConcurrencyGate();
+    succeed(gate, 40, 3, 4, 0);
+    expect(gate.onRefusal(5, 0)).toBe("closed");
+    expect(gate.onRefusal(3, 100)).toBe("window");
+    expect(gate.limit).toBe(5);
+    // Over a second later: alone again.
+    expect(gate.onRefusal(3, 1_101)).toBe("window");
+    // A refusal at the width confirms the cap; the next one below it is alone again.
+    expect(gate.onRefusal(5, 1_200)).toBe("window");
+    expect(gate.onRefusal(3, 1_300)).toBe("window");
+    expect(gate.onRefusal(3, 1_400)).toBe("opened");
   });
 
   it("reset forgets everything", () => {
@@ -216,7 +233,7 @@ describe("AdaptiveRateLimiter: an upstream that caps requests in flight", () => 
     expect(limiter.snapshot().concurrencyCap).toBeNull();
   });
 
-  it("a first refusal that shows the cap neither cuts nor pauses; a refusal below the window's width opens it, and the rate law cuts on it", async () => {
+  it("a first refusal that shows the cap neither cuts nor pauses; a second refusal below the window's width within 1 s opens it, and the rate law cuts on it", async () => {
     const clock = new ManualClock(0);
     const store = new MemoryStore({ sweepIntervalMs: 0, clock });
     const limiter = new AdaptiveRateLimiter({ clock, store, initialRatePerSec: 1000, minRatePerSec: 1000, maxRatePerSec: 1000, burst: 10 });
@@ -231,10 +248,13 @@ describe("AdaptiveRateLimiter: an upstream that caps requests in flight", () => 
     expect(limiter.snapshot()).toMatchObject({ concurrencyCap: 4, epoch: before.epoch, cooldownUntil: before.cooldownUntil });
     clock.advance(100);
     // The cap falls to 2: a refusal with 2 others in flight.
-    const low = await permits(limiter, 3);
+    // The cap falls to 2: two refusals with 2 others in flight.
+    const low = await permits(limiter, 4);
     limiter.onSuccess(null, low[0]);
     limiter.onSuccess(null, low[1]);
     limiter.onBackoff({ status: 429, permit: low[2]! });
+    expect(limiter.snapshot()).toMatchObject({ concurrencyCap: 4, epoch: before.epoch });
+    limiter.onBackoff({ status: 429, permit: low[3]! });
     const after = limiter.snapshot();
     expect(after.concurrencyCap).toBeNull();
     expect(after.epoch).toBe(before.epoch + 1);

@@ -193,32 +193,41 @@ describe("limiters on RedisStore across processes", () => {
         res.writeHead(200).end("ok");
       }, SERVICE_MS);
     });
-    type Capped = { statuses: Record<string, number>; errors: string[]; snapshot: { concurrencyCap: number | null } };
+    type Capped = { statuses: Record<string, number>; errors: string[]; caps: (number | null)[]; backoffs: string[] };
+    // Slow start reaches the cap after about 2 s; a first refusal that reached the upstream
+    // behind requests granted later (by another process) reads as a rate limit, and the
+    // evidence then takes another 2 s: judged over the last 3 s of 8.
     const startAt = Date.now() + 300;
-    const durationMs = 4_000;
+    const durationMs = 8_000;
+    const sampleMs = 3_000;
     try {
       const results = await Promise.all(
-        workers.map((w) => w.call<Capped>({ cmd: "capped", name: "capped", url: upstream.url, lanes: 4, startAt, durationMs }, 30_000)),
+        workers.map((w) =>
+          w.call<Capped>({ cmd: "capped", name: "capped", url: upstream.url, lanes: 4, startAt, durationMs, sampleMs }, 30_000),
+        ),
       );
-      for (const r of results) {
-        expect(r.errors).toEqual([]);
-        // Every process holds the cap the fleet learned (or the window its probe has just widened).
-        expect(r.snapshot.concurrencyCap).toBeGreaterThanOrEqual(CAP);
-        expect(r.snapshot.concurrencyCap).toBeLessThanOrEqual(CAP + 1);
-      }
-      // Over the last 2 s, once learned: few refused (the window's probes), and the cap's places
-      // used (130 of 150 on a quiet machine; a busy one, running other tests, slows the callers).
-      const late = answers.filter((a) => a.at >= startAt + durationMs - 2_000 && a.at < startAt + durationMs);
+      // The cap each process held: the fleet's, or the window its probe has just widened.
+      const held = results.map((r) => r.caps.filter((c) => c !== null && c >= CAP && c <= CAP + 1).length / Math.max(1, r.caps.length));
+      const late = answers.filter((a) => a.at >= startAt + durationMs - sampleMs && a.at < startAt + durationMs);
       const ok = late.filter((a) => a.ok).length;
       const refused = late.length - ok;
+      const places = (sampleMs / SERVICE_MS) * CAP;
       console.log(
-        `fleet behind a cap of ${CAP}: ${ok} answered and ${refused} refused in the last 2 s (at most ${(2 * CAP * 1000) / SERVICE_MS})`,
+        `fleet behind a cap of ${CAP}, last ${sampleMs} ms: ${ok} answered of ${places} places, ${refused} refused; cap held ${held.map((h) => h.toFixed(2)).join(", ")} of the time`,
       );
-      expect(ok).toBeGreaterThanOrEqual(0.5 * ((2 * CAP * 1000) / SERVICE_MS));
+      if (held.some((h) => h < 0.8)) for (const r of results) console.log(`back-offs of one process:\n${r.backoffs.join("\n")}`);
+      for (const [i, r] of results.entries()) {
+        expect(r.errors).toEqual([]);
+        expect(r.caps.length).toBeGreaterThanOrEqual(20);
+        expect(held[i]).toBeGreaterThanOrEqual(0.8);
+      }
+      // Few refused (the window's probes), and the places used (most of them on a quiet
+      // machine; a busy one, running other tests, slows the callers).
       expect(refused).toBeLessThanOrEqual(0.05 * late.length);
+      expect(ok).toBeGreaterThanOrEqual(0.5 * places);
       for (const w of workers) expect(w.unhandled).toEqual([]);
     } finally {
       await upstream.close();
     }
-  }, 40_000);
+  }, 45_000);
 });

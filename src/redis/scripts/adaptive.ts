@@ -1,5 +1,5 @@
 import { CAP_RETRY_MS } from "../../limit/adaptive-decision.js";
-import { EVIDENCE_MS, GATE_HOLD_MS, LONE_MIN } from "../../limit/concurrency-gate.js";
+import { BELOW_CONFIRM_MS, EVIDENCE_MS, GATE_HOLD_MS, LONE_MIN } from "../../limit/concurrency-gate.js";
 import { FLIGHT_SPAN_MS } from "../../limit/in-flight.js";
 import { EXACT_NUMBERS, STALE_CHECK } from "./limit-lib.js";
 import { luaScript } from "./script.js";
@@ -59,6 +59,7 @@ export const ADAPTIVE_FIELDS = [
   "gateLimit",
   "gateLevel",
   "gateAt",
+  "gateBelowAt",
   "gateOpens",
   "gateOpenedAt",
   "evidence0",
@@ -146,6 +147,7 @@ const INITIAL: readonly (readonly [AdaptiveField, string])[] = [
   ["gateLimit", "-1"],
   ["gateLevel", "-1"],
   ["gateAt", "-1"],
+  ["gateBelowAt", "-1"],
   ["gateOpens", "0"],
   ["gateOpenedAt", "-1"],
   ["evidence0", "-1"],
@@ -258,6 +260,7 @@ local FLIGHT_SPAN_MS = ${FLIGHT_SPAN_MS}
 local CAP_RETRY_MS = ${CAP_RETRY_MS}
 local GATE_HOLD_MS = ${GATE_HOLD_MS}
 local EVIDENCE_MS = ${EVIDENCE_MS}
+local BELOW_CONFIRM_MS = ${BELOW_CONFIRM_MS}
 local LONE_MIN = ${LONE_MIN}
 local SOURCE_INITIAL, SOURCE_ADAPTIVE, SOURCE_HEADERS = 0, 1, 2
 
@@ -487,8 +490,15 @@ local function refuse(others, closeFrom, t)
     if others >= s.gateLevel then
       s.gateLimit = math.max(1, math.min(s.gateLimit, others))
       s.gateLevel = s.gateLimit
+      s.gateBelowAt = -1
       return 1
     end
+    -- Below the width: it opens only when another came just before (one alone may have been overtaken).
+    if s.gateBelowAt < 0 or t - s.gateBelowAt > BELOW_CONFIRM_MS then
+      s.gateBelowAt = t
+      return 1
+    end
+    s.gateBelowAt = -1
     s.gateLimit, s.gateLevel, s.gateOpens, s.gateOpenedAt = -1, -1, s.gateOpens + 1, others
     s.evidence0, s.evidenceAt0, s.evidence1, s.evidenceAt1 = others, t, -1, -1
     return 3
