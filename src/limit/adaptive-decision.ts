@@ -260,8 +260,6 @@ export interface AdaptiveOutput {
   /** How many times the gate opened, and the count in flight the last opening came at (see `GateRecord`). */
   readonly gateOpens: number;
   readonly gateOpenedAt: number;
-  /** backoff: what the concurrency gate made of it, by its number in `GATE_VERDICTS` (0 otherwise). */
-  readonly gate: number;
 }
 
 /** The law's parameters (validated by the shell). */
@@ -459,7 +457,7 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
           s.strictUntil = now + Math.max(input.quota.resetMs, METER_BUCKET_MS);
         }
         this.grow(s, now);
-        return this.out(s, now, previousRate, false, cooldownMs, false, 0, 0, -1, others);
+        return this.out(s, now, previousRate, false, cooldownMs, false, 0, -1, others);
       }
       case "backoff":
         land(s, input.flight ?? FLIGHT_UNKNOWN);
@@ -517,7 +515,7 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
         if (s.headSince >= 0 && Math.abs(since - s.headSince) <= SAME_WAITER_MS) this.promote(s);
         else if (s.nextSince >= 0 && Math.abs(since - s.nextSince) <= SAME_WAITER_MS) this.forgetNext(s);
       }
-      return this.out(s, now, previousRate, false, 0, true, 0, 0, depart(s));
+      return this.out(s, now, previousRate, false, 0, true, 0, depart(s));
     }
     // Turned away: back when there is a permit for each longer waiter the record knows, and one more.
     const ahead = this.waitersAhead(s, since);
@@ -677,7 +675,7 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       cooldownMs = Math.max(cooldownMs, pause);
     }
     s.noCur++;
-    return this.out(s, now, previousRate, congestion, cooldownMs, false, 0, gate, -1, others);
+    return this.out(s, now, previousRate, congestion, cooldownMs, false, 0, -1, others);
   }
 
   /**
@@ -876,7 +874,6 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     cooldownMs: number,
     allowed = false,
     waitMs = 0,
-    gate = 0,
     seq = -1,
     others = -1,
   ): AdaptiveOutput {
@@ -904,7 +901,6 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       gateLimit: s.gateLimit,
       gateOpens: s.gateOpens,
       gateOpenedAt: s.gateOpenedAt,
-      gate,
     };
   }
 }

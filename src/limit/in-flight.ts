@@ -89,20 +89,25 @@ export function othersHeld(r: InFlightRecord, others: number, seq: number): numb
   return Math.max(0, others - refused);
 }
 
+/** The fields of {@link InFlightRecord}, in the order the adaptive record keeps them (together: the Lua twin copies them as one run). */
+export const IN_FLIGHT_FIELDS = [
+  "flightSpan",
+  "flightCur",
+  "flightPrev",
+  "grants",
+  "refusedSeq0",
+  "refusedAt0",
+  "refusedSeq1",
+  "refusedAt1",
+  "refusedSeq2",
+  "refusedAt2",
+  "refusedSeq3",
+  "refusedAt3",
+] as const satisfies readonly (keyof InFlightRecord)[];
+
 /** Copies the count in flight and the refusals kept from `from` to `to` (a reset keeps them: the answers will come). */
 export function carryFlights(from: InFlightRecord, to: InFlightRecord): void {
-  to.flightSpan = from.flightSpan;
-  to.flightCur = from.flightCur;
-  to.flightPrev = from.flightPrev;
-  to.grants = from.grants;
-  to.refusedSeq0 = from.refusedSeq0;
-  to.refusedAt0 = from.refusedAt0;
-  to.refusedSeq1 = from.refusedSeq1;
-  to.refusedAt1 = from.refusedAt1;
-  to.refusedSeq2 = from.refusedSeq2;
-  to.refusedAt2 = from.refusedAt2;
-  to.refusedSeq3 = from.refusedSeq3;
-  to.refusedAt3 = from.refusedAt3;
+  for (const name of IN_FLIGHT_FIELDS) to[name] = from[name];
 }
 
 /** The permit numbered `seq` was refused (its answer came now). */

@@ -58,8 +58,8 @@ export const ADAPTIVE_TWIN: Twin<AdaptiveRecord, AdaptiveInput, AdaptiveOutput> 
     }
   },
   decode(reply, _inputs, now) {
-    const r = arrayReply(reply, 24, ADAPTIVE_SCRIPT.name).map(numReply);
-    const shift = now - (r[23] as number);
+    const r = arrayReply(reply, 23, ADAPTIVE_SCRIPT.name).map(numReply);
+    const shift = now - (r[22] as number);
     const lastAt = r[13] as number;
     const out: AdaptiveOutput = {
       allowed: r[0] === 1,
@@ -84,7 +84,6 @@ export const ADAPTIVE_TWIN: Twin<AdaptiveRecord, AdaptiveInput, AdaptiveOutput> 
       gateLimit: r[19] as number,
       gateOpens: r[20] as number,
       gateOpenedAt: r[21] as number,
-      gate: r[22] as number,
     };
     return [out];
   },

@@ -1,6 +1,6 @@
 import { CAP_RETRY_MS } from "../../limit/adaptive-decision.js";
 import { BELOW_CONFIRM_MS, EVIDENCE_MS, GATE_HOLD_MS, LONE_MIN } from "../../limit/concurrency-gate.js";
-import { FLIGHT_SPAN_MS } from "../../limit/in-flight.js";
+import { FLIGHT_SPAN_MS, IN_FLIGHT_FIELDS } from "../../limit/in-flight.js";
 import { EXACT_NUMBERS, STALE_CHECK } from "./limit-lib.js";
 import { luaScript } from "./script.js";
 
@@ -44,18 +44,7 @@ export const ADAPTIVE_FIELDS = [
   "headDue",
   "nextSince",
   "nextDue",
-  "flightSpan",
-  "flightCur",
-  "flightPrev",
-  "grants",
-  "refusedSeq0",
-  "refusedAt0",
-  "refusedSeq1",
-  "refusedAt1",
-  "refusedSeq2",
-  "refusedAt2",
-  "refusedSeq3",
-  "refusedAt3",
+  ...IN_FLIGHT_FIELDS,
   "gateLimit",
   "gateLevel",
   "gateAt",
@@ -165,8 +154,8 @@ function initialOf(field: AdaptiveField): string {
 
 const FIELD_COUNT = ADAPTIVE_FIELDS.length;
 /** The places (from 1) of the count in flight and the refusals kept, which a reset keeps (in-flight.ts's `carryFlights`). */
-const FLIGHT_FIRST = ADAPTIVE_FIELDS.indexOf("flightSpan") + 1;
-const FLIGHT_LAST = ADAPTIVE_FIELDS.indexOf("refusedAt3") + 1;
+const FLIGHT_FIRST = ADAPTIVE_FIELDS.indexOf(IN_FLIGHT_FIELDS[0]) + 1;
+const FLIGHT_LAST = FLIGHT_FIRST + IN_FLIGHT_FIELDS.length - 1;
 /** The struct format of the stored record. */
 const RECORD = `<${"d".repeat(FIELD_COUNT)}`;
 
@@ -214,7 +203,7 @@ export const ADAPTIVE_SCRIPT = luaScript(
 -- ARGV[#ARGV] the deadline: server ms after which the script does nothing (0: none)
 -- Reply:   {allowed, waitMs, epoch, rate, previousRate, cooldownUntil, congestion, cooldownMs,
 --          source, tokens, successes, backoffs, lastStatus, lastAt, lastRetryAfterMs, inFlight, flightSpan,
---          seq, others, gateLimit, gateOpens, gateOpenedAt, gate (the verdict's number in GATE_VERDICTS), server now_ms}
+--          seq, others, gateLimit, gateOpens, gateOpenedAt, server now_ms}
 --          (integral numbers as integers, others as exact text; 'r': the ${FIELD_COUNT} numbers, or nil; past the deadline: "stale")
 `,
   recordAsArray(`
@@ -546,7 +535,7 @@ if span > s.flightSpan then
 end
 
 local allowed, waitMs, congestion, cooldownMs = false, 0, false, 0
-local inFlight, gate, seq, held = -1, 0, -1, -1
+local inFlight, seq, held = -1, -1, -1
 if op == 'a' then
   local cost = tonumber(ARGV[3])
   local waitedMs = tonumber(ARGV[4])
@@ -636,6 +625,7 @@ elseif op == 'b' then
   -- A refusal at the learned cap on requests in flight says nothing about the rate: no epoch for the law.
   local refusedSeq = tonumber(ARGV[10])
   held = others_held(tonumber(ARGV[9]), refusedSeq)
+  local gate = 0
   if held >= 0 then gate = refuse(held, tonumber(ARGV[11]), now) end
   note_refused(refusedSeq)
   if gate == 1 or gate == 2 then epoch = -2 end
@@ -739,6 +729,6 @@ if allowed then a = 1 end
 if congestion then c = 1 end
 return { a, rnum(waitMs), rnum(s.epoch), rnum(pace(now)), rnum(previousRate), rnum(s.cooldownUntil), c, rnum(cooldownMs),
   rnum(s.source), rnum(s.tokens), rnum(s.successes), rnum(s.backoffs), rnum(s.lastStatus), rnum(s.lastAt),
-  rnum(s.lastRetryAfterMs), rnum(inFlight), rnum(s.flightSpan), rnum(seq), rnum(held), rnum(s.gateLimit), rnum(s.gateOpens), rnum(s.gateOpenedAt), gate, now }
+  rnum(s.lastRetryAfterMs), rnum(inFlight), rnum(s.flightSpan), rnum(seq), rnum(held), rnum(s.gateLimit), rnum(s.gateOpens), rnum(s.gateOpenedAt), now }
 `),
 );
