@@ -10,7 +10,7 @@
  * counts in flight that refusals happen at. Behind a concurrency cap, refusals happen only
  * at the top: refusals at `others >= k`, and (almost) no success there. When the last
  * 2 refusals (the first refusal alone, if at {@link LONE_MIN} or more) all fell
- * at `k` or above and at most a tenth of recent successes did, the gate closes at `k` in
+ * at `k` or above and at most a tenth of recent successes (or a single one) did, the gate closes at `k` in
  * flight; the refusal that closes it is the cap's, not the rate's (the rate law neither cuts
  * nor pauses on it, so the gate, not a cut pace, sets the rate from there). It then probes
  * like a congestion window: after `GATE_HOLD_MS` without a refusal, each success sent with
@@ -184,16 +184,24 @@ export class SuccessCounts {
 
   /**
    * The least count in flight at or above which at most {@link SUCCESS_ABOVE_SHARE} of the
-   * recent successes came: a cap there is not contradicted by them. -1 while they are too
-   * few to tell.
+   * recent successes came, or a single one: a cap there is not contradicted by them. -1
+   * while they are too few to tell.
+   *
+   * One success is always allowed: a success at the cap's count comes now and then (the
+   * count still holds a request whose answer is on its way), and a process of a fleet sees
+   * only a few of the fleet's, so that one of them there is a fifth of its share. Read as
+   * contradicting the cap, it made the first refusal a rate limit's, whose cut slowed the
+   * fleet's cold start behind a cap to 3.1 s (virtual time, Node's timers).
    */
   closeFrom(): number {
     // MIN_SUCCESSES of the fleet's, of which this process sees its share.
     if (this.ownTotal === 0 || this.okTotal * this.fleetTotal < MIN_SUCCESSES * this.weight * this.ownTotal) return -1;
     let above = 0;
+    // The latest success weighs `weight`: one at most, or a tenth of them.
+    const allowed = Math.max(SUCCESS_ABOVE_SHARE * this.okTotal, this.weight);
     for (let i = MAX_TRACKED; i >= 0; i--) {
       above += this.okAt[i]!;
-      if (above > SUCCESS_ABOVE_SHARE * this.okTotal) return i + 1;
+      if (above > allowed) return i + 1;
     }
     return 0;
   }

@@ -79,6 +79,25 @@ describe("ConcurrencyGate: a cap on requests in flight learned from where refusa
     expect(gate.limit).toBe(5);
   });
 
+  it("a single success at a count does not rule out a cap there, however few successes a process sees; a second one does", () => {
+    // A process of a fleet of 4: each of its successes is one of 4 of the fleet's.
+    const inFleet = new SuccessCounts();
+    for (let i = 0; i < 6; i++) inFleet.add(2 + (i % 3), 4);
+    expect(inFleet.closeFrom()).toBe(5);
+    // An answer on its way still counted: a success at the cap's count, a fifth of this process's share.
+    inFleet.add(5, 4);
+    expect(inFleet.closeFrom()).toBe(5);
+    inFleet.add(5, 4);
+    expect(inFleet.closeFrom()).toBe(6);
+    // Alone, a tenth of its recent successes (a decaying count of about 20) is about as many.
+    const alone = new SuccessCounts();
+    for (let i = 0; i < 40; i++) alone.add(1 + (i % 4));
+    alone.add(5);
+    expect(alone.closeFrom()).toBe(5);
+    alone.add(5);
+    expect(alone.closeFrom()).toBe(6);
+  });
+
   it("stays open behind a rate limit: refusals fall where successes do", () => {
     const gate = new ConcurrencyGate();
     for (let t = 0; t < 20; t++) {
