@@ -275,7 +275,7 @@ export class AdaptiveRateLimiter implements Policy {
   private readonly successCounts = new SuccessCounts();
   /** The record's learned cap on requests in flight, as the store last answered (-1: none). */
   private gateLimit = -1;
-  /** The record's count of successes at this limiter's last one (-1: none yet). */
+  /** The record's count of successes at this limiter's last one, or when it first heard from the record (-1: not yet). */
   private successesSeen = -1;
   /** The record's count of gate openings when this limiter last looked (-1: never looked). */
   private gateOpensSeen = -1;
@@ -637,6 +637,8 @@ export class AdaptiveRateLimiter implements Policy {
   private observe(out: AdaptiveOutput): void {
     this.mirror = out;
     this.mirrorAt = this.clock.now();
+    // Where this limiter starts counting the fleet's successes: its first answer from the record.
+    if (this.successesSeen < 0) this.successesSeen = out.successes;
     // The gate opened since (here or in another process): the successes at the count it opened at or above came under the old width.
     if (out.gateOpens !== this.gateOpensSeen) {
       if (this.gateOpensSeen >= 0) this.successCounts.forgetFrom(out.gateOpenedAt);
@@ -752,7 +754,9 @@ export class AdaptiveRateLimiter implements Policy {
     this.observe(out);
     if (input.type === "success") {
       // The successes of every limiter sharing the state since this one's last: its own are a sample of them.
-      // Its first, or the first since the record was reset or forgotten, counts alone.
+      // Its first counts those since it first heard from the record: all of them for processes
+      // that start together, a few for one that joins a busy record (not the record's history).
+      // The first since the record was reset or forgotten counts alone.
       const seen = this.successesSeen < 0 || out.successes <= this.successesSeen ? 1 : out.successes - this.successesSeen;
       this.successesSeen = out.successes;
       if (out.others >= 0) this.successCounts.add(out.others, seen);

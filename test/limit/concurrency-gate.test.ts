@@ -402,6 +402,22 @@ describe("AdaptiveRateLimiter: an upstream that caps requests in flight", () => 
     expect(fresh.snapshot().concurrencyCap).toBeNull();
   });
 
+  it("processes that start together count the fleet's successes since each first asked: its own first may follow many of the fleet's", async () => {
+    const clock = new ManualClock(0);
+    const [a, b] = fleetOf(clock, new MemoryStore({ sweepIntervalMs: 0, clock }), "a", "b") as [AdaptiveRateLimiter, AdaptiveRateLimiter];
+    // b asks at the start, and its first answer comes after 30 of a's.
+    const first = await b.acquire();
+    for (let i = 0; i < 30; i++) {
+      a.onSuccess(null, await a.acquire());
+      clock.advance(1);
+    }
+    b.onSuccess(null, first);
+    const batch = await permits(b, 3);
+    expect(batch[2]!.othersInFlight).toBe(2);
+    b.onBackoff({ status: 429, retryAfterMs: 0, permit: batch[2]! });
+    expect(b.snapshot().concurrencyCap).toBe(2);
+  });
+
   it("a refusal carries where the process's successes allow a cap, even when it last saw the gate closed (another may have opened it)", async () => {
     const clock = new ManualClock(0);
     const store = new RecordingStore();
