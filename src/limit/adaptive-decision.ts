@@ -348,6 +348,8 @@ const MIN_RESERVE = 1;
 const NO_EPOCH = -2;
 /** How soon a caller turned away at the cap on requests in flight asks again (ms): other processes' answers free places unseen. */
 export const CAP_RETRY_MS = 2;
+/** How soon a caller turned away at the cap asks again when two longer waiters are ahead of it (ms). */
+export const UNKEPT_RETRY_MS = 8;
 /** The law's rate never grows past this multiple of the rate actually sent. */
 const APP_LIMIT_FACTOR = 2;
 
@@ -504,8 +506,9 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     // At the cap on requests in flight: no place until an answer frees one (maybe another
     // process's), and the places freed go to the longer waiters the record knows first.
     if (s.gateLimit >= 0 && inFlight(s) + this.waitersAhead(s, since) >= s.gateLimit) {
-      if (waitedMs >= 0) this.turnAway(s, since, now + CAP_RETRY_MS);
-      return this.out(s, now, previousRate, false, 0, false, CAP_RETRY_MS);
+      // A waiter the record does not keep (two longer ones are ahead) has no place to claim soon: it asks less often.
+      const kept = waitedMs < 0 || this.turnAway(s, since, now + CAP_RETRY_MS);
+      return this.out(s, now, previousRate, false, 0, false, kept ? CAP_RETRY_MS : UNKEPT_RETRY_MS);
     }
     if (s.tokens >= cost) {
       s.tokens -= cost;
@@ -533,8 +536,8 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     );
   }
 
-  /** Notes a caller turned away: it has waited since `since` and comes back at `due`. */
-  private turnAway(s: AdaptiveRecord, since: number, due: number): void {
+  /** Notes a caller turned away: it has waited since `since` and comes back at `due`. Returns whether the record keeps it (one of its two longest waiters). */
+  private turnAway(s: AdaptiveRecord, since: number, due: number): boolean {
     if (s.headSince < 0 || since < s.headSince - SAME_WAITER_MS) {
       s.nextSince = s.headSince;
       s.nextDue = s.headDue;
@@ -544,7 +547,8 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     else if (s.nextSince < 0 || since <= s.nextSince + SAME_WAITER_MS) {
       s.nextSince = since;
       s.nextDue = due;
-    }
+    } else return false;
+    return true;
   }
 
   /** The longest waiter was served (or is gone): the next one is first now. */

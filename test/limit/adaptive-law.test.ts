@@ -7,6 +7,8 @@ import {
   type AdaptiveOutput,
   type AdaptiveParams,
   type AdaptiveRecord,
+  CAP_RETRY_MS,
+  UNKEPT_RETRY_MS,
 } from "../../src/limit/adaptive-decision.js";
 import { type AdaptiveEvents, AdaptiveRateLimiter, type AdaptiveRateLimiterOptions } from "../../src/limit/adaptive.js";
 import { MemoryStore } from "../../src/store/memory.js";
@@ -821,6 +823,22 @@ describe("adaptive law: waiters of several processes are served in the order the
     l.clock.advance(60);
     expect(ask(l, 100)).toMatchObject({ allowed: true });
     expect([l.s.headSince, l.s.nextSince]).toEqual([10_030, -1]);
+  });
+
+  it("at the cap on requests in flight the two longest waiters ask again every 2 ms, a third every 8 ms (it has no place to claim soon)", () => {
+    const l = law({ initialRate: 1_000, burst: 10 });
+    expect(ask(l, 0).allowed).toBe(true); // one in flight
+    l.s.gateLimit = 1;
+    l.s.gateLevel = 1;
+    expect(ask(l, 0)).toMatchObject({ allowed: false, waitMs: CAP_RETRY_MS }); // A
+    l.clock.advance(6);
+    expect(ask(l, 0)).toMatchObject({ allowed: false, waitMs: CAP_RETRY_MS }); // B
+    l.clock.advance(6);
+    expect(ask(l, 0)).toMatchObject({ allowed: false, waitMs: UNKEPT_RETRY_MS }); // C: A and B ahead
+    expect([l.s.headSince, l.s.nextSince]).toEqual([10_000, 10_006]);
+    // A one-shot try is no waiter; A itself is still kept.
+    expect(l.step({ type: "acquire", cost: 1 }).waitMs).toBe(CAP_RETRY_MS);
+    expect(ask(l, 12)).toMatchObject({ allowed: false, waitMs: CAP_RETRY_MS });
   });
 
   it("a free permit goes to whoever asks: a late longest waiter holds nobody up", () => {

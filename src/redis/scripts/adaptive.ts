@@ -1,4 +1,4 @@
-import { CAP_RETRY_MS } from "../../limit/adaptive-decision.js";
+import { CAP_RETRY_MS, UNKEPT_RETRY_MS } from "../../limit/adaptive-decision.js";
 import { BELOW_CONFIRM_MS, EVIDENCE_MS, GATE_HOLD_MS, LONE_MIN } from "../../limit/concurrency-gate.js";
 import { FLIGHT_SPAN_MS, IN_FLIGHT_FIELDS } from "../../limit/in-flight.js";
 import { EXACT_NUMBERS, STALE_CHECK } from "./limit-lib.js";
@@ -247,6 +247,7 @@ local WAITER_GRACE_MS = 10
 local SAME_WAITER_MS = 5
 local FLIGHT_SPAN_MS = ${FLIGHT_SPAN_MS}
 local CAP_RETRY_MS = ${CAP_RETRY_MS}
+local UNKEPT_RETRY_MS = ${UNKEPT_RETRY_MS}
 local GATE_HOLD_MS = ${GATE_HOLD_MS}
 local EVIDENCE_MS = ${EVIDENCE_MS}
 local BELOW_CONFIRM_MS = ${BELOW_CONFIRM_MS}
@@ -437,7 +438,10 @@ local function turn_away(since, due)
   elseif s.nextSince < 0 or since <= s.nextSince + SAME_WAITER_MS then
     s.nextSince = since
     s.nextDue = due
+  else
+    return false
   end
+  return true
 end
 
 -- An answer to a permit counted in span 'flight' (-1 unknown: the oldest; -2 none) leaves the count in flight.
@@ -550,8 +554,9 @@ if op == 'a' then
   elseif s.gateLimit >= 0 and s.flightCur + s.flightPrev + waiters_ahead(since) >= s.gateLimit then
     -- At the cap on requests in flight: no place until an answer frees one (maybe another
     -- process's), and the places freed go to the longer waiters the record knows first.
+    -- A waiter the record does not keep (two longer ones are ahead) asks less often.
     waitMs = CAP_RETRY_MS
-    if waitedMs >= 0 then turn_away(since, now + waitMs) end
+    if waitedMs >= 0 and not turn_away(since, now + CAP_RETRY_MS) then waitMs = UNKEPT_RETRY_MS end
   else
     if s.tokens >= cost then
       s.tokens = s.tokens - cost
