@@ -637,7 +637,8 @@ export class AdaptiveRateLimiter implements Policy {
   private observe(out: AdaptiveOutput): void {
     this.mirror = out;
     this.mirrorAt = this.clock.now();
-    // Where this limiter starts counting the fleet's successes: its first answer from the record.
+    // Its count of the fleet's successes starts at its first answer: processes that start
+    // together count them all, one that joins a busy record only those since it joined.
     if (this.successesSeen < 0) this.successesSeen = out.successes;
     // The gate opened since (here or in another process): the successes at the count it opened at or above came under the old width.
     if (out.gateOpens !== this.gateOpensSeen) {
@@ -753,11 +754,10 @@ export class AdaptiveRateLimiter implements Policy {
   private report(input: AdaptiveInput, out: AdaptiveOutput, retryAfterMs: number | undefined): void {
     this.observe(out);
     if (input.type === "success") {
-      // The successes of every limiter sharing the state since this one's last: its own are a sample of them.
-      // Its first counts those since it first heard from the record: all of them for processes
-      // that start together, a few for one that joins a busy record (not the record's history).
-      // The first since the record was reset or forgotten counts alone.
-      const seen = this.successesSeen < 0 || out.successes <= this.successesSeen ? 1 : out.successes - this.successesSeen;
+      // The successes of every limiter sharing the state since this one's last (its first: since
+      // its first answer, see observe): its own are a sample of them. The first since the record
+      // was reset or forgotten counts alone.
+      const seen = out.successes <= this.successesSeen ? 1 : out.successes - this.successesSeen;
       this.successesSeen = out.successes;
       if (out.others >= 0) this.successCounts.add(out.others, seen);
     }

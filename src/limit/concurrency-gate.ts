@@ -187,11 +187,9 @@ export class SuccessCounts {
    * recent successes came, or a single one: a cap there is not contradicted by them. -1
    * while they are too few to tell.
    *
-   * One success is always allowed: a success at the cap's count comes now and then (the
-   * count still holds a request whose answer is on its way), and a process of a fleet sees
-   * only a few of the fleet's, so that one of them there is a fifth of its share. Read as
-   * contradicting the cap, it made the first refusal a rate limit's, whose cut slowed the
-   * fleet's cold start behind a cap to 3.1 s (virtual time, Node's timers).
+   * One is always allowed: a success at the cap's count comes now and then (the count still
+   * holds a request whose answer is on its way), and a process of a fleet sees few of the
+   * fleet's successes, so one of them can be a fifth of its share.
    */
   closeFrom(): number {
     // MIN_SUCCESSES of the fleet's, of which this process sees its share.
