@@ -285,7 +285,11 @@ export const SOURCE_ADAPTIVE = 1;
 export const SOURCE_HEADERS = 2;
 
 const METER_BUCKET_MS = 1000;
-/** How late a timer may fire without the pace losing the time (ms). */
+/**
+ * How late a timer may fire without the pace losing the time (ms): 1, as more lets a
+ * request come early, which an upstream without burst (GCRA) refuses. Above ~500/s, where
+ * Node's timers cannot space requests that finely anyway, up to POLICY_SLACK_MS less one request.
+ */
 const TIMER_SLACK_MS = 1;
 /**
  * The same while a quota policy sets the pace: nothing probes then, so a late timer's time
@@ -820,9 +824,11 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     if (now > s.refilledAt) {
       const pace = this.pace(s, s.refilledAt);
       // A few ms of slack beyond the burst, so that a timer firing late is made up for
-      // (else the pace would run a few percent slow) without allowing a real burst.
+      // (else the pace would run a few percent slow). Counted in ms, not permits: above a
+      // few hundred a second a timer rounded up to a whole ms, and late, holds several.
       const slackMs = s.policyUntil > now ? POLICY_SLACK_MS : TIMER_SLACK_MS;
-      const cap = this.config.burst + (s.strictUntil > now ? 0 : Math.min(0.5, (pace * slackMs) / 1000));
+      const slack = Math.max(pace * slackMs, pace * POLICY_SLACK_MS - 1000) / 1000;
+      const cap = this.config.burst + (s.strictUntil > now ? 0 : slack);
       s.tokens = Math.min(cap, s.tokens + ((now - s.refilledAt) * pace) / 1000);
       s.refilledAt = now;
     }

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ManualClock } from "../../src/core/clock.js";
+import { type Clock, ManualClock } from "../../src/core/clock.js";
 import {
   AdaptiveDecision,
   type AdaptiveInput,
@@ -261,30 +261,71 @@ describe("adaptive law: pacing makes up a late timer, unless the upstream has no
     expect(tokensAfterLate(l, 5)).toBeCloseTo(1.24, 12);
   }
 
-  it("up to 1 ms of a late timer is made up (the next request may come that much early)", () => {
+  it("up to 1 ms of a late timer is made up (the next request may come that much early); above 500/s up to 3 ms less one request", () => {
     const l = law({ initialRate: 80 });
     expect(tokensAfterLate(l, 0.5)).toBeCloseTo(1.04, 12);
     expect(tokensAfterLate(l, 5)).toBeCloseTo(1.08, 12);
+    // At 500/s both are half a request; at 800/s 3 ms less one request (1.4) is more than 1 ms (0.8).
+    for (const [rate, slack] of [
+      [500, 0.5],
+      [800, 1.4],
+      [2000, 5],
+    ] as const) {
+      l.s.rate = rate;
+      l.s.tokens = 0;
+      l.s.refilledAt = l.clock.now();
+      l.clock.advance(1000 / rate + 10);
+      expect(l.step({ type: "acquire", cost: 0 }).tokens).toBeCloseTo(1 + slack, 12);
+    }
   });
 
-  it("up to 3 ms while a quota policy sets the pace (nothing probes then to win the lost time back), never over half a request", () => {
+  it("up to 3 ms while a quota policy sets the pace (nothing probes then to win the lost time back), however many requests that is", () => {
     const l = law({ initialRate: 80 });
     l.step({ type: "success", epoch: -1, quota: { limit: 82, remaining: 60, resetMs: 1000, policyRate: 82 } });
     expect(l.s.rate).toBeCloseTo(0.975 * 82, 12);
     l.s.rate = 80;
     expect(tokensAfterLate(l, 2)).toBeCloseTo(1.16, 12);
     expect(tokensAfterLate(l, 5)).toBeCloseTo(1.24, 12);
-    // At 200/s 3 ms would be 0.6 of a request: the cap stays half a request.
-    l.s.rate = 200;
+    // At 800/s 3 ms is 2.4 requests: all of them are made up (a timer rounded up to a whole
+    // ms, and late, costs more than half a request there).
+    l.s.rate = 800;
     l.s.capUntil = -1; // no cap from the remaining budget
     l.s.tokens = 0;
     l.s.refilledAt = l.clock.now();
-    l.clock.advance(5 + 5);
-    expect(l.step({ type: "acquire", cost: 0 }).tokens).toBe(1.5);
+    l.clock.advance(1.25 + 5);
+    expect(l.step({ type: "acquire", cost: 0 }).tokens).toBeCloseTo(3.4, 12);
     // Once the policy is out of force, 1 ms again.
     l.clock.advance(60_000);
     l.s.rate = 80;
     expect(tokensAfterLate(l, 5)).toBeCloseTo(1.08, 12);
+  });
+
+  it("the limiter keeps a pace of thousands a second on timers that fire only on whole milliseconds", async () => {
+    // Node's timers wake on whole ms: at 2,000/s each wake must release two permits. A
+    // slack of half a request (the old cap) released one, so the pace ran at 1,000/s.
+    const rate = 2000;
+    const clock = new ManualClock(0);
+    // Sleeps rounded up to whole ms, as preciseClock asks Node's timers for them.
+    const wholeMs: Clock = { now: () => clock.now(), sleep: (ms, signal) => clock.sleep(Math.max(1, Math.ceil(ms)), signal) };
+    const store = new MemoryStore({ sweepIntervalMs: 0, clock });
+    const limiter = new AdaptiveRateLimiter({ clock: wholeMs, store, initialRatePerSec: rate, minRatePerSec: rate, maxRatePerSec: rate });
+    let granted = 0;
+    let open = true;
+    const callers = Array.from({ length: 8 }, async () => {
+      while (open) {
+        limiter.onSuccess(null, await limiter.acquire());
+        granted++;
+      }
+    });
+    await clock.advanceAsync(0);
+    for (let ms = 0; ms < 100; ms++) await clock.advanceAsync(1);
+    const before = granted;
+    for (let ms = 0; ms < 500; ms++) await clock.advanceAsync(1);
+    expect(granted - before).toBeGreaterThanOrEqual(0.99 * rate * 0.5);
+    expect(granted - before).toBeLessThanOrEqual(1.01 * rate * 0.5);
+    open = false;
+    limiter.close();
+    await Promise.allSettled(callers);
   });
 
   it("a success that leaves nothing remaining turns that off until its reset: requests never come closer than the pace", () => {

@@ -293,7 +293,7 @@ local function refill()
     local cap = burst
     local slackMs = TIMER_SLACK_MS
     if s.policyUntil > now then slackMs = POLICY_SLACK_MS end
-    if s.strictUntil <= now then cap = burst + math.min(0.5, (p * slackMs) / 1000) end
+    if s.strictUntil <= now then cap = burst + math.max(p * slackMs, p * POLICY_SLACK_MS - 1000) / 1000 end
     s.tokens = math.min(cap, s.tokens + ((now - s.refilledAt) * p) / 1000)
     s.refilledAt = now
   end
