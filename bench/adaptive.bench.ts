@@ -15,7 +15,7 @@
  *
  * Options: --models, --modes, --clients (breakwater, aws-adaptive, naive), --runs (5),
  * --parallel (runs at once, 6), --fleet-models (token-bucket,sliding-window,outages), and the
- * upstreams changed as in bench/law-sim.ts: --service=95-105, --burst, --stretch, --scale
+ * upstreams changed as in bench/law-sim.ts: --service=95-105, --burst, --stretch, --scale, --counts-refused
  * (not with --write or --charts).
  */
 import { type ChildProcess, fork } from "node:child_process";
@@ -42,10 +42,10 @@ const FLEET_PROCESSES = 4;
 const SAMPLE_MS = 100;
 const ALL_MODES: readonly HeaderMode[] = ["none", "retry-after", "full"];
 /**
- * `--service`, `--burst`, `--stretch`, `--scale`, as in bench/law-sim.ts: the upstreams
+ * `--service`, `--burst`, `--stretch`, `--scale`, `--counts-refused`, as in bench/law-sim.ts: the upstreams
  * changed, in real time (the real upstream has no `--window`). Each run's process is given them too.
  */
-const SHAPE_ARGS = process.argv.filter((a) => /^--(service|burst|stretch|scale)=/.test(a));
+const SHAPE_ARGS = process.argv.filter((a) => /^--(service|burst|stretch|scale)=/.test(a) || a === "--counts-refused");
 const scenarioOf = (name: string): Scenario => shapeFromArgs(scenarioNamed(name));
 
 function listArg(name: string, all: readonly string[], fallback: readonly string[] = all): string[] {
@@ -97,6 +97,7 @@ function upstreamFor(scenario: Scenario, mode: HeaderMode): Promise<Upstream> {
     algorithm: scenario.kind,
     latencyMs: scenario.serviceMs,
     ...(scenario.shape?.burstSeconds === undefined ? {} : { burstSeconds: scenario.shape.burstSeconds }),
+    ...(scenario.shape?.countsRefused === true ? { countsRefused: true } : {}),
   });
 }
 

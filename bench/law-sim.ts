@@ -4,12 +4,13 @@
  * the real-time bench's minutes. For working on the control law; the real-time bench
  * (bench/adaptive.bench.ts) is what RESULTS.md reports.
  *
- *   npx tsx bench/law-sim.ts [--runs=5] [--modes=none,retry-after,full] [--models=gcra,...] [--late=1.2] [--service=95-105] [--burst=5] [--window=10] [--stretch=6] [--scale=0.2] [--timers=node] [--clock=coarse] [--workers=16]
+ *   npx tsx bench/law-sim.ts [--runs=5] [--modes=none,retry-after,full] [--models=gcra,...] [--late=1.2] [--service=95-105] [--burst=5] [--window=10] [--stretch=6] [--scale=0.2] [--counts-refused] [--timers=node] [--clock=coarse] [--workers=16]
  *
  * `--late`: how late timers fire beyond 0.1 ms (ms); 5 is a loaded machine. `--fleet=4`: that
  * many clients share one limiter record, as processes share it through RedisStore.
  * `--service=min-max`: every model answers in that many ms (a slow upstream) instead of its own.
  * `--burst=S`: token buckets hold S seconds of their rate; `--window=S`: fixed windows last S seconds;
+ * `--counts-refused`: the sliding log and window count refused requests against the limit too;
  * `--stretch=K`: phases and outages K times as long; `--scale=K`: every limit K times as high. `--timers=node`: timer delays are
  * truncated to whole milliseconds, as Node's are, and the client sleeps as `preciseClock`
  * does (delays rounded up); `--clock=coarse`: the client reads whole milliseconds and sleeps

@@ -2,10 +2,10 @@
  * One simulated run of the adaptive limiter, second by second: the limit, the pace, the
  * answers accepted and refused. For reading what the control law did on one upstream.
  *
- *   npx tsx bench/law-trace.ts <model> <none|retry-after|full> [run] [--fleet=4] [--service=95-105] [--burst=5] [--window=10] [--stretch=6] [--scale=0.2] [--timers=node] [--clock=coarse] [--workers=16]
+ *   npx tsx bench/law-trace.ts <model> <none|retry-after|full> [run] [--fleet=4] [--service=95-105] [--burst=5] [--window=10] [--stretch=6] [--scale=0.2] [--counts-refused] [--timers=node] [--clock=coarse] [--workers=16]
  *
  * `--fleet=N`: N clients share one limiter record, as processes share it through RedisStore.
- * `--service=min-max`, `--burst=S`, `--window=S`, `--stretch=K`, `--scale=K`: the upstream changed as in bench/law-sim.ts;
+ * `--service=min-max`, `--burst=S`, `--window=S`, `--stretch=K`, `--scale=K`, `--counts-refused`: the upstream changed as in bench/law-sim.ts;
  * `--timers=node`, `--clock=coarse`, `--workers=N`: the client's timing and callers, as there.
  */
 import type { HeaderMode } from "../examples/lib/upstream.js";

@@ -24,8 +24,8 @@ export interface Scenario {
   readonly serviceMs: readonly [number, number];
   /** One line for the reader. */
   readonly about: string;
-  /** The hidden limit's shape beyond its kind (a bucket's burst, a window's length); the models' defaults when absent. */
-  readonly shape?: Pick<LimitModelOptions, "burstSeconds" | "windowSec">;
+  /** The hidden limit's shape beyond its kind (a bucket's burst, a window's length, whether refusals count); the models' defaults when absent. */
+  readonly shape?: Pick<LimitModelOptions, "burstSeconds" | "windowSec" | "countsRefused">;
 }
 
 const STANDARD: readonly Phase[] = [

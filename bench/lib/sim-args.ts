@@ -35,7 +35,8 @@ export function workersFromArgs(argv: readonly string[] = process.argv): Pick<Si
  * many ms), `--burst=S` (a token bucket holding S seconds of its rate), `--window=S` (a
  * fixed window S seconds long, admitting S seconds of its rate), `--stretch=K` (every phase
  * and outage K times as long: a long window needs long phases to be judged), `--scale=K`
- * (every limit K times as high: 0.2 turns 50 → 20 → 80 requests/s into 10 → 4 → 16).
+ * (every limit K times as high: 0.2 turns 50 → 20 → 80 requests/s into 10 → 4 → 16),
+ * `--counts-refused` (the sliding log and window count refused requests against the limit too).
  */
 export function shapeFromArgs(scenario: Scenario, argv: readonly string[] = process.argv): Scenario {
   const service = simArg("service", argv)?.split("-").map(Number) as [number, number] | undefined;
@@ -53,6 +54,7 @@ export function shapeFromArgs(scenario: Scenario, argv: readonly string[] = proc
       ...scenario.shape,
       ...(burst !== undefined ? { burstSeconds: Number(burst) } : {}),
       ...(window !== undefined ? { windowSec: Number(window) } : {}),
+      ...(argv.includes("--counts-refused") ? { countsRefused: true } : {}),
     },
   };
 }

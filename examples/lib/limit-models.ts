@@ -3,8 +3,8 @@
  * hidden limits the adaptive bench and its simulation put Breakwater against. Each
  * `admit(ms, limit)` decides one request that arrives at `ms` while `limit` (requests per
  * second) is in force, and says what a server of that kind would put in its rate-limit
- * headers. Rejected requests never count against the limit (as in upstash, Cloudflare,
- * and most API gateways).
+ * headers. Rejected requests do not count against the limit (as in upstash, Cloudflare,
+ * and most API gateways) unless `countsRefused` says they do.
  */
 
 /** The ways of enforcing a limit that the bench models. */
@@ -46,6 +46,8 @@ export interface LimitModelOptions {
   readonly windowSec?: number;
   /** Concurrency cap: the service time (ms) that turns `limit` requests/s into `round(limit * serviceMs / 1000)` requests in flight. Default 100. */
   readonly serviceMs?: number;
+  /** Sliding log and sliding window: a refused request counts against the limit too, as on APIs that count every request they see. Default false. */
+  readonly countsRefused?: boolean;
 }
 
 /** Makes a hidden limit of the given kind. */
@@ -56,9 +58,9 @@ export function createLimitModel(kind: LimitKind, options: LimitModelOptions = {
     case "fixed-window":
       return fixedWindow(options.windowOffsetMs ?? 0, options.windowSec ?? 1);
     case "sliding-log":
-      return slidingLog();
+      return slidingLog(options.countsRefused ?? false);
     case "sliding-window":
-      return slidingWindow();
+      return slidingWindow(options.countsRefused ?? false);
     case "gcra":
       return gcra();
     case "concurrency":
@@ -116,7 +118,7 @@ function fixedWindow(offsetMs: number, windowSec: number): LimitModel {
 }
 
 /** An exact sliding log: no one-second span ever holds more than `limit` admitted requests. */
-function slidingLog(): LimitModel {
+function slidingLog(countsRefused: boolean): LimitModel {
   const admitted: number[] = [];
   let head = 0;
   return {
@@ -128,7 +130,7 @@ function slidingLog(): LimitModel {
         head = 0;
       }
       const ok = admitted.length - head < limit;
-      if (ok) admitted.push(ms);
+      if (ok || countsRefused) admitted.push(ms);
       const oldest = admitted[head];
       const freeSec = oldest === undefined ? 0 : Math.max(1, Math.ceil((oldest + 1000 - ms) / 1000));
       return {
@@ -149,7 +151,7 @@ function slidingLog(): LimitModel {
  * one-second window plus the previous window's count weighted by the share of it that the
  * last second still covers.
  */
-function slidingWindow(): LimitModel {
+function slidingWindow(countsRefused: boolean): LimitModel {
   let window = 0;
   let current = 0;
   let previous = 0;
@@ -165,7 +167,7 @@ function slidingWindow(): LimitModel {
       const into = (ms - w * 1000) / 1000;
       const estimate = Math.floor(previous * (1 - into)) + current;
       const ok = estimate < limit;
-      if (ok) current++;
+      if (ok || countsRefused) current++;
       return {
         ok,
         remaining: Math.max(0, limit - estimate - (ok ? 1 : 0)),

@@ -38,6 +38,8 @@ export interface UpstreamOptions {
   readonly algorithm?: LimitKind;
   /** Token bucket only: it holds `limit * burstSeconds` tokens (at least 1). Default 1. */
   readonly burstSeconds?: number;
+  /** Sliding log and sliding window only: refused requests count against the limit too. Default false. */
+  readonly countsRefused?: boolean;
   /** Service time of each request (ms), uniform in [min, max]. Default [2, 6]. */
   readonly latencyMs?: readonly [min: number, max: number];
   /** Shut out a client refused too often (see above). Default: none. */
@@ -92,6 +94,7 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
   const newModel = (): LimitModel =>
     createLimitModel(options.algorithm ?? "sliding-log", {
       burstSeconds: options.burstSeconds ?? 1,
+      countsRefused: options.countsRefused ?? false,
       // The clock's second, as a server's fixed window sees it.
       windowOffsetMs: Date.now() % 1000,
       serviceMs: (minLatency + maxLatency) / 2,

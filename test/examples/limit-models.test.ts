@@ -25,3 +25,24 @@ describe("upstream limit models: a fixed window's length", () => {
     expect(admitted(2, 0, 4_000, 5)).toBe(20);
   });
 });
+
+describe("upstream limit models: refused requests that count", () => {
+  /** Requests every 10 ms for 2 s at 50/s (twice the limit): how many each second admits. */
+  const perSecond = (kind: "sliding-log" | "sliding-window", countsRefused: boolean): [number, number] => {
+    const model = createLimitModel(kind, { countsRefused });
+    const ok = [0, 0];
+    for (let ms = 0; ms < 2_000; ms += 10) if (model.admit(ms, 50).ok) ok[Math.floor(ms / 1000)]!++;
+    return [ok[0]!, ok[1]!];
+  };
+
+  it("by default a refusal costs the client nothing: each second admits the limit", () => {
+    expect(perSecond("sliding-log", false)).toEqual([50, 50]);
+    expect(perSecond("sliding-window", false)).toEqual([50, 50]);
+  });
+
+  it("counted, a client that keeps sending over the limit is shut out until it slows down", () => {
+    // The log fills with the first second's 100 requests: nothing frees in the next.
+    expect(perSecond("sliding-log", true)).toEqual([50, 0]);
+    expect(perSecond("sliding-window", true)).toEqual([50, 0]);
+  });
+});
