@@ -119,23 +119,24 @@ function fixedWindow(offsetMs: number, windowSec: number): LimitModel {
 
 /** An exact sliding log: no one-second span ever holds more than `limit` admitted requests. */
 function slidingLog(countsRefused: boolean): LimitModel {
-  const admitted: number[] = [];
+  /** When the requests the log counts came (admitted ones; with `countsRefused`, refused ones too), oldest first. */
+  const counted: number[] = [];
   let head = 0;
   return {
     kind: "sliding-log",
     admit(ms, limit) {
-      while (head < admitted.length && admitted[head]! <= ms - 1000) head++;
+      while (head < counted.length && counted[head]! <= ms - 1000) head++;
       if (head > 1024) {
-        admitted.splice(0, head);
+        counted.splice(0, head);
         head = 0;
       }
-      const ok = admitted.length - head < limit;
-      if (ok || countsRefused) admitted.push(ms);
-      const oldest = admitted[head];
+      const ok = counted.length - head < limit;
+      if (ok || countsRefused) counted.push(ms);
+      const oldest = counted[head];
       const freeSec = oldest === undefined ? 0 : Math.max(1, Math.ceil((oldest + 1000 - ms) / 1000));
       return {
         ok,
-        remaining: Math.max(0, limit - (admitted.length - head)),
+        remaining: Math.max(0, limit - (counted.length - head)),
         resetSec: freeSec,
         retrySec: Math.max(1, freeSec),
         quota: limit,

@@ -27,7 +27,7 @@ describe("upstream limit models: a fixed window's length", () => {
 });
 
 describe("upstream limit models: refused requests that count", () => {
-  /** Requests every 10 ms for 2 s at 50/s (twice the limit): how many each second admits. */
+  /** Requests every 10 ms (100/s) for 2 s under a limit of 50/s (twice the limit): how many each second admits. */
   const perSecond = (kind: "sliding-log" | "sliding-window", countsRefused: boolean): [number, number] => {
     const model = createLimitModel(kind, { countsRefused });
     const ok = [0, 0];
