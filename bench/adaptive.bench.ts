@@ -45,7 +45,7 @@ const ALL_MODES: readonly HeaderMode[] = ["none", "retry-after", "full"];
  * `--service`, `--burst`, `--stretch`, `--scale`, `--counts-refused`, as in bench/law-sim.ts: the upstreams
  * changed, in real time (the real upstream has no `--window`). Each run's process is given them too.
  */
-const SHAPE_ARGS = process.argv.filter((a) => /^--(service|burst|stretch|scale)=/.test(a) || a === "--counts-refused");
+const SHAPE_ARGS = process.argv.filter((a) => /^--((service|burst|stretch|scale)=|counts-refused$)/.test(a));
 const scenarioOf = (name: string): Scenario => shapeFromArgs(scenarioNamed(name));
 
 function listArg(name: string, all: readonly string[], fallback: readonly string[] = all): string[] {
@@ -97,7 +97,7 @@ function upstreamFor(scenario: Scenario, mode: HeaderMode): Promise<Upstream> {
     algorithm: scenario.kind,
     latencyMs: scenario.serviceMs,
     ...(scenario.shape?.burstSeconds === undefined ? {} : { burstSeconds: scenario.shape.burstSeconds }),
-    ...(scenario.shape?.countsRefused === true ? { countsRefused: true } : {}),
+    countsRefused: scenario.shape?.countsRefused ?? false,
   });
 }
 

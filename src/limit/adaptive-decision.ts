@@ -827,8 +827,7 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
       // (else the pace would run a few percent slow). Counted in ms, not permits: above a
       // few hundred a second a timer rounded up to a whole ms, and late, holds several.
       const slackMs = s.policyUntil > now ? POLICY_SLACK_MS : TIMER_SLACK_MS;
-      const slack = Math.max(pace * slackMs, pace * POLICY_SLACK_MS - 1000) / 1000;
-      const cap = this.config.burst + (s.strictUntil > now ? 0 : slack);
+      const cap = this.config.burst + (s.strictUntil > now ? 0 : Math.max(pace * slackMs, pace * POLICY_SLACK_MS - 1000) / 1000);
       s.tokens = Math.min(cap, s.tokens + ((now - s.refilledAt) * pace) / 1000);
       s.refilledAt = now;
     }
