@@ -43,6 +43,7 @@ export {
 } from "./observe/log-events.js";
 export {
   AdaptiveRateLimiter,
+  DEFAULT_COOLDOWN_CAP_MS,
   type AdaptiveRateLimiterOptions,
   type AdaptiveAcquireOptions,
   type AdaptivePermit,

@@ -153,6 +153,7 @@ export class ApiClient {
       maxRatePerSec: config.maxRatePerSec,
       burst: config.burst,
       cooldownMultiplier: config.cooldownMultiplier,
+      cooldownCapMs: config.cooldownCapMs,
       backoffStatuses: config.backoffStatuses,
       clock: this.clock,
       ...(options.store === undefined ? {} : { store: options.store }),

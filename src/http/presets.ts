@@ -18,7 +18,8 @@
  *   processed, so 503 is not added where the vendor does not say so.
  * - `cooldownMultiplier`: only where the vendor documents a fixed wait after a limit is hit
  *   (Airtable 30 s, GitHub at least 60 s, Google Sheets 60 s): the multiplier gives that wait
- *   at the preset's rate (`cooldownMultiplier / ratePerSec` seconds).
+ *   at the preset's rate (`cooldownMultiplier / ratePerSec` seconds), and `cooldownCapMs` is
+ *   `Infinity` so that no cap shortens it.
  * - `maxRatePerSec`: only where the limit is the same on every plan and overshooting it is
  *   penalised (Airtable's 30 s lockout, Discord's invalid-request ban), so the adaptive
  *   limiter never probes above it. Elsewhere the client's defaults apply.
@@ -28,7 +29,7 @@
  * @packageDocumentation
  */
 import { InvalidOptionError } from "../core/errors.js";
-import { backoffStatuses, checkKeys, integer, nonEmptyString, nonNegative, positive } from "../core/validate.js";
+import { backoffStatuses, checkKeys, integer, nonEmptyString, nonNegative, nonNegativeOrInfinity, positive } from "../core/validate.js";
 import { UnknownApiRateConfigError } from "./errors.js";
 import { RATE_CONFIG_KEYS, type RateConfig } from "./rate-config.js";
 
@@ -92,6 +93,7 @@ const PRESETS: Readonly<Record<string, ApiRateConfig>> = {
     burst: 1,
     backoffStatuses: [403, 429],
     cooldownMultiplier: 84,
+    cooldownCapMs: Number.POSITIVE_INFINITY,
     source: "https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api",
     notes:
       "Primary limit for authenticated REST requests (personal access token, or an app acting for a user): 5,000 per " +
@@ -100,7 +102,7 @@ const PRESETS: Readonly<Record<string, ApiRateConfig>> = {
       "for those. Secondary limits: at most 100 concurrent requests, 900 points per minute for REST endpoints and 80 " +
       "content-creating requests per minute; GitHub recommends serial rather than concurrent requests, hence burst " +
       "1. GitHub answers 403 or 429 for both kinds of limit, so 403 is listed; a 403 for missing permissions is then " +
-      "also treated as back-off. Without Retry-After GitHub asks to wait at least one minute: cooldownMultiplier 84 " +
+      "also treated as back-off. Without Retry-After GitHub asks to wait at least one minute: cooldownMultiplier 84 (uncapped) " +
       "gives at least 60 s at 1.39 req/s.",
   },
   "slack-tier1": slackTier(1, 1, '"a small amount of burst behavior is tolerated"'),
@@ -177,11 +179,12 @@ const PRESETS: Readonly<Record<string, ApiRateConfig>> = {
     maxRatePerSec: 5,
     backoffStatuses: [429],
     cooldownMultiplier: 150,
+    cooldownCapMs: Number.POSITIVE_INFINITY,
     source: "https://airtable.com/developers/web/api/rate-limits",
     notes:
       "5 requests per second per base, on every plan, plus 50 requests per second across all bases for traffic with " +
       "one user's or service account's personal access tokens; use one limiter per base. After a 429 Airtable " +
-      "requires a 30-second wait before requests succeed again: cooldownMultiplier 150 gives 30 s at 5 req/s, and " +
+      "requires a 30-second wait before requests succeed again: cooldownMultiplier 150 (uncapped) gives 30 s at 5 req/s, and " +
       "maxRatePerSec 5 keeps the adaptive limiter from probing above a limit whose penalty is that lockout. Free and " +
       "Team plans also have monthly call limits. Burst 1 (per-second limit).",
   },
@@ -214,12 +217,13 @@ const PRESETS: Readonly<Record<string, ApiRateConfig>> = {
     burst: 1,
     backoffStatuses: [429],
     cooldownMultiplier: 60,
+    cooldownCapMs: Number.POSITIVE_INFINITY,
     source: "https://developers.google.com/workspace/sheets/api/limits",
     notes:
       "Per-minute quotas, refilled every minute: 300 read and 300 write requests per minute per project, 60 read and " +
       "60 write requests per minute per user per project. The per-user figure (60 per minute = 1 req/s) is used; " +
       "reads and writes count against separate quotas. On 429 Google asks for exponential backoff and says requests " +
-      "succeed again after one minute: cooldownMultiplier 60 gives 60 s at 1 req/s. Burst 1 (one second's worth).",
+      "succeed again after one minute: cooldownMultiplier 60 (uncapped) gives 60 s at 1 req/s. Burst 1 (one second's worth).",
   },
   jira: {
     ratePerSec: 5,
@@ -313,7 +317,8 @@ export function apiRateConfig(name: string): ApiRateConfig {
  * naming the option, the value and what is allowed: `ratePerSec` a finite number > 0;
  * `burst` an integer ≥ 1; `minRatePerSec` finite > 0 and ≤ `ratePerSec`; `maxRatePerSec`
  * finite and ≥ `ratePerSec`; `backoffStatuses` integers from 400 to 599, 429 always
- * included (added when missing; duplicates dropped, sorted); `cooldownMultiplier` finite ≥ 0; `maxRetriesOnBackoff` an
+ * included (added when missing; duplicates dropped, sorted); `cooldownMultiplier` finite ≥ 0; `cooldownCapMs` ≥ 0 or
+ * `Infinity`; `maxRetriesOnBackoff` an
  * integer ≥ 0; `source` and `notes` non-empty strings; unknown keys are rejected. `name`:
  * letters, digits, `.`, `_`, `-`, starting with a letter or digit; stored lower-case.
  *
@@ -372,6 +377,7 @@ function normalize(where: string, config: unknown): ApiRateConfig {
   if (input.cooldownMultiplier !== undefined) {
     out.cooldownMultiplier = nonNegative(where, "cooldownMultiplier", input.cooldownMultiplier);
   }
+  if (input.cooldownCapMs !== undefined) out.cooldownCapMs = nonNegativeOrInfinity(where, "cooldownCapMs", input.cooldownCapMs);
   if (input.maxRetriesOnBackoff !== undefined) {
     out.maxRetriesOnBackoff = integer(where, "maxRetriesOnBackoff", input.maxRetriesOnBackoff, 0);
   }

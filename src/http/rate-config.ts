@@ -16,6 +16,8 @@ export interface RateConfig {
   readonly backoffStatuses?: readonly number[];
   /** Cooldown after a back-off status without Retry-After: `cooldownMultiplier / currentRate` seconds. */
   readonly cooldownMultiplier?: number;
+  /** The longest cooldown `cooldownMultiplier` gives before refusals in a row double it (ms; `Infinity` for none), unless a `RateLimit-Policy` sets the pace. Default 150. */
+  readonly cooldownCapMs?: number;
   /** How often one request is retried after back-off statuses before `BackoffExhaustedError`. */
   readonly maxRetriesOnBackoff?: number;
 }
@@ -28,6 +30,7 @@ export const RATE_CONFIG_KEYS = [
   "maxRatePerSec",
   "backoffStatuses",
   "cooldownMultiplier",
+  "cooldownCapMs",
   "maxRetriesOnBackoff",
   "source",
   "notes",

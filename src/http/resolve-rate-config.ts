@@ -1,5 +1,6 @@
 import { InvalidOptionError } from "../core/errors.js";
-import { backoffStatuses, checkKeys, integer, nonNegative, positive } from "../core/validate.js";
+import { backoffStatuses, checkKeys, integer, nonNegative, nonNegativeOrInfinity, positive } from "../core/validate.js";
+import { DEFAULT_COOLDOWN_CAP_MS } from "../limit/adaptive.js";
 import { RATE_CONFIG_KEYS, type RateConfig } from "./rate-config.js";
 
 /** A {@link RateConfig} with every field filled in. */
@@ -10,6 +11,7 @@ export interface ResolvedRateConfig {
   readonly maxRatePerSec: number;
   readonly backoffStatuses: readonly number[];
   readonly cooldownMultiplier: number;
+  readonly cooldownCapMs: number;
   readonly maxRetriesOnBackoff: number;
 }
 
@@ -24,6 +26,7 @@ export const DEFAULT_RATE_CONFIG: ResolvedRateConfig = Object.freeze({
   maxRatePerSec: 10_000,
   backoffStatuses: Object.freeze([429, 503]),
   cooldownMultiplier: 2,
+  cooldownCapMs: DEFAULT_COOLDOWN_CAP_MS,
   maxRetriesOnBackoff: 3,
 });
 
@@ -43,6 +46,7 @@ export const MAX_RATE_FACTOR = 10;
  * | `maxRatePerSec` | `10 * ratePerSec` (a documented rate below the real limit is corrected: the limiter probes above it) |
  * | `backoffStatuses` | `[429, 503]`; statuses from 400 to 599, 429 always included (added when missing) |
  * | `cooldownMultiplier` | 2 (two pacing intervals after a back-off without `Retry-After`) |
+ * | `cooldownCapMs` | 150 (those intervals pause at most 150 ms, before refusals in a row double it) |
  * | `maxRetriesOnBackoff` | 3 |
  *
  * `ratePerSec` is where the adaptive limiter starts.
@@ -64,6 +68,7 @@ export function resolveRateConfig(config?: RateConfig): ResolvedRateConfig {
     maxRatePerSec,
     backoffStatuses: backoffStatuses(WHERE, config.backoffStatuses ?? DEFAULT_RATE_CONFIG.backoffStatuses),
     cooldownMultiplier: nonNegative(WHERE, "cooldownMultiplier", config.cooldownMultiplier ?? 2),
+    cooldownCapMs: nonNegativeOrInfinity(WHERE, "cooldownCapMs", config.cooldownCapMs ?? DEFAULT_COOLDOWN_CAP_MS),
     maxRetriesOnBackoff: integer(WHERE, "maxRetriesOnBackoff", config.maxRetriesOnBackoff ?? 3, 0),
   });
 }

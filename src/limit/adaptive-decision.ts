@@ -61,8 +61,9 @@ import {
  * - **One congestion event per round trip.** A cut starts a new epoch. Every permit carries
  *   the epoch it was issued in, and only a refusal of a permit of the current epoch counts:
  *   the answers to requests already in flight at a cut do not cut again.
- * - **Pauses.** A refusal pauses every release for `cooldownMultiplier` pacing intervals;
- *   each further refusal in the same epoch doubles that (at most 64 times), and so does each
+ * - **Pauses.** A refusal pauses every release for `cooldownMultiplier` pacing intervals,
+ *   at most `cooldownCapMs` unless a quota policy sets the pace (at low rates two intervals
+ *   are much of the upstream's second, and the time paused is lost); each further refusal in the same epoch doubles that (at most 64 times), and so does each
  *   refusal in a row since the last success from the fourth on, across cuts, up to 8 times
  *   (unless a quota policy is in force), so a window that stays full is waited out in a few
  *   tries instead of being cut under its limit, step by confirmed step, while it drains.
@@ -275,6 +276,8 @@ export interface AdaptiveParams {
   readonly doublingMs: number;
   readonly probeGain: number;
   readonly cooldownMultiplier: number;
+  /** The longest pause `cooldownMultiplier` intervals give before doublings (ms), at most `maxCooldownMs`. */
+  readonly cooldownCapMs: number;
   readonly maxCooldownMs: number;
   readonly forgetAfterMs: number;
 }
@@ -673,11 +676,12 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     // in a few tries, not cut under its limit step by step while it drains. Retry-After is in
     // whole seconds ("1" may stand for a few ms), so it is honoured in full only when longer
     // than rounding explains; else it caps the pause.
-    const streak = s.policyUntil > now ? 0 : Math.min(STREAK_DOUBLINGS, s.streak - STREAK_FREE);
-    const pause = this.pause(s.rate, input.retryAfterMs, current, Math.max(0, s.epochNo - 1, streak));
+    const policy = s.policyUntil > now;
+    const streak = policy ? 0 : Math.min(STREAK_DOUBLINGS, s.streak - STREAK_FREE);
+    const pause = this.pause(s.rate, input.retryAfterMs, current, Math.max(0, s.epochNo - 1, streak), policy);
     // A probe that costs a long pause (a long Retry-After) is worth making less often; a run of
     // refusals is the drain of a full window, no reason to probe later.
-    if (congestion) s.holdFor = Math.max(holdMs, holdPerCooldown * Math.max(0, this.pause(s.rate, input.retryAfterMs, current, 0)));
+    if (congestion) s.holdFor = Math.max(holdMs, holdPerCooldown * Math.max(0, this.pause(s.rate, input.retryAfterMs, current, 0, policy)));
     if (pause >= 0 && now + pause > s.cooldownUntil) {
       s.cooldownUntil = now + pause;
       cooldownMs = Math.max(cooldownMs, pause);
@@ -687,13 +691,23 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
   }
 
   /**
-   * A refusal's pause (ms; -1 none): `cooldownMultiplier` intervals at `rate`, doubled
-   * `doublings` times (at most ESCALATE_MAX), capped by a Retry-After up to a second and
-   * replaced by a longer one. A refusal of an older epoch pauses only for the longer one.
+   * A refusal's pause (ms; -1 none): `cooldownMultiplier` intervals at `rate`, at most
+   * `cooldownCapMs` unless a quota policy sets the pace, doubled `doublings` times (at most
+   * ESCALATE_MAX), capped by a Retry-After up to a second and replaced by a longer one. A
+   * refusal of an older epoch pauses only for the longer one.
+   *
+   * The cap is for low rates: there two intervals are much of the upstream's second, and
+   * the pauses, not the pace, would hold the rate sent near the limit, so the pace stays
+   * over it and every probe is refused. Under a policy the pace is the quota's, and the
+   * pause is its only brake.
    */
-  private pause(rate: number, retryAfterMs: number, current: boolean, doublings: number): number {
-    const { cooldownMultiplier, maxCooldownMs } = this.config;
-    const lawPause = Math.min(maxCooldownMs, ((cooldownMultiplier * 1000) / rate) * 2 ** Math.min(ESCALATE_MAX, doublings));
+  private pause(rate: number, retryAfterMs: number, current: boolean, doublings: number, policy: boolean): number {
+    const { cooldownMultiplier, cooldownCapMs, maxCooldownMs } = this.config;
+    const intervals = (cooldownMultiplier * 1000) / rate;
+    const lawPause = Math.min(
+      maxCooldownMs,
+      (policy ? intervals : Math.min(cooldownCapMs, intervals)) * 2 ** Math.min(ESCALATE_MAX, doublings),
+    );
     if (retryAfterMs < 0) return current ? lawPause : -1;
     const full = Math.min(retryAfterMs, maxCooldownMs);
     return retryAfterMs > ROUNDING_MS ? full : current ? Math.min(full, lawPause) : -1;

@@ -560,6 +560,7 @@ describe("Lua twin of the adaptive limiter: the same outputs and record as Adapt
     doublingMs: fc.constantFrom(700),
     probeGain: fc.constantFrom(0.5, 1, 0.3),
     cooldownMultiplier: fc.constantFrom(2, 0),
+    cooldownCapMs: fc.constantFrom(100, 25, 60_000),
     maxCooldownMs: fc.constantFrom(60_000, 500),
     forgetAfterMs: fc.constantFrom(600_000),
   });

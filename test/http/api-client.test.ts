@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/core/clock.js";
 import { BackoffExhaustedError, InvalidOptionError, TimeoutError } from "../../src/core/errors.js";
 import { ApiClient, type ApiClientOptions, DEFAULT_TIMEOUT_MS, type FetchLike } from "../../src/http/api-client.js";
+import type { RateConfig } from "../../src/http/rate-config.js";
 import { DEFAULT_RATE_CONFIG } from "../../src/http/resolve-rate-config.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { delayed, hang, hangUp, reply, sequence, failure, serverForFile, until } from "./server.js";
@@ -394,6 +395,22 @@ describe("ApiClient: options", () => {
     expect(api.limiter.name).toBe(new URL(server.url).host);
   });
 
+  it("passes cooldownCapMs to its limiter: a 429 without Retry-After pauses at most 150 ms by default", async () => {
+    server.handle(reply(429));
+    const pause = async (rateConfig: RateConfig): Promise<number | null> => {
+      const api = client({ rateConfig, clock: new ManualClock(0), maxRetriesOnBackoff: 0 });
+      expect(await failure(api.request("GET", "/x"))).toBeInstanceOf(BackoffExhaustedError);
+      return api.limiter.snapshot().cooldownUntil;
+    };
+    expect(await pause({ ratePerSec: 2 })).toBe(150);
+    expect(await pause({ ratePerSec: 2, cooldownCapMs: 300 })).toBe(300);
+    // Uncapped: 2 intervals at the cut rate (too few answers to measure: decrease 0.7 of 2/s).
+    expect(await pause({ ratePerSec: 2, cooldownCapMs: Number.POSITIVE_INFINITY })).toBeCloseTo(2000 / 1.4, 9);
+    expect(() => client({ rateConfig: { ratePerSec: 2, cooldownCapMs: -1 } })).toThrow(
+      /"cooldownCapMs".*a number >= 0 \(Infinity for no limit\)/,
+    );
+  });
+
   it("shares a limiter state through a store and key", async () => {
     const store = new MemoryStore({ sweepIntervalMs: 0 });
     const a = client({ store, key: "upstream", maxRetriesOnBackoff: 0 });
@@ -421,6 +438,7 @@ describe("ApiClient: options", () => {
     [{ rateConfig: { ratePerSec: 5, backoffStatuses: [200] } }, "backoffStatuses[0]"],
     [{ rateConfig: { ratePerSec: 5, backoffStatuses: "429" } }, "backoffStatuses"],
     [{ rateConfig: { ratePerSec: 5, maxRatePerSec: 1 } }, "maxRatePerSec"],
+    [{ rateConfig: { ratePerSec: 5, cooldownCapMs: -1 } }, "cooldownCapMs"],
     [{ rateConfig: { ratePerSec: 5, ratelimit: 1 } }, "ratelimit"],
     [{ retries: 3 }, "retries"],
     [{ clock: { now: () => 0 } }, "clock"],

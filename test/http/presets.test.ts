@@ -106,6 +106,9 @@ describe("apiRateConfig: presets", () => {
     expect(seconds("google-sheets")).toBe(60);
     expect(seconds("github")).toBeGreaterThanOrEqual(60);
     expect(seconds("github")).toBeLessThan(61);
+    // No cap shortens a documented wait; elsewhere the limiter's own cap applies.
+    for (const name of ["airtable", "google-sheets", "github"]) expect(apiRateConfig(name).cooldownCapMs).toBe(Number.POSITIVE_INFINITY);
+    expect(apiRateConfig("stripe").cooldownCapMs).toBeUndefined();
   });
 
   it("slack is an alias of slack-tier2 (same figures, its own notes)", () => {
@@ -178,6 +181,7 @@ describe("registerApiRateConfig", () => {
       maxRatePerSec: 16,
       backoffStatuses: [503, 429],
       cooldownMultiplier: 2,
+      cooldownCapMs: 250,
       maxRetriesOnBackoff: 3,
       source: "https://example.com/limits",
       notes: "internal API",
@@ -189,6 +193,7 @@ describe("registerApiRateConfig", () => {
       maxRatePerSec: 16,
       backoffStatuses: [429, 503],
       cooldownMultiplier: 2,
+      cooldownCapMs: 250,
       maxRetriesOnBackoff: 3,
       source: "https://example.com/limits",
       notes: "internal API",
@@ -214,9 +219,20 @@ describe("registerApiRateConfig", () => {
       maxRatePerSec: 2,
       backoffStatuses: [400, 429, 599],
       cooldownMultiplier: 0,
+      cooldownCapMs: 0,
       maxRetriesOnBackoff: 0,
     });
-    expect(config).toMatchObject({ burst: 1, minRatePerSec: 2, maxRatePerSec: 2, cooldownMultiplier: 0, maxRetriesOnBackoff: 0 });
+    expect(config).toMatchObject({
+      burst: 1,
+      minRatePerSec: 2,
+      maxRatePerSec: 2,
+      cooldownMultiplier: 0,
+      cooldownCapMs: 0,
+      maxRetriesOnBackoff: 0,
+    });
+    expect(registerApiRateConfig(freshName(), { ratePerSec: 2, cooldownCapMs: Number.POSITIVE_INFINITY }).cooldownCapMs).toBe(
+      Number.POSITIVE_INFINITY,
+    );
   });
 
   it("adds 429 when the list leaves it out (429 is always a back-off status)", () => {
@@ -307,6 +323,9 @@ describe("registerApiRateConfig", () => {
         "cooldownMultiplier",
         "a finite number >= 0",
       ],
+      ["cooldownCapMs negative", { ...ok, cooldownCapMs: -1 }, "cooldownCapMs", "a number >= 0 (Infinity for no limit)"],
+      ["cooldownCapMs NaN", { ...ok, cooldownCapMs: Number.NaN }, "cooldownCapMs", "a number >= 0 (Infinity for no limit)"],
+      ["cooldownCapMs a string", { ...ok, cooldownCapMs: "100" }, "cooldownCapMs", "a number >= 0 (Infinity for no limit)"],
       ["maxRetriesOnBackoff negative", { ...ok, maxRetriesOnBackoff: -1 }, "maxRetriesOnBackoff", "an integer >= 0"],
       ["maxRetriesOnBackoff fractional", { ...ok, maxRetriesOnBackoff: 1.5 }, "maxRetriesOnBackoff", "an integer >= 0"],
       ["maxRetriesOnBackoff Infinity", { ...ok, maxRetriesOnBackoff: Number.POSITIVE_INFINITY }, "maxRetriesOnBackoff", "an integer >= 0"],

@@ -10,7 +10,12 @@ import {
   CAP_RETRY_MS,
   UNKEPT_RETRY_MS,
 } from "../../src/limit/adaptive-decision.js";
-import { type AdaptiveEvents, AdaptiveRateLimiter, type AdaptiveRateLimiterOptions } from "../../src/limit/adaptive.js";
+import {
+  type AdaptiveEvents,
+  AdaptiveRateLimiter,
+  type AdaptiveRateLimiterOptions,
+  DEFAULT_COOLDOWN_CAP_MS,
+} from "../../src/limit/adaptive.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { ADAPTIVE_DEFAULTS as DEFAULTS, nextPermit } from "./helpers.js";
 
@@ -597,7 +602,7 @@ describe("adaptive law: refusals while holding", () => {
     // 0.95 * max(5, 0.85 * 19); a rounded Retry-After ("1" may be a few ms) only caps the pause.
     const rate = 0.95 * 0.85 * 19;
     expect(out.rate).toBeCloseTo(rate, 12);
-    expect(out.cooldownMs).toBeCloseTo(Math.min(800, 2000 / rate), 9);
+    expect(out.cooldownMs).toBeCloseTo(Math.min(800, DEFAULTS.cooldownCapMs, 2000 / rate), 9);
     expect(l.s.ceiling).toBe(5);
     // Over a second: the window is waited out, so what was accepted is the guide.
     const m = cut({}, 5);
@@ -666,7 +671,8 @@ describe("adaptive law: refusals while holding", () => {
 
   it("refusals in a row across cuts double the pause from the fourth on (at most 8 times), until a success; not while a quota policy is in force", () => {
     const run = (policy: boolean): { pauses: number[]; cuts: boolean[] } => {
-      const l = law();
+      // Uncapped, so that each pause is a whole number of the law's units (the cap has its own tests).
+      const l = law({ cooldownCapMs: Number.POSITIVE_INFINITY });
       const quota = policy ? { limit: 50, remaining: 10, resetMs: 1000, policyRate: 50 } : null;
       l.step({ type: "success", epoch: -1, quota });
       const pauses: number[] = [];
@@ -690,6 +696,50 @@ describe("adaptive law: refusals while holding", () => {
     expect(bare.cuts).toEqual([true, false, true, false, true, false, true]);
     expect(bare.pauses).toEqual([1, 1, 1, 2, 4, 8, 8, 1]);
     expect(run(true).pauses).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+  });
+});
+
+describe("adaptive law: the pause is capped at low rates", () => {
+  /** A probe hit near the ceiling at 4/s (cut to 3.8/s), with more accepted than that: refusals in the epoch then pause, not cut. */
+  function lowHit(params: Partial<AdaptiveParams> = {}, policy = false): { l: Law; out: AdaptiveOutput } {
+    const l = law({ initialRate: 4, ...params });
+    if (policy) l.step({ type: "success", epoch: -1, quota: { limit: 4, remaining: 4, resetMs: 1000, policyRate: 4 } });
+    l.probing(4, 4);
+    l.accepted(5);
+    return { l, out: l.refuse() };
+  }
+
+  it("without a quota policy, cooldownMultiplier intervals pause at most cooldownCapMs, and refusals in a row double that", () => {
+    const { l, out } = lowHit();
+    // 2 intervals at 3.8/s would be 526 ms: half of what the upstream admits in a second.
+    expect(out).toMatchObject({ congestion: true, cooldownMs: DEFAULTS.cooldownCapMs });
+    expect(out.rate).toBeCloseTo(3.8, 12);
+    // The hold after the cut is holdPerCooldown times the capped pause, at least holdMs.
+    expect(l.s.holdFor).toBe(Math.max(500, 2 * DEFAULTS.cooldownCapMs));
+    const pauses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      // Within the hold: the upstream accepted more than the pace, so no cut, only pauses.
+      l.clock.advance(10);
+      const next = l.refuse({ epoch: 1 });
+      expect(next.congestion).toBe(false);
+      pauses.push(next.cooldownMs);
+    }
+    expect(pauses).toEqual([1, 2, 4, 8].map((k) => k * DEFAULTS.cooldownCapMs));
+  });
+
+  it("a cap above the intervals changes nothing; Infinity is no cap", () => {
+    expect(lowHit({ cooldownCapMs: 600 }).out.cooldownMs).toBeCloseTo(2000 / 3.8, 9);
+    expect(lowHit({ cooldownCapMs: Number.POSITIVE_INFINITY }).out.cooldownMs).toBeCloseTo(2000 / 3.8, 9);
+    expect(lowHit({ cooldownCapMs: 50 }).out.cooldownMs).toBe(50);
+  });
+
+  it("under a quota policy the pause is not capped: the pace is the quota's, and the pause its only brake", () => {
+    const { l, out } = lowHit({}, true);
+    expect(out.congestion).toBe(true);
+    expect(out.cooldownMs).toBeCloseTo(2000 / l.s.rate, 9);
+    expect(out.cooldownMs).toBeGreaterThan(500);
+    // The same hit without the policy is capped.
+    expect(lowHit().out.cooldownMs).toBe(DEFAULTS.cooldownCapMs);
   });
 });
 
@@ -970,7 +1020,7 @@ describe("adaptive law: events of the shell", () => {
     const cooldowns = collect(limiter, "cooldown");
     limiter.onBackoff({ status: 429, permit: await next(limiter, clock) });
     expect(limiter.snapshot()).toMatchObject({ ratePerSec: 14, epoch: 1 });
-    expect(cooldowns).toMatchObject([{ cooldownMs: 2000 / 14, reason: "backoff" }]);
+    expect(cooldowns).toMatchObject([{ cooldownMs: Math.min(2000 / 14, DEFAULT_COOLDOWN_CAP_MS), reason: "backoff" }]);
   });
 
   // FAILS on ed2df4e: report() sends every cooldown of an input that is not a back-off to

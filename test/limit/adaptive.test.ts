@@ -313,10 +313,14 @@ describe("AdaptiveRateLimiter: cooldowns", () => {
     limiter.onBackoff({ status: 429, retryAfterMs: 1700, headers: { "retry-after": "9" }, permit: await next(limiter, clock) });
     expect(limiter.snapshot().cooldownUntil).toBe(1700);
     // Up to a second, the explicit value still wins: 700 ms is capped by the law's pause,
-    // 2 intervals at the cut rate 7/s, where the header's 9 s would have paused in full.
-    const b = setup();
+    // 2 intervals at the cut rate 7/s (at most cooldownCapMs), where the header's 9 s would
+    // have paused in full.
+    const b = setup({ cooldownCapMs: Number.POSITIVE_INFINITY });
     b.limiter.onBackoff({ status: 429, retryAfterMs: 700, headers: { "retry-after": "9" }, permit: await next(b.limiter, b.clock) });
     expect(b.limiter.snapshot()).toMatchObject({ ratePerSec: 7, cooldownUntil: 2000 / 7, lastBackoff: { retryAfterMs: 700 } });
+    const c = setup();
+    c.limiter.onBackoff({ status: 429, retryAfterMs: 700, headers: { "retry-after": "9" }, permit: await next(c.limiter, c.clock) });
+    expect(c.limiter.snapshot()).toMatchObject({ ratePerSec: 7, cooldownUntil: 150 });
   });
 
   it("caps Retry-After at maxCooldownMs", async () => {
@@ -345,7 +349,7 @@ describe("AdaptiveRateLimiter: cooldowns", () => {
   });
 
   it("a 429 without Retry-After pauses cooldownMultiplier pacing intervals at the cut rate", async () => {
-    const { clock, limiter } = setup({ initialRatePerSec: 20, decrease: 0.5, cooldownMultiplier: 3 });
+    const { clock, limiter } = setup({ initialRatePerSec: 20, decrease: 0.5, cooldownMultiplier: 3, cooldownCapMs: 400 });
     const cooldowns = collect(limiter, "cooldown");
     limiter.onBackoff({ status: 429, permit: await next(limiter, clock) });
     const snap = limiter.snapshot();
@@ -380,9 +384,27 @@ describe("AdaptiveRateLimiter: cooldowns", () => {
   });
 
   it("caps the rate-derived cooldown at maxCooldownMs too", async () => {
-    const { clock, limiter } = setup({ initialRatePerSec: 1, minRatePerSec: 0.1, cooldownMultiplier: 100, maxCooldownMs: 5000 });
+    const { clock, limiter } = setup({
+      initialRatePerSec: 1,
+      minRatePerSec: 0.1,
+      cooldownMultiplier: 100,
+      cooldownCapMs: Number.POSITIVE_INFINITY,
+      maxCooldownMs: 5000,
+    });
     limiter.onBackoff({ status: 429, permit: await next(limiter, clock) });
     expect(limiter.snapshot().cooldownUntil).toBe(5000);
+  });
+
+  it("caps cooldownMultiplier intervals at cooldownCapMs (default 150 ms), itself at most maxCooldownMs", async () => {
+    const pause = async (options: AdaptiveRateLimiterOptions): Promise<number | null> => {
+      const { clock, limiter } = setup({ initialRatePerSec: 1, minRatePerSec: 0.1, cooldownMultiplier: 100, ...options });
+      limiter.onBackoff({ status: 429, permit: await next(limiter, clock) });
+      return limiter.snapshot().cooldownUntil;
+    };
+    expect(await pause({})).toBe(150);
+    expect(await pause({ cooldownCapMs: 2500 })).toBe(2500);
+    expect(await pause({ cooldownCapMs: 0 })).toBeNull();
+    expect(await pause({ cooldownCapMs: 9000, maxCooldownMs: 5000 })).toBe(5000);
   });
 
   it("treats the configured backoffStatuses as back-offs in record(), and only those", async () => {
@@ -743,7 +765,8 @@ describe("AdaptiveRateLimiter: acquire", () => {
 
   it("takes its default maxWaitMs from the options", async () => {
     const { clock, limiter } = setup({ maxWaitMs: 100 });
-    limiter.onBackoff({ status: 429, retryAfterMs: 1000, permit: await next(limiter, clock) });
+    // Over a second, a Retry-After is waited out in full.
+    limiter.onBackoff({ status: 429, retryAfterMs: 1500, permit: await next(limiter, clock) });
     await expect(limiter.acquire()).rejects.toBeInstanceOf(RateLimitExceededError);
   });
 
@@ -901,6 +924,9 @@ describe("AdaptiveRateLimiter: options", () => {
     ["doublingMs", 0],
     ["probeGain", 0],
     ["forgetAfterMs", 0],
+    ["cooldownCapMs", -1],
+    ["cooldownCapMs", Number.NaN],
+    ["cooldownCapMs", "100"],
     ["maxWaitMs", -1],
     ["maxWaitMs", Number.NaN],
     ["store", {}],
@@ -918,6 +944,8 @@ describe("AdaptiveRateLimiter: options", () => {
     expect(error).toBeInstanceOf(InvalidOptionError);
     expect(error).toMatchObject({ option });
     expect((error as Error).message).toContain(`"${option}"`);
+    // A known option, checked for its value (an unknown key would be rejected too, but for its name).
+    expect((error as Error).message).not.toContain("one of the known options");
   });
 
   it.each([[[200]], [[429.5]], [[429, 600]], [[399, 429]]])("backoffStatuses = %o throws InvalidOptionError naming the entry", (value) => {

@@ -116,6 +116,7 @@ export const ADAPTIVE_DEFAULTS: AdaptiveParams = {
   doublingMs: 700,
   probeGain: 0.5,
   cooldownMultiplier: 2,
+  cooldownCapMs: 150,
   maxCooldownMs: 60_000,
   forgetAfterMs: 600_000,
 };

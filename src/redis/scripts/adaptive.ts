@@ -72,6 +72,7 @@ export const ADAPTIVE_PARAMS = [
   "cooldownMultiplier",
   "maxCooldownMs",
   "forgetAfterMs",
+  "cooldownCapMs",
 ] as const;
 
 type AdaptiveField = (typeof ADAPTIVE_FIELDS)[number];
@@ -696,10 +697,12 @@ elseif op == 'b' then
     end
   end
   -- Refusals in a row within an epoch, and beyond STREAK_FREE across cuts (no policy), double the pause; a rounded Retry-After only caps it.
+  -- Without a policy the intervals are capped at cooldownCapMs: at low rates the pauses, not the pace, would hold the rate sent.
   local streak = math.min(STREAK_DOUBLINGS, s.streak - STREAK_FREE)
-  if s.policyUntil > now then streak = 0 end
+  local intervals = (cooldownMultiplier * 1000) / s.rate
+  if s.policyUntil > now then streak = 0 else intervals = math.min(cooldownCapMs, intervals) end
   local function pause_after(doublings)
-    local lawPause = math.min(maxCooldownMs, ((cooldownMultiplier * 1000) / s.rate) * 2 ^ math.min(ESCALATE_MAX, doublings))
+    local lawPause = math.min(maxCooldownMs, intervals * 2 ^ math.min(ESCALATE_MAX, doublings))
     if retryAfterMs < 0 then
       if current then return lawPause end
       return -1
