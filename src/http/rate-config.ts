@@ -14,7 +14,7 @@ export interface RateConfig {
   readonly maxRatePerSec?: number;
   /** Statuses that mean "slow down" (always includes 429). */
   readonly backoffStatuses?: readonly number[];
-  /** Cooldown after a back-off status without Retry-After: `cooldownMultiplier / currentRate` seconds. */
+  /** Cooldown after a back-off status without Retry-After: `cooldownMultiplier / currentRate` seconds, at most `cooldownCapMs`. */
   readonly cooldownMultiplier?: number;
   /** The longest cooldown `cooldownMultiplier` gives before refusals in a row double it (ms; `Infinity` for none), unless a `RateLimit-Policy` sets the pace. Default 150. */
   readonly cooldownCapMs?: number;
