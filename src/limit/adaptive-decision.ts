@@ -63,7 +63,8 @@ import {
  *   the answers to requests already in flight at a cut do not cut again.
  * - **Pauses.** A refusal pauses every release for `cooldownMultiplier` pacing intervals,
  *   at most `cooldownCapMs` unless a quota policy sets the pace (at low rates two intervals
- *   are much of the upstream's second, and the time paused is lost); each further refusal in the same epoch doubles that (at most 64 times), and so does each
+ *   are much of the upstream's second, and the time paused is lost); each further refusal
+ *   in the same epoch doubles that (at most 64 times), and so does each
  *   refusal in a row since the last success from the fourth on, across cuts, up to 8 times
  *   (unless a quota policy is in force), so a window that stays full is waited out in a few
  *   tries instead of being cut under its limit, step by confirmed step, while it drains.
@@ -697,9 +698,8 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
    * refusal of an older epoch pauses only for the longer one.
    *
    * The cap is for low rates: there two intervals are much of the upstream's second, and
-   * the pauses, not the pace, would hold the rate sent near the limit, so the pace stays
-   * over it and every probe is refused. Under a policy the pace is the quota's, and the
-   * pause is its only brake.
+   * the pauses, not the pace, would hold the rate sent near the limit while the pace stays
+   * over it. Under a policy the pace is the quota's, and the pause is its only brake.
    */
   private pause(rate: number, retryAfterMs: number, current: boolean, doublings: number, policy: boolean): number {
     const { cooldownMultiplier, cooldownCapMs, maxCooldownMs } = this.config;
