@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { scenarioNamed } from "../../bench/lib/adaptive-scenarios.js";
 import { breakwaterSimClient, simulate } from "../../bench/lib/adaptive-sim.js";
+import { shapeFromArgs } from "../../bench/lib/sim-args.js";
 
 describe("the adaptive limiter on upstream models (virtual time)", () => {
   it.each(["token-bucket", "sliding-log", "sliding-window", "changing"])(
@@ -26,6 +27,22 @@ describe("the adaptive limiter on upstream models (virtual time)", () => {
     expect(m.share429).toBeLessThanOrEqual(0.06);
     for (const t of m.toNinetyMs) expect(t!).toBeLessThanOrEqual(3000);
   });
+
+  // FAILS on ced032e (outages 0.67, GCRA 0.55, sliding window 0.90 in their 4 requests/s phase):
+  // a refusal paused two pacing intervals, half a second at 4/s, and the pauses, not the
+  // pace, held the rate sent while the pace sat over the limit.
+  it.each([
+    ["outages", 0.8],
+    ["gcra", 0.6],
+    ["sliding-window", 0.95],
+  ] as const)(
+    "at low limits (10 -> 4 -> 16 requests/s), %s without headers keeps >= %s of the limit in every phase: the pause is capped",
+    async (name, floor) => {
+      const scenario = shapeFromArgs(scenarioNamed(name), ["--scale=0.2"]);
+      const { measures: m } = await simulate({ scenario, headers: "none", run: 1 });
+      for (const g of m.steadyGoodput) expect(g).toBeGreaterThanOrEqual(floor);
+    },
+  );
 
   it("keeps what it learned through 503 outages of 1, 3 and 5 s: back to 90% within 3 s of each", async () => {
     const { measures: m } = await simulate({ scenario: scenarioNamed("outages"), headers: "none", run: 1 });
