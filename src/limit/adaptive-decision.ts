@@ -677,12 +677,17 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
     // in a few tries, not cut under its limit step by step while it drains. Retry-After is in
     // whole seconds ("1" may stand for a few ms), so it is honoured in full only when longer
     // than rounding explains; else it caps the pause.
+    // The law's pause before doublings: cooldownMultiplier intervals, capped unless a quota
+    // policy sets the pace (at low rates the pauses, not the pace, would hold the rate sent
+    // while the pace stays over the limit; under a policy the pause is the only brake).
     const policy = s.policyUntil > now;
+    const intervals = (this.config.cooldownMultiplier * 1000) / s.rate;
+    const unit = policy ? intervals : Math.min(this.config.cooldownCapMs, intervals);
     const streak = policy ? 0 : Math.min(STREAK_DOUBLINGS, s.streak - STREAK_FREE);
-    const pause = this.pause(s.rate, input.retryAfterMs, current, Math.max(0, s.epochNo - 1, streak), policy);
+    const pause = this.pause(unit, input.retryAfterMs, current, Math.max(0, s.epochNo - 1, streak));
     // A probe that costs a long pause (a long Retry-After) is worth making less often; a run of
     // refusals is the drain of a full window, no reason to probe later.
-    if (congestion) s.holdFor = Math.max(holdMs, holdPerCooldown * Math.max(0, this.pause(s.rate, input.retryAfterMs, current, 0, policy)));
+    if (congestion) s.holdFor = Math.max(holdMs, holdPerCooldown * Math.max(0, this.pause(unit, input.retryAfterMs, current, 0)));
     if (pause >= 0 && now + pause > s.cooldownUntil) {
       s.cooldownUntil = now + pause;
       cooldownMs = Math.max(cooldownMs, pause);
@@ -692,22 +697,13 @@ export class AdaptiveDecision implements Decision<AdaptiveRecord, AdaptiveInput,
   }
 
   /**
-   * A refusal's pause (ms; -1 none): `cooldownMultiplier` intervals at `rate`, at most
-   * `cooldownCapMs` unless a quota policy sets the pace, doubled `doublings` times (at most
+   * A refusal's pause (ms; -1 none): the law's `unit` doubled `doublings` times (at most
    * ESCALATE_MAX), capped by a Retry-After up to a second and replaced by a longer one. A
    * refusal of an older epoch pauses only for the longer one.
-   *
-   * The cap is for low rates: there two intervals are much of the upstream's second, and
-   * the pauses, not the pace, would hold the rate sent near the limit while the pace stays
-   * over it. Under a policy the pace is the quota's, and the pause is its only brake.
    */
-  private pause(rate: number, retryAfterMs: number, current: boolean, doublings: number, policy: boolean): number {
-    const { cooldownMultiplier, cooldownCapMs, maxCooldownMs } = this.config;
-    const intervals = (cooldownMultiplier * 1000) / rate;
-    const lawPause = Math.min(
-      maxCooldownMs,
-      (policy ? intervals : Math.min(cooldownCapMs, intervals)) * 2 ** Math.min(ESCALATE_MAX, doublings),
-    );
+  private pause(unit: number, retryAfterMs: number, current: boolean, doublings: number): number {
+    const { maxCooldownMs } = this.config;
+    const lawPause = Math.min(maxCooldownMs, unit * 2 ** Math.min(ESCALATE_MAX, doublings));
     if (retryAfterMs < 0) return current ? lawPause : -1;
     const full = Math.min(retryAfterMs, maxCooldownMs);
     return retryAfterMs > ROUNDING_MS ? full : current ? Math.min(full, lawPause) : -1;
