@@ -46,7 +46,7 @@ export const KEYED_OPTION_KEYS = ["blockMs", "spread", "lease"] as const;
  * leases are counted as used (they were taken from the key).
  */
 export interface KeyUsage {
-  /** Units counted against the key now: `limit − remaining`. */
+  /** Units counted against the key now: `limit − remaining`, so at most `limit` (units owed past it lengthen `retryAfterMs`). */
   readonly used: number;
   /** Units a call could take now. */
   readonly remaining: number;
@@ -152,7 +152,7 @@ export class KeyedRateLimiter<S> extends BaseRateLimiter<S> {
     return this.operate("penalty", key, { cost: units, peek: false, op: "penalty" }, units);
   }
 
-  /** Gives `units` back to `key` (never past its limit), e.g. after a successful login. */
+  /** Gives `units` back to `key` (never past its limit), e.g. after a successful login; units given back reopen a blocked key. */
   reward(key: string, units = 1): Promise<KeyUsage> {
     return this.operate("reward", key, { cost: units, peek: false, op: "reward" }, units);
   }

@@ -286,6 +286,27 @@ const parity: Scenario[] = [
     ],
   },
   ...(["FixedWindow", "TokenBucket"] as const).map((kind): Scenario => ({
+    name: `${kind} blockMs: units given back reopen a blocked key (the block is its units, not a flag)`,
+    async run(store) {
+      const limiter =
+        kind === "FixedWindow"
+          ? new FixedWindow({ name: "block-reward-fw", limit: 2, windowMs: 150, blockMs: 1_000, store })
+          : new TokenBucket({ name: "block-reward-tb", capacity: 2, ratePerSec: 2 / 0.15, blockMs: 1_000, store });
+      const log = await tries(limiter, "ip", [1, 1, 1], 150, 1_150, 3_000);
+      log.push(usageLine(await limiter.reward("ip", 1), 150, 1_150, 3_000));
+      log.push(...(await tries(limiter, "ip", [1, 1], 150, 1_150, 3_000)));
+      return log;
+    },
+    expected: [
+      "allowed remaining=1/2 retry=0",
+      "allowed remaining=0/2 retry=0",
+      "refused remaining=0/2 retry=<=1150",
+      "used=1 remaining=1/2 retry=0",
+      "allowed remaining=0/2 retry=0",
+      "refused remaining=0/2 retry=<=1150",
+    ],
+  })),
+  ...(["FixedWindow", "TokenBucket"] as const).map((kind): Scenario => ({
     name: `${kind}: get, penalty, reward, set and delete`,
     async run(store) {
       const limiter =
