@@ -141,6 +141,15 @@ describe("timeout: the callee's signal", () => {
     expect(late?.reason).toBe(error);
   });
 
+  it("is not aborted when the call settles in time, nor when the limit passes afterwards", async () => {
+    const clock = new ManualClock();
+    for (const mode of ["cooperative", "aggressive"] as const) {
+      const signal = await timeout(100, { clock, mode }).execute(({ signal }) => signal);
+      await clock.advanceAsync(200);
+      expect(signal.aborted).toBe(false);
+    }
+  });
+
   it("aggressive: a synchronous callee's value is returned as is", async () => {
     await expect(timeout(100, { clock: new ManualClock(), mode: "aggressive" }).execute(() => 5)).resolves.toBe(5);
   });
