@@ -46,7 +46,7 @@ export const KEYED_OPTION_KEYS = ["blockMs", "spread", "lease"] as const;
  * leases are counted as used (they were taken from the key).
  */
 export interface KeyUsage {
-  /** Units counted against the key now: `limit − remaining`, so at most `limit` (units owed past it lengthen `retryAfterMs`). */
+  /** Units counted against the key now: `limit − remaining`, so at most `limit` (a bucket's units owed past it lengthen `retryAfterMs`). */
   readonly used: number;
   /** Units a call could take now. */
   readonly remaining: number;

@@ -125,6 +125,17 @@ describe("penalty, reward, get, set, delete", () => {
     expect(await bucket.get("k")).toMatchObject({ used: 0, remaining: 3 });
   });
 
+  it("FixedWindow: units owed past the limit are kept until the window ends, and rewards pay them off first", async () => {
+    const { clock, store } = shared();
+    const window = new FixedWindow({ name: "owed", limit: 3, windowMs: 1_000, clock, store });
+    expect(await window.penalty("k", 5)).toEqual({ used: 3, remaining: 0, limit: 3, retryAfterMs: 1_000 });
+    expect(await window.reward("k", 2)).toMatchObject({ used: 3, remaining: 0 });
+    expect(await window.reward("k", 1)).toMatchObject({ used: 2, remaining: 1 });
+    await window.penalty("k", 4);
+    clock.advance(1_000);
+    expect(await window.get("k")).toMatchObject({ used: 0, remaining: 3 });
+  });
+
   it("FixedWindow: set starts a fresh window from now; reward never goes below zero", async () => {
     const { clock, store } = shared();
     const window = new FixedWindow({ name: "set", limit: 4, windowMs: 1_000, clock, store });

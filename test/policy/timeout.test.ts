@@ -146,7 +146,8 @@ describe("timeout: the callee's signal", () => {
     for (const mode of ["cooperative", "aggressive"] as const) {
       const signal = await timeout(100, { clock, mode }).execute(({ signal }) => signal);
       await clock.advanceAsync(200);
-      expect(signal.aborted).toBe(false);
+      expect(signal).toBeInstanceOf(AbortSignal);
+      expect(signal?.aborted).toBe(false);
     }
   });
 
