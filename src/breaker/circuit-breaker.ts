@@ -265,6 +265,9 @@ export class CircuitBreaker implements Policy {
   private successInput: { readonly type: "success"; readonly epoch: number } = { type: "success", epoch: 0 };
   private readonly totals = { successes: 0, failures: 0, ignored: 0, rejections: 0 };
   private handlers: Handlers | undefined;
+  /** Isolation handles this process holds, and the reset they were taken after (a reset voids older handles). */
+  private isolations = 0;
+  private isolationEra = 0;
 
   constructor(options: CircuitBreakerOptions = {}) {
     checkKeys(WHERE, options, OPTION_KEYS);
@@ -605,19 +608,31 @@ export class CircuitBreaker implements Policy {
   }
 
   /**
-   * Holds the circuit open until `reset()` (or the handle's `dispose()`): every call is
+   * Holds the circuit open until `reset()`, or until every handle this process took is
+   * disposed (two components may isolate it for reasons of their own): every call is
    * rejected with `retryAfterMs: Infinity`.
    */
   isolate(): {
-    /** Ends the isolation: the same as `reset()`. */
+    /** Gives this handle up (a second call does nothing); the last one ends the isolation, as `reset()` does. */
     dispose(): void;
   } {
     this.apply({ type: "isolate" });
-    return { dispose: () => this.reset() };
+    this.isolations++;
+    const era = this.isolationEra;
+    let held = true;
+    return {
+      dispose: () => {
+        if (!held || era !== this.isolationEra) return;
+        held = false;
+        if (--this.isolations === 0) this.reset();
+      },
+    };
   }
 
-  /** Closes the circuit and clears its counts (and any isolation). */
+  /** Closes the circuit and clears its counts (and any isolation, whatever handles are held). */
   reset(): void {
+    this.isolationEra++;
+    this.isolations = 0;
     this.apply({ type: "reset" });
   }
 

@@ -213,6 +213,25 @@ describe("CircuitBreaker: open, half-open, close", () => {
     expect(b.isAvailable()).toBe(true);
   });
 
+  it("isolate() handles count: the circuit closes when the last is disposed, twice is once, and reset() voids older handles", () => {
+    const { b } = breaker();
+    const first = b.isolate();
+    const second = b.isolate();
+    first.dispose();
+    first.dispose();
+    expect(b.status().isolated).toBe(true);
+    second.dispose();
+    expect(b.status().isolated).toBe(false);
+    expect(b.isAvailable()).toBe(true);
+    const old = b.isolate();
+    b.reset();
+    const current = b.isolate();
+    old.dispose();
+    expect(b.status().isolated).toBe(true);
+    current.dispose();
+    expect(b.status().isolated).toBe(false);
+  });
+
   it("reset() closes an open circuit and clears its counts", async () => {
     const { b } = breaker({ trip: consecutiveFailures(2) });
     await fail(b, 2);
