@@ -218,11 +218,29 @@ export class BaseRateLimiter<S> implements RateLimiter {
     return this.queues.get(key)?.size ?? 0;
   }
 
-  /** Forgets `key`'s state: it is full again. Waiters stay queued. */
+  /**
+   * Forgets `key`'s state: it is full again, and the `acquire` calls waiting on it in this
+   * process try again at once (waiters in other processes sharing the store wake when their
+   * own wait ends).
+   */
   async reset(key: string = DEFAULT_KEY): Promise<void> {
     const invalid = this.check(key, 0, "reset");
     if (invalid !== undefined) throw invalid;
     await this.store.delete(this.storeKey(key));
+    this.wakeWaiters(key);
+  }
+
+  /** Units may have come free on `key` (a reset, units given back): its waiting `acquire` calls try again now. */
+  protected wakeWaiters(key: string): void {
+    this.queues.get(key)?.wake();
+  }
+
+  /**
+   * A take of `key` was refused because its cost is over the limit, before the store was
+   * asked. Nothing to do here; a limiter whose refusals close the key (`blockMs`) closes it.
+   */
+  protected refusedOverLimit(key: string): void {
+    void key;
   }
 
   /**
@@ -271,6 +289,7 @@ export class BaseRateLimiter<S> implements RateLimiter {
       return new InvalidOptionError(`${this.where}.${method}`, "cost", cost, "an integer >= 0");
     }
     if (cost > this.limit) {
+      this.refusedOverLimit(key);
       if (this.events.has("rejected")) this.events.emit("rejected", { limiter: this.name, key, cost, retryAfterMs: Infinity });
       return new RateLimitExceededError(Infinity, {
         limiter: this.name,

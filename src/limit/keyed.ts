@@ -167,6 +167,21 @@ export class KeyedRateLimiter<S> extends BaseRateLimiter<S> {
     await super.reset(key);
   }
 
+  /**
+   * With `blockMs`, a take refused because its cost is over the limit closes the key as any
+   * refused take does: a take of one unit over the limit goes to the store (the decision
+   * starts the block atomically there). The refusal stands if the store fails.
+   */
+  protected override refusedOverLimit(key: string): void {
+    if (this.blockMs <= 0) return;
+    try {
+      const answer = this.applyInput(key, { cost: this.limit + 1, peek: false });
+      if (isPromiseLike(answer)) answer.then(undefined, () => undefined);
+    } catch {
+      // The caller is refused all the same; only the block is lost.
+    }
+  }
+
   /** Gives back the leased units that are still valid, then closes like any limiter. */
   override async close(): Promise<void> {
     await this.book?.close();
@@ -178,7 +193,8 @@ export class KeyedRateLimiter<S> extends BaseRateLimiter<S> {
     const book = this.book;
     if (book === undefined || this.waiting(key) > 0) return undefined;
     const cost = options?.cost ?? 1;
-    if (this.check(key, cost, "acquire") !== undefined || cost === 0) return undefined;
+    // Anything invalid, or a cost never admitted, is refused by the base's acquire (once).
+    if (typeof key !== "string" || key.length === 0 || !Number.isInteger(cost) || cost <= 0 || cost > this.limit) return undefined;
     if (options?.signal?.aborted) return Promise.reject(abortReason(options.signal));
     try {
       const answer = book.take(key, cost);
@@ -187,6 +203,12 @@ export class KeyedRateLimiter<S> extends BaseRateLimiter<S> {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** The usage after `reward` or `set`, once the key's waiters are told to try again. */
+  private freed(key: string, d: RateLimitDecision): KeyUsage {
+    this.wakeWaiters(key);
+    return usage(d);
   }
 
   /** Waits the even-spread delay after an admission (see {@link KeyedLimiterOptions.spread}). */
@@ -207,7 +229,9 @@ export class KeyedRateLimiter<S> extends BaseRateLimiter<S> {
     }
     try {
       const answer = this.applyInput(key, input);
-      return isPromiseLike(answer) ? answer.then(usage) : Promise.resolve(usage(answer));
+      // Units given back, or a new count, may let waiting acquire calls in now.
+      const done = method === "reward" || method === "set" ? (d: RateLimitDecision) => this.freed(key, d) : usage;
+      return isPromiseLike(answer) ? answer.then(done) : Promise.resolve(done(answer));
     } catch (error) {
       return Promise.reject(error);
     }

@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/core/clock.js";
 import { InvalidOptionError } from "../../src/core/errors.js";
-import { FixedWindow, TokenBucket } from "../../src/limit/index.js";
+import { FixedWindow, SlidingWindow, TokenBucket } from "../../src/limit/index.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { AsyncStore, rejects } from "./helpers.js";
 
@@ -96,6 +96,24 @@ describe("blockMs", () => {
     expect(await bucket.tryAcquire("k")).toMatchObject({ allowed: true, remaining: 0 });
   });
 
+  it("a take whose cost is over the limit is a refused take too: it closes the key, on any store", async () => {
+    for (const store of [shared().store, new AsyncStore()]) {
+      const clock = new ManualClock(1_000_000);
+      const login = new FixedWindow({ name: "over", limit: 2, windowMs: 100, blockMs: 1_000, clock, store });
+      const bucket = new TokenBucket({ name: "over-tb", capacity: 2, ratePerSec: 10, blockMs: 500, clock, store });
+      await expect(login.tryAcquire("ip", 3)).rejects.toMatchObject({ retryAfterMs: Infinity });
+      // A bucket's block pauses its refill: an empty one stays empty for blockMs.
+      await bucket.tryAcquire("ip", 2);
+      await expect(bucket.acquire("ip", { cost: 3 })).rejects.toMatchObject({ retryAfterMs: Infinity });
+      expect(await login.tryAcquire("ip")).toMatchObject({ allowed: false, retryAfterMs: 1_000 });
+      expect(await bucket.get("ip")).toMatchObject({ remaining: 0, retryAfterMs: 600 });
+      // Without blockMs nothing is written: the key stays full.
+      const plain = new FixedWindow({ name: "plain", limit: 2, windowMs: 100, clock, store });
+      await expect(plain.tryAcquire("ip", 3)).rejects.toMatchObject({ retryAfterMs: Infinity });
+      expect(await plain.get("ip")).toMatchObject({ used: 0, remaining: 2 });
+    }
+  });
+
   it("a waiting acquire() is admitted once the block is over (waiting is not a refusal)", async () => {
     const { clock, store } = shared();
     const login = new FixedWindow({ name: "wait", limit: 1, windowMs: 100, blockMs: 300, clock, store });
@@ -145,6 +163,46 @@ describe("penalty, reward, get, set, delete", () => {
     clock.advance(500);
     expect(await window.reward("k", 9)).toMatchObject({ used: 0, remaining: 4 });
     expect(await window.penalty("k", 0)).toMatchObject({ used: 0, remaining: 4 });
+  });
+});
+
+describe("a key freed while acquire() calls wait on it", () => {
+  it("reward, set, delete and reset let its waiters in at once, not at the end of their wait", async () => {
+    for (const free of ["reward", "set", "delete", "reset"] as const) {
+      const { clock, store } = shared();
+      const window = new FixedWindow({ name: `free-${free}`, limit: 1, windowMs: 3_600_000, clock, store });
+      await window.acquire("k");
+      let admitted = false;
+      const waiting = window.acquire("k").then(() => (admitted = true));
+      await clock.advanceAsync(10);
+      expect(admitted).toBe(false);
+      if (free === "reward") await window.reward("k");
+      else if (free === "set") await window.set("k", 0);
+      else await window[free]("k");
+      await clock.advanceAsync(1);
+      expect(admitted, free).toBe(true);
+      expect(window.waiting("k")).toBe(0);
+      await waiting;
+    }
+  });
+
+  it("a reset of a sliding window wakes its waiters too; other keys' waiters keep waiting", async () => {
+    const { clock, store } = shared();
+    const window = new SlidingWindow({ name: "slide", limit: 1, windowMs: 60_000, clock, store });
+    await window.acquire("a");
+    await window.acquire("b");
+    let aDone = false;
+    const a = window.acquire("a").then(() => (aDone = true));
+    let bDone = false;
+    const b = window.acquire("b").then(() => (bDone = true));
+    await clock.advanceAsync(5);
+    await window.reset("a");
+    await clock.advanceAsync(1);
+    expect(aDone).toBe(true);
+    expect(bDone).toBe(false);
+    await a;
+    await clock.advanceAsync(60_000);
+    await b;
   });
 });
 
@@ -228,6 +286,16 @@ describe("leases", () => {
     expect(await window.get("k")).toMatchObject({ used: 0 });
     await bucket.close();
     await window.close();
+  });
+
+  it("a cost over the limit is refused once, with one rejected event", async () => {
+    const { clock, store } = shared();
+    const bucket = new TokenBucket({ name: "lease-over", capacity: 4, ratePerSec: 4, lease: { units: 2, maxHoldMs: 500 }, clock, store });
+    const rejected: number[] = [];
+    bucket.on("rejected", (e) => rejected.push(e.cost));
+    await expect(bucket.acquire("k", { cost: 5 })).rejects.toMatchObject({ retryAfterMs: Infinity });
+    await expect(bucket.tryAcquire("k", 5)).rejects.toMatchObject({ retryAfterMs: Infinity });
+    expect(rejected).toEqual([5, 5]);
   });
 
   it("reset() and delete() drop this process's lease on the key", async () => {
