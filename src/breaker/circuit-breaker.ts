@@ -726,7 +726,9 @@ export class CircuitBreaker implements Policy {
   }
 
   private settleError(error: unknown, epoch: number, signal: AbortSignal | undefined, how: Classification): void {
-    const cancelled = signal?.aborted === true && error === signal.reason && !(error instanceof TimeoutError);
+    // The caller aborted (not a timeout): whatever the callee rejected with then (the reason itself, or its
+    // own AbortError as Node's APIs make, the reason as cause), the upstream is not at fault.
+    const cancelled = signal?.aborted === true && !(signal.reason instanceof TimeoutError);
     if (!cancelled && how.countsAsFailure(error)) {
       this.fail(epoch, describe(error), error);
       return;

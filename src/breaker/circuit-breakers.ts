@@ -142,7 +142,8 @@ export class CircuitBreakers {
         key: `${this.namespace}:{${service}}`,
       });
       this.breakers.set(service, breaker);
-      for (const listener of this.created) listener(service, breaker);
+      // A copy: a listener may unsubscribe itself (or another) while they are called.
+      for (const listener of [...this.created]) listener(service, breaker);
     }
     return breaker;
   }

@@ -21,11 +21,17 @@ const defaultListenerErrorHandler: ListenerErrorHandler = (error, event) => {
   process.emitWarning(`a "${event}" listener threw: ${message}`, { type: "BreakwaterListenerError" });
 };
 
-/** Adds `listener` to `list`; returns the function that removes it. */
+/**
+ * Adds `listener` to `list`; returns the function that removes this subscription (once: a
+ * second call does nothing, and the same listener added twice keeps its other one).
+ */
 export function addListener<T>(list: T[], listener: T): () => void {
   list.push(listener);
+  let subscribed = true;
   return () => {
-    const i = list.indexOf(listener);
+    if (!subscribed) return;
+    subscribed = false;
+    const i = list.lastIndexOf(listener);
     if (i >= 0) list.splice(i, 1);
   };
 }
@@ -70,15 +76,24 @@ export class Emitter<Events extends object> {
     }
   }
 
-  /** Subscribes to `event`; returns an unsubscribe function. */
+  /**
+   * Subscribes to `event`; returns the function that ends this subscription (once: a second
+   * call does nothing, and the same listener subscribed twice keeps its other one).
+   */
   on<K extends keyof Events>(event: K, listener: Listener<Events[K]>): () => void {
     const list = (this.listeners[event] ??= []);
     list.push(listener);
     this.heard = true;
+    let subscribed = true;
     return () => {
       const current = this.listeners[event];
-      if (!current) return;
-      const next = current.filter((l) => l !== listener);
+      if (!subscribed || !current) return;
+      subscribed = false;
+      // This subscription only: the same function subscribed twice keeps its other one. A new
+      // array, so that an emit in progress (a listener unsubscribing itself) is not disturbed.
+      const i = current.lastIndexOf(listener);
+      if (i < 0) return;
+      const next = current.slice(0, i).concat(current.slice(i + 1));
       this.listeners[event] = next.length > 0 ? next : undefined;
     };
   }

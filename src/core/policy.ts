@@ -35,5 +35,7 @@ const defaultContext: ExecutionContext = Object.freeze({ signal: undefined, atte
 export function toContext(options: ExecuteOptions | undefined): ExecutionContext {
   if (options === undefined) return defaultContext;
   if (options.signal === undefined && (options.attempt === undefined || options.attempt === 1)) return defaultContext;
+  // A caller's `{ signal }` without an attempt: the attempt is still 1, never undefined.
+  if (options.attempt === undefined) return { signal: options.signal, attempt: 1 };
   return options as ExecutionContext;
 }

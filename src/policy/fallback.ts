@@ -74,7 +74,8 @@ export class FallbackPolicy<R> {
       return await fn(toContext(options));
     } catch (error) {
       const signal = options?.signal;
-      if (signal?.aborted && error === signal.reason) throw error;
+      // The caller aborted: nobody waits for a replacement, whatever error the abort surfaced as.
+      if (signal?.aborted) throw error;
       if (this.selects !== undefined && !matchesError(this.selects, error)) throw error;
       if (this.events.has("fallback")) this.events.emit("fallback", { error });
       const replacement = this.replacement;

@@ -167,7 +167,8 @@ export class FleetBreakers {
     const breaker = new FleetBreaker(this, name, r);
     this.byKey.set(r.key, breaker);
     this.breakers.set(name, breaker);
-    for (const listener of this.created) listener(name, breaker);
+    // A copy: a listener may unsubscribe itself (or another) while they are called.
+    for (const listener of [...this.created]) listener(name, breaker);
   }
 
   private onMessage(message: string): void {

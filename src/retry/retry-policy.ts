@@ -121,6 +121,8 @@ export class RetryPolicy implements Policy {
         try {
           const pending = fn(context);
           const value = await (signal === undefined ? pending : raceAbort(pending, signal));
+          // A synchronous attempt that aborted the signal and then returned: the abort wins, as for an async one.
+          if (signal?.aborted) return this.giveUp(attempt, "aborted", abortReason(signal));
           const onResult = this.options.retryOnResult;
           if (onResult === undefined || !onResult(value)) {
             if (this.events.has("success")) this.events.emit("success", { attempts: attempt });

@@ -274,6 +274,21 @@ describe("CircuitBreaker: what counts as a failure", () => {
     expect(b.state).toBe("open");
   });
 
+  it("a caller's abort that surfaces as the callee's own AbortError (the reason as its cause) is not counted either", async () => {
+    const { b } = breaker({ trip: consecutiveFailures(1) });
+    const controller = new AbortController();
+    const reason = new Error("caller went away");
+    // As Node's own APIs (timers/promises, events.once, stream.pipeline) reject on an abort.
+    const nodeAbort = Object.assign(new Error("The operation was aborted", { cause: reason }), { name: "AbortError" });
+    const call = b.execute(({ signal }) => new Promise((_, reject) => signal?.addEventListener("abort", () => reject(nodeAbort))), {
+      signal: controller.signal,
+    });
+    controller.abort(reason);
+    await expect(call).rejects.toBe(nodeAbort);
+    expect(b.state).toBe("closed");
+    expect(b.history.at(-1)?.outcome).not.toBe("failure");
+  });
+
   it("failOnResult with a return-value policy: path, in, and ReturnValuePolicyError", async () => {
     const policy = { path: "status", in: [500, 502] };
     const { b } = breaker({ trip: consecutiveFailures(2), failOnResult: policy });

@@ -128,6 +128,19 @@ describe("CircuitBreakers", () => {
     expect(created).toEqual(["new-one"]);
   });
 
+  it("a listener that unsubscribes itself while called does not make the next one miss the breaker", () => {
+    const { breakers } = registry();
+    const created: string[] = [];
+    const off = breakers.onCreate((name) => {
+      created.push(`once:${name}`);
+      off();
+    });
+    breakers.onCreate((name) => created.push(name));
+    breakers.get("a");
+    breakers.get("b");
+    expect(created).toEqual(["once:a", "a", "b"]);
+  });
+
   it("rejects bad options at construction, naming the service", () => {
     expect(() => new CircuitBreakers({ services: { es: { maxFailures: 3 } as never } })).toThrow(/"services.es.maxFailures"/);
     expect(() => new CircuitBreakers({ defaults: { halfOpen: { maxCalls: 0 } } })).toThrow(InvalidOptionError);

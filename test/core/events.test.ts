@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Emitter } from "../../src/core/events.js";
+import { addListener, Emitter } from "../../src/core/events.js";
 
 interface Events {
   ping: { n: number };
@@ -16,6 +16,41 @@ describe("Emitter", () => {
     offA();
     e.emit("ping", { n: 2 });
     expect(got).toEqual(["a1", "b1", "b2"]);
+  });
+
+  it("unsubscribes one subscription: the same function subscribed twice keeps the other, and a second call does nothing", () => {
+    const e = new Emitter<Events>();
+    const got: number[] = [];
+    const listener = ({ n }: { n: number }): void => void got.push(n);
+    const offFirst = e.on("ping", listener);
+    e.on("ping", listener);
+    offFirst();
+    offFirst();
+    e.emit("ping", { n: 1 });
+    expect(got).toEqual([1]);
+    expect(e.has("ping")).toBe(true);
+  });
+
+  it("addListener (the registries' `created` lists) removes one subscription, once", () => {
+    const list: string[] = [];
+    const offFirst = addListener(list, "f");
+    addListener(list, "f");
+    offFirst();
+    offFirst();
+    expect(list).toEqual(["f"]);
+  });
+
+  it("a listener that unsubscribes itself during an emit does not make the others miss it", () => {
+    const e = new Emitter<Events>();
+    const got: string[] = [];
+    const off = e.on("ping", () => {
+      got.push("a");
+      off();
+    });
+    e.on("ping", () => got.push("b"));
+    e.emit("ping", { n: 1 });
+    e.emit("ping", { n: 2 });
+    expect(got).toEqual(["a", "b", "b"]);
   });
 
   it("reports a throwing listener and still calls the others", () => {

@@ -65,6 +65,21 @@ describe("fallback", () => {
     expect(error).toBe(reason);
   });
 
+  it("never replaces an abort that surfaces as the callee's own AbortError (the reason as its cause)", async () => {
+    const controller = new AbortController();
+    const nodeAbort = Object.assign(new Error("The operation was aborted"), { name: "AbortError" });
+    const error = await rejection(
+      fallback("x").execute(
+        () => {
+          controller.abort(new Error("caller gone"));
+          throw nodeAbort;
+        },
+        { signal: controller.signal },
+      ),
+    );
+    expect(error).toBe(nodeAbort);
+  });
+
   it("emits `fallback` with the replaced error", async () => {
     const policy = fallback(0);
     const events: unknown[] = [];

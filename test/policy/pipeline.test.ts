@@ -77,6 +77,21 @@ describe("pipeline: order and context", () => {
     expect(log).toEqual(["only> attempt=-", "<only"]);
   });
 
+  it("a caller's { signal } without an attempt: fn sees attempt 1 under every policy, never undefined", async () => {
+    const signal = new AbortController().signal;
+    const seen = (ctx: ExecutionContext): ExecutionContext => ({ signal: ctx.signal, attempt: ctx.attempt });
+    await expect(fallback(null).execute(seen, { signal })).resolves.toMatchObject({ attempt: 1 });
+    const policies: Policy[] = [
+      new CircuitBreaker(),
+      bulkhead({ maxConcurrent: 2 }),
+      timeout(1_000, { clock: new ManualClock() }),
+      new RetryPolicy({ clock: new ManualClock() }),
+    ];
+    for (const policy of [...policies, pipeline(), pipeline(bulkhead({ maxConcurrent: 1 }), fallback(0))]) {
+      expect(await policy.execute(seen, { signal })).toMatchObject({ attempt: 1 });
+    }
+  });
+
   it("nests: a pipeline is a policy of another", async () => {
     const log: string[] = [];
     const inner = pipeline(new Recorder("b", log), new Recorder("c", log));

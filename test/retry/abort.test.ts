@@ -71,6 +71,25 @@ describe("RetryPolicy: aborts", () => {
     release("late");
   });
 
+  it("a synchronous attempt that aborts the signal and then returns rejects with the reason, as an async one does", async () => {
+    const controller = new AbortController();
+    const reason = new Error("stop");
+    const policy = new RetryPolicy({ clock: new ManualClock() });
+    const events: string[] = [];
+    policy.on("success", () => events.push("success"));
+    const error = await rejection(
+      policy.execute(
+        () => {
+          controller.abort(reason);
+          return "value";
+        },
+        { signal: controller.signal },
+      ),
+    );
+    expect(error).toBe(reason);
+    expect(events).toEqual([]);
+  });
+
   it("an already-aborted signal never runs fn", async () => {
     let ran = false;
     const policy = new RetryPolicy({ clock: new ManualClock() });
