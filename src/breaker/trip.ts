@@ -1,11 +1,18 @@
 import { InvalidOptionError } from "../core/errors.js";
-import { byKind, checkKeys, integer, positive, ratio as checkRatio } from "../core/validate.js";
+import { boolean, byKind, checkKeys, integer, positive, ratio as checkRatio } from "../core/validate.js";
 import { countPush, countWindow, type CountWindow, timePush, timeTotals, timeWindow, type TimeWindow } from "./windows.js";
 
 /** The trip rule's configuration as plain data. */
 export type TripSpec =
   | { readonly kind: "consecutiveFailures"; readonly threshold: number }
-  | { readonly kind: "failuresInWindow"; readonly threshold: number; readonly windowMs: number; readonly buckets: number }
+  | {
+      readonly kind: "failuresInWindow";
+      readonly threshold: number;
+      readonly windowMs: number;
+      readonly buckets: number;
+      /** Present (true) only when a success clears the failures counted so far. */
+      readonly resetOnSuccess?: true;
+    }
   | { readonly kind: "failureRatio"; readonly ratio: number; readonly minimumCalls: number; readonly windowCalls: number }
   | {
       readonly kind: "failureRatioInTime";
@@ -16,7 +23,12 @@ export type TripSpec =
     };
 
 /** The rule's counting state: a plain record. */
-export type TripState = { consecutive: number } | CountWindow | TimeWindow;
+export type TripState = { consecutive: number } | CountWindow | TimeWindow | ClearedTimeWindow;
+
+/** A time window that a success clears (`failuresInWindow` with `resetOnSuccess`): when it last did (ms; -1 never). */
+export interface ClearedTimeWindow extends TimeWindow {
+  clearedAt: number;
+}
 
 /**
  * When a closed circuit should open. A rule is a tiny object over a plain state record:
@@ -53,8 +65,13 @@ export interface TripRule {
 function timeMarks(slotMs: number, buckets: number): Pick<TripRule, "mark" | "stillCounts"> {
   return {
     mark: (_outcomes, now) => now,
-    stillCounts: (_state, mark, _outcomes, now) => Math.floor(mark / slotMs) >= Math.floor(now / slotMs) - buckets + 1,
+    stillCounts: (_state, mark, _outcomes, now) => slotInWindow(mark, now, slotMs, buckets),
   };
+}
+
+/** Whether the slot of time `mark` is still among the window's `buckets` slots at `now`. */
+function slotInWindow(mark: number, now: number, slotMs: number, buckets: number): boolean {
+  return Math.floor(mark / slotMs) >= Math.floor(now / slotMs) - buckets + 1;
 }
 
 /** Opens after `threshold` failures in a row; any success starts the count again. */
@@ -84,19 +101,28 @@ export function consecutiveFailures(threshold = 5): TripRule {
 export interface FailuresInWindowOptions {
   /** Slots the window is split into: memory per breaker, and the edge's precision. Default 10. */
   readonly buckets?: number;
+  /**
+   * A success clears the failures counted so far, so the circuit opens after `threshold`
+   * failures within `windowMs` with no success between them (as a failure log that a
+   * success deletes). Default false: successes change nothing.
+   */
+  readonly resetOnSuccess?: boolean;
 }
 
 /**
- * Opens after `threshold` failures within the last `windowMs`, counted in time slots.
+ * Opens after `threshold` failures within the last `windowMs`, counted in time slots; with
+ * `resetOnSuccess`, only failures since the last success count.
  */
 export function failuresInWindow(threshold: number, windowMs: number, options: FailuresInWindowOptions = {}): TripRule {
   const where = "failuresInWindow()";
   integer(where, "threshold", threshold);
   positive(where, "windowMs", windowMs);
-  checkKeys(where, options, ["buckets"]);
+  checkKeys(where, options, ["buckets", "resetOnSuccess"]);
   const buckets = integer(where, "buckets", options.buckets ?? 10);
+  const resetOnSuccess = boolean(where, "resetOnSuccess", options.resetOnSuccess ?? false);
   const slotMs = windowMs / buckets;
-  return {
+  const failures = (state: TripState, now: number): number => timeTotals(state as TimeWindow, now, slotMs).failures;
+  const rule: TripRule = {
     spec: { kind: "failuresInWindow", threshold, windowMs, buckets },
     timeBased: true,
     judgesSuccesses: false,
@@ -104,13 +130,37 @@ export function failuresInWindow(threshold: number, windowMs: number, options: F
     record(state, failed, now) {
       if (!failed) return false;
       timePush(state as TimeWindow, true, now, slotMs);
-      return timeTotals(state as TimeWindow, now, slotMs).failures >= threshold;
+      return failures(state, now) >= threshold;
     },
-    failures: (state, now) => timeTotals(state as TimeWindow, now, slotMs).failures,
+    failures,
     successIsNoop: () => true,
     isEmpty: (state, now) => timeTotals(state as TimeWindow, now, slotMs).calls === 0,
     ...timeMarks(slotMs, buckets),
   };
+  if (!resetOnSuccess) return rule;
+  return {
+    ...rule,
+    spec: { kind: "failuresInWindow", threshold, windowMs, buckets, resetOnSuccess: true },
+    init: (): ClearedTimeWindow => ({ ...timeWindow(buckets), clearedAt: -1 }),
+    record(state, failed, now) {
+      if (failed) return rule.record(state, true, now);
+      if (failures(state, now) > 0) clearTimeWindow(state as ClearedTimeWindow, now);
+      return false;
+    },
+    // A success clears what counts, so it is no news only when nothing does.
+    successIsNoop: (state) => (state as TimeWindow).failures.every((f) => f === 0),
+    // For quorum: a failure before the last clear no longer counts.
+    stillCounts: (state, mark, _outcomes, now) =>
+      mark > ((state as ClearedTimeWindow).clearedAt ?? -1) && slotInWindow(mark, now, slotMs, buckets),
+  };
+}
+
+/** Empties a time window: a success cleared it at `now`. */
+function clearTimeWindow(w: ClearedTimeWindow, now: number): void {
+  w.stamps.fill(-1);
+  w.calls.fill(0);
+  w.failures.fill(0);
+  w.clearedAt = now;
 }
 
 /** Options of {@link failureRatio}: give `windowCalls` (count-based) or `windowMs` (time-based). */
@@ -184,7 +234,7 @@ export function failureRatio(ratio: number, options: FailureRatioOptions): TripR
 /** How each kind of spec rebuilds its rule: one entry per {@link TripSpec} kind, beside the factories that write them. */
 const TRIP_FROM_SPEC: { readonly [K in TripSpec["kind"]]: (spec: Extract<TripSpec, { kind: K }>) => TripRule } = {
   consecutiveFailures: (s) => consecutiveFailures(s.threshold),
-  failuresInWindow: (s) => failuresInWindow(s.threshold, s.windowMs, { buckets: s.buckets }),
+  failuresInWindow: (s) => failuresInWindow(s.threshold, s.windowMs, { buckets: s.buckets, resetOnSuccess: s.resetOnSuccess === true }),
   failureRatio: (s) => failureRatio(s.ratio, { windowCalls: s.windowCalls, minimumCalls: s.minimumCalls }),
   failureRatioInTime: (s) => failureRatio(s.ratio, { windowMs: s.windowMs, minimumCalls: s.minimumCalls, buckets: s.buckets }),
 };

@@ -64,6 +64,12 @@ export function atLeast(where: string, option: string, value: unknown, min: numb
   return value;
 }
 
+/** `true` or `false`. */
+export function boolean(where: string, option: string, value: unknown): boolean {
+  if (typeof value !== "boolean") throw new InvalidOptionError(where, option, value, "true or false");
+  return value;
+}
+
 /** A ratio in (0, 1]. */
 export function ratio(where: string, option: string, value: unknown): number {
   if (typeof value !== "number" || !(value > 0 && value <= 1)) {

@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { background, systemClock } from "../core/clock.js";
 import { InvalidOptionError, ResilienceError } from "../core/errors.js";
 import { Emitter } from "../core/events.js";
-import { checkKeys, integer, nonEmptyString, oneOf, orDefault, positive } from "../core/validate.js";
+import { boolean, checkKeys, integer, nonEmptyString, oneOf, orDefault, positive } from "../core/validate.js";
 import { MemoryStore } from "../store/memory.js";
 import type { BoundState, Decision, MirroredState, Store } from "../store/store.js";
 import { type RedisAdapter, toAdapter } from "./adapter.js";
@@ -193,8 +193,7 @@ export class RedisStore implements Store, TwinStore {
     this.mode = oneOf(WHERE, "onRedisError", orDefault(options.onRedisError, "local"), MODES);
     this.commandTimeoutMs = positive(WHERE, "commandTimeoutMs", orDefault(options.commandTimeoutMs, 1_000));
     this.retryIntervalMs = positive(WHERE, "retryIntervalMs", orDefault(options.retryIntervalMs, 1_000));
-    const acrossKeys = orDefault(options.batchAcrossKeys, STANDALONE.has(this.adapter.kind));
-    if (typeof acrossKeys !== "boolean") throw new InvalidOptionError(WHERE, "batchAcrossKeys", acrossKeys, "true or false");
+    const acrossKeys = boolean(WHERE, "batchAcrossKeys", orDefault(options.batchAcrossKeys, STANDALONE.has(this.adapter.kind)));
     this.watchdog = new CommandWatchdog(this.commandTimeoutMs, (operation, ms) => new RedisTimeoutError(operation, ms));
     this.twins = new TwinRunner(
       {

@@ -5,7 +5,7 @@ import type { Clock } from "../core/clock.js";
 import { InvalidOptionError } from "../core/errors.js";
 import type { ListenerErrorHandler } from "../core/events.js";
 import { type Telemetry, telemetryOption } from "../core/telemetry.js";
-import { checkKeys, clockOption, func, integer, nonEmptyString, nonNegativeOrInfinity, orDefault } from "../core/validate.js";
+import { boolean, checkKeys, clockOption, func, integer, nonEmptyString, nonNegativeOrInfinity, orDefault } from "../core/validate.js";
 
 /** What `onRetry` and the `retry` event receive, before each wait. */
 export interface RetryEvent {
@@ -95,8 +95,7 @@ export function resolveRetryOptions(where: string, options: RetryOptions<never>)
   if (typeof backoff !== "object" || backoff === null || typeof backoff.delay !== "function") {
     throw new InvalidOptionError(where, "backoff", backoff, "a backoff such as exponential({ initialMs: 100 })");
   }
-  const respectRetryAfter = orDefault(options.respectRetryAfter, true);
-  if (typeof respectRetryAfter !== "boolean") throw new InvalidOptionError(where, "respectRetryAfter", respectRetryAfter, "true or false");
+  const respectRetryAfter = boolean(where, "respectRetryAfter", orDefault(options.respectRetryAfter, true));
   const signal = options.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidOptionError(where, "signal", signal, "an AbortSignal");
   return {

@@ -36,6 +36,28 @@ describe("CircuitBreaker: trip rules", () => {
     expect(changes).toEqual(["closed->open"]);
   });
 
+  it("failuresInWindow with resetOnSuccess: a success clears the failures counted so far", async () => {
+    const { b, clock } = breaker({ trip: failuresInWindow(3, 10_000, { resetOnSuccess: true }) });
+    await fail(b, 2);
+    await b.execute(() => "ok");
+    expect(b.status().failures).toBe(0);
+    await fail(b, 2);
+    expect(b.state).toBe("closed");
+    clock.advance(11_000);
+    await fail(b, 2);
+    expect(b.state).toBe("closed");
+    await fail(b);
+    expect(b.state).toBe("open");
+    expect(failuresInWindow(3, 10_000, { resetOnSuccess: true }).spec).toEqual({
+      kind: "failuresInWindow",
+      threshold: 3,
+      windowMs: 10_000,
+      buckets: 10,
+      resetOnSuccess: true,
+    });
+    expect(failuresInWindow(3, 10_000).spec).not.toHaveProperty("resetOnSuccess");
+  });
+
   it("failuresInWindow counts only failures inside the window", async () => {
     const { b, clock } = breaker({ trip: failuresInWindow(3, 10_000) });
     await fail(b, 2);
@@ -452,6 +474,11 @@ describe("CircuitBreaker: bad options fail at construction", () => {
   it.each([
     ["consecutiveFailures(0)", () => consecutiveFailures(0), /"threshold" must be an integer >= 1; got 0/],
     ["failuresInWindow(2, -5)", () => failuresInWindow(2, -5), /"windowMs" must be a finite number > 0; got -5/],
+    [
+      "failuresInWindow resetOnSuccess",
+      () => failuresInWindow(2, 5, { resetOnSuccess: "yes" as never }),
+      /"resetOnSuccess" must be true or false; got "yes"/,
+    ],
     ["failureRatio(1.5)", () => failureRatio(1.5, { windowCalls: 5 }), /"ratio" must be a number in \(0, 1\]; got 1.5/],
     ["failureRatio(0)", () => failureRatio(0, { windowCalls: 5 }), /"ratio" must be a number in \(0, 1\]; got 0/],
     ["failureRatio both windows", () => failureRatio(0.5, { windowCalls: 5, windowMs: 10 }), /exactly one of windowCalls or windowMs/],

@@ -56,6 +56,19 @@ const rules: readonly RuleModel[] = [
       return { counted: inside, met: inside.length >= 3 };
     },
   },
+  {
+    // Only the failures since the last success count.
+    rule: () => failuresInWindow(3, 10 * SLOT, { buckets: 10, resetOnSuccess: true }),
+    judge(outcomes, now) {
+      const oldest = Math.floor(now / SLOT) - 9;
+      let last = -1;
+      outcomes.forEach((o, i) => {
+        if (!o.failed) last = i;
+      });
+      const inside = outcomes.filter((o, i) => i > last && o.failed && Math.floor(o.at / SLOT) >= oldest);
+      return { counted: inside, met: inside.length >= 3 };
+    },
+  },
 ];
 
 /** The fleet's state in the model: closed with its outcomes, or open. */

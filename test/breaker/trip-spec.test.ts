@@ -18,8 +18,9 @@ const anyRule: fc.Arbitrary<TripRule> = fc.oneof(
       threshold: fc.integer({ min: 1, max: 10 }),
       windowMs: fc.integer({ min: 1, max: 60_000 }),
       buckets: fc.integer({ min: 1, max: 20 }),
+      resetOnSuccess: fc.boolean(),
     })
-    .map((o) => failuresInWindow(o.threshold, o.windowMs, { buckets: o.buckets })),
+    .map((o) => failuresInWindow(o.threshold, o.windowMs, { buckets: o.buckets, resetOnSuccess: o.resetOnSuccess })),
   fc
     .record({
       ratio: fc.integer({ min: 1, max: 100 }).map((n) => n / 100),

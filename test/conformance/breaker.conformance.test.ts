@@ -465,6 +465,7 @@ describe("Store conformance: the breaker decision under random inputs", () => {
     consecutiveFailures(2),
     failureRatio(0.5, { windowCalls: 4 }),
     failuresInWindow(3, 3_600_000),
+    failuresInWindow(3, 3_600_000, { resetOnSuccess: true }),
     failureRatio(0.5, { windowMs: 3_600_000, minimumCalls: 3 }),
   ];
   const input: fc.Arbitrary<BreakerInput> = fc.oneof(

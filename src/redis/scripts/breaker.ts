@@ -97,6 +97,7 @@ local function trip_init()
     calls[i] = 0
     failures[i] = 0
   end
+  if T.resetOnSuccess then return { stamps = stamps, calls = calls, failures = failures, clearedAt = -1 } end
   return { stamps = stamps, calls = calls, failures = failures }
 end
 
@@ -110,7 +111,21 @@ local function trip_record(s, failed, now)
     if failed then s.consecutive = s.consecutive + 1 else s.consecutive = 0 end
     return s.consecutive >= T.threshold
   elseif kind == 'failuresInWindow' then
-    if not failed then return false end
+    if not failed then
+      -- resetOnSuccess: a success clears the failures counted so far.
+      if T.resetOnSuccess then
+        local _, failures = time_totals(s, now)
+        if failures > 0 then
+          for i = 1, #s.stamps do
+            s.stamps[i] = -1
+            s.calls[i] = 0
+            s.failures[i] = 0
+          end
+          s.clearedAt = now
+        end
+      end
+      return false
+    end
     time_push(s, true, now)
     local _, failures = time_totals(s, now)
     return failures >= T.threshold
@@ -135,6 +150,7 @@ end
 local function still_counts(s, mark, outcomes, now)
   if kind == 'consecutiveFailures' then return mark > outcomes - s.consecutive end
   if kind == 'failureRatio' then return mark > outcomes - s.filled end
+  if T.resetOnSuccess and mark <= (s.clearedAt or -1) then return false end
   return math.floor(mark / slotMs) >= math.floor(now / slotMs) - T.buckets + 1
 end
 
