@@ -55,8 +55,8 @@ describe("dynamic-api-rate-limiter: DynamicRateLimiter", () => {
     // DynamicRateLimiter adds increase_step (0.5) per success: 1.5, then 2.0, then stays at 2.0.
     // Ours grows with time, not per success (slow start doubles every doublingMs, and never
     // above twice what was sent in the last second): one success changes nothing yet.
-    // docs/adaptive-rate-limiting.md, the control-law table; increase_step is not mapped
-    // (see the report's proposed doc text).
+    // docs/adaptive-rate-limiting.md, the control-law table; increase_step: docs/migrating-from-python.md,
+    // dynamic-api-rate-limiter.
     expect(limiter.snapshot().ratePerSec).toBe(1);
     let highest = 0;
     for (let i = 0; i < 20; i++) {
@@ -122,8 +122,8 @@ describe("dynamic-api-rate-limiter: DynamicRateLimiter", () => {
     const snap = new AdaptiveRateLimiter({ clock: new ManualClock(), initialRatePerSec: 3 }).snapshot();
     // The library's snapshot is exactly {current_rate, tokens, cooldown_until}, all floats, with
     // cooldown_until 0.0 when no cooldown is in force. Ours has no `tokens`, and its cooldownUntil
-    // is null when none is in force (the AdaptiveSnapshot type). Undocumented in the mapping:
-    // see the report's proposed doc text.
+    // is null when none is in force (the AdaptiveSnapshot type). docs/migrating-from-python.md,
+    // the rate_snapshot row.
     expect(Object.keys(snap).sort()).toEqual(
       [
         "backoffs",

@@ -256,7 +256,7 @@ describe("highway-circuitbreaker tests/test_failsafe.py", () => {
 
   it("test_should_require_unique_policies: the same policy twice", async () => {
     // Failsafe raises ValueError("All policies must be unique."); pipeline accepts the same
-    // policy twice (it then runs twice, nested). Undocumented: see the report's proposed doc text.
+    // policy twice (it then runs twice, nested): docs/migrating-from-python.md, the Failsafe row.
     const clock = new ManualClock();
     const retry = new RetryPolicy({ maxAttempts: 4, backoff: constant(0), clock });
     expect(() => pipeline(retry, retry)).not.toThrow();

