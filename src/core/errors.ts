@@ -40,14 +40,17 @@ export class RateLimitExceededError extends ResilienceError {
   readonly limiter: string | undefined;
   /** The key that was limited, when keyed. */
   readonly key: string | undefined;
+  /** The limiter's limit, when known (always for a cost that can never be admitted). */
+  readonly limit: number | undefined;
 
-  constructor(retryAfterMs: number, details: { limiter?: string; key?: string; message?: string } = {}) {
+  constructor(retryAfterMs: number, details: { limiter?: string; key?: string; message?: string; limit?: number } = {}) {
     super(
       details.message ?? `Rate limit exceeded${details.limiter ? ` for "${details.limiter}"` : ""}; retry in ${Math.ceil(retryAfterMs)} ms`,
     );
     this.retryAfterMs = retryAfterMs;
     this.limiter = details.limiter;
     this.key = details.key;
+    this.limit = details.limit;
   }
 }
 

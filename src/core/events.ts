@@ -133,7 +133,9 @@ export class Emitter<Events extends object> {
     if (list !== undefined) {
       for (const listener of list) {
         try {
-          listener(payload);
+          const answer = listener(payload) as unknown;
+          // An async listener's rejection is reported as a throw is, never left unhandled.
+          if (answer instanceof Promise) answer.then(undefined, (error: unknown) => this.fail(error, event));
         } catch (error) {
           this.fail(error, event);
         }

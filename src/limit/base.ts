@@ -294,6 +294,7 @@ export class BaseRateLimiter<S> implements RateLimiter {
       return new RateLimitExceededError(Infinity, {
         limiter: this.name,
         key,
+        limit: this.limit,
         message: `Rate limiter "${this.name}": a cost of ${cost} can never be admitted (the limit is ${this.limit})`,
       });
     }

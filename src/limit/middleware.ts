@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { InvalidOptionError } from "../core/errors.js";
+import { InvalidOptionError, RateLimitExceededError } from "../core/errors.js";
 import { checkKeys, func, nonEmptyString } from "../core/validate.js";
 import { rateLimitHeaders } from "./headers.js";
 import type { RateLimitDecision, RateLimiter } from "./limiter.js";
@@ -12,6 +12,8 @@ export interface ResponseLike {
   setHeader(name: string, value: string): unknown;
   /** Ends the response, with an optional body. */
   end(body?: string): unknown;
+  /** True once the headers went out (another handler answered first): the rate-limit headers are then left out. */
+  readonly headersSent?: boolean;
 }
 
 /** Express-style `next`: called with nothing to go on, or with an error. */
@@ -25,9 +27,10 @@ export interface RateLimitMiddlewareOptions<Req, Res> {
   readonly cost?: number | ((req: Req) => number);
   /**
    * Answers a refused request instead of the default (status 429, the headers, and a short
-   * text body). The rate-limit headers are already set when it is called.
+   * text body). The rate-limit headers are already set when it is called. What it throws, or
+   * the promise it returns rejects with, goes to `next(error)`.
    */
-  readonly onLimited?: (req: Req, res: Res, decision: RateLimitDecision) => void;
+  readonly onLimited?: (req: Req, res: Res, decision: RateLimitDecision) => void | Promise<void>;
   /** The `RateLimit-Policy` header. Default: the limiter's `policy`. */
   readonly policy?: string;
 }
@@ -40,9 +43,11 @@ const WHERE = "rateLimitMiddleware";
 /**
  * Limits incoming requests with `limiter` by a key function. Admitted requests get the
  * `RateLimit-*` headers and go on to `next()`; refused ones are answered `429 Too Many
- * Requests` with `Retry-After` and the same headers. Never waits: it uses `tryAcquire`.
- * Errors (a key function that throws, a bad key or cost, a store failure) go to
- * `next(error)`.
+ * Requests` with `Retry-After` and the same headers; a cost over the limit, which can never
+ * be admitted, is answered 429 without `Retry-After`. Never waits: it uses `tryAcquire`.
+ * Errors (a key function that throws or returns no key, a bad cost, a store failure, an
+ * `onLimited` that throws) go to `next(error)`. Headers are left out when the response's
+ * headers were already sent.
  *
  * @example
  * const limit = rateLimitMiddleware(new SlidingWindow({ limit: 100, windowMs: 60_000 }), {
@@ -69,24 +74,48 @@ export function rateLimitMiddleware<Req = IncomingMessage, Res extends ResponseL
   const policy = options.policy === undefined ? limiter.policy : nonEmptyString(WHERE, "policy", options.policy);
   const headerOptions = policy === undefined ? {} : { policy };
 
+  const answer = (req: Req, res: Res, next: NextFunction, decision: RateLimitDecision): void => {
+    if (res.headersSent !== true) {
+      const headers = rateLimitHeaders(decision, headerOptions);
+      for (const name in headers) res.setHeader(name, headers[name] as string);
+    }
+    if (decision.allowed) {
+      next();
+      return;
+    }
+    try {
+      const answered = onLimited(req, res, decision);
+      if (answered instanceof Promise) answered.then(undefined, next);
+    } catch (error) {
+      next(error);
+    }
+  };
+
   return (req, res, next) => {
     let decided: Promise<RateLimitDecision>;
     try {
-      decided = limiter.tryAcquire(keyOf(req), typeof cost === "number" ? cost : cost(req));
+      // tryAcquire() would read a missing key as its default key, one limit for every such request.
+      const key = keyOf(req);
+      if (typeof key !== "string" || key.length === 0) throw new InvalidOptionError(WHERE, "key", key, "a non-empty string");
+      decided = limiter.tryAcquire(key, typeof cost === "number" ? cost : cost(req));
     } catch (error) {
       next(error);
       return;
     }
     decided.then(
-      (decision) => {
-        const headers = rateLimitHeaders(decision, headerOptions);
-        for (const name in headers) res.setHeader(name, headers[name] as string);
-        if (decision.allowed) next();
-        else onLimited(req, res, decision);
+      (decision) => answer(req, res, next, decision),
+      (error: unknown) => {
+        if (error instanceof RateLimitExceededError && error.retryAfterMs === Infinity && error.limit !== undefined) {
+          answer(req, res, next, neverAdmitted(error.limit));
+        } else next(error);
       },
-      (error: unknown) => next(error),
     );
   };
+}
+
+/** The decision for a cost over the limit: refused, and no `Retry-After` (it can never be admitted). */
+function neverAdmitted(limit: number): RateLimitDecision {
+  return { allowed: false, remaining: 0, limit, retryAfterMs: Infinity, resetAfterMs: 0 };
 }
 
 function tooManyRequests(_req: unknown, res: ResponseLike): void {

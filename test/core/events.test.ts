@@ -66,6 +66,21 @@ describe("Emitter", () => {
     expect(errors).toEqual([["ping", "boom"]]);
   });
 
+  it("reports an async listener's rejection as a throw, never leaving it unhandled", async () => {
+    const errors: unknown[] = [];
+    const e = new Emitter<Events>((error, event) => errors.push([event, (error as Error).message]));
+    const got: number[] = [];
+    e.on("ping", async () => {
+      await Promise.resolve();
+      throw new Error("async boom");
+    });
+    e.on("ping", ({ n }) => got.push(n));
+    e.emit("ping", { n: 3 });
+    await new Promise((r) => setImmediate(r));
+    expect(got).toEqual([3]);
+    expect(errors).toEqual([["ping", "async boom"]]);
+  });
+
   it("survives an error handler that throws too", () => {
     const e = new Emitter<Events>(() => {
       throw new Error("handler");

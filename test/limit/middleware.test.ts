@@ -108,6 +108,74 @@ describe("rateLimitMiddleware on node:http", () => {
     expect(empty.status).toBe(500);
     expect(await empty.text()).toContain('option "key" must be a non-empty string');
   });
+
+  it("a key function that returns no key goes to next(error), not to the limiter's default key", async () => {
+    const { clock, store } = manual();
+    const limiter = new FixedWindow({ limit: 1, windowMs: 60_000, clock, store });
+    const limit = rateLimitMiddleware(limiter, { key: () => undefined as unknown as string });
+    const url = await serve((req, res) =>
+      limit(req, res, (error) => {
+        res.statusCode = error ? 500 : 200;
+        res.end(error instanceof Error ? error.message : "ok");
+      }),
+    );
+    for (let i = 0; i < 2; i++) {
+      const r = await fetch(url);
+      expect(r.status).toBe(500);
+      expect(await r.text()).toContain('option "key" must be a non-empty string; got undefined');
+    }
+    expect((await limiter.tryAcquire()).allowed).toBe(true);
+  });
+
+  it("a cost over the limit is answered 429 without Retry-After (never admitted), not passed to next(error)", async () => {
+    const { clock, store } = manual();
+    const limiter = new FixedWindow({ limit: 2, windowMs: 60_000, clock, store });
+    const limit = rateLimitMiddleware(limiter, { key: () => "k", cost: (req) => (req.url === "/big" ? 3 : 1) });
+    const url = await serve((req, res) => limit(req, res, (error) => res.end(error ? "error" : "ok")));
+    const big = await fetch(`${url}/big`);
+    expect(big.status).toBe(429);
+    expect(headersOf(big)).toMatchObject({ "ratelimit-limit": "2", "ratelimit-remaining": "0", "retry-after": null });
+    expect((await fetch(url)).status).toBe(200);
+  });
+
+  it("an onLimited that throws or rejects goes to next(error): the request is answered, nothing is unhandled", async () => {
+    const { clock, store } = manual();
+    const limiter = new FixedWindow({ limit: 1, windowMs: 60_000, clock, store });
+    const limit = rateLimitMiddleware(limiter, {
+      key: (req) => String(req.url),
+      onLimited: (req) => {
+        if (req.url === "/sync") throw new Error("sync handler failed");
+        return Promise.reject(new Error("async handler failed"));
+      },
+    });
+    const url = await serve((req, res) =>
+      limit(req, res, (error) => {
+        res.statusCode = error ? 500 : 200;
+        res.end(error instanceof Error ? error.message : "ok");
+      }),
+    );
+    for (const path of ["/sync", "/async"]) {
+      expect((await fetch(`${url}${path}`)).status).toBe(200);
+      const r = await fetch(`${url}${path}`);
+      expect([r.status, await r.text()]).toEqual([500, `${path.slice(1)} handler failed`]);
+    }
+  });
+
+  it("leaves the headers out when the response's headers were already sent", async () => {
+    const { clock, store } = manual();
+    const limiter = new FixedWindow({ limit: 1, windowMs: 60_000, clock, store });
+    const limit = rateLimitMiddleware(limiter, { key: () => "k" });
+    const url = await serve((req, res) => {
+      // Another handler answers first (a timeout, say) while the limiter decides.
+      res.writeHead(503, { "content-type": "text/plain" });
+      limit(req, res, () => res.end("late"));
+      res.end("answered");
+    });
+    const r = await fetch(url);
+    expect(r.status).toBe(503);
+    expect(r.headers.get("ratelimit-limit")).toBeNull();
+    expect(await r.text()).toBe("answered");
+  });
 });
 
 describe("rateLimitMiddleware, Express-style", () => {
