@@ -243,6 +243,8 @@ export class BreakerDecision implements Decision<BreakerRecord, BreakerInput, Br
     const met = trip.record(r.trip, failed, now);
     if (this.quorum === 1) return met;
     r.outcomes++;
+    // A success that cleared the rule's failures clears the processes they came from too.
+    if (!failed && trip.clearsOnSuccess === true) r.failers = {};
     if (failed) r.failers[origin] = (trip.mark as NonNullable<TripRule["mark"]>)(r.outcomes, now);
     // Every process still counted, and only those: the map stays as small as the fleet's failing processes.
     let processes = 0;

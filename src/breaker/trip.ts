@@ -23,12 +23,7 @@ export type TripSpec =
     };
 
 /** The rule's counting state: a plain record. */
-export type TripState = { consecutive: number } | CountWindow | TimeWindow | ClearedTimeWindow;
-
-/** A time window that a success clears (`failuresInWindow` with `resetOnSuccess`): when it last did (ms; -1 never). */
-export interface ClearedTimeWindow extends TimeWindow {
-  clearedAt: number;
-}
+export type TripState = { consecutive: number } | CountWindow | TimeWindow;
 
 /**
  * When a closed circuit should open. A rule is a tiny object over a plain state record:
@@ -42,6 +37,8 @@ export interface TripRule {
   readonly timeBased: boolean;
   /** True when a success can meet the rule (ratio rules judge every outcome): such a success needs the clock and a random. */
   readonly judgesSuccesses?: boolean;
+  /** True when a success clears every failure counted so far: quorum then forgets every failing process too. */
+  readonly clearsOnSuccess?: boolean;
   /** Fresh counting state. */
   init(): TripState;
   /** Adds one outcome at `now`; true when the circuit should open. */
@@ -141,26 +138,22 @@ export function failuresInWindow(threshold: number, windowMs: number, options: F
   return {
     ...rule,
     spec: { kind: "failuresInWindow", threshold, windowMs, buckets, resetOnSuccess: true },
-    init: (): ClearedTimeWindow => ({ ...timeWindow(buckets), clearedAt: -1 }),
+    clearsOnSuccess: true,
     record(state, failed, now) {
       if (failed) return rule.record(state, true, now);
-      if (failures(state, now) > 0) clearTimeWindow(state as ClearedTimeWindow, now);
+      if (failures(state, now) > 0) clearTimeWindow(state as TimeWindow);
       return false;
     },
     // A success clears what counts, so it is no news only when nothing does.
     successIsNoop: (state) => (state as TimeWindow).failures.every((f) => f === 0),
-    // For quorum: a failure before the last clear no longer counts.
-    stillCounts: (state, mark, _outcomes, now) =>
-      mark > ((state as ClearedTimeWindow).clearedAt ?? -1) && slotInWindow(mark, now, slotMs, buckets),
   };
 }
 
-/** Empties a time window: a success cleared it at `now`. */
-function clearTimeWindow(w: ClearedTimeWindow, now: number): void {
+/** Empties a time window (a success cleared it). */
+function clearTimeWindow(w: TimeWindow): void {
   w.stamps.fill(-1);
   w.calls.fill(0);
   w.failures.fill(0);
-  w.clearedAt = now;
 }
 
 /** Options of {@link failureRatio}: give `windowCalls` (count-based) or `windowMs` (time-based). */

@@ -143,7 +143,24 @@ describe("quorum over simulated processes", () => {
           }
         },
       ),
-      { numRuns: 2_000 },
+      {
+        numRuns: 2_000,
+        // Found by this property: with resetOnSuccess, failures after a success in the same
+        // millisecond still count, and so do the processes they came from.
+        examples: [
+          [
+            3,
+            2,
+            [
+              { process: 0, failed: true, advance: 0 },
+              { process: 0, failed: false, advance: 0 },
+              { process: 0, failed: true, advance: 0 },
+              { process: 0, failed: true, advance: 0 },
+              { process: 1, failed: true, advance: 0 },
+            ],
+          ],
+        ],
+      },
     );
   });
 

@@ -97,7 +97,6 @@ local function trip_init()
     calls[i] = 0
     failures[i] = 0
   end
-  if T.resetOnSuccess then return { stamps = stamps, calls = calls, failures = failures, clearedAt = -1 } end
   return { stamps = stamps, calls = calls, failures = failures }
 end
 
@@ -121,7 +120,6 @@ local function trip_record(s, failed, now)
             s.calls[i] = 0
             s.failures[i] = 0
           end
-          s.clearedAt = now
         end
       end
       return false
@@ -150,7 +148,6 @@ end
 local function still_counts(s, mark, outcomes, now)
   if kind == 'consecutiveFailures' then return mark > outcomes - s.consecutive end
   if kind == 'failureRatio' then return mark > outcomes - s.filled end
-  if T.resetOnSuccess and mark <= (s.clearedAt or -1) then return false end
   return math.floor(mark / slotMs) >= math.floor(now / slotMs) - T.buckets + 1
 end
 
@@ -164,6 +161,8 @@ local function judge(r, failed, origin, now)
   local met = trip_record(r.trip, failed, now)
   if quorum == 1 then return met end
   r.outcomes = r.outcomes + 1
+  -- A success that cleared the rule's failures clears the processes they came from too.
+  if not failed and kind == 'failuresInWindow' and T.resetOnSuccess then r.failers = {} end
   if failed then r.failers[origin] = mark_of(r.outcomes, now) end
   local processes = 0
   local stale = {}
