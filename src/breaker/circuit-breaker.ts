@@ -397,6 +397,14 @@ export class CircuitBreaker implements Policy {
   }
 
   /**
+   * How this breaker tells failures from the rest (its `failOn`, `ignore`, `failOnResult`):
+   * for callers that narrow it per call with {@link run}, as `CircuitBreakers` does.
+   */
+  get classifier(): Classification {
+    return this.classification;
+  }
+
+  /**
    * Runs `fn` with the given classification: how `CircuitBreakers` applies per-call
    * overrides. Prefer {@link execute}.
    */

@@ -183,6 +183,12 @@ export class ApiClient {
     };
   }
 
+  /** The pause before a 5xx back-off without Retry-After is retried: `cooldownMultiplier` intervals at the pace, at most `cooldownCapMs`. */
+  private outagePauseMs(): number {
+    const { cooldownMultiplier, cooldownCapMs } = this.rateConfig;
+    return Math.min(cooldownCapMs, (cooldownMultiplier * 1000) / this.limiter.snapshot().ratePerSec);
+  }
+
   /**
    * Sends `method path` and returns the `fetch` `Response` (of any status but a back-off
    * one). Rejects with `BackoffExhaustedError` when back-off statuses outlast the
@@ -253,6 +259,9 @@ export class ApiClient {
         tally.onBackoff?.({ status: response.status, retryAfterMs, attempt, willRetry });
         await discard(response);
         if (!willRetry) throw new BackoffExhaustedError(response.status, attempt, retryAfterMs);
+        // A 5xx back-off is an outage to the limiter, which keeps its pace: without a Retry-After,
+        // this request waits the pause a refusal would get before it is sent again, not at once.
+        if (retryAfterMs === undefined && response.status >= 500) await this.clock.sleep(this.outagePauseMs(), signal);
       }
     } catch (error) {
       throw signal?.aborted && limit.expired ? signal.reason : error;

@@ -110,10 +110,13 @@ function queryString(query: Query | undefined): string {
   return params.toString();
 }
 
+/** A body read once as it is sent (a web or Node stream, an async iterable): it needs `duplex` and cannot be replayed. */
 function isStream(body: unknown): boolean {
   return (
     typeof body === "object" &&
     body !== null &&
-    (typeof (body as { getReader?: unknown }).getReader === "function" || typeof (body as { pipe?: unknown }).pipe === "function")
+    (typeof (body as { getReader?: unknown }).getReader === "function" ||
+      typeof (body as { pipe?: unknown }).pipe === "function" ||
+      typeof (body as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function")
   );
 }

@@ -1,4 +1,4 @@
-import { CircuitBreaker } from "../breaker/circuit-breaker.js";
+import { CircuitBreaker, type Classification } from "../breaker/circuit-breaker.js";
 import { CircuitBreakers } from "../breaker/circuit-breakers.js";
 import type { CircuitState } from "../breaker/state.js";
 import type { StateChangeEvent } from "../breaker/circuit-breaker.js";
@@ -131,8 +131,6 @@ export class UpstreamServerError extends ResilienceError {
   }
 }
 
-type Settled = { readonly kind: "response"; readonly response: Response } | { readonly kind: "error"; readonly error: unknown };
-
 /**
  * An {@link ApiClient} (adaptive limiter keyed by
  * integration and tenant) inside a circuit breaker, with exactly one metrics event per
@@ -150,6 +148,8 @@ export class EnterpriseClient {
   /** The underlying client (and its `limiter`). */
   readonly client: ApiClient;
   private readonly onMetrics: ((event: RequestMetricsEvent) => void) | undefined;
+  /** The breaker's own classification, narrowed: what is not the upstream's fault is ignored, neither a failure nor a success. */
+  private readonly classification: Classification;
   private readonly logger: Logger | undefined;
   private readonly context: Readonly<Record<string, unknown>>;
   private readonly clock: Clock;
@@ -185,6 +185,11 @@ export class EnterpriseClient {
     });
     this.clock = options.clock ?? systemClock;
     this.breaker = toBreaker(options.circuitBreaker, this.integration, options.clock);
+    const own = this.breaker.classifier;
+    this.classification = {
+      ...own,
+      countsAsFailure: (e) => (e instanceof UpstreamServerError || countsAsFailure(e)) && own.countsAsFailure(e),
+    };
     const telemetry = telemetryOption(WHERE, options.telemetry);
     this.events = new Emitter<HttpClientEvents>(undefined, { source: "http", name: this.integration, telemetry });
     // The limiter and a breaker handed in report to it too (the underlying client's own
@@ -243,24 +248,17 @@ export class EnterpriseClient {
     let error: unknown;
     let failed = false;
     try {
-      const settled = await this.breaker.execute(
-        async (): Promise<Settled> => {
-          let res: Response;
-          try {
-            res = await this.client.exchange(method, path, options, tally);
-          } catch (e) {
-            if (countsAsFailure(e) || callerSignal?.aborted) throw e;
-            return { kind: "error", error: e };
-          }
+      // An error that is not the upstream's fault (a 429 that outlasted the retries, a bad
+      // option) is thrown too: the breaker records it as ignored, and a run of failures goes on.
+      response = await this.breaker.run(
+        async (): Promise<Response> => {
+          const res = await this.client.exchange(method, path, options, tally);
           if (res.status >= 500) throw new UpstreamServerError(res);
-          return { kind: "response", response: res };
+          return res;
         },
         callerSignal === undefined ? undefined : { signal: callerSignal },
+        this.classification,
       );
-      if (settled.kind === "error") {
-        failed = true;
-        error = settled.error;
-      } else response = settled.response;
     } catch (e) {
       if (e instanceof UpstreamServerError) response = e.response;
       else {

@@ -60,6 +60,19 @@ describe("ApiClient: building requests", () => {
     expect(server.requests).toHaveLength(2);
   });
 
+  it("sends an async-iterable body (an async generator) as a stream, once", async () => {
+    const api = client();
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      yield new TextEncoder().encode("gen");
+      yield new TextEncoder().encode("erated");
+    }
+    const res = await api.request("POST", "/upload", { body: chunks() });
+    expect(res.status).toBe(200);
+    expect(server.requests[0]).toMatchObject({ body: "generated" });
+    server.handle(reply(429, { "retry-after": "0" }));
+    expect(await failure(api.request("POST", "/upload", { body: chunks() }))).toMatchObject({ status: 429, attempts: 1 });
+  });
+
   it("sends default headers, which a request's own headers override", async () => {
     const api = client({ defaultHeaders: { authorization: "Bearer t", "x-team": "core" } });
     await api.request("GET", "/a");
@@ -148,10 +161,13 @@ describe("ApiClient: responses and back-off", () => {
     });
   });
 
-  it("retries a 503 (a back-off status by default) with a cooldown from the rate", async () => {
-    const api = client({ rateConfig: { ratePerSec: 100, cooldownMultiplier: 2 } });
+  it("retries a 503 (a back-off status by default) after a pause from the rate, also with burst to spare", async () => {
+    // An outage answer keeps the pace; the request itself waits cooldownMultiplier intervals (2 × 10 ms).
+    const api = client({ rateConfig: { ratePerSec: 100, burst: 10, cooldownMultiplier: 2 } });
     server.handle(sequence(reply(503), reply(200)));
+    const started = performance.now();
     expect((await api.request("GET", "/x")).status).toBe(200);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(19);
     expect(server.requests).toHaveLength(2);
     expect(api.limiter.snapshot()).toMatchObject({ backoffs: 1, lastBackoff: { status: 503, retryAfterMs: null } });
   });

@@ -170,6 +170,16 @@ describe("EnterpriseClient: the circuit breaker", () => {
     expect(server.requests).toHaveLength(13);
   });
 
+  it("a 429 that outlasted the retries is neither a failure nor a success: a run of failures goes on through it", async () => {
+    const { client } = setup({ circuitBreaker: { failureThreshold: 2, openIntervalMs: 60_000 } });
+    for (const status of [503, 429, 503]) {
+      server.handle(reply(status, { "retry-after": "0" }));
+      await client.request("GET", "/x").catch(() => undefined);
+    }
+    expect(client.breaker.state).toBe("open");
+    expect(client.breaker.status().totals).toMatchObject({ failures: 2, ignored: 1, successes: 0 });
+  });
+
   it("does not count a request the caller aborted", async () => {
     const { client } = setup({ circuitBreaker: { failureThreshold: 1, openIntervalMs: 1000 } });
     server.handle(hang);
