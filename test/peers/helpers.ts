@@ -3,6 +3,7 @@
  * Time is a ManualClock everywhere: no case sleeps in real time.
  */
 import { ManualClock, MemoryStore } from "../../src/index.js";
+import type { Handler } from "../http/server.js";
 
 /** Lets queued callbacks and promise reactions run (one turn of the event loop). */
 export function flush(): Promise<void> {
@@ -50,4 +51,48 @@ export function lcg(start = 1): () => number {
     x = (Math.imul(x, 1_664_525) + 1_013_904_223) >>> 0;
     return x / 2 ** 32;
   };
+}
+
+/** What {@link settleOn} reads of an HTTP client's limiter. */
+interface QueueView {
+  snapshot(): { readonly queued: number; readonly cooldownMs: number; readonly inFlight: number };
+}
+
+/**
+ * Settles an HTTP client's request whose waits (cooldowns, pacing, the time limit) run on
+ * `clock`, while its exchanges run in real time against a real server: whenever a request
+ * waits in the limiter's queue the clock jumps to the end of the cooldown (or 1 ms, for
+ * pacing); with nothing in flight and a sleep pending on the clock, it moves 1 ms; otherwise
+ * one real millisecond passes. At most `maxSteps` steps.
+ */
+export async function settleOn<T>(limiter: QueueView, clock: ManualClock, p: Promise<T>, maxSteps = 2_000): Promise<T> {
+  let done = false;
+  p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  for (let i = 0; i < maxSteps && !done; i++) {
+    const { queued, cooldownMs, inFlight } = limiter.snapshot();
+    if (queued > 0) await clock.advanceAsync(Math.max(1, cooldownMs));
+    else if (inFlight === 0 && clock.pendingSleeps > 0) await clock.advanceAsync(1);
+    else await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  return p;
+}
+
+/** Wraps a test-server handler to note the clock's reading when each request arrives. */
+export function stamped(clock: ManualClock, handler: Handler): { handler: Handler; times: number[] } {
+  const times: number[] = [];
+  return {
+    times,
+    handler: (req, res, raw) => {
+      times.push(clock.now());
+      handler(req, res, raw);
+    },
+  };
+}
+
+/** The waits between consecutive readings. */
+export function gaps(times: readonly number[]): number[] {
+  return times.slice(1).map((t, i) => t - times[i]!);
 }
