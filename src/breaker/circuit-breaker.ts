@@ -736,7 +736,8 @@ export class CircuitBreaker implements Policy {
   private settleError(error: unknown, epoch: number, signal: AbortSignal | undefined, how: Classification): void {
     // The caller aborted (not a timeout): whatever the callee rejected with then (the reason itself, or its
     // own AbortError as Node's APIs make, the reason as cause), the upstream is not at fault.
-    const cancelled = signal?.aborted === true && !(signal.reason instanceof TimeoutError);
+    // An inner timeout that fired first still counts, as the docs say a TimeoutError does.
+    const cancelled = signal?.aborted === true && !(signal.reason instanceof TimeoutError) && !(error instanceof TimeoutError);
     if (!cancelled && how.countsAsFailure(error)) {
       this.fail(epoch, describe(error), error);
       return;

@@ -1,5 +1,5 @@
 import { InvalidOptionError } from "../core/errors.js";
-import { boolean, byKind, checkKeys, integer, positive, ratio as checkRatio } from "../core/validate.js";
+import { boolean, byKind, checkKeys, integer, orDefault, positive, ratio as checkRatio } from "../core/validate.js";
 import { countPush, countWindow, type CountWindow, timePush, timeTotals, timeWindow, type TimeWindow } from "./windows.js";
 
 /** The trip rule's configuration as plain data. */
@@ -116,7 +116,7 @@ export function failuresInWindow(threshold: number, windowMs: number, options: F
   positive(where, "windowMs", windowMs);
   checkKeys(where, options, ["buckets", "resetOnSuccess"]);
   const buckets = integer(where, "buckets", options.buckets ?? 10);
-  const resetOnSuccess = boolean(where, "resetOnSuccess", options.resetOnSuccess ?? false);
+  const resetOnSuccess = boolean(where, "resetOnSuccess", orDefault(options.resetOnSuccess, false));
   const slotMs = windowMs / buckets;
   const failures = (state: TripState, now: number): number => timeTotals(state as TimeWindow, now, slotMs).failures;
   const rule: TripRule = {
@@ -227,7 +227,11 @@ export function failureRatio(ratio: number, options: FailureRatioOptions): TripR
 /** How each kind of spec rebuilds its rule: one entry per {@link TripSpec} kind, beside the factories that write them. */
 const TRIP_FROM_SPEC: { readonly [K in TripSpec["kind"]]: (spec: Extract<TripSpec, { kind: K }>) => TripRule } = {
   consecutiveFailures: (s) => consecutiveFailures(s.threshold),
-  failuresInWindow: (s) => failuresInWindow(s.threshold, s.windowMs, { buckets: s.buckets, resetOnSuccess: s.resetOnSuccess === true }),
+  failuresInWindow: (s) =>
+    failuresInWindow(s.threshold, s.windowMs, {
+      buckets: s.buckets,
+      ...(s.resetOnSuccess === undefined ? {} : { resetOnSuccess: s.resetOnSuccess }),
+    }),
   failureRatio: (s) => failureRatio(s.ratio, { windowCalls: s.windowCalls, minimumCalls: s.minimumCalls }),
   failureRatioInTime: (s) => failureRatio(s.ratio, { windowMs: s.windowMs, minimumCalls: s.minimumCalls, buckets: s.buckets }),
 };

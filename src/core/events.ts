@@ -78,19 +78,20 @@ export class Emitter<Events extends object> {
 
   /**
    * Subscribes to `event`; returns the function that ends this subscription (once: a second
-   * call does nothing, and the same listener subscribed twice keeps its other one).
+   * call does nothing, and the same listener subscribed twice keeps its other one). A listener
+   * subscribed during an emit hears the next one, not that one.
    */
   on<K extends keyof Events>(event: K, listener: Listener<Events[K]>): () => void {
-    const list = (this.listeners[event] ??= []);
-    list.push(listener);
+    // A new array, as on unsubscribing: an emit in progress keeps iterating the one it has.
+    const list = this.listeners[event];
+    this.listeners[event] = list === undefined ? [listener] : [...list, listener];
     this.heard = true;
     let subscribed = true;
     return () => {
       const current = this.listeners[event];
       if (!subscribed || !current) return;
       subscribed = false;
-      // This subscription only: the same function subscribed twice keeps its other one. A new
-      // array, so that an emit in progress (a listener unsubscribing itself) is not disturbed.
+      // This subscription only: the same function subscribed twice keeps its other one.
       const i = current.lastIndexOf(listener);
       if (i < 0) return;
       const next = current.slice(0, i).concat(current.slice(i + 1));

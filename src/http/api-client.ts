@@ -183,10 +183,13 @@ export class ApiClient {
     };
   }
 
-  /** The pause before a 5xx back-off without Retry-After is retried: `cooldownMultiplier` intervals at the pace, at most `cooldownCapMs`. */
+  /**
+   * The pause before a 5xx back-off without Retry-After is retried: `cooldownMultiplier`
+   * intervals at the pace, at most `cooldownCapMs` and the limiter's `maxCooldownMs`.
+   */
   private outagePauseMs(): number {
     const { cooldownMultiplier, cooldownCapMs } = this.rateConfig;
-    return Math.min(cooldownCapMs, (cooldownMultiplier * 1000) / this.limiter.snapshot().ratePerSec);
+    return Math.min(cooldownCapMs, this.limiter.maxCooldownMs, (cooldownMultiplier * 1000) / this.limiter.snapshot().ratePerSec);
   }
 
   /**

@@ -185,11 +185,7 @@ export class EnterpriseClient {
     });
     this.clock = options.clock ?? systemClock;
     this.breaker = toBreaker(options.circuitBreaker, this.integration, options.clock);
-    const own = this.breaker.classifier;
-    this.classification = {
-      ...own,
-      countsAsFailure: (e) => (e instanceof UpstreamServerError || countsAsFailure(e)) && own.countsAsFailure(e),
-    };
+    this.classification = narrowed(this.breaker);
     const telemetry = telemetryOption(WHERE, options.telemetry);
     this.events = new Emitter<HttpClientEvents>(undefined, { source: "http", name: this.integration, telemetry });
     // The limiter and a breaker handed in report to it too (the underlying client's own
@@ -399,6 +395,20 @@ class MetricsAdapter implements Telemetry {
       dropped(e);
     }
   }
+}
+
+/** Each breaker's classification narrowed for the clients on it: one object per breaker, so the breaker's per-classification handlers are shared. */
+const NARROWED = new WeakMap<CircuitBreaker, Classification>();
+
+/** The breaker's own classification, but what is not the upstream's fault is ignored. */
+function narrowed(breaker: CircuitBreaker): Classification {
+  let classification = NARROWED.get(breaker);
+  if (classification === undefined) {
+    const own = breaker.classifier;
+    classification = { ...own, countsAsFailure: (e) => (e instanceof UpstreamServerError || countsAsFailure(e)) && own.countsAsFailure(e) };
+    NARROWED.set(breaker, classification);
+  }
+  return classification;
 }
 
 /** Whether an error from the client counts against the circuit: network errors, timeouts, 5xx back-offs. */

@@ -274,6 +274,8 @@ export class AdaptiveRateLimiter implements Policy {
   readonly store: Store;
   /** The statuses {@link record} treats as back-off signals. */
   readonly backoffStatuses: readonly number[];
+  /** The longest pause a back-off imposes (ms). */
+  readonly maxCooldownMs: number;
   private readonly decision: AdaptiveDecision;
   private readonly clock: Clock;
   private readonly events: Emitter<AdaptiveEvents>;
@@ -332,6 +334,7 @@ export class AdaptiveRateLimiter implements Policy {
     }
     const decrease = openUnit("decrease", orDefault(options.decrease, 0.7));
     const maxCooldownMs = nonNegativeFinite("maxCooldownMs", orDefault(options.maxCooldownMs, 60_000));
+    this.maxCooldownMs = maxCooldownMs;
     const headroom = options.headroom === undefined ? 0.05 : options.headroom === 0 ? 0 : openUnit("headroom", options.headroom);
     this.decision = new AdaptiveDecision({
       initialRate,

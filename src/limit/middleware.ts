@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { InvalidOptionError, RateLimitExceededError } from "../core/errors.js";
 import { checkKeys, func, nonEmptyString } from "../core/validate.js";
+import { isPromiseLike } from "../store/store.js";
 import { rateLimitHeaders } from "./headers.js";
 import type { RateLimitDecision, RateLimiter } from "./limiter.js";
 
@@ -84,8 +85,8 @@ export function rateLimitMiddleware<Req = IncomingMessage, Res extends ResponseL
       return;
     }
     try {
-      const answered = onLimited(req, res, decision);
-      if (answered instanceof Promise) answered.then(undefined, next);
+      const answered: unknown = onLimited(req, res, decision);
+      if (isPromiseLike(answered)) answered.then(undefined, next);
     } catch (error) {
       next(error);
     }

@@ -80,6 +80,8 @@ export class WaitQueue<T> {
   private cost = 0;
   private finiteDeadlines = 0;
   private sleeper: AbortController | undefined;
+  /** A wake-up that came while nobody napped (the server was asking its store): the next nap returns at once. */
+  private woken = false;
   private readonly wakeOnLast: boolean;
 
   constructor(options: WaitQueueOptions = {}) {
@@ -205,6 +207,11 @@ export class WaitQueue<T> {
    * meanwhile. Never rejects: an early wake-up resolves too.
    */
   async nap(ms: number, sleep: (ms: number, signal: AbortSignal) => Promise<void>): Promise<void> {
+    if (this.woken) {
+      // Capacity may have appeared while the server waited for an answer read before it.
+      this.woken = false;
+      return;
+    }
     const sleeper = new AbortController();
     this.sleeper = sleeper;
     try {
@@ -216,9 +223,10 @@ export class WaitQueue<T> {
     }
   }
 
-  /** Ends the current {@link nap} now: capacity may have appeared, or the head left. */
+  /** Ends the current {@link nap} now, or the next one at once: capacity may have appeared, or the head left. */
   wake(): void {
-    this.sleeper?.abort();
+    if (this.sleeper === undefined) this.woken = true;
+    else this.sleeper.abort();
   }
 
   private remove(waiter: Entry<T>): boolean {

@@ -296,6 +296,18 @@ describe("CircuitBreaker: what counts as a failure", () => {
     expect(b.state).toBe("open");
   });
 
+  it("a TimeoutError still counts when the caller aborted too (an inner timeout that fired first)", async () => {
+    const { b } = breaker({ trip: consecutiveFailures(1) });
+    const controller = new AbortController();
+    const call = b.execute(
+      ({ signal }) => new Promise((_, reject) => signal?.addEventListener("abort", () => reject(new TimeoutError(10)))),
+      { signal: controller.signal },
+    );
+    controller.abort(new Error("caller went away"));
+    await expect(call).rejects.toBeInstanceOf(TimeoutError);
+    expect(b.state).toBe("open");
+  });
+
   it("a caller's abort that surfaces as the callee's own AbortError (the reason as its cause) is not counted either", async () => {
     const { b } = breaker({ trip: consecutiveFailures(1) });
     const controller = new AbortController();
@@ -478,6 +490,11 @@ describe("CircuitBreaker: bad options fail at construction", () => {
       "failuresInWindow resetOnSuccess",
       () => failuresInWindow(2, 5, { resetOnSuccess: "yes" as never }),
       /"resetOnSuccess" must be true or false; got "yes"/,
+    ],
+    [
+      "failuresInWindow resetOnSuccess null",
+      () => failuresInWindow(2, 5, { resetOnSuccess: null as never }),
+      /"resetOnSuccess" must be true or false; got null/,
     ],
     ["failureRatio(1.5)", () => failureRatio(1.5, { windowCalls: 5 }), /"ratio" must be a number in \(0, 1\]; got 1.5/],
     ["failureRatio(0)", () => failureRatio(0, { windowCalls: 5 }), /"ratio" must be a number in \(0, 1\]; got 0/],

@@ -53,6 +53,18 @@ describe("Emitter", () => {
     expect(got).toEqual(["a", "b", "b"]);
   });
 
+  it("a listener subscribed during an emit hears the next one, not that one (no emit runs without end)", () => {
+    const e = new Emitter<Events>();
+    let heard = 0;
+    e.on("ping", () => {
+      e.on("ping", () => heard++);
+    });
+    e.emit("ping", { n: 1 });
+    expect(heard).toBe(0);
+    e.emit("ping", { n: 2 });
+    expect(heard).toBe(1);
+  });
+
   it("reports a throwing listener and still calls the others", () => {
     const errors: unknown[] = [];
     const e = new Emitter<Events>((error, event) => errors.push([event, (error as Error).message]));

@@ -45,6 +45,9 @@ describe("AdaptiveRateLimiter: the control law", () => {
       times.push(clock.now());
     }
     expect(times.map((t) => Math.round(t))).toEqual([0, 250, 500, 750, 1000]);
+    // The longest pause a back-off imposes, for callers that pause on their own (ApiClient's 5xx retry).
+    expect(limiter.maxCooldownMs).toBe(60_000);
+    expect(setup({ maxCooldownMs: 5_000 }).limiter.maxCooldownMs).toBe(5_000);
   });
 
   it("doubles the rate every doublingMs while requests succeed (slow start)", async () => {

@@ -139,7 +139,22 @@ describe("WaitQueue", () => {
     expect(await woken.outcome).toEqual({ ok: true, value: undefined });
     expect(clock.now()).toBe(100);
     expect(clock.pendingSleeps).toBe(0);
-    queue.wake(); // nobody napping: nothing happens
+  });
+
+  it("a wake() while nobody naps (the server is asking its store) ends the next nap at once, once", async () => {
+    const clock = new ManualClock();
+    const queue = new WaitQueue<void>();
+    const sleep = (ms: number, signal: AbortSignal): Promise<void> => clock.sleep(ms, signal);
+    queue.wake();
+    const first = track(queue.nap(10_000, sleep));
+    await clock.advanceAsync(0);
+    expect(first.done()).toBe(true);
+    expect([clock.now(), clock.pendingSleeps]).toEqual([0, 0]);
+    const next = track(queue.nap(100, sleep));
+    await clock.advanceAsync(99);
+    expect(next.done()).toBe(false);
+    await clock.advanceAsync(1);
+    expect(next.done()).toBe(true);
   });
 
   it("expire rejects, each with its own reason, the waiters whose deadline (now + maxWaitMs) falls before the head's turn", async () => {
