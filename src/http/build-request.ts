@@ -84,8 +84,9 @@ export function buildRequest(baseUrl: string, defaultHeaders: Headers, method: s
     init.body = text;
     if (!headers.has("content-type")) headers.set("content-type", "application/json");
   } else if (parts.body !== undefined) {
-    init.body = parts.body;
-    replayable = !isStream(parts.body);
+    // fetch would send a plain iterator (a generator) as the text "[object Generator]".
+    init.body = isIterator(parts.body) ? (chunksOf(parts.body) as unknown as RequestBody) : parts.body;
+    replayable = !isStream(init.body);
     // Node's fetch refuses a stream body without it.
     if (!replayable) init.duplex = "half";
   }
@@ -108,6 +109,25 @@ function queryString(query: Query | undefined): string {
     }
   }
   return params.toString();
+}
+
+/** A plain (not async) iterator, such as a generator's: read once, like a stream. */
+function isIterator(body: unknown): body is Iterator<unknown> {
+  return (
+    typeof body === "object" &&
+    body !== null &&
+    typeof (body as { next?: unknown }).next === "function" &&
+    typeof (body as { [Symbol.iterator]?: unknown })[Symbol.iterator] === "function"
+  );
+}
+
+/** A plain iterator's chunks as an async iterable that fetch streams (strings as UTF-8). */
+async function* chunksOf(iterator: Iterator<unknown>): AsyncGenerator<Uint8Array> {
+  const encoder = new TextEncoder();
+  for (let r = iterator.next(); r.done !== true; r = iterator.next()) {
+    const chunk = r.value;
+    yield typeof chunk === "string" ? encoder.encode(chunk) : (chunk as Uint8Array);
+  }
 }
 
 /** A body read once as it is sent (a web or Node stream, an async iterable): it needs `duplex` and cannot be replayed. */

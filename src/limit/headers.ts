@@ -32,7 +32,10 @@ export function rateLimitHeaders(decision: RateLimitDecision, options: RateLimit
   return headers;
 }
 
-/** Whole seconds, rounded up; 0 for anything not positive (or not finite). */
+/**
+ * Whole seconds, rounded up; 0 for anything not positive (or not finite). A wait a hair over
+ * a whole second from floating point (3,600,000.0000000005 ms) reads as that second.
+ */
 function seconds(ms: number): number {
-  return Number.isFinite(ms) && ms > 0 ? Math.ceil(ms / 1000) : 0;
+  return Number.isFinite(ms) && ms > 0 ? Math.ceil(ms / 1000 - 1e-9) : 0;
 }

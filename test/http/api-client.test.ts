@@ -73,6 +73,21 @@ describe("ApiClient: building requests", () => {
     expect(await failure(api.request("POST", "/upload", { body: chunks() }))).toMatchObject({ status: 429, attempts: 1 });
   });
 
+  it('sends a plain generator body as its content (not "[object Generator]"), once', async () => {
+    const api = client();
+    function* parts(): Generator<string> {
+      yield "hello";
+      yield "world";
+    }
+    expect((await api.request("POST", "/upload", { body: parts() as unknown as RequestInit["body"] & object })).status).toBe(200);
+    expect(server.requests[0]).toMatchObject({ body: "helloworld" });
+    server.handle(reply(429, { "retry-after": "0" }));
+    expect(await failure(api.request("POST", "/upload", { body: parts() as unknown as RequestInit["body"] & object }))).toMatchObject({
+      status: 429,
+      attempts: 1,
+    });
+  });
+
   it("sends default headers, which a request's own headers override", async () => {
     const api = client({ defaultHeaders: { authorization: "Bearer t", "x-team": "core" } });
     await api.request("GET", "/a");

@@ -24,6 +24,18 @@ describe("rateLimitHeaders", () => {
     expect(rateLimitHeaders({ allowed: false, remaining: 0, limit: 10, retryAfterMs: 2_000, resetAfterMs: 0 })["Retry-After"]).toBe("2");
   });
 
+  it("a wait a hair over a whole second from floating point reads as that second, not the next", async () => {
+    const { clock, store } = manual();
+    const hourly = new TokenBucket({ limit: 1, windowMs: 3_600_000, clock, store });
+    await hourly.tryAcquire("k");
+    const refused = await hourly.tryAcquire("k");
+    expect(refused.retryAfterMs).toBeGreaterThan(3_600_000); // 3,600,000.0000000005
+    expect(rateLimitHeaders(refused)).toMatchObject({ "Retry-After": "3600", "RateLimit-Reset": "3600" });
+    expect(rateLimitHeaders({ allowed: false, remaining: 0, limit: 1, retryAfterMs: 1_000.5, resetAfterMs: 1_000.5 })).toMatchObject({
+      "Retry-After": "2",
+    });
+  });
+
   it("leaves Retry-After out when the request can never be admitted, and never shows negative or fractional counts", () => {
     const h = rateLimitHeaders({ allowed: false, remaining: -0.5, limit: 3, retryAfterMs: Infinity, resetAfterMs: -5 });
     expect(h).toEqual({ "RateLimit-Limit": "3", "RateLimit-Remaining": "0", "RateLimit-Reset": "0" });
