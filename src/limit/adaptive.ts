@@ -1,4 +1,4 @@
-import { abortReason } from "../core/abort.js";
+import { abortReason, throwIfAborted } from "../core/abort.js";
 import { type Clock, preciseClock, systemClock } from "../core/clock.js";
 import { InvalidOptionError, RateLimitExceededError, ResilienceError } from "../core/errors.js";
 import { type AttachOptions, checkAttach, type Telemetry, telemetryOption } from "../core/telemetry.js";
@@ -459,6 +459,8 @@ export class AdaptiveRateLimiter implements Policy {
     const permit = await this.acquire(signal === undefined ? undefined : { signal });
     let value: T;
     try {
+      // Admitted, but the signal may have aborted since: a call that has not started does not start.
+      throwIfAborted(signal);
       value = await fn(toContext(options));
     } catch (error) {
       const status = statusOf(error);

@@ -1,4 +1,4 @@
-import { abortReason } from "../core/abort.js";
+import { abortReason, throwIfAborted } from "../core/abort.js";
 import type { Clock } from "../core/clock.js";
 import { InvalidOptionError, RateLimitExceededError, ResilienceError } from "../core/errors.js";
 import { type AttachOptions, checkAttach, type Telemetry, telemetryOption } from "../core/telemetry.js";
@@ -173,6 +173,9 @@ export class BaseRateLimiter<S> implements RateLimiter {
   /** Acquires a permit for the options' key and cost (waiting its turn), then runs `fn`. */
   async execute<T>(fn: Operation<T>, options?: LimiterExecuteOptions): Promise<T> {
     await this.acquire(options?.key, options);
+    // Admitted, but the signal may have aborted since (a call admitted in the same turn did
+    // it): a call that has not started does not start. Its permit stays spent.
+    throwIfAborted(options?.signal);
     return fn(
       options === undefined || (options.signal === undefined && options.attempt === undefined)
         ? toContext(undefined)

@@ -253,6 +253,31 @@ describe("execute (a limiter is a Policy)", () => {
     expect(runs).toBe(3);
   });
 
+  it("a call admitted after its signal aborted (another call admitted in the same turn did it) never starts", async () => {
+    const { clock, store } = manual();
+    const limiter = new FixedWindow({ limit: 2, windowMs: 100, clock, store });
+    const controller = new AbortController();
+    const reason = new Error("stop the batch");
+    const started: number[] = [];
+    const job =
+      (n: number, abort = false) =>
+      () => {
+        started.push(n);
+        if (abort) controller.abort(reason);
+        return n;
+      };
+    const { signal } = controller;
+    await Promise.all([limiter.execute(job(0), { signal }), limiter.execute(job(1), { signal })]);
+    // The next window lets jobs 2 and 3 in together; job 2 aborts the batch before job 3 starts.
+    const second = track(limiter.execute(job(2, true), { signal }));
+    const third = track(limiter.execute(job(3), { signal }));
+    await clock.advanceAsync(100);
+    expect(second.value).toBe(2);
+    expect(third.state).toBe("rejected");
+    expect(third.error).toBe(reason);
+    expect(started).toEqual([0, 1, 2]);
+  });
+
   it("composes like any policy: an outer wrapper sees the limiter's rejection", async () => {
     const { clock, store } = manual();
     const limiter = new SlidingWindow({ limit: 1, windowMs: 1000, clock, store, maxWaitMs: 0 });

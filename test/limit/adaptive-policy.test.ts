@@ -33,6 +33,28 @@ describe("AdaptiveRateLimiter.execute", () => {
     expect(limiter.snapshot().cooldownMs).toBe(3000);
   });
 
+  it("a call whose signal aborted once admitted never starts, and returns its permit unjudged", async () => {
+    const { limiter } = setup();
+    const controller = new AbortController();
+    const reason = new Error("stop");
+    const { signal } = controller;
+    const started: number[] = [];
+    // Both are admitted from the burst in the same turn; the first aborts the batch.
+    const first = limiter.execute(
+      () => {
+        started.push(1);
+        controller.abort(reason);
+        return new Response("ok", { status: 200 });
+      },
+      { signal },
+    );
+    const second = limiter.execute(() => (started.push(2), new Response("ok", { status: 200 })), { signal });
+    expect((await first).status).toBe(200);
+    await expect(second).rejects.toBe(reason);
+    expect(started).toEqual([1]);
+    expect(limiter.snapshot()).toMatchObject({ successes: 1, backoffs: 0, inFlight: 0 });
+  });
+
   it("a thrown error with a status is recorded by it, and rethrown", async () => {
     const { limiter } = setup();
     const error = Object.assign(new Error("Too Many Requests"), { statusCode: 429 });
