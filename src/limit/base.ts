@@ -285,6 +285,7 @@ export class BaseRateLimiter<S> implements RateLimiter {
 
   /** A bad key or cost (InvalidOptionError), a cost that can never be admitted (RateLimitExceededError), or undefined. */
   protected check(key: unknown, cost: unknown, method: string): Error | undefined {
+    if (this.takeable(key, cost)) return undefined;
     if (typeof key !== "string" || key.length === 0) {
       return new InvalidOptionError(`${this.where}.${method}`, "key", key, "a non-empty string");
     }
@@ -302,6 +303,13 @@ export class BaseRateLimiter<S> implements RateLimiter {
       });
     }
     return undefined;
+  }
+
+  /** Whether `check` lets this take through: a non-empty key and a whole cost from 0 to the limit. */
+  protected takeable(key: unknown, cost: unknown): key is string {
+    return (
+      typeof key === "string" && key.length !== 0 && typeof cost === "number" && Number.isInteger(cost) && cost >= 0 && cost <= this.limit
+    );
   }
 
   /** `tryAcquire` while `acquire` calls wait on the key: they go first, so this is refused. */

@@ -194,7 +194,7 @@ export class KeyedRateLimiter<S> extends BaseRateLimiter<S> {
     if (book === undefined || this.waiting(key) > 0) return undefined;
     const cost = options?.cost ?? 1;
     // Anything invalid, or a cost never admitted, is refused by the base's acquire (once).
-    if (typeof key !== "string" || key.length === 0 || !Number.isInteger(cost) || cost <= 0 || cost > this.limit) return undefined;
+    if (!this.takeable(key, cost) || cost === 0) return undefined;
     if (options?.signal?.aborted) return Promise.reject(abortReason(options.signal));
     try {
       const answer = book.take(key, cost);

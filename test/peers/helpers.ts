@@ -96,3 +96,16 @@ export function stamped(clock: ManualClock, handler: Handler): { handler: Handle
 export function gaps(times: readonly number[]): number[] {
   return times.slice(1).map((t, i) => t - times[i]!);
 }
+
+/** opossum's test function: resolves `x`, or rejects when `x` is negative. */
+export const passFail = async (x: number): Promise<number> => {
+  if (x < 0) throw new Error(`${x} is < 0`);
+  return x;
+};
+
+/** opossum's error with an HTTP status, for its error-filter cases. */
+export class StatusError extends Error {
+  constructor(readonly statusCode: number) {
+    super(`Failed with ${statusCode} status code`);
+  }
+}

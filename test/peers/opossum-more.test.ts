@@ -34,18 +34,7 @@ import {
   timeout,
   type StateChangeEvent,
 } from "../../src/index.js";
-import { deferred, flush } from "./helpers.js";
-
-const passFail = async (x: number): Promise<number> => {
-  if (x < 0) throw new Error(`${x} is < 0`);
-  return x;
-};
-
-class StatusError extends Error {
-  constructor(readonly statusCode: number) {
-    super(`Failed with ${statusCode} status code`);
-  }
-}
+import { deferred, flush, passFail, StatusError } from "./helpers.js";
 
 function mk(opts: { threshold?: number; resetTimeout?: number; window?: number; buckets?: number; ignore?: (e: unknown) => boolean } = {}) {
   const clock = new ManualClock();

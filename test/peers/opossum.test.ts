@@ -24,18 +24,7 @@ import {
   timeout,
   type StateChangeEvent,
 } from "../../src/index.js";
-import { deferred } from "./helpers.js";
-
-const passFail = async (x: number): Promise<number> => {
-  if (x < 0) throw new Error(`${x} is < 0`);
-  return x;
-};
-
-class StatusError extends Error {
-  constructor(readonly statusCode: number) {
-    super(`Failed with ${statusCode} status code`);
-  }
-}
+import { deferred, passFail, StatusError } from "./helpers.js";
 
 /** opossum's errorFilter of the error-filter cases: a 4xx is the caller's fault, not the service's. */
 const clientError = (e: unknown): boolean => (e as StatusError).statusCode < 500;

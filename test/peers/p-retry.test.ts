@@ -53,6 +53,20 @@ function pRetryDefaults(clock: ManualClock, extra: RetryOptions<never> = {}): Re
   return { maxAttempts: 11, backoff: exponential({ initialMs: 1_000, maxMs: 1e9, jitter: "none" }), clock, ...extra };
 }
 
+/** p-retry's usual attempt: 40 ms of work, then `fixture` on the third attempt, `error` before; `calls()` counts them. */
+function thirdTime(clock: ManualClock, error: unknown): { fn: Parameters<RetryPolicy["execute"]>[0]; calls: () => number } {
+  let calls = 0;
+  return {
+    fn: async ({ attempt }) => {
+      await clock.sleep(40);
+      calls++;
+      if (attempt === 3) return fixture;
+      throw error;
+    },
+    calls: () => calls,
+  };
+}
+
 /** Runs `fn` under a policy with `options` and drives the clock (10 ms steps) until it settles. */
 function run<T>(clock: ManualClock, options: RetryOptions<never>, fn: Parameters<RetryPolicy["execute"]>[0]): Promise<T> {
   return drive(clock, new RetryPolicy(options).execute(fn) as Promise<T>, 10);
@@ -61,15 +75,10 @@ function run<T>(clock: ManualClock, options: RetryOptions<never>, fn: Parameters
 describe("p-retry test.js: retries", () => {
   it("retries", async () => {
     const clock = new ManualClock();
-    let index = 0;
-    const value = await run(clock, pRetryDefaults(clock), async ({ attempt }) => {
-      await clock.sleep(40);
-      index++;
-      if (attempt === 3) return fixture;
-      throw fixtureError;
-    });
+    const attempts = thirdTime(clock, fixtureError);
+    const value = await run(clock, pRetryDefaults(clock), attempts.fn);
     expect(value).toBe(fixture);
-    expect(index).toBe(3);
+    expect(attempts.calls()).toBe(3);
   });
 
   it("retries forever when specified: Infinity is refused, Number.MAX_SAFE_INTEGER retries until an AbortError", async () => {
@@ -123,15 +132,10 @@ describe("p-retry test.js: retries", () => {
   it("can retry functions that throw non-extensible errors", async () => {
     const clock = new ManualClock();
     const nonExtensible = Object.preventExtensions(new Error("non-extensible-error"));
-    let index = 0;
-    const value = await run(clock, pRetryDefaults(clock), async ({ attempt }) => {
-      await clock.sleep(40);
-      index++;
-      if (attempt === 3) return fixture;
-      throw nonExtensible;
-    });
+    const attempts = thirdTime(clock, nonExtensible);
+    const value = await run(clock, pRetryDefaults(clock), attempts.fn);
     expect(value).toBe(fixture);
-    expect(index).toBe(3);
+    expect(attempts.calls()).toBe(3);
   });
 });
 
@@ -163,15 +167,10 @@ describe("p-retry test.js: errors that stop the retries", () => {
   it("no retry on TypeError", async () => {
     const clock = new ManualClock();
     const typeErrorFixture = new TypeError("type-error-fixture");
-    let index = 0;
-    const err = await run(clock, pRetryDefaults(clock), async ({ attempt }) => {
-      await clock.sleep(40);
-      index++;
-      if (attempt === 3) return fixture;
-      throw typeErrorFixture;
-    }).catch((e: unknown) => e);
+    const attempts = thirdTime(clock, typeErrorFixture);
+    const err = await run(clock, pRetryDefaults(clock), attempts.fn).catch((e: unknown) => e);
     expect(err).toBe(typeErrorFixture);
-    expect(index).toBe(1);
+    expect(attempts.calls()).toBe(1);
   });
 
   it("shouldRetry is not called for non-network TypeError", async () => {
@@ -195,15 +194,10 @@ describe("p-retry test.js: errors that stop the retries", () => {
   it("retry on TypeError - failed to fetch", async () => {
     const clock = new ManualClock();
     const typeErrorFixture = new TypeError("Failed to fetch");
-    let index = 0;
-    const value = await run(clock, pRetryDefaults(clock), async ({ attempt }) => {
-      await clock.sleep(40);
-      index++;
-      if (attempt === 3) return fixture;
-      throw typeErrorFixture;
-    });
+    const attempts = thirdTime(clock, typeErrorFixture);
+    const value = await run(clock, pRetryDefaults(clock), attempts.fn);
     expect(value).toBe(fixture);
-    expect(index).toBe(3);
+    expect(attempts.calls()).toBe(3);
   });
 
   it("aborts (an AbortError on attempt 3 stops the retries; rethrown as it is)", async () => {
@@ -306,19 +300,14 @@ describe("p-retry test.js: shouldRetry and onFailedAttempt", () => {
   it("onFailedAttempt provides correct error details", async () => {
     const clock = new ManualClock();
     const seen: Array<{ attempt: number; error: unknown }> = [];
-    let index = 0;
+    const attempts = thirdTime(clock, fixtureError);
     const value = await run(
       clock,
       pRetryDefaults(clock, { maxAttempts: 6, onRetry: ({ attempt, error }) => seen.push({ attempt, error }) }),
-      async ({ attempt }) => {
-        await clock.sleep(40);
-        index++;
-        if (attempt === 3) return fixture;
-        throw fixtureError;
-      },
+      attempts.fn,
     );
     expect(value).toBe(fixture);
-    expect(index).toBe(3);
+    expect(attempts.calls()).toBe(3);
     // p-retry also hands retriesLeft (5, 4): ours is maxAttempts - attempt.
     expect(seen).toEqual([
       { attempt: 1, error: fixtureError },
